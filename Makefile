@@ -1,0 +1,40 @@
+# Thin wrapper around CMake. `make run` and `make test` each set up a fresh machine.
+SAN ?= 0
+JOBS ?= $(shell nproc)
+ifeq ($(SAN),1)
+  BUILD_DIR ?= build-san
+  CMAKE_ARGS += -DBERTH_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+else
+  BUILD_DIR ?= build
+  CMAKE_ARGS += -DCMAKE_BUILD_TYPE=RelWithDebInfo
+endif
+
+.PHONY: all bootstrap configure build test run bench clean format
+
+all: build
+
+bootstrap:
+	@scripts/bootstrap
+
+$(BUILD_DIR)/build.ninja:
+	@cmake -S . -B $(BUILD_DIR) -G Ninja $(CMAKE_ARGS) >/dev/null
+
+configure: bootstrap $(BUILD_DIR)/build.ninja
+
+build: configure
+	@cmake --build $(BUILD_DIR) -j $(JOBS)
+
+test: build
+	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 600
+
+run: build
+	@BERTH=$(BUILD_DIR)/berth scripts/run-example
+
+bench: build
+	@BERTH=$(BUILD_DIR)/berth BUILD_DIR=$(BUILD_DIR) bench/run
+
+format:
+	@clang-format -i $$(git ls-files '*.cpp' '*.h')
+
+clean:
+	rm -rf build build-san

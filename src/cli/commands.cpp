@@ -1,0 +1,259 @@
+#include "cli/commands.h"
+
+#include <fmt/format.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "cli/connection.h"
+#include "cli/format.h"
+#include "config/daemon_config.h"
+#include "host/host.h"
+
+namespace berth::cli {
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct Options {
+  bool json_out = false;
+  std::string name;
+  std::string dir;
+  size_t lines = 20;
+  bool follow = false;
+  bool wait = false;
+};
+
+int report(const Error& e) {
+  fmt::print(stderr, "berth: {}\n", e.message);
+  return 1;
+}
+
+// Prints a server error ("code: message") and returns 1; 0 on 2xx.
+int check(const http::ClientResponse& r) {
+  if (r.status / 100 == 2) return 0;
+  auto j = json::parse(r.body, nullptr, false);
+  if (!j.is_discarded() && j.contains("error"))
+    fmt::print(stderr, "berth: {} ({})\n", j["error"].value("message", "error"), j["error"].value("code", "?"));
+  else
+    fmt::print(stderr, "berth: HTTP {}: {}\n", r.status, r.body);
+  return 1;
+}
+
+std::string state_cell(const json& c) {
+  std::string s = c.value("state", "?");
+  if (s == "backoff" && c.contains("restart_in_ms")) s += fmt::format(" ({}ms)", c["restart_in_ms"].get<int64_t>());
+  return s;
+}
+
+void print_status(const json& c) {
+  auto line = [](const std::string& k, const std::string& v) { fmt::print("{:<12}{}\n", k + ":", v); };
+  line("name", c.value("name", ""));
+  line("state", state_cell(c));
+  line("dir", c.value("dir", ""));
+  line("pid", c["pid"].is_null() ? "-" : std::to_string(c["pid"].get<int>()));
+  line("processes", std::to_string(c.value("processes", 0)));
+  line("uptime", c.value("uptime_ms", 0) ? human_uptime(c["uptime_ms"].get<int64_t>()) : "-");
+  line("restarts", std::to_string(c.value("restarts", 0)));
+  line("memory", human_bytes(c.value("memory_bytes", uint64_t{0})));
+  line("isolation", c.value("isolation", "") + (c.contains("cgroup") ? " (" + c["cgroup"].get<std::string>() + ")" : ""));
+  line("address", c.value("address", ""));
+  line("policy", c.value("restart_policy", ""));
+  if (c.contains("last_exit")) line("last exit", c["last_exit"].value("description", ""));
+  if (c.contains("last_error")) {
+    line("last error", c["last_error"].value("code", "") + ": " + c["last_error"].value("message", ""));
+    if (c["last_error"].contains("tail"))
+      for (auto& t : c["last_error"]["tail"]) fmt::print("  | {}\n", t.get<std::string>());
+  }
+  for (auto& w : c.value("warnings", json::array())) line("warning", w.get<std::string>());
+}
+
+// Waits while the component is starting (or restarting), for `run --wait` and `start --wait`.
+int wait_settled(http::Client& client, const std::string& name, bool json_out) {
+  auto deadline = std::chrono::steady_clock::now() + 10min;
+  for (;;) {
+    auto r = client.request("GET", "/v1/components/" + name);
+    if (!r) return report(r.error());
+    if (int rc = check(*r)) return rc;
+    auto c = json::parse(r->body);
+    std::string state = c.value("state", "");
+    if (state != "starting" || std::chrono::steady_clock::now() > deadline) {
+      if (json_out) fmt::print("{}\n", c.dump());
+      else print_status(c);
+      return state == "ready" ? 0 : 1;
+    }
+    std::this_thread::sleep_for(50ms);
+  }
+}
+
+int print_component(const http::ClientResponse& r, bool json_out) {
+  if (int rc = check(r)) return rc;
+  auto c = json::parse(r.body);
+  if (json_out) fmt::print("{}\n", c.dump());
+  else print_status(c);
+  return 0;
+}
+
+int cmd_ls(http::Client& client, const Options& o) {
+  auto r = client.request("GET", "/v1/components");
+  if (!r) return report(r.error());
+  if (int rc = check(*r)) return rc;
+  auto j = json::parse(r->body);
+  if (o.json_out) {
+    fmt::print("{}\n", j["components"].dump());
+    return 0;
+  }
+  std::vector<std::vector<std::string>> rows = {{"NAME", "STATE", "PID", "UPTIME", "RESTARTS", "MEMORY"}};
+  for (auto& c : j["components"]) {
+    rows.push_back({c.value("name", ""), state_cell(c), c["pid"].is_null() ? "-" : std::to_string(c["pid"].get<int>()),
+                    c.value("uptime_ms", 0) ? human_uptime(c["uptime_ms"].get<int64_t>()) : "-",
+                    std::to_string(c.value("restarts", 0)),
+                    c.value("memory_bytes", uint64_t{0}) ? human_bytes(c["memory_bytes"].get<uint64_t>()) : "-"});
+  }
+  fmt::print("{}", table(rows));
+  return 0;
+}
+
+std::string render_line(const json& l) {
+  std::string stream = l.value("stream", "stdout");
+  std::string text = l.value("text", "");
+  return stream == "stderr" ? text : text;
+}
+
+int cmd_logs(http::Client& client, const Options& o) {
+  std::string target = fmt::format("/v1/components/{}/logs?n={}", o.name, o.lines);
+  if (!o.follow) {
+    auto r = client.request("GET", target);
+    if (!r) return report(r.error());
+    if (int rc = check(*r)) return rc;
+    auto j = json::parse(r->body);
+    for (auto& l : j["lines"]) {
+      if (o.json_out) fmt::print("{}\n", l.dump());
+      else fmt::print("{}\n", render_line(l));
+    }
+    return 0;
+  }
+  auto r = client.follow(target + "&follow=1", [&](const http::SseEvent& ev) {
+    if (ev.type != "line") return true;
+    auto l = json::parse(ev.data, nullptr, false);
+    if (l.is_discarded()) return true;
+    if (o.json_out) fmt::print("{}\n", l.dump());
+    else fmt::print("{}\n", render_line(l));
+    std::fflush(stdout);
+    return true;
+  });
+  if (!r) return report(r.error());
+  return check(*r);
+}
+
+int cmd_shutdown(const fs::path& home, const Options& o) {
+  auto conn = connect(home, false);
+  if (!conn) {
+    if (o.json_out) fmt::print("{}\n", json{{"ok", true}, {"running", false}}.dump());
+    else fmt::print("berth daemon is not running\n");
+    return 0;
+  }
+  // The daemon may close the connection before answering when it has nothing to stop.
+  (void)conn->client->request("POST", "/v1/shutdown", "", 5s);
+  int pid = conn->daemon_pid;
+  while (::kill(pid, 0) == 0) std::this_thread::sleep_for(10ms);
+  if (o.json_out) fmt::print("{}\n", json{{"ok", true}, {"pid", pid}}.dump());
+  else fmt::print("berth daemon (pid {}) stopped\n", pid);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"berth: deploy, run and supervise application components", "berth"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", BERTH_VERSION);
+  Options o;
+  auto add_json = [&](CLI::App* c) { c->add_flag("--json", o.json_out, "machine-readable output"); };
+
+  auto* daemon = app.add_subcommand("daemon", "run the berth daemon in the foreground");
+  add_json(daemon);
+  auto* run = app.add_subcommand("run", "register DIR as a component run in place, and start it");
+  run->add_option("dir", o.dir, "component directory (with berth.toml)")->required();
+  run->add_option("--name", o.name, "component name (default: manifest name, else directory name)");
+  run->add_flag("--wait", o.wait, "wait until it is ready (exit 1 if it fails to start)");
+  add_json(run);
+  auto* ls = app.add_subcommand("ls", "list components");
+  add_json(ls);
+  auto* status = app.add_subcommand("status", "show one component");
+  status->add_option("name", o.name)->required();
+  add_json(status);
+  std::vector<CLI::App*> lifecycle;
+  for (const char* verb : {"start", "stop", "restart"}) {
+    auto* c = app.add_subcommand(verb, std::string(verb) + " a component");
+    c->add_option("name", o.name)->required();
+    if (std::string(verb) != "stop") c->add_flag("--wait", o.wait, "wait until it is ready");
+    add_json(c);
+    lifecycle.push_back(c);
+  }
+  auto* logs = app.add_subcommand("logs", "show a component's output");
+  logs->add_option("name", o.name)->required();
+  logs->add_option("-n,--lines", o.lines, "number of recent lines")->check(CLI::NonNegativeNumber);
+  logs->add_flag("-f,--follow", o.follow, "keep streaming new lines");
+  add_json(logs);
+  auto* shutdown = app.add_subcommand("shutdown", "stop every component and the daemon");
+  add_json(shutdown);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return 2;
+  }
+
+  if (daemon->parsed()) {
+    auto cfg = load_daemon_config(default_home());
+    if (!cfg) return report(cfg.error());
+    Host host(*cfg);
+    return host.run();
+  }
+  fs::path home = default_home();
+  if (shutdown->parsed()) return cmd_shutdown(home, o);
+
+  auto conn = connect(home, true);
+  if (!conn) return report(conn.error());
+  auto& client = *conn->client;
+
+  if (run->parsed()) {
+    std::error_code ec;
+    fs::path dir = fs::absolute(o.dir, ec);
+    json body = {{"dir", dir.lexically_normal().string()}};
+    if (!o.name.empty()) body["name"] = o.name;
+    auto r = client.request("POST", "/v1/components", body.dump());
+    if (!r) return report(r.error());
+    if (o.wait && r->status / 100 == 2) return wait_settled(client, json::parse(r->body).value("name", ""), o.json_out);
+    return print_component(*r, o.json_out);
+  }
+  if (ls->parsed()) return cmd_ls(client, o);
+  if (status->parsed()) {
+    auto r = client.request("GET", "/v1/components/" + o.name);
+    if (!r) return report(r.error());
+    return print_component(*r, o.json_out);
+  }
+  for (auto* c : lifecycle) {
+    if (!c->parsed()) continue;
+    auto r = client.request("POST", "/v1/components/" + o.name + "/" + c->get_name(), "", 10min);
+    if (!r) return report(r.error());
+    if (o.wait && r->status / 100 == 2) return wait_settled(client, o.name, o.json_out);
+    return print_component(*r, o.json_out);
+  }
+  if (logs->parsed()) return cmd_logs(client, o);
+  return 2;
+}
+
+}  // namespace berth::cli

@@ -1,0 +1,76 @@
+#include "cli/connection.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include "host/home.h"
+
+namespace berth::cli {
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+namespace {
+
+Result<Connection> try_connect(const fs::path& home) {
+  auto info = read_daemon_info(home);
+  if (!info) return fail("daemon_unreachable", "no daemon.json in " + home.string());
+  auto token = read_token(home);
+  if (!token) return fail("daemon_unreachable", token.error().message);
+  auto client = std::make_unique<http::Client>("127.0.0.1", info->port, *token);
+  auto health = client->request("GET", "/healthz", "", 3s);
+  if (!health || health->status != 200) return fail("daemon_unreachable", "daemon does not answer on port " + std::to_string(info->port));
+  return Connection{std::move(client), info->pid};
+}
+
+Result<void> spawn_daemon(const fs::path& home) {
+  std::error_code ec;
+  fs::create_directories(home, ec);
+  char self[4096];
+  ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n <= 0) return fail("daemon_unreachable", "cannot find the berth executable");
+  self[n] = 0;
+  std::string log = (home / "daemon.log").string();
+  pid_t pid = ::fork();
+  if (pid < 0) return fail("daemon_unreachable", errno_message("fork", errno));
+  if (pid == 0) {
+    // Detach fully: new session, no terminal, output to the home's daemon.log.
+    ::setsid();
+    if (::fork() > 0) ::_exit(0);
+    int in = ::open("/dev/null", O_RDONLY);
+    int out = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+    ::dup2(in, 0);
+    ::dup2(out, 1);
+    ::dup2(out, 2);
+    ::close_range(3, ~0U, 0);
+    ::setenv("BERTH_HOME", home.c_str(), 1);
+    ::execl(self, self, "daemon", nullptr);
+    ::_exit(127);
+  }
+  int status;
+  ::waitpid(pid, &status, 0);
+  return {};
+}
+
+}  // namespace
+
+Result<Connection> connect(const fs::path& home, bool autostart) {
+  auto c = try_connect(home);
+  if (c || !autostart) return c;
+  if (auto r = spawn_daemon(home); !r) return std::unexpected(r.error());
+  auto deadline = std::chrono::steady_clock::now() + 15s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    // Polling is fine here: a person (or script) waits once, at first use.
+    std::this_thread::sleep_for(20ms);
+    c = try_connect(home);
+    if (c) return c;
+  }
+  return fail("daemon_unreachable", fmt::format("started berth daemon but it did not become healthy; see {}",
+                                                (home / "daemon.log").string()));
+}
+
+}  // namespace berth::cli

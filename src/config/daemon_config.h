@@ -1,0 +1,34 @@
+// The daemon's own settings: embedded defaults, then $BERTH_HOME/config.toml, then BERTH_*
+// environment variables (highest precedence). Errors name the source and the key.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+#include "core/duration.h"
+#include "core/error.h"
+
+namespace berth {
+
+enum class CgroupMode { kAuto, kOff };
+
+struct DaemonConfig {
+  std::filesystem::path home;
+  uint16_t port = 7370;                  // 0 = ephemeral (tests)
+  CgroupMode cgroup = CgroupMode::kAuto;
+  std::string lease_first = "127.0.0.2";  // loopback pool for `address = "lease"`
+  std::string lease_last = "127.0.0.254";
+  uint64_t log_max_bytes = 10 * 1024 * 1024;  // rotate output.log past this size
+  int log_files = 3;                          // rotated files kept besides the live one
+  size_t log_ring_lines = 2000;               // lines kept in memory per component
+  uint64_t body_limit = 1024 * 1024;          // API request bodies (JSON)
+  Millis shutdown_grace_cap{30'000};          // ceiling on a whole-daemon stop
+};
+
+// Default home: $BERTH_HOME, else /var/lib/berth for root, else ~/.local/state/berth.
+std::filesystem::path default_home();
+
+// `env` lookups go through `getenv`; tests pass their own values through the environment too.
+Result<DaemonConfig> load_daemon_config(const std::filesystem::path& home);
+
+}  // namespace berth

@@ -1,0 +1,288 @@
+#include "config/manifest.h"
+
+#include <fmt/format.h>
+
+#include <regex>
+#include <set>
+#include <toml++/toml.h>
+
+#include "core/fs_util.h"
+
+namespace berth {
+namespace {
+
+struct SigName {
+  const char* name;
+  int sig;
+};
+constexpr SigName kSignals[] = {{"HUP", SIGHUP},   {"INT", SIGINT},     {"QUIT", SIGQUIT}, {"KILL", SIGKILL},
+                                {"USR1", SIGUSR1}, {"USR2", SIGUSR2},   {"TERM", SIGTERM}, {"WINCH", SIGWINCH},
+                                {"ABRT", SIGABRT}, {"ALRM", SIGALRM},   {"CONT", SIGCONT}, {"STOP", SIGSTOP}};
+
+// Walks a parsed document, remembering the file name so every error can name file and key.
+class Reader {
+ public:
+  explicit Reader(std::string file) : file_(std::move(file)) {}
+
+  std::unexpected<Error> error(std::string_view key, std::string why) const {
+    return fail("bad_manifest", fmt::format("{}: {}: {}", file_, key, why));
+  }
+
+  Result<void> only_keys(const toml::table& t, std::string_view where, std::set<std::string_view> allowed) const {
+    for (auto&& [k, v] : t) {
+      if (!allowed.contains(k.str())) {
+        std::string key = where.empty() ? std::string(k.str()) : fmt::format("{}.{}", where, k.str());
+        std::string known;
+        for (auto a : allowed) known += (known.empty() ? "" : ", ") + std::string(a);
+        return error(key, fmt::format("unknown key (known here: {})", known));
+      }
+    }
+    return {};
+  }
+
+  Result<const toml::table*> table(const toml::table& root, std::string_view key) const {
+    auto* node = root.get(key);
+    if (!node) return nullptr;
+    if (!node->is_table()) return error(key, "expected a table, e.g. [" + std::string(key) + "]");
+    return node->as_table();
+  }
+
+  Result<std::optional<std::string>> string(const toml::table& t, std::string_view where, std::string_view key) const {
+    auto* node = t.get(key);
+    if (!node) return std::nullopt;
+    if (!node->is_string()) return error(qual(where, key), "expected a string");
+    return std::optional<std::string>(node->as_string()->get());
+  }
+
+  Result<std::optional<bool>> boolean(const toml::table& t, std::string_view where, std::string_view key) const {
+    auto* node = t.get(key);
+    if (!node) return std::nullopt;
+    if (!node->is_boolean()) return error(qual(where, key), "expected true or false");
+    return std::optional<bool>(node->as_boolean()->get());
+  }
+
+  Result<std::optional<int64_t>> integer(const toml::table& t, std::string_view where, std::string_view key,
+                                         int64_t lo, int64_t hi) const {
+    auto* node = t.get(key);
+    if (!node) return std::nullopt;
+    if (!node->is_integer()) return error(qual(where, key), "expected an integer");
+    int64_t v = node->as_integer()->get();
+    if (v < lo || v > hi) return error(qual(where, key), fmt::format("{} is out of range {}..{}", v, lo, hi));
+    return std::optional<int64_t>(v);
+  }
+
+  Result<void> duration(const toml::table& t, std::string_view where, std::string_view key, Millis& out,
+                        Millis min = Millis(0)) const {
+    auto* node = t.get(key);
+    if (!node) return {};
+    if (!node->is_string()) return error(qual(where, key), "expected a duration string like \"10s\" or \"250ms\"");
+    auto d = parse_duration(node->as_string()->get());
+    if (!d) return error(qual(where, key), d.error().message);
+    if (*d < min) return error(qual(where, key), fmt::format("must be at least {}", format_duration(min)));
+    out = *d;
+    return {};
+  }
+
+  static std::string qual(std::string_view where, std::string_view key) {
+    return where.empty() ? std::string(key) : fmt::format("{}.{}", where, key);
+  }
+
+ private:
+  std::string file_;
+};
+
+#define TRY(expr)                                   \
+  do {                                              \
+    if (auto r_ = (expr); !r_) return std::unexpected(r_.error()); \
+  } while (0)
+
+Result<void> parse_run(const Reader& r, const toml::table& t, RunSpec& run) {
+  TRY(r.only_keys(t, "run", {"command", "env", "cwd", "address"}));
+  auto* cmd = t.get("command");
+  if (!cmd) return r.error("run.command", "missing: the command to run is required");
+  if (cmd->is_string()) {
+    const auto& s = cmd->as_string()->get();
+    if (s.find_first_not_of(" \t") == std::string::npos) return r.error("run.command", "is empty");
+    run.argv = {"/bin/sh", "-c", s};
+  } else if (cmd->is_array()) {
+    for (auto&& el : *cmd->as_array()) {
+      if (!el.is_string()) return r.error("run.command", "an argv array must hold only strings");
+      run.argv.push_back(el.as_string()->get());
+    }
+    if (run.argv.empty() || run.argv[0].empty()) return r.error("run.command", "is empty");
+  } else {
+    return r.error("run.command", "expected a string (run by /bin/sh -c) or an array of strings (argv)");
+  }
+  if (auto* env = t.get("env")) {
+    if (!env->is_table()) return r.error("run.env", "expected a table of NAME = \"value\"");
+    static const std::regex kName("[A-Za-z_][A-Za-z0-9_]*");
+    for (auto&& [k, v] : *env->as_table()) {
+      std::string name(k.str());
+      if (!std::regex_match(name, kName)) return r.error("run.env." + name, "not a valid environment variable name");
+      if (v.is_string()) run.env[name] = v.as_string()->get();
+      else if (v.is_integer()) run.env[name] = std::to_string(v.as_integer()->get());
+      else if (v.is_boolean()) run.env[name] = v.as_boolean()->get() ? "true" : "false";
+      else return r.error("run.env." + name, "expected a string, integer or boolean");
+    }
+  }
+  auto cwd = r.string(t, "run", "cwd");
+  if (!cwd) return std::unexpected(cwd.error());
+  if (*cwd) {
+    std::filesystem::path p(**cwd);
+    if (p.is_absolute()) return r.error("run.cwd", "must be relative to the component root");
+    for (auto& part : p)
+      if (part == "..") return r.error("run.cwd", "must stay inside the component root (no \"..\")");
+    run.cwd = **cwd;
+  }
+  auto addr = r.string(t, "run", "address");
+  if (!addr) return std::unexpected(addr.error());
+  if (*addr) {
+    if (**addr != "lease") return r.error("run.address", "the only supported value is \"lease\"");
+    run.lease_address = true;
+  }
+  return {};
+}
+
+Result<void> parse_ready(const Reader& r, const toml::table& t, ReadySpec& ready) {
+  TRY(r.only_keys(t, "ready", {"marker", "marker_regex", "port", "notify", "idle_timeout", "max", "settle"}));
+  auto marker = r.string(t, "ready", "marker");
+  if (!marker) return std::unexpected(marker.error());
+  if (*marker && (*marker)->empty()) return r.error("ready.marker", "must not be empty");
+  ready.marker = *marker;
+  auto rx = r.string(t, "ready", "marker_regex");
+  if (!rx) return std::unexpected(rx.error());
+  if (*rx) {
+    try {
+      std::regex test(**rx);
+    } catch (const std::regex_error& e) {
+      return r.error("ready.marker_regex", fmt::format("not a valid regular expression ({})", e.what()));
+    }
+    ready.marker_regex = *rx;
+  }
+  if (ready.marker && ready.marker_regex) return r.error("ready.marker_regex", "set either marker or marker_regex, not both");
+  auto port = r.integer(t, "ready", "port", 1, 65535);
+  if (!port) return std::unexpected(port.error());
+  if (*port) ready.port = static_cast<uint16_t>(**port);
+  auto notify = r.boolean(t, "ready", "notify");
+  if (!notify) return std::unexpected(notify.error());
+  ready.notify = notify->value_or(false);
+  TRY(r.duration(t, "ready", "idle_timeout", ready.idle_timeout, Millis(1)));
+  TRY(r.duration(t, "ready", "max", ready.max, Millis(1)));
+  TRY(r.duration(t, "ready", "settle", ready.settle, Millis(1)));
+  return {};
+}
+
+Result<void> parse_stop(const Reader& r, const toml::table& t, StopSpec& stop) {
+  TRY(r.only_keys(t, "stop", {"signal", "grace"}));
+  auto* sig = t.get("signal");
+  if (sig) {
+    std::optional<int> s;
+    if (sig->is_string()) s = parse_signal(sig->as_string()->get());
+    else if (sig->is_integer()) s = parse_signal(std::to_string(sig->as_integer()->get()));
+    if (!s) return r.error("stop.signal", "expected a signal name like \"SIGTERM\" or \"INT\"");
+    stop.signal = *s;
+  }
+  TRY(r.duration(t, "stop", "grace", stop.grace));
+  return {};
+}
+
+Result<void> parse_restart(const Reader& r, const toml::table& t, RestartSpec& rs) {
+  TRY(r.only_keys(t, "restart", {"policy", "backoff", "backoff_max", "stable", "start_limit"}));
+  auto policy = r.string(t, "restart", "policy");
+  if (!policy) return std::unexpected(policy.error());
+  if (*policy) {
+    if (**policy == "on-failure") rs.policy = RestartPolicy::kOnFailure;
+    else if (**policy == "always") rs.policy = RestartPolicy::kAlways;
+    else if (**policy == "never") rs.policy = RestartPolicy::kNever;
+    else return r.error("restart.policy", fmt::format("\"{}\" is not one of on-failure, always, never", **policy));
+  }
+  TRY(r.duration(t, "restart", "backoff", rs.backoff));
+  TRY(r.duration(t, "restart", "backoff_max", rs.backoff_max));
+  TRY(r.duration(t, "restart", "stable", rs.stable));
+  if (rs.backoff_max < rs.backoff) return r.error("restart.backoff_max", "must not be smaller than restart.backoff");
+  auto limit = r.integer(t, "restart", "start_limit", 1, 1000);
+  if (!limit) return std::unexpected(limit.error());
+  if (*limit) rs.start_limit = static_cast<int>(**limit);
+  return {};
+}
+
+}  // namespace
+
+const char* to_string(RestartPolicy p) {
+  switch (p) {
+    case RestartPolicy::kOnFailure: return "on-failure";
+    case RestartPolicy::kAlways: return "always";
+    case RestartPolicy::kNever: return "never";
+  }
+  return "?";
+}
+
+Result<Manifest> parse_manifest(std::string_view text, const std::string& file) {
+  Reader r(file);
+  toml::table root;
+  try {
+    root = toml::parse(text, file);
+  } catch (const toml::parse_error& e) {
+    const auto& b = e.source().begin;
+    return fail("bad_manifest", fmt::format("{}:{}:{}: {}", file, b.line, b.column, e.description()));
+  }
+  Manifest m;
+  TRY(r.only_keys(root, "", {"name", "run", "ready", "stop", "restart"}));
+  auto name = r.string(root, "", "name");
+  if (!name) return std::unexpected(name.error());
+  if (*name) {
+    static const std::regex kName("[A-Za-z0-9][A-Za-z0-9._-]{0,62}");
+    if (!std::regex_match(**name, kName))
+      return r.error("name", "use 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit");
+    m.name = **name;
+  }
+  auto run = r.table(root, "run");
+  if (!run) return std::unexpected(run.error());
+  if (!*run) return r.error("run.command", "missing: add a [run] table with command = \"...\"");
+  TRY(parse_run(r, **run, m.run));
+  auto ready = r.table(root, "ready");
+  if (!ready) return std::unexpected(ready.error());
+  if (*ready) TRY(parse_ready(r, **ready, m.ready));
+  auto stop = r.table(root, "stop");
+  if (!stop) return std::unexpected(stop.error());
+  if (*stop) TRY(parse_stop(r, **stop, m.stop));
+  auto restart = r.table(root, "restart");
+  if (!restart) return std::unexpected(restart.error());
+  if (*restart) TRY(parse_restart(r, **restart, m.restart));
+  return m;
+}
+
+Result<Manifest> load_manifest(const std::filesystem::path& dir) {
+  auto path = dir / "berth.toml";
+  auto text = read_file(path);
+  if (!text) {
+    if (!std::filesystem::exists(path))
+      return fail("bad_manifest", fmt::format("{}: not found (a component needs a berth.toml with [run] command)", path.string()));
+    return fail("bad_manifest", text.error().message);
+  }
+  return parse_manifest(*text, path.string());
+}
+
+std::optional<int> parse_signal(std::string_view name) {
+  if (!name.empty() && std::isdigit(static_cast<unsigned char>(name[0]))) {
+    int v = 0;
+    for (char c : name) {
+      if (!std::isdigit(static_cast<unsigned char>(c))) return std::nullopt;
+      v = v * 10 + (c - '0');
+      if (v > 64) return std::nullopt;
+    }
+    return v >= 1 ? std::optional<int>(v) : std::nullopt;
+  }
+  if (name.starts_with("SIG")) name.remove_prefix(3);
+  for (auto& s : kSignals)
+    if (name == s.name) return s.sig;
+  return std::nullopt;
+}
+
+std::string signal_name(int sig) {
+  for (auto& s : kSignals)
+    if (s.sig == sig) return std::string("SIG") + s.name;
+  return std::to_string(sig);
+}
+
+}  // namespace berth

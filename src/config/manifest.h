@@ -1,0 +1,68 @@
+// The component manifest, `berth.toml` at a component's root, parsed into validated structs.
+// Every field but [run].command is optional; an unknown key or a bad value is an error naming
+// the file, the key and why (code `bad_manifest`).
+#pragma once
+#include <csignal>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/duration.h"
+#include "core/error.h"
+
+namespace berth {
+
+enum class RestartPolicy { kOnFailure, kAlways, kNever };
+const char* to_string(RestartPolicy p);
+
+struct RunSpec {
+  std::vector<std::string> argv;  // a string command becomes {"/bin/sh", "-c", command}
+  std::map<std::string, std::string> env;
+  std::string cwd = ".";        // relative to the component root
+  bool lease_address = false;   // `address = "lease"`: own 127.0.0.N in BERTH_HOST
+};
+
+struct ReadySpec {
+  std::optional<std::string> marker;        // substring, matched across chunk boundaries
+  std::optional<std::string> marker_regex;  // ECMAScript regex, matched per line
+  std::optional<uint16_t> port;             // ready when a TCP connect succeeds
+  bool notify = false;                      // systemd NOTIFY_SOCKET, READY=1
+  Millis idle_timeout{10'000};              // reset by every chunk of output
+  Millis max{120'000};                      // absolute cap
+  Millis settle{500};                       // with no other condition: quiet this long = ready
+  bool has_condition() const { return marker || marker_regex || port || notify; }
+};
+
+struct StopSpec {
+  int signal = SIGTERM;
+  Millis grace{10'000};
+};
+
+struct RestartSpec {
+  RestartPolicy policy = RestartPolicy::kOnFailure;
+  Millis backoff{100};        // first delay; doubles per consecutive failure
+  Millis backoff_max{30'000};  // ceiling of the delay
+  Millis stable{10'000};      // a run this long resets the backoff and the failure count
+  int start_limit = 5;        // consecutive failed runs before `crash-looping`
+};
+
+struct Manifest {
+  std::string name;  // empty when the manifest names none
+  RunSpec run;
+  ReadySpec ready;
+  StopSpec stop;
+  RestartSpec restart;
+};
+
+Result<Manifest> parse_manifest(std::string_view toml_text, const std::string& file_label);
+// Reads DIR/berth.toml.
+Result<Manifest> load_manifest(const std::filesystem::path& component_dir);
+
+// "SIGTERM", "TERM" or "15" -> 15.
+std::optional<int> parse_signal(std::string_view name);
+std::string signal_name(int sig);
+
+}  // namespace berth

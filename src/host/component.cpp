@@ -1,0 +1,240 @@
+#include "host/component.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <nlohmann/json.hpp>
+
+#include "core/random_id.h"
+#include "proc/cgroup.h"
+#include "proc/proc_stat.h"
+
+namespace berth {
+namespace asio = boost::asio;
+using json = nlohmann::json;
+
+const char* to_string(Component::State s) {
+  switch (s) {
+    case Component::State::kStopped: return "stopped";
+    case Component::State::kStarting: return "starting";
+    case Component::State::kReady: return "ready";
+    case Component::State::kStopping: return "stopping";
+    case Component::State::kBackoff: return "backoff";
+    case Component::State::kCrashLooping: return "crash-looping";
+    case Component::State::kFailed: return "failed";
+  }
+  return "?";
+}
+
+Component::Component(HostContext& ctx, std::string name, std::filesystem::path dir)
+    : ctx_(ctx),
+      name_(std::move(name)),
+      dir_(std::move(dir)),
+      logs_(ctx.io.get_executor(), ctx.config.home / "logs" / name_,
+            LogLimits{ctx.config.log_max_bytes, ctx.config.log_files, ctx.config.log_ring_lines}),
+      backoff_timer_(ctx.io) {}
+
+void Component::note(const std::string& text) {
+  logs_.append('b', "[berth] " + text);
+  spdlog::info("{}: {}", name_, text);
+}
+
+Result<void> Component::start() {
+  if (tree_ && !tree_->ended()) return {};
+  auto m = load_manifest(dir_);
+  if (!m) return std::unexpected(m.error());
+  manifest_ = std::move(*m);
+  backoff_timer_.cancel();
+  backoff_until_.reset();
+  tracker_.reset();
+  return spawn_tree();
+}
+
+Result<void> Component::spawn_tree() {
+  const int instance = 0;
+  address_ = "127.0.0.1";
+  if (manifest_.run.lease_address) {
+    auto a = ctx_.leases.acquire(name_, instance, ctx_.config.lease_first, ctx_.config.lease_last);
+    if (!a) {
+      state_ = State::kFailed;
+      last_error_ = a.error();
+      return std::unexpected(a.error());
+    }
+    address_ = *a;
+  }
+  TreeSpec spec;
+  spec.label = name_;
+  spec.spawn.argv = manifest_.run.argv;
+  spec.spawn.env = current_environment();
+  for (auto& [k, v] : manifest_.run.env) spec.spawn.env[k] = v;
+  spec.spawn.env["BERTH_COMPONENT"] = name_;
+  spec.spawn.env["BERTH_HOST"] = address_;
+  spec.spawn.cwd = dir_ / manifest_.run.cwd;
+  spec.ready = manifest_.ready;
+  spec.stop = manifest_.stop;
+  spec.address = address_;
+  spec.notify_socket = fmt::format("berth/{}/{}/{}", ctx_.tag, name_, random_hex(4));
+  if (ctx_.cgroup) {
+    auto dir = ctx_.cgroup->dir / fmt::format("{}.{}", name_, random_hex(4));
+    if (auto r = cgroup::create(dir); r) spec.spawn.cgroup = dir;
+    else spdlog::warn("{}: {}; running without a cgroup", name_, r.error().message);
+  }
+  auto cgroup_dir = spec.spawn.cgroup;
+
+  std::weak_ptr<Component> weak = weak_from_this();
+  ProcessTree::Hooks hooks;
+  hooks.on_line = [weak](char stream, std::string_view line) {
+    if (auto self = weak.lock()) self->logs_.append(stream, line);
+  };
+  hooks.on_ready = [weak] {
+    if (auto self = weak.lock()) {
+      self->state_ = State::kReady;
+      self->ready_at_ = std::chrono::system_clock::now();
+      self->note("ready");
+    }
+  };
+  hooks.on_end = [weak](const TreeEnd& end) {
+    if (auto self = weak.lock()) self->on_tree_end(end);
+  };
+  auto tree = ProcessTree::start(ctx_.io, ctx_.reaper, std::move(spec), std::move(hooks));
+  if (!tree) {
+    if (cgroup_dir) (void)cgroup::remove(*cgroup_dir);
+    if (manifest_.run.lease_address) (void)ctx_.leases.release(name_, instance);
+    state_ = State::kFailed;
+    last_error_ = tree.error();
+    note(tree.error().message);
+    return std::unexpected(tree.error());
+  }
+  tree_ = *tree;
+  state_ = State::kStarting;
+  started_at_ = std::chrono::system_clock::now();
+  last_error_.reset();
+  last_tail_.clear();
+  warnings_.clear();
+  TreeRow row{name_, instance, tree_->pid(), tree_->start_time(), tree_->pid(), std::nullopt};
+  if (cgroup_dir) row.cgroup = cgroup_dir->string();
+  if (auto r = ctx_.trees.put(row); !r) spdlog::error("{}: cannot record tree: {}", name_, r.error().message);
+  note(fmt::format("started pid {}{}", tree_->pid(), cgroup_dir ? " in cgroup " + cgroup_dir->filename().string() : ""));
+  return {};
+}
+
+void Component::on_tree_end(const TreeEnd& end) {
+  (void)ctx_.trees.remove(name_, 0);
+  // The tree is dead: only now may its address go to someone else.
+  if (manifest_.run.lease_address) (void)ctx_.leases.release(name_, 0);
+  tree_.reset();
+  last_exit_ = end.status;
+  for (const auto& w : end.warnings) {
+    warnings_.push_back(w);
+    spdlog::warn("{}: {}", name_, w);
+    logs_.append('b', "[berth] warning: " + w);
+  }
+  if (end.stop_requested) {
+    state_ = State::kStopped;
+    note(fmt::format("stopped ({}{})", end.status.describe(), end.killed_after_grace ? ", killed after grace" : ""));
+    return;
+  }
+  bool failed = end.startup_failure || end.status.code != 0 || end.status.signal != 0;
+  if (end.startup_failure) {
+    last_error_ = end.startup_failure;
+    last_tail_ = end.tail;
+    note(fmt::format("startup failed: {} ({})", end.startup_failure->code, end.startup_failure->message));
+  } else {
+    note(fmt::format("exited: {}", end.status.describe()));
+    if (failed) last_error_ = Error{"exited", "exited: " + end.status.describe()};
+  }
+  auto decision = tracker_.on_run_end(manifest_.restart, failed, end.startup_failure.has_value(), end.ran);
+  switch (decision.kind) {
+    case RestartDecision::Kind::kNone:
+      state_ = failed ? State::kFailed : State::kStopped;
+      return;
+    case RestartDecision::Kind::kCrashLoop:
+      state_ = State::kCrashLooping;
+      note(fmt::format("crash-looping: {} unstable runs in a row; not restarting until asked "
+                       "(berth start {})",
+                       tracker_.consecutive_unstable(), name_));
+      return;
+    case RestartDecision::Kind::kRestart:
+      break;
+  }
+  state_ = State::kBackoff;
+  backoff_until_ = std::chrono::steady_clock::now() + decision.delay;
+  note(fmt::format("restarting in {}", format_duration(decision.delay)));
+  backoff_timer_.expires_after(decision.delay);
+  std::weak_ptr<Component> weak = weak_from_this();
+  backoff_timer_.async_wait([weak](const boost::system::error_code& ec) {
+    auto self = weak.lock();
+    if (ec || !self || self->state_ != State::kBackoff) return;
+    self->backoff_until_.reset();
+    ++self->restarts_;
+    (void)self->spawn_tree();
+  });
+}
+
+asio::awaitable<Result<void>> Component::stop() {
+  auto self = shared_from_this();
+  backoff_timer_.cancel();
+  backoff_until_.reset();
+  if (tree_ && !tree_->ended()) {
+    auto tree = tree_;
+    state_ = State::kStopping;
+    tree->request_stop();
+    co_await tree->wait_ended();
+  }
+  if (state_ != State::kStopped && !tree_) state_ = State::kStopped;
+  co_return Result<void>{};
+}
+
+asio::awaitable<Result<void>> Component::restart() {
+  auto self = shared_from_this();
+  auto m = load_manifest(dir_);  // refuse before stopping if the new manifest is broken
+  if (!m) co_return std::unexpected(m.error());
+  co_await stop();
+  ++restarts_;
+  co_return start();
+}
+
+size_t Component::tree_size() const { return tree_ ? tree_->members().size() : 0; }
+
+json Component::status() const {
+  using namespace std::chrono;
+  json j;
+  j["name"] = name_;
+  j["dir"] = dir_.string();
+  j["state"] = to_string(state_);
+  j["restarts"] = restarts_;
+  j["isolation"] = ctx_.cgroup ? "cgroup" : "process-group";
+  j["address"] = address_;
+  j["pid"] = tree_ ? json(tree_->pid()) : json(nullptr);
+  if (tree_) {
+    auto members = tree_->members();
+    j["processes"] = members.size();
+    j["memory_bytes"] = rss_bytes(members);
+    auto since = state_ == State::kReady ? ready_at_ : started_at_;
+    j["uptime_ms"] = duration_cast<milliseconds>(system_clock::now() - since).count();
+    if (tree_->cgroup()) j["cgroup"] = tree_->cgroup()->string();
+  } else {
+    j["processes"] = 0;
+    j["memory_bytes"] = 0;
+    j["uptime_ms"] = 0;
+  }
+  if (backoff_until_) {
+    auto left = duration_cast<milliseconds>(*backoff_until_ - steady_clock::now()).count();
+    j["restart_in_ms"] = std::max<int64_t>(0, left);
+  }
+  if (last_exit_) {
+    j["last_exit"] = {{"code", last_exit_->code}, {"signal", last_exit_->signal ? json(signal_name(last_exit_->signal)) : json(nullptr)},
+                      {"description", last_exit_->describe()}};
+  }
+  if (last_error_) {
+    j["last_error"] = {{"code", last_error_->code}, {"message", last_error_->message}};
+    if (!last_tail_.empty()) j["last_error"]["tail"] = last_tail_;
+  }
+  j["warnings"] = warnings_;
+  j["restart_policy"] = to_string(manifest_.restart.policy);
+  return j;
+}
+
+}  // namespace berth

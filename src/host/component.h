@@ -1,0 +1,69 @@
+// A component: its manifest, its current process tree, its restart policy and its logs.
+// States: stopped, starting, ready, stopping, backoff (waiting to restart), crash-looping
+// (start limit hit; waits for a user), failed (ended and not restarted by policy).
+// All methods run on the io_context thread.
+#pragma once
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <filesystem>
+#include <memory>
+#include <nlohmann/json_fwd.hpp>
+#include <optional>
+#include <string>
+
+#include "config/manifest.h"
+#include "host/host_context.h"
+#include "proc/log_sink.h"
+#include "proc/process_tree.h"
+#include "proc/restart_policy.h"
+
+namespace berth {
+
+class Component : public std::enable_shared_from_this<Component> {
+ public:
+  enum class State { kStopped, kStarting, kReady, kStopping, kBackoff, kCrashLooping, kFailed };
+
+  Component(HostContext& ctx, std::string name, std::filesystem::path dir);
+
+  const std::string& name() const { return name_; }
+  const std::filesystem::path& dir() const { return dir_; }
+  State state() const { return state_; }
+
+  // Re-reads berth.toml and starts a tree unless one is running. Clears crash-loop history.
+  Result<void> start();
+  // Ends the tree (stop signal, grace, SIGKILL) and completes once every member is gone.
+  boost::asio::awaitable<Result<void>> stop();
+  boost::asio::awaitable<Result<void>> restart();
+
+  nlohmann::json status() const;
+  LogSink& logs() { return logs_; }
+  // Number of live processes in the tree (0 when stopped).
+  size_t tree_size() const;
+
+ private:
+  Result<void> spawn_tree();
+  void on_tree_end(const TreeEnd& end);
+  void note(const std::string& text);
+
+  HostContext& ctx_;
+  std::string name_;
+  std::filesystem::path dir_;
+  Manifest manifest_;
+  LogSink logs_;
+  State state_ = State::kStopped;
+  std::shared_ptr<ProcessTree> tree_;
+  RestartTracker tracker_;
+  boost::asio::steady_timer backoff_timer_;
+  std::optional<std::chrono::steady_clock::time_point> backoff_until_;
+  int restarts_ = 0;
+  std::optional<Error> last_error_;
+  std::vector<std::string> last_tail_;
+  std::optional<ExitStatus> last_exit_;
+  std::vector<std::string> warnings_;
+  std::chrono::system_clock::time_point started_at_{}, ready_at_{};
+  std::string address_ = "127.0.0.1";
+};
+
+const char* to_string(Component::State s);
+
+}  // namespace berth

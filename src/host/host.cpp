@@ -1,0 +1,183 @@
+#include "host/host.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <csignal>
+#include <nlohmann/json.hpp>
+#include <regex>
+
+#include "api/routes.h"
+#include "proc/orphan_sweep.h"
+
+namespace berth {
+namespace asio = boost::asio;
+namespace fs = std::filesystem;
+
+bool valid_component_name(const std::string& name) {
+  static const std::regex kName("[A-Za-z0-9][A-Za-z0-9._-]{0,62}");
+  return std::regex_match(name, kName);
+}
+
+Host::Host(DaemonConfig config) : config_(std::move(config)), reaper_(io_) {}
+
+Host::~Host() = default;
+
+Result<void> Host::open() {
+  auto lock = HomeLock::acquire(config_.home);
+  if (!lock) return std::unexpected(lock.error());
+  lock_.emplace(std::move(*lock));
+  std::error_code ec;
+  fs::create_directories(config_.home / "logs", ec);
+  auto token = ensure_token(config_.home);
+  if (!token) return std::unexpected(token.error());
+  token_ = *token;
+  auto db = Db::open(config_.home / "berth.db");
+  if (!db) return std::unexpected(db.error());
+  db_ = std::move(*db);
+  if (auto r = migrate(*db_); !r) return r;
+  component_repo_ = std::make_unique<ComponentRepo>(*db_);
+  tree_repo_ = std::make_unique<TreeRepo>(*db_);
+  lease_repo_ = std::make_unique<LeaseRepo>(*db_);
+
+  std::optional<CgroupBase> cg;
+  std::string tag = fmt::format("{:x}", std::hash<std::string>{}(fs::absolute(config_.home).string()) & 0xffffffffffULL);
+  if (config_.cgroup == CgroupMode::kAuto) cg = detect_cgroup_base("berth-" + tag, cgroup_why_);
+  else cgroup_why_ = "disabled by configuration";
+  spdlog::info("isolation: {}", cg ? "cgroup v2 at " + cg->dir.string() : "process groups (" + cgroup_why_ + ")");
+  ctx_ = std::make_unique<HostContext>(HostContext{io_, reaper_, config_, *component_repo_, *tree_repo_, *lease_repo_, cg, tag});
+
+  // Whatever a previous daemon left running dies before anything new starts.
+  auto rows = tree_repo_->list();
+  if (!rows) return std::unexpected(rows.error());
+  auto report = sweep_orphans(*rows);
+  for (auto& n : report.notes) spdlog::warn("recovery: {}", n);
+  if (auto r = tree_repo_->clear(); !r) return r;
+  if (auto r = lease_repo_->clear(); !r) return r;
+  return {};
+}
+
+int Host::run() {
+  if (auto r = open(); !r) {
+    fmt::print(stderr, "berth daemon: {}\n", r.error().message);
+    return 1;
+  }
+  ::signal(SIGPIPE, SIG_IGN);
+  reaper_.start();
+
+  auto rows = component_repo_->list();
+  if (!rows) {
+    fmt::print(stderr, "berth daemon: {}\n", rows.error().message);
+    return 1;
+  }
+  for (auto& row : *rows) {
+    auto c = std::make_shared<Component>(*ctx_, row.name, row.dir);
+    components_[row.name] = c;
+    if (row.desired == "running")
+      if (auto r = c->start(); !r) spdlog::error("{}: cannot start: {}", row.name, r.error().message);
+  }
+
+  api::register_routes(router_, *this);
+  std::string token = token_;
+  server_ = std::make_unique<http::Server>(
+      io_, router_, [token](const http::Request& req) { return api::authorize(req, token); },
+      http::ServerLimits{16 * 1024, config_.body_limit});
+  auto port = server_->listen("127.0.0.1", config_.port);
+  if (!port) {
+    fmt::print(stderr, "berth daemon: {}\n", port.error().message);
+    return 1;
+  }
+  port_ = *port;
+  if (auto r = write_daemon_info(config_.home, {port_, ::getpid()}); !r) {
+    fmt::print(stderr, "berth daemon: {}\n", r.error().message);
+    return 1;
+  }
+  spdlog::info("berth {} listening on 127.0.0.1:{} (home {})", BERTH_VERSION, port_, config_.home.string());
+
+  asio::signal_set signals(io_, SIGINT, SIGTERM);
+  signals.async_wait([this](const boost::system::error_code& ec, int sig) {
+    if (ec) return;
+    spdlog::info("received {}, stopping every component", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    request_shutdown();
+  });
+  io_.run();
+  remove_daemon_info(config_.home);
+  spdlog::info("berth daemon stopped");
+  return 0;
+}
+
+void Host::request_shutdown() {
+  if (shutting_down_) return;
+  shutting_down_ = true;
+  asio::co_spawn(io_, shutdown(), asio::detached);
+}
+
+asio::awaitable<void> Host::shutdown() {
+  server_->close();
+  // Stop all trees in parallel, each with its own grace; desired state is left as is so the
+  // next daemon brings the same components back.
+  auto pending = std::make_shared<size_t>(components_.size());
+  auto done = std::make_shared<StateEvent>(io_.get_executor());
+  for (auto& [name, c] : components_) {
+    asio::co_spawn(io_, [c, pending, done]() -> asio::awaitable<void> {
+      co_await c->stop();
+      --*pending;
+      done->notify_all();
+    }, asio::detached);
+  }
+  co_await done->wait_until([pending] { return *pending == 0; }, std::chrono::steady_clock::time_point::max());
+  for (auto& [name, c] : components_) c->logs().close_followers();
+  io_.stop();
+}
+
+std::shared_ptr<Component> Host::find(const std::string& name) const {
+  auto it = components_.find(name);
+  return it == components_.end() ? nullptr : it->second;
+}
+
+Result<std::shared_ptr<Component>> Host::run_component(const std::string& dir_text, const std::string& name_arg) {
+  if (shutting_down_) return fail("shutting_down", "the daemon is shutting down");
+  fs::path dir(dir_text);
+  if (!dir.is_absolute()) return fail("bad_request", "dir must be an absolute path, got \"" + dir_text + "\"");
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return fail("bad_dir", dir_text + " is not a directory");
+  dir = fs::canonical(dir, ec);
+  auto manifest = load_manifest(dir);
+  if (!manifest) return std::unexpected(manifest.error());
+  std::string name = !name_arg.empty() ? name_arg : !manifest->name.empty() ? manifest->name : dir.filename().string();
+  if (!valid_component_name(name))
+    return fail("bad_name", fmt::format("\"{}\" is not a valid component name (1-63 letters, digits, '.', '_', '-'; "
+                                        "pass --name)", name));
+  auto c = find(name);
+  if (c && c->dir() != dir)
+    return fail("name_taken", fmt::format("component \"{}\" already runs from {}", name, c->dir().string()));
+  if (!c) {
+    c = std::make_shared<Component>(*ctx_, name, dir);
+  }
+  if (auto r = component_repo_->upsert({name, dir.string(), "running"}); !r) return std::unexpected(r.error());
+  components_[name] = c;
+  if (auto r = c->start(); !r) {
+    (void)component_repo_->set_desired(name, "stopped");
+    return std::unexpected(r.error());
+  }
+  return c;
+}
+
+Result<void> Host::set_desired(const std::string& name, bool running) {
+  return component_repo_->set_desired(name, running ? "running" : "stopped");
+}
+
+nlohmann::json Host::health() const {
+  nlohmann::json j = {{"ok", true}, {"version", BERTH_VERSION}, {"pid", ::getpid()}, {"port", port_},
+                      {"isolation", ctx_ && ctx_->cgroup ? "cgroup" : "process-group"},
+                      {"components", components_.size()}};
+  if (!(ctx_ && ctx_->cgroup)) j["isolation_reason"] = cgroup_why_;
+  return j;
+}
+
+}  // namespace berth

@@ -1,0 +1,62 @@
+// The composition root: owns the io_context, the store, the reaper, the components and the
+// HTTP server, and wires them together. `run()` is `berth daemon`.
+#pragma once
+#include <boost/asio/io_context.hpp>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "config/daemon_config.h"
+#include "host/component.h"
+#include "host/home.h"
+#include "http/router.h"
+#include "http/server.h"
+#include "store/db.h"
+
+namespace berth {
+
+class Host {
+ public:
+  explicit Host(DaemonConfig config);
+  ~Host();
+  // Runs the daemon until SIGINT/SIGTERM or POST /v1/shutdown. Returns the process exit code.
+  int run();
+
+  // --- used by the API ---
+  std::shared_ptr<Component> find(const std::string& name) const;
+  const std::map<std::string, std::shared_ptr<Component>>& components() const { return components_; }
+  // Registers DIR as a component run in place (name: given, else the manifest's, else the
+  // directory's) and starts it.
+  Result<std::shared_ptr<Component>> run_component(const std::string& dir, const std::string& name);
+  Result<void> set_desired(const std::string& name, bool running);
+  // Stops every tree (in parallel) and then the event loop.
+  void request_shutdown();
+  nlohmann::json health() const;
+
+ private:
+  Result<void> open();
+  boost::asio::awaitable<void> shutdown();
+
+  DaemonConfig config_;
+  boost::asio::io_context io_;
+  std::optional<HomeLock> lock_;
+  std::unique_ptr<Db> db_;
+  std::unique_ptr<ComponentRepo> component_repo_;
+  std::unique_ptr<TreeRepo> tree_repo_;
+  std::unique_ptr<LeaseRepo> lease_repo_;
+  Reaper reaper_;
+  std::unique_ptr<HostContext> ctx_;
+  std::string cgroup_why_;
+  std::string token_;
+  std::map<std::string, std::shared_ptr<Component>> components_;
+  http::Router router_;
+  std::unique_ptr<http::Server> server_;
+  uint16_t port_ = 0;
+  bool shutting_down_ = false;
+};
+
+// Component and manifest names: 1-63 of [A-Za-z0-9._-], starting with a letter or digit.
+bool valid_component_name(const std::string& name);
+
+}  // namespace berth

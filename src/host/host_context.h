@@ -1,0 +1,27 @@
+// What every component needs from the host, passed by reference (no globals).
+#pragma once
+#include <boost/asio/io_context.hpp>
+#include <optional>
+#include <string>
+
+#include "config/daemon_config.h"
+#include "proc/cgroup.h"
+#include "proc/reaper.h"
+#include "store/component_repo.h"
+#include "store/lease_repo.h"
+#include "store/tree_repo.h"
+
+namespace berth {
+
+struct HostContext {
+  boost::asio::io_context& io;
+  Reaper& reaper;
+  const DaemonConfig& config;
+  ComponentRepo& components;
+  TreeRepo& trees;
+  LeaseRepo& leases;
+  std::optional<CgroupBase> cgroup;  // nullopt: process groups only
+  std::string tag;                   // distinguishes this home's names (notify sockets)
+};
+
+}  // namespace berth

@@ -1,0 +1,143 @@
+#include "http/client.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <optional>
+
+namespace berth::http {
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using asio::use_awaitable;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+// Runs one coroutine to completion on a private io_context.
+template <class T>
+T run_sync(asio::awaitable<T> aw) {
+  asio::io_context io;
+  std::optional<T> out;
+  std::exception_ptr err;
+  asio::co_spawn(io, std::move(aw), [&](std::exception_ptr e, T v) {
+    err = e;
+    if (!e) out = std::move(v);
+  });
+  io.run();
+  if (err) std::rethrow_exception(err);
+  return std::move(*out);
+}
+
+bhttp::request<bhttp::string_body> make_request(const std::string& method, const std::string& target,
+                                                const std::string& host, const std::string& token) {
+  bhttp::request<bhttp::string_body> req{bhttp::string_to_verb(method), target, 11};
+  req.set(bhttp::field::host, host);
+  req.set(bhttp::field::user_agent, "berth-cli");
+  if (!token.empty()) req.set(bhttp::field::authorization, "Bearer " + token);
+  return req;
+}
+
+}  // namespace
+
+Client::Client(std::string host, uint16_t port, std::string token)
+    : host_(std::move(host)), port_(port), token_(std::move(token)) {}
+
+Result<ClientResponse> Client::request(const std::string& method, const std::string& target, const std::string& body,
+                                       std::chrono::milliseconds timeout) {
+  auto op = [&]() -> asio::awaitable<Result<ClientResponse>> {
+    auto ex = co_await asio::this_coro::executor;
+    beast::tcp_stream stream(ex);
+    stream.expires_after(timeout);
+    tcp::endpoint ep(asio::ip::make_address(host_), port_);
+    auto [cec] = co_await stream.async_connect(ep, asio::as_tuple(use_awaitable));
+    if (cec) co_return fail("daemon_unreachable", "cannot connect to berth at " + host_ + ":" + std::to_string(port_) + ": " + cec.message());
+    auto req = make_request(method, target, host_, token_);
+    if (!body.empty()) {
+      req.set(bhttp::field::content_type, "application/json");
+      req.body() = body;
+    }
+    req.prepare_payload();
+    auto [wec, wn] = co_await bhttp::async_write(stream, req, asio::as_tuple(use_awaitable));
+    if (wec) co_return fail("daemon_unreachable", "sending request: " + wec.message());
+    beast::flat_buffer buf;
+    bhttp::response_parser<bhttp::string_body> parser;
+    parser.body_limit(64 * 1024 * 1024);
+    auto [rec, rn] = co_await bhttp::async_read(stream, buf, parser, asio::as_tuple(use_awaitable));
+    if (rec) co_return fail("daemon_unreachable", "reading response: " + rec.message());
+    co_return ClientResponse{static_cast<int>(parser.get().result_int()), std::move(parser.get().body())};
+  };
+  return run_sync(op());
+}
+
+Result<ClientResponse> Client::follow(const std::string& target, const std::function<bool(const SseEvent&)>& on_event,
+                                      const std::string& last_event_id) {
+  auto op = [&]() -> asio::awaitable<Result<ClientResponse>> {
+    auto ex = co_await asio::this_coro::executor;
+    beast::tcp_stream stream(ex);
+    stream.expires_after(std::chrono::seconds(10));
+    tcp::endpoint ep(asio::ip::make_address(host_), port_);
+    auto [cec] = co_await stream.async_connect(ep, asio::as_tuple(use_awaitable));
+    if (cec) co_return fail("daemon_unreachable", "cannot connect to berth: " + cec.message());
+    auto req = make_request("GET", target, host_, token_);
+    req.set(bhttp::field::accept, "text/event-stream");
+    if (!last_event_id.empty()) req.set("Last-Event-ID", last_event_id);
+    auto [wec, wn] = co_await bhttp::async_write(stream, req, asio::as_tuple(use_awaitable));
+    if (wec) co_return fail("daemon_unreachable", "sending request: " + wec.message());
+
+    beast::flat_buffer buf;
+    bhttp::response_parser<bhttp::string_body> parser;
+    parser.body_limit(boost::none);
+    auto [hec, hn] = co_await bhttp::async_read_header(stream, buf, parser, asio::as_tuple(use_awaitable));
+    if (hec) co_return fail("daemon_unreachable", "reading response: " + hec.message());
+    int status = static_cast<int>(parser.get().result_int());
+    if (status / 100 != 2) {
+      auto [bec, bn] = co_await bhttp::async_read(stream, buf, parser, asio::as_tuple(use_awaitable));
+      co_return ClientResponse{status, std::move(parser.get().body())};
+    }
+    // Parse the event stream incrementally as chunks arrive.
+    std::string pending;
+    SseEvent ev;
+    bool stop = false;
+    auto on_chunk = [&](std::uint64_t, std::string_view data, boost::system::error_code& ec) -> std::size_t {
+      pending.append(data);
+      size_t start = 0;
+      for (size_t nl; !stop && (nl = pending.find('\n', start)) != std::string::npos; start = nl + 1) {
+        std::string_view line(pending.data() + start, nl - start);
+        if (line.empty()) {
+          if (!ev.data.empty() || !ev.type.empty()) {
+            if (!ev.data.empty() && ev.data.back() == '\n') ev.data.pop_back();
+            if (!on_event(ev)) stop = true;
+          }
+          ev.data.clear();
+          ev.type.clear();
+        } else if (line.starts_with("data: ")) {
+          ev.data.append(line.substr(6)).push_back('\n');
+        } else if (line.starts_with("event: ")) {
+          ev.type = line.substr(7);
+        } else if (line.starts_with("id: ")) {
+          ev.id = line.substr(4);
+        }
+      }
+      pending.erase(0, start);
+      if (stop) ec = asio::error::operation_aborted;
+      return data.size();
+    };
+    parser.on_chunk_body(on_chunk);
+    while (!parser.is_done() && !stop) {
+      stream.expires_after(std::chrono::seconds(60));  // the server pings every 15 s
+      auto [rec, rn] = co_await bhttp::async_read_some(stream, buf, parser, asio::as_tuple(use_awaitable));
+      if (stop) break;
+      if (rec == bhttp::error::end_of_stream || rec == asio::error::eof) break;
+      if (rec) co_return fail("daemon_unreachable", "event stream: " + rec.message());
+    }
+    co_return ClientResponse{status, ""};
+  };
+  return run_sync(op());
+}
+
+}  // namespace berth::http

@@ -1,0 +1,40 @@
+// A small blocking HTTP client for the CLI (and tests): one request at a time, with a
+// deadline on every operation, plus a follower for server-sent-event streams.
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "core/error.h"
+
+namespace berth::http {
+
+struct ClientResponse {
+  int status = 0;
+  std::string body;
+};
+
+struct SseEvent {
+  std::string id, type, data;
+};
+
+class Client {
+ public:
+  Client(std::string host, uint16_t port, std::string token);
+
+  // Fails with `daemon_unreachable` when no connection can be made or the deadline passes.
+  Result<ClientResponse> request(const std::string& method, const std::string& target, const std::string& body = "",
+                                 std::chrono::milliseconds timeout = std::chrono::seconds(60));
+  // Streams events to `on_event` until it returns false or the server ends the stream. A non-2xx
+  // answer is returned as a ClientResponse with the body, and no events are delivered.
+  Result<ClientResponse> follow(const std::string& target, const std::function<bool(const SseEvent&)>& on_event,
+                                const std::string& last_event_id = "");
+
+ private:
+  std::string host_;
+  uint16_t port_;
+  std::string token_;
+};
+
+}  // namespace berth::http

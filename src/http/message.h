@@ -1,0 +1,42 @@
+// Berth's view of an HTTP exchange, free of Beast types so that most of the code base never
+// includes Beast. A Response either carries a body or streams server-sent events.
+#pragma once
+#include <boost/asio/awaitable.hpp>
+#include <functional>
+#include <map>
+#include <string>
+
+namespace berth::http {
+
+struct Request {
+  std::string method;  // "GET", "POST", ...
+  std::string path;    // decoded path without the query
+  std::map<std::string, std::string> query;
+  std::map<std::string, std::string> params;  // filled by the router: {name} -> value
+  std::string body;
+  std::string authorization;
+  std::string last_event_id;
+  std::string content_type;
+};
+
+// Writes server-sent events. Each call returns false once the client is gone.
+class SseWriter {
+ public:
+  virtual ~SseWriter() = default;
+  virtual boost::asio::awaitable<bool> event(const std::string& id, const std::string& type,
+                                             const std::string& data) = 0;
+  virtual boost::asio::awaitable<bool> comment(const std::string& text) = 0;
+};
+
+struct Response {
+  int status = 200;
+  std::string body;
+  std::string content_type = "application/json";
+  // When set, the server sends `text/event-stream` headers and hands the stream over.
+  std::function<boost::asio::awaitable<void>(SseWriter&)> sse;
+};
+
+// {"error":{"code":...,"message":...}} with the given status.
+Response error_response(int status, const std::string& code, const std::string& message);
+
+}  // namespace berth::http

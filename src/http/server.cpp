@@ -1,0 +1,194 @@
+#include "http/server.h"
+
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+namespace berth::http {
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using asio::use_awaitable;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+std::string url_decode(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
+        std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
+      out.push_back(static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16)));
+      i += 2;
+    } else {
+      out.push_back(s[i] == '+' ? ' ' : s[i]);
+    }
+  }
+  return out;
+}
+
+Request convert(bhttp::request<bhttp::string_body>& req) {
+  Request r;
+  r.method = std::string(req.method_string());
+  std::string_view target = req.target();
+  auto q = target.find('?');
+  r.path = url_decode(target.substr(0, q));
+  if (q != std::string_view::npos) {
+    std::string_view qs = target.substr(q + 1);
+    while (!qs.empty()) {
+      auto amp = qs.find('&');
+      auto kv = qs.substr(0, amp);
+      auto eq = kv.find('=');
+      r.query[url_decode(kv.substr(0, eq))] = eq == std::string_view::npos ? "" : url_decode(kv.substr(eq + 1));
+      if (amp == std::string_view::npos) break;
+      qs.remove_prefix(amp + 1);
+    }
+  }
+  r.body = std::move(req.body());
+  r.authorization = std::string(req[bhttp::field::authorization]);
+  r.last_event_id = std::string(req["Last-Event-ID"]);
+  r.content_type = std::string(req[bhttp::field::content_type]);
+  return r;
+}
+
+class BeastSse : public SseWriter {
+ public:
+  BeastSse(beast::tcp_stream& s, std::chrono::seconds io) : stream_(s), io_(io) {}
+  asio::awaitable<bool> event(const std::string& id, const std::string& type, const std::string& data) override {
+    std::string msg;
+    if (!id.empty()) msg += "id: " + id + "\n";
+    if (!type.empty()) msg += "event: " + type + "\n";
+    size_t start = 0;
+    for (;;) {  // a newline inside data needs its own data: line
+      auto nl = data.find('\n', start);
+      msg += "data: " + data.substr(start, nl == std::string::npos ? std::string::npos : nl - start) + "\n";
+      if (nl == std::string::npos) break;
+      start = nl + 1;
+    }
+    msg += "\n";
+    co_return co_await write(msg);
+  }
+  asio::awaitable<bool> comment(const std::string& text) override { co_return co_await write(": " + text + "\n\n"); }
+
+ private:
+  asio::awaitable<bool> write(const std::string& msg) {
+    stream_.expires_after(io_);
+    auto [ec, n] = co_await asio::async_write(stream_, bhttp::make_chunk(asio::buffer(msg)), asio::as_tuple(use_awaitable));
+    stream_.expires_never();
+    co_return !ec;
+  }
+  beast::tcp_stream& stream_;
+  std::chrono::seconds io_;
+};
+
+}  // namespace
+
+Server::Server(asio::io_context& io, const Router& router, Gate gate, ServerLimits limits)
+    : io_(io), router_(router), gate_(std::move(gate)), limits_(limits), acceptor_(io) {}
+
+Result<uint16_t> Server::listen(const std::string& address, uint16_t port) {
+  boost::system::error_code ec;
+  auto addr = asio::ip::make_address(address, ec);
+  if (ec) return fail("bad_config", "bad listen address " + address);
+  tcp::endpoint ep(addr, port);
+  acceptor_.open(ep.protocol(), ec);
+  if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(ep, ec);
+  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return fail("listen_failed", "cannot listen on " + address + ":" + std::to_string(port) + ": " + ec.message());
+  ::fcntl(acceptor_.native_handle(), F_SETFD, FD_CLOEXEC);
+  asio::co_spawn(io_, accept_loop(), asio::detached);
+  return acceptor_.local_endpoint().port();
+}
+
+void Server::close() {
+  boost::system::error_code ec;
+  acceptor_.close(ec);
+}
+
+asio::awaitable<void> Server::accept_loop() {
+  for (;;) {
+    auto [ec, sock] = co_await acceptor_.async_accept(asio::as_tuple(use_awaitable));
+    if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
+    if (ec) {
+      spdlog::warn("accept: {}", ec.message());
+      continue;
+    }
+    ::fcntl(sock.native_handle(), F_SETFD, FD_CLOEXEC);
+    asio::co_spawn(io_, session(std::move(sock)), asio::detached);
+  }
+}
+
+asio::awaitable<void> Server::session(tcp::socket sock) {
+  beast::tcp_stream stream(std::move(sock));
+  beast::flat_buffer buf;
+  for (;;) {
+    bhttp::request_parser<bhttp::string_body> parser;
+    parser.header_limit(limits_.header_limit);
+    parser.body_limit(limits_.body_limit);
+    stream.expires_after(limits_.idle);
+    auto [ec, n] = co_await bhttp::async_read(stream, buf, parser, asio::as_tuple(use_awaitable));
+    if (ec == bhttp::error::end_of_stream || ec == asio::error::eof) break;
+    std::optional<Response> early;
+    if (ec == bhttp::error::body_limit)
+      early = error_response(413, "payload_too_large", "request body exceeds " + std::to_string(limits_.body_limit) + " bytes");
+    else if (ec == bhttp::error::header_limit)
+      early = error_response(431, "headers_too_large", "request headers exceed " + std::to_string(limits_.header_limit) + " bytes");
+    else if (ec)
+      break;  // timeouts, resets, garbage: nothing useful to answer
+    auto& raw = parser.get();
+    bool keep_alive = !early && raw.keep_alive();
+    unsigned version = raw.version();
+    Response resp;
+    if (early) {
+      resp = std::move(*early);
+    } else {
+      Request req = convert(raw);
+      if (auto denied = gate_(req)) {
+        resp = std::move(*denied);
+      } else {
+        try {
+          resp = co_await router_.dispatch(req);
+        } catch (const std::exception& e) {
+          spdlog::error("{} {}: {}", req.method, req.path, e.what());
+          resp = error_response(500, "internal", e.what());
+        }
+      }
+    }
+    if (resp.sse) {
+      bhttp::response<bhttp::empty_body> head{bhttp::status::ok, version};
+      head.set(bhttp::field::content_type, "text/event-stream");
+      head.set(bhttp::field::cache_control, "no-cache");
+      head.chunked(true);
+      bhttp::response_serializer<bhttp::empty_body> sr{head};
+      stream.expires_after(limits_.io);
+      auto [wec, wn] = co_await bhttp::async_write_header(stream, sr, asio::as_tuple(use_awaitable));
+      if (wec) break;
+      stream.expires_never();
+      BeastSse writer(stream, limits_.io);
+      co_await resp.sse(writer);
+      stream.expires_after(limits_.io);
+      co_await asio::async_write(stream, bhttp::make_chunk_last(), asio::as_tuple(use_awaitable));
+      break;
+    }
+    bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(resp.status), version};
+    res.set(bhttp::field::server, "berth");
+    res.set(bhttp::field::content_type, resp.content_type);
+    res.keep_alive(keep_alive);
+    res.body() = std::move(resp.body);
+    res.prepare_payload();
+    stream.expires_after(limits_.io);
+    auto [wec, wn] = co_await bhttp::async_write(stream, res, asio::as_tuple(use_awaitable));
+    if (wec || !keep_alive) break;
+  }
+  boost::system::error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+}
+
+}  // namespace berth::http

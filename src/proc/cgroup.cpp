@@ -1,0 +1,138 @@
+#include "proc/cgroup.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <sstream>
+
+#include "core/fs_util.h"
+#include "core/unique_fd.h"
+
+namespace berth {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::optional<fs::path> cgroup2_mount() {
+  auto text = read_file("/proc/self/mountinfo");
+  if (!text) return std::nullopt;
+  std::istringstream in(*text);
+  std::string line;
+  while (std::getline(in, line)) {
+    // "... mount_point options - fstype source super_options"
+    auto dash = line.find(" - ");
+    if (dash == std::string::npos) continue;
+    std::istringstream tail(line.substr(dash + 3));
+    std::string fstype;
+    tail >> fstype;
+    if (fstype != "cgroup2") continue;
+    std::istringstream head(line.substr(0, dash));
+    std::string id, parent, devno, root, mount;
+    head >> id >> parent >> devno >> root >> mount;
+    return fs::path(mount);
+  }
+  return std::nullopt;
+}
+
+// The daemon's own group in the v2 hierarchy: the "0::/path" line of /proc/self/cgroup.
+std::string own_cgroup() {
+  auto text = read_file("/proc/self/cgroup");
+  if (!text) return "/";
+  std::istringstream in(*text);
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("0::", 0) == 0) return line.substr(3);
+  return "/";
+}
+
+bool write_text(const fs::path& p, const std::string& s) {
+  UniqueFd fd(::open(p.c_str(), O_WRONLY | O_CLOEXEC));
+  if (!fd) return false;
+  return ::write(fd.get(), s.data(), s.size()) == static_cast<ssize_t>(s.size());
+}
+
+}  // namespace
+
+std::optional<CgroupBase> detect_cgroup_base(const std::string& base_name, std::string& why) {
+  auto mount = cgroup2_mount();
+  if (!mount) {
+    why = "no cgroup2 filesystem is mounted";
+    return std::nullopt;
+  }
+  std::string own = own_cgroup();
+  // An own group of "/" under a hybrid mount means the root of the unified hierarchy.
+  fs::path parent = *mount / fs::path(own).relative_path();
+  std::error_code ec;
+  if (!fs::exists(parent / "cgroup.procs", ec)) {
+    why = "own cgroup " + parent.string() + " is not visible";
+    return std::nullopt;
+  }
+  fs::path base = parent / base_name;
+  if (::mkdir(base.c_str(), 0755) != 0 && errno != EEXIST) {
+    why = errno_message("mkdir " + base.string(), errno);
+    return std::nullopt;
+  }
+  fs::path probe = base / ("probe-" + std::to_string(::getpid()));
+  if (::mkdir(probe.c_str(), 0755) != 0 && errno != EEXIST) {
+    why = errno_message("mkdir " + probe.string(), errno);
+    return std::nullopt;
+  }
+  // Moving a process needs write access to cgroup.procs of the target (and the common parent).
+  bool writable = ::access((probe / "cgroup.procs").c_str(), W_OK) == 0;
+  ::rmdir(probe.c_str());
+  if (!writable) {
+    why = "cannot write " + (probe / "cgroup.procs").string();
+    return std::nullopt;
+  }
+  return CgroupBase{base};
+}
+
+namespace cgroup {
+
+Result<void> create(const fs::path& dir) {
+  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return fail("cgroup_error", errno_message("mkdir " + dir.string(), errno));
+  return {};
+}
+
+std::vector<pid_t> procs(const fs::path& dir) {
+  std::vector<pid_t> out;
+  auto text = read_file(dir / "cgroup.procs");
+  if (!text) return out;
+  std::istringstream in(*text);
+  pid_t p;
+  while (in >> p) out.push_back(p);
+  return out;
+}
+
+bool populated(const fs::path& dir) {
+  auto text = read_file(dir / "cgroup.events");
+  if (!text) return false;
+  auto pos = text->find("populated ");
+  return pos != std::string::npos && (*text)[pos + 10] == '1';
+}
+
+void signal_all(const fs::path& dir, int sig) {
+  for (pid_t p : procs(dir)) {
+    UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, p, 0)));
+    if (!pidfd) continue;
+    // With the pidfd held, the PID cannot be recycled; confirm it is still a member.
+    auto cg = read_file("/proc/" + std::to_string(p) + "/cgroup");
+    if (!cg || cg->find(dir.filename().string()) == std::string::npos) continue;
+    ::syscall(SYS_pidfd_send_signal, pidfd.get(), sig, nullptr, 0);
+  }
+}
+
+void kill_all(const fs::path& dir) {
+  if (!write_text(dir / "cgroup.kill", "1")) signal_all(dir, SIGKILL);
+}
+
+Result<void> remove(const fs::path& dir) {
+  if (::rmdir(dir.c_str()) != 0 && errno != ENOENT) return fail("cgroup_error", errno_message("rmdir " + dir.string(), errno));
+  return {};
+}
+
+}  // namespace cgroup
+}  // namespace berth

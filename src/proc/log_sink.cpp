@@ -1,0 +1,86 @@
+#include "proc/log_sink.h"
+
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+
+#include <chrono>
+#include <cstring>
+
+#include "core/fs_util.h"
+
+namespace berth {
+namespace fs = std::filesystem;
+
+namespace {
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+}  // namespace
+
+LogSink::LogSink(boost::asio::any_io_executor ex, fs::path dir, LogLimits limits)
+    : dir_(std::move(dir)), file_(dir_ / "output.log"), limits_(limits), changed_(std::move(ex)) {
+  std::error_code ec;
+  fs::create_directories(dir_, ec);
+  std::string tail = read_tail(file_, 64 * 1024);
+  size_t start = 0;
+  for (size_t nl; (nl = tail.find('\n', start)) != std::string::npos; start = nl + 1) {
+    ring_.push_back({next_seq_++, 0, 'o', tail.substr(start, nl - start)});
+    if (ring_.size() > limits_.ring_lines) ring_.pop_front();
+  }
+  open_file();
+}
+
+void LogSink::open_file() {
+  fd_.reset(::open(file_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
+  struct stat st {};
+  size_ = fd_ && ::fstat(fd_.get(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
+  if (!fd_) spdlog::warn("cannot open {}: {}", file_.string(), std::strerror(errno));
+}
+
+void LogSink::rotate() {
+  fd_.reset();
+  std::error_code ec;
+  if (limits_.files <= 0) {
+    fs::remove(file_, ec);
+  } else {
+    for (int i = limits_.files - 1; i >= 1; --i) {
+      fs::path from = file_.string() + "." + std::to_string(i), to = file_.string() + "." + std::to_string(i + 1);
+      if (fs::exists(from, ec)) fs::rename(from, to, ec);
+    }
+    fs::rename(file_, file_.string() + ".1", ec);
+  }
+  open_file();
+}
+
+void LogSink::append(char stream, std::string_view text) {
+  if (closed_) return;
+  if (fd_) {
+    if (size_ + text.size() + 1 > limits_.max_bytes && size_ > 0) rotate();
+    iovec iov[2] = {{const_cast<char*>(text.data()), text.size()}, {const_cast<char*>("\n"), 1}};
+    ssize_t n = ::writev(fd_.get(), iov, 2);
+    if (n > 0) size_ += static_cast<uint64_t>(n);
+  }
+  ring_.push_back({next_seq_++, now_ms(), stream, std::string(text)});
+  if (ring_.size() > limits_.ring_lines) ring_.pop_front();
+  changed_.notify_all();
+}
+
+std::vector<LogLine> LogSink::tail(size_t n) const {
+  size_t k = std::min(n, ring_.size());
+  return {ring_.end() - static_cast<long>(k), ring_.end()};
+}
+
+std::vector<LogLine> LogSink::since(uint64_t after) const {
+  std::vector<LogLine> out;
+  for (auto it = ring_.rbegin(); it != ring_.rend() && it->seq > after; ++it) out.push_back(*it);
+  return {out.rbegin(), out.rend()};
+}
+
+void LogSink::close_followers() {
+  closed_ = true;
+  changed_.notify_all();
+}
+
+}  // namespace berth

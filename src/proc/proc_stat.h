@@ -1,0 +1,28 @@
+// Reading /proc: a process's identity (start time guards against PID reuse), its group and
+// session, and the members of a process group.
+#pragma once
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+namespace berth {
+
+struct ProcStat {
+  pid_t pid = 0;
+  char state = '?';
+  pid_t ppid = 0;
+  pid_t pgrp = 0;
+  pid_t session = 0;
+  uint64_t start_time = 0;  // field 22, clock ticks since boot: (pid, start_time) names one process
+  uint64_t rss_pages = 0;   // field 24
+};
+
+std::optional<ProcStat> read_proc_stat(pid_t pid);
+// Live (non-zombie) processes whose process group is `pgid`.
+std::vector<pid_t> pgroup_members(pid_t pgid);
+// Resident memory of the given processes in bytes.
+uint64_t rss_bytes(const std::vector<pid_t>& pids);
+
+}  // namespace berth

@@ -1,0 +1,109 @@
+#include "proc/spawn.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/syscall.h>
+#include <linux/close_range.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstring>
+
+extern char** environ;
+
+namespace berth {
+namespace {
+
+// Only async-signal-safe calls between fork and exec: the daemon has threads.
+[[noreturn]] void child_fail(int errfd, int stage) {
+  int payload[2] = {stage, errno};
+  (void)!::write(errfd, payload, sizeof payload);
+  ::_exit(127);
+}
+
+}  // namespace
+
+std::map<std::string, std::string> current_environment() {
+  std::map<std::string, std::string> env;
+  for (char** e = environ; e && *e; ++e) {
+    std::string kv(*e);
+    auto eq = kv.find('=');
+    if (eq != std::string::npos) env[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  return env;
+}
+
+Result<Spawned> spawn_process(const SpawnSpec& spec) {
+  if (spec.argv.empty()) return fail("spawn_failed", "empty command");
+  // Everything the child needs is prepared before fork.
+  std::vector<std::string> env_strings;
+  for (auto& [k, v] : spec.env) env_strings.push_back(k + "=" + v);
+  std::vector<char*> argv, envp;
+  for (auto& a : spec.argv) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  for (auto& e : env_strings) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  std::string cwd = spec.cwd.string();
+  std::string procs_path = spec.cgroup ? (*spec.cgroup / "cgroup.procs").string() : std::string();
+
+  int out[2], err[2], status[2];
+  if (::pipe2(out, O_CLOEXEC) != 0) return fail("spawn_failed", errno_message("pipe", errno));
+  UniqueFd out_r(out[0]), out_w(out[1]);
+  if (::pipe2(err, O_CLOEXEC) != 0) return fail("spawn_failed", errno_message("pipe", errno));
+  UniqueFd err_r(err[0]), err_w(err[1]);
+  if (::pipe2(status, O_CLOEXEC) != 0) return fail("spawn_failed", errno_message("pipe", errno));
+  UniqueFd st_r(status[0]), st_w(status[1]);
+  int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  UniqueFd null_fd(devnull);
+
+  pid_t pid = ::fork();
+  if (pid < 0) return fail("spawn_failed", errno_message("fork", errno));
+  if (pid == 0) {
+    int sfd = st_w.get();
+    // Join the cgroup first: anything forked from here on is born inside it.
+    if (!procs_path.empty()) {
+      int cfd = ::open(procs_path.c_str(), O_WRONLY | O_CLOEXEC);
+      if (cfd < 0 || ::write(cfd, "0", 1) != 1) child_fail(sfd, 1);
+      ::close(cfd);
+    }
+    if (::setsid() < 0) child_fail(sfd, 2);
+    // Undo what the daemon set up for itself: ignored SIGPIPE and a blocked mask are inherited.
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    for (int s = 1; s < NSIG; ++s)
+      if (s != SIGKILL && s != SIGSTOP) ::signal(s, SIG_DFL);
+    if (::dup2(null_fd.get(), 0) < 0 || ::dup2(out_w.get(), 1) < 0 || ::dup2(err_w.get(), 2) < 0) child_fail(sfd, 3);
+    if (!cwd.empty() && ::chdir(cwd.c_str()) != 0) child_fail(sfd, 4);
+    // Asio opens its sockets without CLOEXEC; no daemon fd (listener, database, home lock)
+    // may leak into a component.
+    ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+    ::execvpe(argv[0], argv.data(), envp.data());
+    child_fail(sfd, 5);
+  }
+  st_w.reset();
+  out_w.reset();
+  err_w.reset();
+  int payload[2] = {0, 0};
+  ssize_t n;
+  do n = ::read(st_r.get(), payload, sizeof payload);
+  while (n < 0 && errno == EINTR);
+  if (n > 0) {
+    // The child is a zombie (or about to be); the Reaper collects it.
+    static constexpr const char* kStage[] = {"", "join cgroup", "setsid", "set up stdio", "chdir to", "exec"};
+    std::string what = kStage[payload[0] >= 1 && payload[0] <= 5 ? payload[0] : 5];
+    if (payload[0] == 4) what += " " + cwd;
+    if (payload[0] == 5) what += " " + spec.argv[0];
+    return fail("spawn_failed", fmt::format("cannot {}: {}", what, std::strerror(payload[1])));
+  }
+  Spawned s;
+  s.pid = pid;
+  s.pidfd.reset(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+  ::fcntl(out_r.get(), F_SETFL, O_NONBLOCK);
+  ::fcntl(err_r.get(), F_SETFL, O_NONBLOCK);
+  s.out = std::move(out_r);
+  s.err = std::move(err_r);
+  return s;
+}
+
+}  // namespace berth

@@ -1,0 +1,58 @@
+// Numbered schema migrations. Append only: never edit a migration that has shipped.
+#include <fmt/format.h>
+
+#include "store/db.h"
+
+namespace berth {
+namespace {
+
+constexpr const char* kMigrations[] = {
+    // 1: components run in place, live process trees (for crash recovery), loopback leases.
+    R"sql(
+    CREATE TABLE components (
+      name       TEXT PRIMARY KEY,
+      dir        TEXT NOT NULL,
+      desired    TEXT NOT NULL CHECK (desired IN ('running', 'stopped')),
+      created_at INTEGER NOT NULL,
+      updated_at INTEGER NOT NULL
+    );
+    CREATE TABLE trees (
+      component  TEXT NOT NULL,
+      instance   INTEGER NOT NULL,
+      pid        INTEGER NOT NULL,
+      start_time INTEGER NOT NULL,  -- /proc/PID/stat field 22: guards against PID reuse
+      pgid       INTEGER NOT NULL,
+      cgroup     TEXT,              -- absolute path of the tree's cgroup v2 directory, if any
+      PRIMARY KEY (component, instance)
+    );
+    CREATE TABLE leases (
+      address   TEXT PRIMARY KEY,
+      component TEXT NOT NULL,
+      instance  INTEGER NOT NULL
+    );
+    )sql",
+};
+
+}  // namespace
+
+Result<void> migrate(Db& db) {
+  if (auto r = db.exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"); !r) return r;
+  auto q = db.prepare("SELECT COALESCE(MAX(version), 0) FROM schema_version");
+  if (!q) return std::unexpected(q.error());
+  int64_t current = q->step() ? q->int_col(0) : 0;
+  constexpr int64_t latest = std::size(kMigrations);
+  if (current > latest)
+    return fail("store_error", fmt::format("database schema version {} is newer than this berth ({}); upgrade berth",
+                                           current, latest));
+  for (int64_t v = current + 1; v <= latest; ++v) {
+    Tx tx(db);
+    if (!tx) return fail("store_error", "cannot begin migration transaction");
+    if (auto r = db.exec(kMigrations[v - 1]); !r)
+      return fail("store_error", fmt::format("migration {}: {}", v, r.error().message));
+    if (auto r = db.exec(fmt::format("INSERT INTO schema_version (version) VALUES ({})", v)); !r) return r;
+    if (auto r = tx.commit(); !r) return r;
+  }
+  return {};
+}
+
+}  // namespace berth
