@@ -13,6 +13,7 @@
 #include "cli/format.h"
 #include "config/daemon_config.h"
 #include "host/host.h"
+#include "proc/proc_stat.h"
 
 namespace berth::cli {
 namespace fs = std::filesystem;
@@ -162,7 +163,11 @@ int cmd_shutdown(const fs::path& home, const Options& o) {
   // The daemon may close the connection before answering when it has nothing to stop.
   (void)conn->client->request("POST", "/v1/shutdown", "", 5s);
   int pid = conn->daemon_pid;
-  while (::kill(pid, 0) == 0) std::this_thread::sleep_for(10ms);
+  // A zombie counts as gone: whoever started the daemon may not have reaped it yet.
+  while (auto st = read_proc_stat(pid)) {
+    if (st->state == 'Z' || st->state == 'X') break;
+    std::this_thread::sleep_for(5ms);
+  }
   if (o.json_out) fmt::print("{}\n", json{{"ok", true}, {"pid", pid}}.dump());
   else fmt::print("berth daemon (pid {}) stopped\n", pid);
   return 0;

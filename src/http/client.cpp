@@ -63,11 +63,13 @@ Result<ClientResponse> Client::request(const std::string& method, const std::str
     }
     req.prepare_payload();
     auto [wec, wn] = co_await bhttp::async_write(stream, req, asio::as_tuple(use_awaitable));
-    if (wec) co_return fail("daemon_unreachable", "sending request: " + wec.message());
+    // A server may refuse a request early (413) and stop reading: its reply is still worth
+    // reading when our write failed.
     beast::flat_buffer buf;
     bhttp::response_parser<bhttp::string_body> parser;
     parser.body_limit(64 * 1024 * 1024);
     auto [rec, rn] = co_await bhttp::async_read(stream, buf, parser, asio::as_tuple(use_awaitable));
+    if (rec && wec) co_return fail("daemon_unreachable", "sending request: " + wec.message());
     if (rec) co_return fail("daemon_unreachable", "reading response: " + rec.message());
     co_return ClientResponse{static_cast<int>(parser.get().result_int()), std::move(parser.get().body())};
   };

@@ -185,6 +185,21 @@ asio::awaitable<void> Server::session(tcp::socket sock) {
     res.prepare_payload();
     stream.expires_after(limits_.io);
     auto [wec, wn] = co_await bhttp::async_write(stream, res, asio::as_tuple(use_awaitable));
+    if (!wec && early) {
+      // The client may still be sending the refused body. Closing now would make the kernel
+      // answer its data with RST and destroy our reply before it is read; drain a bounded
+      // amount first (lingering close).
+      boost::system::error_code sec;
+      stream.socket().shutdown(tcp::socket::shutdown_send, sec);
+      stream.expires_after(std::chrono::seconds(2));
+      static thread_local char sink[65536];
+      for (size_t total = 0; total < 64 * 1024 * 1024;) {
+        auto [rec, rn] = co_await stream.async_read_some(asio::buffer(sink), asio::as_tuple(use_awaitable));
+        if (rec) break;
+        total += rn;
+      }
+      break;
+    }
     if (wec || !keep_alive) break;
   }
   boost::system::error_code ignored;

@@ -1,0 +1,210 @@
+#include "harness.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <thread>
+
+#include "core/fs_util.h"
+#include "host/home.h"
+#include "proc/proc_stat.h"
+
+namespace berth::testing {
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+TempDir::TempDir() {
+  char tmpl[] = "/tmp/berth-test-XXXXXX";
+  path = ::mkdtemp(tmpl);
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  fs::remove_all(path, ec);
+}
+
+uint16_t free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
+  socklen_t len = sizeof sa;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len);
+  ::close(fd);
+  return ntohs(sa.sin_port);
+}
+
+bool pid_alive(pid_t pid) {
+  auto st = read_proc_stat(pid);
+  return st && st->state != 'Z' && st->state != 'X';
+}
+
+pid_t read_pidfile(const fs::path& p) {
+  auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (!fs::exists(p)) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      ADD_FAILURE() << "pidfile never appeared: " << p;
+      return 0;
+    }
+    std::this_thread::sleep_for(5ms);
+  }
+  pid_t pid = 0;
+  std::ifstream(p) >> pid;
+  return pid;
+}
+
+CmdResult run_command(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env) {
+  int out[2], err[2];
+  EXPECT_EQ(::pipe(out), 0);
+  EXPECT_EQ(::pipe(err), 0);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(out[1], 1);
+    ::dup2(err[1], 2);
+    ::close(out[0]);
+    ::close(err[0]);
+    for (auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
+    std::vector<char*> args;
+    for (auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    ::execv(args[0], args.data());
+    ::_exit(127);
+  }
+  ::close(out[1]);
+  ::close(err[1]);
+  CmdResult r;
+  // Drain both pipes without deadlock: stderr is small, read stdout first then stderr.
+  auto drain = [](int fd, std::string& s) {
+    char buf[4096];
+    ssize_t n;
+    while ((n = ::read(fd, buf, sizeof buf)) > 0) s.append(buf, static_cast<size_t>(n));
+    ::close(fd);
+  };
+  std::thread t([&] { drain(err[0], r.err); });
+  drain(out[0], r.out);
+  t.join();
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return r;
+}
+
+std::string fixture_command(const std::vector<std::string>& actions) {
+  json a = json::array();
+  a.push_back(FIXTURE_BIN);
+  for (auto& x : actions) a.push_back(x);
+  return a.dump();
+}
+
+TestDaemon::TestDaemon(std::map<std::string, std::string> env) : env_(std::move(env)) { start(); }
+
+TestDaemon::~TestDaemon() {
+  if (pid_ > 0 && pid_alive(pid_)) {
+    ::kill(pid_, SIGTERM);
+    int status;
+    ::waitpid(pid_, &status, 0);
+  }
+}
+
+std::map<std::string, std::string> TestDaemon::env() const {
+  std::map<std::string, std::string> e = {{"BERTH_HOME", home_.path.string()}, {"BERTH_PORT", "0"}};
+  for (auto& [k, v] : env_) e[k] = v;
+  return e;
+}
+
+void TestDaemon::start() {
+  std::error_code ec;
+  fs::remove(home_.path / "daemon.json", ec);
+  auto log = (home_.path / "daemon.log").string();
+  pid_ = ::fork();
+  if (pid_ == 0) {
+    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+    ::dup2(fd, 1);
+    ::dup2(fd, 2);
+    for (auto& [k, v] : env()) ::setenv(k.c_str(), v.c_str(), 1);
+    ::execl(BERTH_BIN, BERTH_BIN, "daemon", nullptr);
+    ::_exit(127);
+  }
+  auto deadline = std::chrono::steady_clock::now() + 30s;
+  for (;;) {
+    auto info = read_daemon_info(home_.path);
+    if (info && info->pid == pid_) {
+      http::Client c("127.0.0.1", info->port, "");
+      auto r = c.request("GET", "/healthz", "", 2s);
+      if (r && r->status == 200) return;
+    }
+    int status;
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = 0;
+      FAIL() << "daemon exited during start: " << read_file(log).value_or("");
+    }
+    if (std::chrono::steady_clock::now() > deadline) FAIL() << "daemon not healthy: " << read_file(log).value_or("");
+    std::this_thread::sleep_for(5ms);
+  }
+}
+
+void TestDaemon::kill9() {
+  ::kill(pid_, SIGKILL);
+  int status;
+  ::waitpid(pid_, &status, 0);
+  pid_ = 0;
+}
+
+int TestDaemon::shutdown() {
+  auto r = cli({"shutdown"});
+  int status;
+  if (pid_ > 0) ::waitpid(pid_, &status, 0);
+  pid_ = 0;
+  return r.code;
+}
+
+uint16_t TestDaemon::port() const { return read_daemon_info(home_.path).value().port; }
+std::string TestDaemon::token() const { return read_token(home_.path).value(); }
+
+fs::path TestDaemon::component(const std::string& name, const std::string& toml) {
+  auto dir = work_.path / name;
+  fs::create_directories(dir);
+  std::ofstream(dir / "berth.toml") << toml;
+  return dir;
+}
+
+ApiResult TestDaemon::api(const std::string& method, const std::string& target, const std::string& body) {
+  http::Client c("127.0.0.1", port(), token());
+  auto r = c.request(method, target, body);
+  if (!r) {
+    ADD_FAILURE() << r.error().message;
+    return {};
+  }
+  return {r->status, json::parse(r->body, nullptr, false)};
+}
+
+CmdResult TestDaemon::cli(const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {BERTH_BIN};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run_command(argv, env());
+}
+
+json TestDaemon::wait_for(const std::string& name, const std::function<bool(const json&)>& pred,
+                          std::chrono::seconds limit) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  json last;
+  for (;;) {
+    auto r = api("GET", "/v1/components/" + name);
+    last = r.body;
+    if (r.status == 200 && pred(r.body)) return r.body;
+    if (std::chrono::steady_clock::now() > deadline) {
+      ADD_FAILURE() << "condition not reached for " << name << "; last status: " << last.dump();
+      return last;
+    }
+    std::this_thread::sleep_for(10ms);
+  }
+}
+
+}  // namespace berth::testing

@@ -1,0 +1,80 @@
+// Integration harness: a real `berth daemon` in a temporary home on an ephemeral port, the real
+// CLI, and component directories whose commands run the fixture binary.
+#pragma once
+#include <sys/types.h>
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "http/client.h"
+
+namespace berth::testing {
+
+using json = nlohmann::json;
+
+struct TempDir {
+  TempDir();
+  ~TempDir();
+  std::filesystem::path path;
+};
+
+struct CmdResult {
+  int code = -1;
+  std::string out, err;
+};
+
+struct ApiResult {
+  int status = 0;
+  json body;
+};
+
+// A TCP port nothing listens on right now.
+uint16_t free_port();
+// Alive and not a zombie.
+bool pid_alive(pid_t pid);
+// Reads a pid written by the fixture's pidfile action (waits for the file up to 30 s).
+pid_t read_pidfile(const std::filesystem::path& p);
+// Runs a command with extra environment, capturing stdout and stderr.
+CmdResult run_command(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env);
+// Quotes fixture actions into a TOML argv array: ["/path/fixture", "print:hi", ...].
+std::string fixture_command(const std::vector<std::string>& actions);
+
+class TestDaemon {
+ public:
+  explicit TestDaemon(std::map<std::string, std::string> env = {});
+  ~TestDaemon();
+
+  void start();
+  void kill9();    // SIGKILL, reaped
+  int shutdown();  // `berth shutdown`; returns its exit code
+
+  const std::filesystem::path& home() const { return home_.path; }
+  const std::filesystem::path& work() const { return work_.path; }
+  pid_t pid() const { return pid_; }
+  uint16_t port() const;
+  std::string token() const;
+  std::map<std::string, std::string> env() const;
+
+  // Writes work()/NAME/berth.toml with `toml` and returns the directory.
+  std::filesystem::path component(const std::string& name, const std::string& toml);
+  ApiResult api(const std::string& method, const std::string& target, const std::string& body = "");
+  CmdResult cli(const std::vector<std::string>& args);
+  // Polls the component's status until pred holds; fails the test after 60 s.
+  json wait_for(const std::string& name, const std::function<bool(const json&)>& pred,
+                std::chrono::seconds limit = std::chrono::seconds(60));
+  json wait_state(const std::string& name, const std::string& state) {
+    return wait_for(name, [&](const json& s) { return s.value("state", "") == state; });
+  }
+
+ private:
+  TempDir home_, work_;
+  std::map<std::string, std::string> env_;
+  pid_t pid_ = 0;
+};
+
+}  // namespace berth::testing

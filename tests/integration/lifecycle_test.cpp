@@ -1,0 +1,144 @@
+// Component lifecycle through the CLI and the API: run, ls, status, logs (tail and follow),
+// start/stop/restart, the restart policy with backoff and crash-looping, loopback leases.
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "harness.h"
+
+namespace berth::testing {
+namespace {
+
+TEST(Lifecycle, RunLsStatusLogsThroughTheCli) {
+  TestDaemon d;
+  auto dir = d.component("web", "name = \"web\"\n[run]\ncommand = " +
+                                    fixture_command({"print:hello from web", "stderr:a warning", "print:up", "forever"}) +
+                                    "\n[ready]\nmarker = \"up\"\n");
+  auto run = d.cli({"run", dir.string(), "--wait"});
+  EXPECT_EQ(run.code, 0) << run.err;
+  EXPECT_NE(run.out.find("ready"), std::string::npos) << run.out;
+
+  auto ls = d.cli({"ls"});
+  EXPECT_EQ(ls.code, 0);
+  EXPECT_NE(ls.out.find("NAME"), std::string::npos);
+  EXPECT_NE(ls.out.find("web"), std::string::npos);
+  auto ls_json = json::parse(d.cli({"ls", "--json"}).out);
+  ASSERT_EQ(ls_json.size(), 1u);
+  EXPECT_EQ(ls_json[0]["state"], "ready");
+  EXPECT_GT(ls_json[0]["memory_bytes"].get<uint64_t>(), 0u);
+
+  auto logs = d.cli({"logs", "web", "-n", "50"});
+  EXPECT_EQ(logs.code, 0);
+  EXPECT_NE(logs.out.find("hello from web"), std::string::npos) << logs.out;
+  EXPECT_NE(logs.out.find("a warning"), std::string::npos) << logs.out;
+
+  auto status = json::parse(d.cli({"status", "web", "--json"}).out);
+  EXPECT_EQ(status["name"], "web");
+  EXPECT_EQ(d.cli({"stop", "web"}).code, 0);
+  EXPECT_EQ(d.wait_state("web", "stopped")["pid"], nullptr);
+}
+
+TEST(Lifecycle, NameComesFromFlagThenManifestThenDirectory) {
+  TestDaemon d;
+  auto a = d.component("dir-a", "[run]\ncommand = " + fixture_command({"forever"}) + "\n");
+  auto b = d.component("dir-b", "name = \"from-manifest\"\n[run]\ncommand = " + fixture_command({"forever"}) + "\n");
+  EXPECT_EQ(d.cli({"run", a.string()}).code, 0);
+  EXPECT_EQ(d.cli({"run", b.string()}).code, 0);
+  EXPECT_EQ(d.cli({"run", b.string(), "--name", "flagged"}).code, 0);
+  for (auto n : {"dir-a", "from-manifest", "flagged"}) EXPECT_EQ(d.api("GET", std::string("/v1/components/") + n).status, 200) << n;
+}
+
+TEST(Lifecycle, CliExitCodes) {
+  TestDaemon d;
+  EXPECT_EQ(d.cli({"frobnicate"}).code, 2);
+  EXPECT_EQ(d.cli({"status"}).code, 2);
+  auto missing = d.cli({"status", "nope"});
+  EXPECT_EQ(missing.code, 1);
+  EXPECT_NE(missing.err.find("no component named"), std::string::npos) << missing.err;
+}
+
+TEST(Lifecycle, LogsFollowStreamsNewLines) {
+  TestDaemon d;
+  auto dir = d.component("ticker", "[run]\ncommand = " + fixture_command({"print:up", "chatty:20"}) +
+                                       "\n[ready]\nmarker = \"up\"\n");
+  ASSERT_EQ(d.api("POST", "/v1/components", json{{"dir", dir}}.dump()).status, 201);
+  http::Client c("127.0.0.1", d.port(), d.token());
+  std::vector<std::string> seen;
+  auto r = c.follow("/v1/components/ticker/logs?n=0&follow=1", [&](const http::SseEvent& ev) {
+    auto line = json::parse(ev.data);
+    seen.push_back(line["text"]);
+    return seen.size() < 5;
+  });
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->status, 200);
+  ASSERT_EQ(seen.size(), 5u);
+  for (auto& s : seen) EXPECT_TRUE(s.starts_with("chatter ") || s.starts_with("[berth]") || s == "up") << s;
+}
+
+TEST(Lifecycle, OnFailureBacksOffThenCrashLoops) {
+  TestDaemon d;
+  auto dir = d.component("crashy", "[run]\ncommand = " + fixture_command({"print:up", "exit:1"}) +
+                                       "\n[ready]\nmarker = \"up\"\n[restart]\nbackoff = \"10ms\"\nstart_limit = 3\n");
+  ASSERT_EQ(d.api("POST", "/v1/components", json{{"dir", dir}}.dump()).status, 201);
+  auto s = d.wait_for("crashy", [](const json& s) { return s["state"] == "crash-looping"; });
+  EXPECT_EQ(s["restarts"], 2);
+  // An explicit start clears the history and tries again.
+  auto r = d.api("POST", "/v1/components/crashy/start");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(d.wait_for("crashy", [](const json& s) { return s["state"] == "crash-looping"; })["restarts"], 4);
+}
+
+TEST(Lifecycle, NeverPolicyLeavesAFailedComponentAlone) {
+  TestDaemon d;
+  auto dir = d.component("once", "[run]\ncommand = " + fixture_command({"print:up", "exit:2"}) +
+                                     "\n[ready]\nmarker = \"up\"\n[restart]\npolicy = \"never\"\n");
+  ASSERT_EQ(d.api("POST", "/v1/components", json{{"dir", dir}}.dump()).status, 201);
+  auto s = d.wait_for("once", [](const json& s) { return s["state"] == "failed"; });
+  EXPECT_EQ(s["restarts"], 0);
+  EXPECT_EQ(s["last_exit"]["code"], 2);
+}
+
+TEST(Lifecycle, AlwaysPolicyRestartsCleanExits) {
+  TestDaemon d;
+  auto dir = d.component("loop", "[run]\ncommand = " + fixture_command({"print:up", "exit:0"}) +
+                                     "\n[ready]\nmarker = \"up\"\n[restart]\npolicy = \"always\"\nbackoff = \"5ms\"\nstart_limit = 3\n");
+  ASSERT_EQ(d.api("POST", "/v1/components", json{{"dir", dir}}.dump()).status, 201);
+  // Quick clean exits are unstable runs: they back off and end in crash-looping too.
+  EXPECT_EQ(d.wait_for("loop", [](const json& s) { return s["state"] == "crash-looping"; })["restarts"], 2);
+}
+
+TEST(Lifecycle, RestartGivesANewTree) {
+  TestDaemon d;
+  auto dir = d.component("r", "[run]\ncommand = " + fixture_command({"print:up", "forever"}) + "\n[ready]\nmarker = \"up\"\n");
+  ASSERT_EQ(d.api("POST", "/v1/components", json{{"dir", dir}}.dump()).status, 201);
+  auto before = d.wait_state("r", "ready")["pid"];
+  auto r = d.api("POST", "/v1/components/r/restart");
+  ASSERT_EQ(r.status, 200);
+  auto after = d.wait_state("r", "ready");
+  EXPECT_NE(after["pid"], before);
+  EXPECT_EQ(after["restarts"], 1);
+}
+
+TEST(Lifecycle, LeasedAddressesAreDistinctAndReturnOnlyAfterDeath) {
+  TestDaemon d(std::map<std::string, std::string>{{"BERTH_LEASE_RANGE", "127.0.0.50-127.0.0.51"}});
+  auto make = [&](const std::string& n) {
+    return d.component(n, "[run]\naddress = \"lease\"\ncommand = " + fixture_command({"env:BERTH_HOST", "print:up", "forever"}) +
+                              "\n[ready]\nmarker = \"up\"\n");
+  };
+  for (auto n : {"a", "b", "c"}) d.api("POST", "/v1/components", json{{"dir", make(n)}}.dump());
+  auto a = d.wait_state("a", "ready"), b = d.wait_state("b", "ready");
+  EXPECT_NE(a["address"], b["address"]);
+  // The pool of two is exhausted: c cannot start.
+  auto c = d.api("GET", "/v1/components/c").body;
+  EXPECT_EQ(c["last_error"]["code"], "no_free_address");
+  auto a_addr = a["address"].get<std::string>();
+  auto logs = d.api("GET", "/v1/components/a/logs").body.dump();
+  EXPECT_NE(logs.find("BERTH_HOST=" + a_addr), std::string::npos) << logs;
+  // Stopping a returns its address; c can then take it.
+  ASSERT_EQ(d.api("POST", "/v1/components/a/stop").status, 200);
+  ASSERT_EQ(d.api("POST", "/v1/components/c/start").status, 200);
+  EXPECT_EQ(d.wait_state("c", "ready")["address"], a_addr);
+}
+
+}  // namespace
+}  // namespace berth::testing

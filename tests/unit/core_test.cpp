@@ -1,0 +1,83 @@
+#include <gtest/gtest.h>
+
+#include "core/duration.h"
+#include "core/line_splitter.h"
+
+namespace berth {
+namespace {
+
+TEST(Duration, ParsesUnitsAndCombinations) {
+  EXPECT_EQ(parse_duration("250ms").value(), Millis(250));
+  EXPECT_EQ(parse_duration("10s").value(), Millis(10'000));
+  EXPECT_EQ(parse_duration("1.5s").value(), Millis(1'500));
+  EXPECT_EQ(parse_duration("2m").value(), Millis(120'000));
+  EXPECT_EQ(parse_duration("1h30m").value(), Millis(5'400'000));
+}
+
+TEST(Duration, RefusesBareNumbersAndUnknownUnits) {
+  EXPECT_FALSE(parse_duration("10"));
+  EXPECT_FALSE(parse_duration("10 s"));
+  EXPECT_FALSE(parse_duration("10y"));
+  EXPECT_FALSE(parse_duration(""));
+  EXPECT_EQ(parse_duration("10").error().code, "bad_duration");
+}
+
+TEST(Duration, FormatsShortly) {
+  EXPECT_EQ(format_duration(Millis(250)), "250ms");
+  EXPECT_EQ(format_duration(Millis(10'000)), "10s");
+  EXPECT_EQ(format_duration(Millis(1'500)), "1.5s");
+  EXPECT_EQ(format_duration(Millis(120'000)), "2m");
+}
+
+std::vector<std::string> split(const std::vector<std::string>& chunks, size_t cap = 1024, bool flush = true) {
+  std::vector<std::string> out;
+  LineSplitter s([&](std::string_view l) { out.emplace_back(l); }, cap);
+  for (auto& c : chunks) s.feed(c);
+  if (flush) s.flush();
+  return out;
+}
+
+TEST(LineSplitter, SplitsAcrossChunks) {
+  EXPECT_EQ(split({"a", "b\nc", "d\n"}), (std::vector<std::string>{"ab", "cd"}));
+}
+
+TEST(LineSplitter, CrlfEndsALine) {
+  EXPECT_EQ(split({"one\r", "\ntwo\r\n"}), (std::vector<std::string>{"one", "two"}));
+}
+
+TEST(LineSplitter, ReassemblesUtf8SplitAcrossReads) {
+  std::string euro = "\xE2\x82\xAC";  // U+20AC in three bytes
+  auto lines = split({"price: " + euro.substr(0, 1), euro.substr(1, 1), euro.substr(2) + "5\n"});
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0], "price: " + euro + "5");
+}
+
+TEST(LineSplitter, FlushesAFinalUnterminatedLine) {
+  EXPECT_EQ(split({"x\ntail"}), (std::vector<std::string>{"x", "tail"}));
+  EXPECT_EQ(split({"x\ntail"}, 1024, false), (std::vector<std::string>{"x"}));
+}
+
+TEST(LineSplitter, CapsLongLinesOnCharacterBoundaries) {
+  std::string euro = "\xE2\x82\xAC";
+  std::string line;
+  for (int i = 0; i < 10; ++i) line += euro;  // 30 bytes
+  auto lines = split({line + "\n"}, 8);
+  std::string joined;
+  for (auto& l : lines) {
+    EXPECT_LE(l.size(), 8u);
+    EXPECT_EQ(l.size() % 3, 0u) << "cut inside a character";
+    joined += l;
+  }
+  EXPECT_EQ(joined, line);
+}
+
+TEST(LineSplitter, BoundsMemoryForEndlessLines) {
+  std::vector<std::string> out;
+  LineSplitter s([&](std::string_view l) { out.emplace_back(l); }, 16);
+  for (int i = 0; i < 100; ++i) s.feed("abcdefgh");
+  EXPECT_LE(s.pending(), 16u);
+  EXPECT_FALSE(out.empty());
+}
+
+}  // namespace
+}  // namespace berth

@@ -1,0 +1,110 @@
+#include <gtest/gtest.h>
+
+#include "config/manifest.h"
+
+namespace berth {
+namespace {
+
+Result<Manifest> parse(const std::string& text) { return parse_manifest(text, "app/berth.toml"); }
+
+std::string error_of(const std::string& text) {
+  auto m = parse(text);
+  EXPECT_FALSE(m);
+  if (m) return "";
+  EXPECT_EQ(m.error().code, "bad_manifest");
+  return m.error().message;
+}
+
+TEST(Manifest, MinimalStringCommandRunsThroughShell) {
+  auto m = parse("[run]\ncommand = \"node server.js\"\n");
+  ASSERT_TRUE(m) << m.error().message;
+  EXPECT_EQ(m->run.argv, (std::vector<std::string>{"/bin/sh", "-c", "node server.js"}));
+  EXPECT_EQ(m->ready.idle_timeout, Millis(10'000));
+  EXPECT_EQ(m->ready.max, Millis(120'000));
+  EXPECT_EQ(m->stop.signal, SIGTERM);
+  EXPECT_EQ(m->stop.grace, Millis(10'000));
+  EXPECT_EQ(m->restart.policy, RestartPolicy::kOnFailure);
+}
+
+TEST(Manifest, FullManifest) {
+  auto m = parse(R"(
+name = "api"
+[run]
+command = ["node", "server.js"]
+env = { PORT = 8080, DEBUG = true, MODE = "prod" }
+cwd = "srv"
+address = "lease"
+[ready]
+marker = "listening"
+idle_timeout = "5s"
+max = "1m"
+[stop]
+signal = "SIGINT"
+grace = "3s"
+[restart]
+policy = "always"
+backoff = "200ms"
+backoff_max = "10s"
+stable = "30s"
+start_limit = 7
+)");
+  ASSERT_TRUE(m) << m.error().message;
+  EXPECT_EQ(m->name, "api");
+  EXPECT_EQ(m->run.argv, (std::vector<std::string>{"node", "server.js"}));
+  EXPECT_EQ(m->run.env.at("PORT"), "8080");
+  EXPECT_EQ(m->run.env.at("DEBUG"), "true");
+  EXPECT_TRUE(m->run.lease_address);
+  EXPECT_EQ(*m->ready.marker, "listening");
+  EXPECT_EQ(m->ready.max, Millis(60'000));
+  EXPECT_EQ(m->stop.signal, SIGINT);
+  EXPECT_EQ(m->restart.policy, RestartPolicy::kAlways);
+  EXPECT_EQ(m->restart.start_limit, 7);
+}
+
+TEST(Manifest, ErrorsNameFileKeyAndReason) {
+  auto msg = error_of("[run]\ncommand = \"x\"\n[ready]\nidle_timeout = \"soon\"\n");
+  EXPECT_NE(msg.find("app/berth.toml"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("ready.idle_timeout"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("not a duration"), std::string::npos) << msg;
+}
+
+TEST(Manifest, UnknownKeysAreErrors) {
+  EXPECT_NE(error_of("[run]\ncommand = \"x\"\ncomand = \"y\"\n").find("run.comand"), std::string::npos);
+  EXPECT_NE(error_of("[run]\ncommand = \"x\"\n[redy]\n").find("redy"), std::string::npos);
+}
+
+TEST(Manifest, CommandIsRequiredAndNonEmpty) {
+  EXPECT_NE(error_of("name = \"x\"\n").find("run.command"), std::string::npos);
+  EXPECT_NE(error_of("[run]\nenv = {}\n").find("run.command"), std::string::npos);
+  EXPECT_NE(error_of("[run]\ncommand = []\n").find("run.command"), std::string::npos);
+  EXPECT_NE(error_of("[run]\ncommand = \"  \"\n").find("run.command"), std::string::npos);
+  EXPECT_NE(error_of("[run]\ncommand = 5\n").find("run.command"), std::string::npos);
+}
+
+TEST(Manifest, BadValues) {
+  EXPECT_NE(error_of("[run]\ncommand = \"x\"\n[restart]\npolicy = \"sometimes\"\n").find("restart.policy"), std::string::npos);
+  EXPECT_NE(error_of("[run]\ncommand = \"x\"\n[ready]\nport = 70000\n").find("ready.port"), std::string::npos);
+  EXPECT_NE(error_of("[run]\ncommand = \"x\"\n[stop]\nsignal = \"SIGNOPE\"\n").find("stop.signal"), std::string::npos);
+  EXPECT_NE(error_of("[run]\ncommand = \"x\"\ncwd = \"../etc\"\n").find("run.cwd"), std::string::npos);
+  EXPECT_NE(error_of("[run]\ncommand = \"x\"\naddress = \"0.0.0.0\"\n").find("run.address"), std::string::npos);
+  EXPECT_NE(error_of("[run]\ncommand = \"x\"\n[ready]\nmarker_regex = \"(\"\n").find("ready.marker_regex"), std::string::npos);
+  EXPECT_NE(error_of("name = \"bad name\"\n[run]\ncommand = \"x\"\n").find("name"), std::string::npos);
+  EXPECT_NE(error_of("[run]\ncommand = \"x\"\nenv = { \"1X\" = \"y\" }\n").find("run.env.1X"), std::string::npos);
+}
+
+TEST(Manifest, SyntaxErrorsCarryLineAndColumn) {
+  auto msg = error_of("[run]\ncommand = \n");
+  EXPECT_NE(msg.find("app/berth.toml:2:"), std::string::npos) << msg;
+}
+
+TEST(Signals, ParseNamesAndNumbers) {
+  EXPECT_EQ(parse_signal("SIGTERM"), SIGTERM);
+  EXPECT_EQ(parse_signal("INT"), SIGINT);
+  EXPECT_EQ(parse_signal("9"), SIGKILL);
+  EXPECT_FALSE(parse_signal("0"));
+  EXPECT_FALSE(parse_signal("SIGFOO"));
+  EXPECT_EQ(signal_name(SIGKILL), "SIGKILL");
+}
+
+}  // namespace
+}  // namespace berth

@@ -1,0 +1,135 @@
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <boost/asio/io_context.hpp>
+#include <filesystem>
+#include <fstream>
+
+#include "core/fs_util.h"
+#include "proc/log_sink.h"
+#include "proc/marker_matcher.h"
+#include "proc/proc_stat.h"
+#include "proc/restart_policy.h"
+
+namespace berth {
+namespace {
+
+TEST(MarkerMatcher, SubstringSplitAcrossChunks) {
+  auto m = MarkerMatcher::substring("listening");
+  EXPECT_FALSE(m.feed("server lis"));
+  EXPECT_FALSE(m.feed("te"));
+  EXPECT_TRUE(m.feed("ning on 80"));
+  EXPECT_TRUE(m.matched());
+}
+
+TEST(MarkerMatcher, SubstringOneByteAtATime) {
+  auto m = MarkerMatcher::substring("ready");
+  std::string text = "xxreadyxx";
+  bool seen = false;
+  for (char c : text) seen = m.feed(std::string(1, c)) || seen;
+  EXPECT_TRUE(seen);
+}
+
+TEST(MarkerMatcher, SubstringAbsent) {
+  auto m = MarkerMatcher::substring("ready");
+  EXPECT_FALSE(m.feed("rea"));
+  EXPECT_FALSE(m.feed("\ndy"));
+}
+
+TEST(MarkerMatcher, RegexMatchesLinesAssembledFromChunks) {
+  auto m = MarkerMatcher::regex("port [0-9]+$");
+  EXPECT_FALSE(m.feed("listening on po"));
+  EXPECT_TRUE(m.feed("rt 8080\nmore"));
+}
+
+TEST(RestartTracker, BackoffDoublesUpToTheCeiling) {
+  RestartSpec spec;
+  spec.backoff = Millis(100);
+  spec.backoff_max = Millis(350);
+  spec.start_limit = 100;
+  RestartTracker t;
+  std::vector<int64_t> delays;
+  for (int i = 0; i < 4; ++i) delays.push_back(t.on_run_end(spec, true, false, Millis(10)).delay.count());
+  EXPECT_EQ(delays, (std::vector<int64_t>{100, 200, 350, 350}));
+}
+
+TEST(RestartTracker, StableRunResetsBackoff) {
+  RestartSpec spec;
+  spec.stable = Millis(1000);
+  RestartTracker t;
+  t.on_run_end(spec, true, false, Millis(10));
+  t.on_run_end(spec, true, false, Millis(10));
+  auto d = t.on_run_end(spec, true, false, Millis(5000));
+  EXPECT_EQ(d.kind, RestartDecision::Kind::kRestart);
+  EXPECT_EQ(d.delay, spec.backoff);
+  EXPECT_EQ(t.consecutive_unstable(), 1);
+}
+
+TEST(RestartTracker, StartLimitMeansCrashLoop) {
+  RestartSpec spec;
+  spec.start_limit = 3;
+  RestartTracker t;
+  EXPECT_EQ(t.on_run_end(spec, true, true, Millis(1)).kind, RestartDecision::Kind::kRestart);
+  EXPECT_EQ(t.on_run_end(spec, true, true, Millis(1)).kind, RestartDecision::Kind::kRestart);
+  EXPECT_EQ(t.on_run_end(spec, true, true, Millis(1)).kind, RestartDecision::Kind::kCrashLoop);
+}
+
+TEST(RestartTracker, Policies) {
+  RestartSpec spec;
+  RestartTracker t;
+  EXPECT_EQ(t.on_run_end(spec, false, false, Millis(1)).kind, RestartDecision::Kind::kNone);  // on-failure, clean
+  spec.policy = RestartPolicy::kNever;
+  EXPECT_EQ(t.on_run_end(spec, true, false, Millis(1)).kind, RestartDecision::Kind::kNone);
+  spec.policy = RestartPolicy::kAlways;
+  EXPECT_EQ(t.on_run_end(spec, false, false, Millis(60'000)).kind, RestartDecision::Kind::kRestart);
+}
+
+TEST(ProcStat, OwnIdentityIsStable) {
+  auto a = read_proc_stat(::getpid());
+  auto b = read_proc_stat(::getpid());
+  ASSERT_TRUE(a && b);
+  EXPECT_EQ(a->start_time, b->start_time);
+  EXPECT_EQ(a->pgrp, ::getpgrp());
+  EXPECT_GT(a->rss_pages, 0u);
+  EXPECT_FALSE(read_proc_stat(0x3fffffff));
+}
+
+class LogSinkTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/berth-unit-XXXXXX";
+    dir = ::mkdtemp(tmpl);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir); }
+  std::filesystem::path dir;
+  boost::asio::io_context io;
+};
+
+TEST_F(LogSinkTest, RotatesBySizeAndKeepsNFiles) {
+  LogSink sink(io.get_executor(), dir, {100, 2, 10});
+  for (int i = 0; i < 50; ++i) sink.append('o', "line number " + std::to_string(i));
+  EXPECT_TRUE(std::filesystem::exists(dir / "output.log"));
+  EXPECT_TRUE(std::filesystem::exists(dir / "output.log.1"));
+  EXPECT_TRUE(std::filesystem::exists(dir / "output.log.2"));
+  EXPECT_FALSE(std::filesystem::exists(dir / "output.log.3"));
+  EXPECT_LE(std::filesystem::file_size(dir / "output.log"), 100u);
+  auto tail = sink.tail(3);
+  ASSERT_EQ(tail.size(), 3u);
+  EXPECT_EQ(tail.back().text, "line number 49");
+  EXPECT_EQ(sink.since(tail[0].seq).size(), 2u);
+}
+
+TEST_F(LogSinkTest, RingIsBoundedAndSurvivesReopen) {
+  {
+    LogSink sink(io.get_executor(), dir, {1 << 20, 1, 5});
+    for (int i = 0; i < 20; ++i) sink.append('o', "l" + std::to_string(i));
+    EXPECT_EQ(sink.tail(100).size(), 5u);
+  }
+  LogSink again(io.get_executor(), dir, {1 << 20, 1, 5});
+  auto tail = again.tail(2);
+  ASSERT_EQ(tail.size(), 2u);
+  EXPECT_EQ(tail[1].text, "l19");
+}
+
+}  // namespace
+}  // namespace berth

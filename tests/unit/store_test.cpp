@@ -1,0 +1,94 @@
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "host/home.h"
+#include "store/component_repo.h"
+#include "store/db.h"
+#include "store/lease_repo.h"
+#include "store/tree_repo.h"
+
+namespace berth {
+namespace {
+
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/berth-unit-XXXXXX";
+    dir = ::mkdtemp(tmpl);
+    auto d = Db::open(dir / "berth.db");
+    ASSERT_TRUE(d) << d.error().message;
+    db = std::move(*d);
+    ASSERT_TRUE(migrate(*db));
+  }
+  void TearDown() override {
+    db.reset();
+    std::filesystem::remove_all(dir);
+  }
+  std::filesystem::path dir;
+  std::unique_ptr<Db> db;
+};
+
+TEST_F(StoreTest, MigrationsAreIdempotent) {
+  EXPECT_TRUE(migrate(*db));
+  auto s = db->prepare("SELECT COUNT(*) FROM schema_version");
+  ASSERT_TRUE(s);
+  ASSERT_TRUE(s->step());
+  EXPECT_EQ(s->int_col(0), 1);
+}
+
+TEST_F(StoreTest, RefusesANewerSchema) {
+  ASSERT_TRUE(db->exec("INSERT INTO schema_version (version) VALUES (999)"));
+  auto r = migrate(*db);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("newer"), std::string::npos);
+}
+
+TEST_F(StoreTest, ComponentsUpsertAndDesiredState) {
+  ComponentRepo repo(*db);
+  ASSERT_TRUE(repo.upsert({"a", "/srv/a", "running"}));
+  ASSERT_TRUE(repo.upsert({"a", "/srv/a2", "running"}));
+  ASSERT_TRUE(repo.set_desired("a", "stopped"));
+  auto list = repo.list();
+  ASSERT_TRUE(list);
+  ASSERT_EQ(list->size(), 1u);
+  EXPECT_EQ((*list)[0].dir, "/srv/a2");
+  EXPECT_EQ((*list)[0].desired, "stopped");
+}
+
+TEST_F(StoreTest, TreesRoundTrip) {
+  TreeRepo repo(*db);
+  ASSERT_TRUE(repo.put({"a", 0, 123, 456, 123, std::string("/sys/fs/cgroup/x")}));
+  ASSERT_TRUE(repo.put({"b", 0, 7, 8, 7, std::nullopt}));
+  auto list = repo.list();
+  ASSERT_EQ(list->size(), 2u);
+  ASSERT_TRUE(repo.remove("a", 0));
+  EXPECT_EQ(repo.list()->size(), 1u);
+  EXPECT_FALSE(repo.list()->at(0).cgroup);
+}
+
+TEST_F(StoreTest, LeasesAreStableDistinctAndBounded) {
+  LeaseRepo repo(*db);
+  auto a = repo.acquire("a", 0, "127.0.0.2", "127.0.0.3");
+  auto b = repo.acquire("b", 0, "127.0.0.2", "127.0.0.3");
+  ASSERT_TRUE(a && b);
+  EXPECT_NE(*a, *b);
+  EXPECT_EQ(*repo.acquire("a", 0, "127.0.0.2", "127.0.0.3"), *a);  // same instance, same lease
+  auto c = repo.acquire("c", 0, "127.0.0.2", "127.0.0.3");
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error().code, "no_free_address");
+  ASSERT_TRUE(repo.release("a", 0));
+  EXPECT_EQ(*repo.acquire("c", 0, "127.0.0.2", "127.0.0.3"), *a);
+}
+
+TEST_F(StoreTest, HomeLockIsExclusive) {
+  auto first = HomeLock::acquire(dir / "home");
+  ASSERT_TRUE(first) << first.error().message;
+  auto second = HomeLock::acquire(dir / "home");
+  ASSERT_FALSE(second);
+  EXPECT_EQ(second.error().code, "daemon_running");
+}
+
+}  // namespace
+}  // namespace berth
