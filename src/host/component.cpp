@@ -131,6 +131,7 @@ void Component::on_tree_end(const TreeEnd& end) {
     spdlog::warn("{}: {}", name_, w);
     logs_.append('b', "[berth] warning: " + w);
   }
+  if (end.stop_to_gone) last_stop_us_ = {end.stop_to_exit ? end.stop_to_exit->count() : -1, end.stop_to_gone->count()};
   if (end.stop_requested) {
     state_ = State::kStopped;
     note(fmt::format("stopped ({}{})", end.status.describe(), end.killed_after_grace ? ", killed after grace" : ""));
@@ -233,6 +234,8 @@ json Component::status() const {
     if (!last_tail_.empty()) j["last_error"]["tail"] = last_tail_;
   }
   j["warnings"] = warnings_;
+  if (last_stop_us_)
+    j["last_stop"] = {{"leader_exit_us", last_stop_us_->first}, {"tree_gone_us", last_stop_us_->second}};
   j["restart_policy"] = to_string(manifest_.restart.policy);
   return j;
 }

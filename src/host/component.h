@@ -60,6 +60,7 @@ class Component : public std::enable_shared_from_this<Component> {
   std::vector<std::string> last_tail_;
   std::optional<ExitStatus> last_exit_;
   std::vector<std::string> warnings_;
+  std::optional<std::pair<int64_t, int64_t>> last_stop_us_;  // {to leader exit, to tree gone}
   std::chrono::system_clock::time_point started_at_{}, ready_at_{};
   std::string address_ = "127.0.0.1";
 };

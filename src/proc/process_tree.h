@@ -43,6 +43,8 @@ struct TreeEnd {
   std::vector<std::string> tail;            // last lines of output (for startup failures)
   std::vector<std::string> warnings;        // e.g. a declared port still taken after the stop
   std::chrono::milliseconds ran{0};         // spawn to main exit
+  // For a requested stop: request -> leader exited, and request -> whole tree gone and checked.
+  std::optional<std::chrono::microseconds> stop_to_exit, stop_to_gone;
 };
 
 class ProcessTree : public std::enable_shared_from_this<ProcessTree> {
@@ -99,6 +101,7 @@ class ProcessTree : public std::enable_shared_from_this<ProcessTree> {
   std::chrono::steady_clock::time_point main_exit_at_;
   bool ready_ = false, stop_requested_ = false, ended_ = false;
   std::optional<std::chrono::milliseconds> grace_override_;
+  std::chrono::steady_clock::time_point stop_requested_at_;
   int pumps_open_ = 0;
   std::deque<std::string> tail_;
   struct Matchers;
