@@ -14,12 +14,21 @@ using http::Response;
 namespace {
 
 // Process output is arbitrary bytes: invalid UTF-8 becomes U+FFFD instead of an exception.
-std::string compact(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
-std::string dump(const json& j) { return compact(j) + "\n"; }
+std::string compact(const json& j) {
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+std::string dump(const json& j) {
+  return compact(j) + "\n";
+}
+const std::string kLineEvent = "line";
 
-Response ok(const json& j, int status = 200) { return Response{status, dump(j)}; }
+Response ok(const json& j, int status = 200) {
+  return Response{status, dump(j)};
+}
 
-Response from_error(const Error& e) { return http::error_response(status_for(e.code), e.code, e.message); }
+Response from_error(const Error& e) {
+  return http::error_response(status_for(e.code), e.code, e.message);
+}
 
 Response unknown(const std::string& name) {
   return http::error_response(404, "not_found", "no component named \"" + name + "\"");
@@ -37,28 +46,33 @@ json line_json(const LogLine& l) {
   return {{"seq", l.seq}, {"ts", l.ts_ms}, {"stream", stream}, {"text", l.text}};
 }
 
-asio::awaitable<Response> logs_stream(std::shared_ptr<Component> c, size_t n, uint64_t resume_after) {
+asio::awaitable<Response> logs_stream(std::shared_ptr<Component> c, size_t n,
+                                      uint64_t resume_after) {
   Response r;
   r.sse = [c, n, resume_after](http::SseWriter& w) -> asio::awaitable<void> {
     auto& sink = c->logs();
     uint64_t cursor = resume_after;
     if (!cursor) {
       auto tail = sink.tail(n);
-      for (auto& l : tail)
-        if (!co_await w.event(std::to_string(l.seq), "line", compact(line_json(l)))) co_return;
+      for (auto& l : tail) {
+        const std::string id = std::to_string(l.seq), data = compact(line_json(l));
+        if (!co_await w.event(id, kLineEvent, data)) co_return;
+      }
       cursor = tail.empty() ? sink.last_seq() : tail.back().seq;
     }
+    const std::function<bool()> news = [&] { return sink.last_seq() > cursor || sink.closed(); };
     for (;;) {
       auto lines = sink.since(cursor);
       for (auto& l : lines) {
-        if (!co_await w.event(std::to_string(l.seq), "line", compact(line_json(l))))
-          co_return;
+        const std::string id = std::to_string(l.seq), data = compact(line_json(l));
+        if (!co_await w.event(id, kLineEvent, data)) co_return;
         cursor = l.seq;
       }
       if (sink.closed()) co_return;
-      bool more = co_await sink.changed().wait_until([&] { return sink.last_seq() > cursor || sink.closed(); },
-                                                     std::chrono::steady_clock::now() + std::chrono::seconds(15));
-      if (!more && !co_await w.comment("ping")) co_return;
+      bool more = co_await sink.changed().wait_until(
+          news, std::chrono::steady_clock::now() + std::chrono::seconds(15));
+      static const std::string kPing = "ping";
+      if (!more && !co_await w.comment(kPing)) co_return;
     }
   };
   co_return r;
@@ -68,9 +82,10 @@ asio::awaitable<Response> logs_stream(std::shared_ptr<Component> c, size_t n, ui
 
 int status_for(const std::string& code) {
   static const std::map<std::string, int> kStatus = {
-      {"not_found", 404},          {"unauthorized", 401},     {"bad_manifest", 400},     {"bad_request", 400},
-      {"bad_name", 400},           {"bad_dir", 400},          {"name_taken", 409},       {"spawn_failed", 422},
-      {"no_free_address", 503},    {"shutting_down", 503},    {"payload_too_large", 413}, {"method_not_allowed", 405},
+      {"not_found", 404},     {"unauthorized", 401},      {"bad_manifest", 400},
+      {"bad_request", 400},   {"bad_name", 400},          {"bad_dir", 400},
+      {"name_taken", 409},    {"spawn_failed", 422},      {"no_free_address", 503},
+      {"shutting_down", 503}, {"payload_too_large", 413}, {"method_not_allowed", 405},
   };
   auto it = kStatus.find(code);
   return it == kStatus.end() ? 500 : it->second;
@@ -80,14 +95,18 @@ std::optional<Response> authorize(const Request& req, const std::string& token) 
   if (req.path == "/healthz") return std::nullopt;
   const std::string prefix = "Bearer ";
   if (req.authorization.empty())
-    return http::error_response(401, "unauthorized", "missing Authorization: Bearer <token> (the token is in $BERTH_HOME/token)");
-  if (!req.authorization.starts_with(prefix) || !constant_time_equal(req.authorization.substr(prefix.size()), token))
+    return http::error_response(
+        401, "unauthorized",
+        "missing Authorization: Bearer <token> (the token is in $BERTH_HOME/token)");
+  if (!req.authorization.starts_with(prefix) ||
+      !constant_time_equal(req.authorization.substr(prefix.size()), token))
     return http::error_response(401, "unauthorized", "wrong bearer token");
   return std::nullopt;
 }
 
 void register_routes(http::Router& router, Host& host) {
-  router.add("GET", "/healthz", [&host](Request&) -> asio::awaitable<Response> { co_return ok(host.health()); });
+  router.add("GET", "/healthz",
+             [&host](Request&) -> asio::awaitable<Response> { co_return ok(host.health()); });
 
   router.add("GET", "/v1/components", [&host](Request&) -> asio::awaitable<Response> {
     json list = json::array();
@@ -97,9 +116,12 @@ void register_routes(http::Router& router, Host& host) {
 
   router.add("POST", "/v1/components", [&host](Request& req) -> asio::awaitable<Response> {
     auto body = json::parse(req.body, nullptr, false);
-    if (body.is_discarded() || !body.is_object() || !body.contains("dir") || !body["dir"].is_string())
-      co_return http::error_response(400, "bad_request", "expected a JSON body {\"dir\": \"/abs/path\", \"name\": optional}");
-    std::string name = body.contains("name") && body["name"].is_string() ? body["name"].get<std::string>() : "";
+    if (body.is_discarded() || !body.is_object() || !body.contains("dir") ||
+        !body["dir"].is_string())
+      co_return http::error_response(
+          400, "bad_request", "expected a JSON body {\"dir\": \"/abs/path\", \"name\": optional}");
+    std::string name =
+        body.contains("name") && body["name"].is_string() ? body["name"].get<std::string>() : "";
     auto c = host.run_component(body["dir"].get<std::string>(), name);
     if (!c) co_return from_error(c.error());
     co_return ok((*c)->status(), 201);
@@ -111,55 +133,63 @@ void register_routes(http::Router& router, Host& host) {
     co_return ok(c->status());
   });
 
-  router.add("POST", "/v1/components/{name}/start", [&host](Request& req) -> asio::awaitable<Response> {
-    auto c = host.find(req.params["name"]);
-    if (!c) co_return unknown(req.params["name"]);
-    if (auto r = c->start(); !r) co_return from_error(r.error());
-    (void)host.set_desired(c->name(), true);
-    co_return ok(c->status());
-  });
+  router.add(
+      "POST", "/v1/components/{name}/start", [&host](Request& req) -> asio::awaitable<Response> {
+        auto c = host.find(req.params["name"]);
+        if (!c) co_return unknown(req.params["name"]);
+        if (host.shutting_down())
+          co_return http::error_response(503, "shutting_down", "the daemon is shutting down");
+        if (auto r = co_await c->start(); !r) co_return from_error(r.error());
+        (void)host.set_desired(c->name(), true);
+        co_return ok(c->status());
+      });
 
-  router.add("POST", "/v1/components/{name}/stop", [&host](Request& req) -> asio::awaitable<Response> {
-    auto c = host.find(req.params["name"]);
-    if (!c) co_return unknown(req.params["name"]);
-    (void)host.set_desired(c->name(), false);
-    if (auto r = co_await c->stop(); !r) co_return from_error(r.error());
-    co_return ok(c->status());
-  });
+  router.add("POST", "/v1/components/{name}/stop",
+             [&host](Request& req) -> asio::awaitable<Response> {
+               auto c = host.find(req.params["name"]);
+               if (!c) co_return unknown(req.params["name"]);
+               (void)host.set_desired(c->name(), false);
+               if (auto r = co_await c->stop(); !r) co_return from_error(r.error());
+               co_return ok(c->status());
+             });
 
-  router.add("POST", "/v1/components/{name}/restart", [&host](Request& req) -> asio::awaitable<Response> {
-    auto c = host.find(req.params["name"]);
-    if (!c) co_return unknown(req.params["name"]);
-    if (auto r = co_await c->restart(); !r) co_return from_error(r.error());
-    (void)host.set_desired(c->name(), true);
-    co_return ok(c->status());
-  });
+  router.add(
+      "POST", "/v1/components/{name}/restart", [&host](Request& req) -> asio::awaitable<Response> {
+        auto c = host.find(req.params["name"]);
+        if (!c) co_return unknown(req.params["name"]);
+        if (host.shutting_down())
+          co_return http::error_response(503, "shutting_down", "the daemon is shutting down");
+        if (auto r = co_await c->restart(); !r) co_return from_error(r.error());
+        (void)host.set_desired(c->name(), true);
+        co_return ok(c->status());
+      });
 
-  router.add("GET", "/v1/components/{name}/logs", [&host](Request& req) -> asio::awaitable<Response> {
-    auto c = host.find(req.params["name"]);
-    if (!c) co_return unknown(req.params["name"]);
-    size_t n = 100;
-    if (auto it = req.query.find("n"); it != req.query.end()) {
-      try {
-        n = std::stoul(it->second);
-      } catch (...) {
-        co_return http::error_response(400, "bad_request", "n must be a non-negative integer");
-      }
-    }
-    if (req.query.contains("follow") && req.query["follow"] != "0") {
-      uint64_t resume = 0;
-      if (!req.last_event_id.empty()) {
-        try {
-          resume = std::stoull(req.last_event_id);
-        } catch (...) {
+  router.add(
+      "GET", "/v1/components/{name}/logs", [&host](Request& req) -> asio::awaitable<Response> {
+        auto c = host.find(req.params["name"]);
+        if (!c) co_return unknown(req.params["name"]);
+        size_t n = 100;
+        if (auto it = req.query.find("n"); it != req.query.end()) {
+          try {
+            n = std::stoul(it->second);
+          } catch (...) {
+            co_return http::error_response(400, "bad_request", "n must be a non-negative integer");
+          }
         }
-      }
-      co_return co_await logs_stream(c, n, resume);
-    }
-    json lines = json::array();
-    for (auto& l : c->logs().tail(n)) lines.push_back(line_json(l));
-    co_return ok({{"name", c->name()}, {"lines", lines}});
-  });
+        if (req.query.contains("follow") && req.query["follow"] != "0") {
+          uint64_t resume = 0;
+          if (!req.last_event_id.empty()) {
+            try {
+              resume = std::stoull(req.last_event_id);
+            } catch (...) {
+            }
+          }
+          co_return co_await logs_stream(c, n, resume);
+        }
+        json lines = json::array();
+        for (auto& l : c->logs().tail(n)) lines.push_back(line_json(l));
+        co_return ok({{"name", c->name()}, {"lines", lines}});
+      });
 
   router.add("POST", "/v1/shutdown", [&host](Request&) -> asio::awaitable<Response> {
     host.request_shutdown();

@@ -41,7 +41,8 @@ int check(const http::ClientResponse& r) {
   if (r.status / 100 == 2) return 0;
   auto j = json::parse(r.body, nullptr, false);
   if (!j.is_discarded() && j.contains("error"))
-    fmt::print(stderr, "berth: {} ({})\n", j["error"].value("message", "error"), j["error"].value("code", "?"));
+    fmt::print(stderr, "berth: {} ({})\n", j["error"].value("message", "error"),
+               j["error"].value("code", "?"));
   else
     fmt::print(stderr, "berth: HTTP {}: {}\n", r.status, r.body);
   return 1;
@@ -49,12 +50,15 @@ int check(const http::ClientResponse& r) {
 
 std::string state_cell(const json& c) {
   std::string s = c.value("state", "?");
-  if (s == "backoff" && c.contains("restart_in_ms")) s += fmt::format(" ({}ms)", c["restart_in_ms"].get<int64_t>());
+  if (s == "backoff" && c.contains("restart_in_ms"))
+    s += fmt::format(" ({}ms)", c["restart_in_ms"].get<int64_t>());
   return s;
 }
 
 void print_status(const json& c) {
-  auto line = [](const std::string& k, const std::string& v) { fmt::print("{:<12}{}\n", k + ":", v); };
+  auto line = [](const std::string& k, const std::string& v) {
+    fmt::print("{:<12}{}\n", k + ":", v);
+  };
   line("name", c.value("name", ""));
   line("state", state_cell(c));
   line("dir", c.value("dir", ""));
@@ -63,12 +67,14 @@ void print_status(const json& c) {
   line("uptime", c.value("uptime_ms", 0) ? human_uptime(c["uptime_ms"].get<int64_t>()) : "-");
   line("restarts", std::to_string(c.value("restarts", 0)));
   line("memory", human_bytes(c.value("memory_bytes", uint64_t{0})));
-  line("isolation", c.value("isolation", "") + (c.contains("cgroup") ? " (" + c["cgroup"].get<std::string>() + ")" : ""));
+  line("isolation", c.value("isolation", "") +
+                        (c.contains("cgroup") ? " (" + c["cgroup"].get<std::string>() + ")" : ""));
   line("address", c.value("address", ""));
   line("policy", c.value("restart_policy", ""));
   if (c.contains("last_exit")) line("last exit", c["last_exit"].value("description", ""));
   if (c.contains("last_error")) {
-    line("last error", c["last_error"].value("code", "") + ": " + c["last_error"].value("message", ""));
+    line("last error",
+         c["last_error"].value("code", "") + ": " + c["last_error"].value("message", ""));
     if (c["last_error"].contains("tail"))
       for (auto& t : c["last_error"]["tail"]) fmt::print("  | {}\n", t.get<std::string>());
   }
@@ -85,8 +91,10 @@ int wait_settled(http::Client& client, const std::string& name, bool json_out) {
     auto c = json::parse(r->body);
     std::string state = c.value("state", "");
     if (state != "starting" || std::chrono::steady_clock::now() > deadline) {
-      if (json_out) fmt::print("{}\n", c.dump());
-      else print_status(c);
+      if (json_out)
+        fmt::print("{}\n", c.dump());
+      else
+        print_status(c);
       return state == "ready" ? 0 : 1;
     }
     std::this_thread::sleep_for(50ms);
@@ -96,8 +104,10 @@ int wait_settled(http::Client& client, const std::string& name, bool json_out) {
 int print_component(const http::ClientResponse& r, bool json_out) {
   if (int rc = check(r)) return rc;
   auto c = json::parse(r.body);
-  if (json_out) fmt::print("{}\n", c.dump());
-  else print_status(c);
+  if (json_out)
+    fmt::print("{}\n", c.dump());
+  else
+    print_status(c);
   return 0;
 }
 
@@ -110,12 +120,16 @@ int cmd_ls(http::Client& client, const Options& o) {
     fmt::print("{}\n", j["components"].dump());
     return 0;
   }
-  std::vector<std::vector<std::string>> rows = {{"NAME", "STATE", "PID", "UPTIME", "RESTARTS", "MEMORY"}};
+  std::vector<std::vector<std::string>> rows = {
+      {"NAME", "STATE", "PID", "UPTIME", "RESTARTS", "MEMORY"}};
   for (auto& c : j["components"]) {
-    rows.push_back({c.value("name", ""), state_cell(c), c["pid"].is_null() ? "-" : std::to_string(c["pid"].get<int>()),
+    rows.push_back({c.value("name", ""), state_cell(c),
+                    c["pid"].is_null() ? "-" : std::to_string(c["pid"].get<int>()),
                     c.value("uptime_ms", 0) ? human_uptime(c["uptime_ms"].get<int64_t>()) : "-",
                     std::to_string(c.value("restarts", 0)),
-                    c.value("memory_bytes", uint64_t{0}) ? human_bytes(c["memory_bytes"].get<uint64_t>()) : "-"});
+                    c.value("memory_bytes", uint64_t{0})
+                        ? human_bytes(c["memory_bytes"].get<uint64_t>())
+                        : "-"});
   }
   fmt::print("{}", table(rows));
   return 0;
@@ -135,8 +149,10 @@ int cmd_logs(http::Client& client, const Options& o) {
     if (int rc = check(*r)) return rc;
     auto j = json::parse(r->body);
     for (auto& l : j["lines"]) {
-      if (o.json_out) fmt::print("{}\n", l.dump());
-      else fmt::print("{}\n", render_line(l));
+      if (o.json_out)
+        fmt::print("{}\n", l.dump());
+      else
+        fmt::print("{}\n", render_line(l));
     }
     return 0;
   }
@@ -144,8 +160,10 @@ int cmd_logs(http::Client& client, const Options& o) {
     if (ev.type != "line") return true;
     auto l = json::parse(ev.data, nullptr, false);
     if (l.is_discarded()) return true;
-    if (o.json_out) fmt::print("{}\n", l.dump());
-    else fmt::print("{}\n", render_line(l));
+    if (o.json_out)
+      fmt::print("{}\n", l.dump());
+    else
+      fmt::print("{}\n", render_line(l));
     std::fflush(stdout);
     return true;
   });
@@ -156,8 +174,10 @@ int cmd_logs(http::Client& client, const Options& o) {
 int cmd_shutdown(const fs::path& home, const Options& o) {
   auto conn = connect(home, false);
   if (!conn) {
-    if (o.json_out) fmt::print("{}\n", json{{"ok", true}, {"running", false}}.dump());
-    else fmt::print("berth daemon is not running\n");
+    if (o.json_out)
+      fmt::print("{}\n", json{{"ok", true}, {"running", false}}.dump());
+    else
+      fmt::print("berth daemon is not running\n");
     return 0;
   }
   // The daemon may close the connection before answering when it has nothing to stop.
@@ -168,8 +188,10 @@ int cmd_shutdown(const fs::path& home, const Options& o) {
     if (st->state == 'Z' || st->state == 'X') break;
     std::this_thread::sleep_for(5ms);
   }
-  if (o.json_out) fmt::print("{}\n", json{{"ok", true}, {"pid", pid}}.dump());
-  else fmt::print("berth daemon (pid {}) stopped\n", pid);
+  if (o.json_out)
+    fmt::print("{}\n", json{{"ok", true}, {"pid", pid}}.dump());
+  else
+    fmt::print("berth daemon (pid {}) stopped\n", pid);
   return 0;
 }
 
@@ -180,7 +202,9 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", BERTH_VERSION);
   Options o;
-  auto add_json = [&](CLI::App* c) { c->add_flag("--json", o.json_out, "machine-readable output"); };
+  auto add_json = [&](CLI::App* c) {
+    c->add_flag("--json", o.json_out, "machine-readable output");
+  };
 
   auto* daemon = app.add_subcommand("daemon", "run the berth daemon in the foreground");
   add_json(daemon);
@@ -241,7 +265,8 @@ int main(int argc, char** argv) {
     if (!o.name.empty()) body["name"] = o.name;
     auto r = client.request("POST", "/v1/components", body.dump());
     if (!r) return report(r.error());
-    if (o.wait && r->status / 100 == 2) return wait_settled(client, json::parse(r->body).value("name", ""), o.json_out);
+    if (o.wait && r->status / 100 == 2)
+      return wait_settled(client, json::parse(r->body).value("name", ""), o.json_out);
     return print_component(*r, o.json_out);
   }
   if (ls->parsed()) return cmd_ls(client, o);

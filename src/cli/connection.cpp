@@ -23,7 +23,9 @@ Result<Connection> try_connect(const fs::path& home) {
   if (!token) return fail("daemon_unreachable", token.error().message);
   auto client = std::make_unique<http::Client>("127.0.0.1", info->port, *token);
   auto health = client->request("GET", "/healthz", "", 3s);
-  if (!health || health->status != 200) return fail("daemon_unreachable", "daemon does not answer on port " + std::to_string(info->port));
+  if (!health || health->status != 200)
+    return fail("daemon_unreachable",
+                "daemon does not answer on port " + std::to_string(info->port));
   return Connection{std::move(client), info->pid};
 }
 
@@ -69,8 +71,9 @@ Result<Connection> connect(const fs::path& home, bool autostart) {
     c = try_connect(home);
     if (c) return c;
   }
-  return fail("daemon_unreachable", fmt::format("started berth daemon but it did not become healthy; see {}",
-                                                (home / "daemon.log").string()));
+  return fail("daemon_unreachable",
+              fmt::format("started berth daemon but it did not become healthy; see {}",
+                          (home / "daemon.log").string()));
 }
 
 }  // namespace berth::cli

@@ -2,10 +2,10 @@
 
 #include <arpa/inet.h>
 #include <fmt/format.h>
+#include <toml++/toml.h>
 #include <unistd.h>
 
 #include <cstdlib>
-#include <toml++/toml.h>
 
 namespace berth {
 
@@ -20,7 +20,8 @@ namespace {
 
 Result<uint16_t> parse_port(std::string_view text, const std::string& where) {
   int v = 0;
-  if (text.empty() || text.size() > 5) return fail("bad_config", where + ": expected a port 0-65535");
+  if (text.empty() || text.size() > 5)
+    return fail("bad_config", where + ": expected a port 0-65535");
   for (char c : text) {
     if (c < '0' || c > '9') return fail("bad_config", where + ": expected a port 0-65535");
     v = v * 10 + (c - '0');
@@ -31,12 +32,15 @@ Result<uint16_t> parse_port(std::string_view text, const std::string& where) {
 
 Result<void> parse_lease_range(std::string_view text, const std::string& where, DaemonConfig& c) {
   auto dash = text.find('-');
-  auto bad = fail("bad_config", where + ": expected \"127.0.0.2-127.0.0.254\" (two loopback addresses)");
+  auto bad =
+      fail("bad_config", where + ": expected \"127.0.0.2-127.0.0.254\" (two loopback addresses)");
   if (dash == std::string_view::npos) return bad;
   std::string a(text.substr(0, dash)), b(text.substr(dash + 1));
   in_addr ia{}, ib{};
-  if (inet_pton(AF_INET, a.c_str(), &ia) != 1 || inet_pton(AF_INET, b.c_str(), &ib) != 1) return bad;
-  if ((ntohl(ia.s_addr) >> 24) != 127 || (ntohl(ib.s_addr) >> 24) != 127 || ntohl(ia.s_addr) > ntohl(ib.s_addr))
+  if (inet_pton(AF_INET, a.c_str(), &ia) != 1 || inet_pton(AF_INET, b.c_str(), &ib) != 1)
+    return bad;
+  if ((ntohl(ia.s_addr) >> 24) != 127 || (ntohl(ib.s_addr) >> 24) != 127 ||
+      ntohl(ia.s_addr) > ntohl(ib.s_addr))
     return bad;
   c.lease_first = a;
   c.lease_last = b;
@@ -44,9 +48,12 @@ Result<void> parse_lease_range(std::string_view text, const std::string& where, 
 }
 
 Result<void> apply_cgroup(std::string_view v, const std::string& where, DaemonConfig& c) {
-  if (v == "auto") c.cgroup = CgroupMode::kAuto;
-  else if (v == "off") c.cgroup = CgroupMode::kOff;
-  else return fail("bad_config", where + ": expected \"auto\" or \"off\"");
+  if (v == "auto")
+    c.cgroup = CgroupMode::kAuto;
+  else if (v == "off")
+    c.cgroup = CgroupMode::kOff;
+  else
+    return fail("bad_config", where + ": expected \"auto\" or \"off\"");
   return {};
 }
 
@@ -72,18 +79,23 @@ Result<DaemonConfig> load_daemon_config(const std::filesystem::path& home) {
         if (!p) return std::unexpected(p.error());
         c.port = *p;
       } else if (key == "cgroup" && v.is_string()) {
-        if (auto r = apply_cgroup(v.as_string()->get(), where, c); !r) return std::unexpected(r.error());
+        if (auto r = apply_cgroup(v.as_string()->get(), where, c); !r)
+          return std::unexpected(r.error());
       } else if (key == "lease_range" && v.is_string()) {
-        if (auto r = parse_lease_range(v.as_string()->get(), where, c); !r) return std::unexpected(r.error());
+        if (auto r = parse_lease_range(v.as_string()->get(), where, c); !r)
+          return std::unexpected(r.error());
       } else if (key == "log_max_bytes" && v.is_integer() && v.as_integer()->get() >= 4096) {
         c.log_max_bytes = static_cast<uint64_t>(v.as_integer()->get());
-      } else if (key == "log_files" && v.is_integer() && v.as_integer()->get() >= 0 && v.as_integer()->get() <= 100) {
+      } else if (key == "log_files" && v.is_integer() && v.as_integer()->get() >= 0 &&
+                 v.as_integer()->get() <= 100) {
         c.log_files = static_cast<int>(v.as_integer()->get());
       } else if (key == "log_ring_lines" && v.is_integer() && v.as_integer()->get() >= 10) {
         c.log_ring_lines = static_cast<size_t>(v.as_integer()->get());
       } else {
-        return fail("bad_config", where + ": unknown key or bad value (known: port, cgroup, lease_range, "
-                                          "log_max_bytes >= 4096, log_files 0-100, log_ring_lines >= 10)");
+        return fail("bad_config",
+                    where +
+                        ": unknown key or bad value (known: port, cgroup, lease_range, "
+                        "log_max_bytes >= 4096, log_files 0-100, log_ring_lines >= 10)");
       }
     }
   }
@@ -95,7 +107,8 @@ Result<DaemonConfig> load_daemon_config(const std::filesystem::path& home) {
   if (const char* v = std::getenv("BERTH_CGROUP"); v && *v)
     if (auto r = apply_cgroup(v, "BERTH_CGROUP", c); !r) return std::unexpected(r.error());
   if (const char* v = std::getenv("BERTH_LEASE_RANGE"); v && *v)
-    if (auto r = parse_lease_range(v, "BERTH_LEASE_RANGE", c); !r) return std::unexpected(r.error());
+    if (auto r = parse_lease_range(v, "BERTH_LEASE_RANGE", c); !r)
+      return std::unexpected(r.error());
   return c;
 }
 

@@ -14,7 +14,7 @@ enum class CgroupMode { kAuto, kOff };
 
 struct DaemonConfig {
   std::filesystem::path home;
-  uint16_t port = 7370;                  // 0 = ephemeral (tests)
+  uint16_t port = 7370;  // 0 = ephemeral (tests)
   CgroupMode cgroup = CgroupMode::kAuto;
   std::string lease_first = "127.0.0.2";  // loopback pool for `address = "lease"`
   std::string lease_last = "127.0.0.254";

@@ -1,10 +1,10 @@
 #include "config/manifest.h"
 
 #include <fmt/format.h>
+#include <toml++/toml.h>
 
 #include <regex>
 #include <set>
-#include <toml++/toml.h>
 
 #include "core/fs_util.h"
 
@@ -15,9 +15,10 @@ struct SigName {
   const char* name;
   int sig;
 };
-constexpr SigName kSignals[] = {{"HUP", SIGHUP},   {"INT", SIGINT},     {"QUIT", SIGQUIT}, {"KILL", SIGKILL},
-                                {"USR1", SIGUSR1}, {"USR2", SIGUSR2},   {"TERM", SIGTERM}, {"WINCH", SIGWINCH},
-                                {"ABRT", SIGABRT}, {"ALRM", SIGALRM},   {"CONT", SIGCONT}, {"STOP", SIGSTOP}};
+constexpr SigName kSignals[] = {{"HUP", SIGHUP},   {"INT", SIGINT},     {"QUIT", SIGQUIT},
+                                {"KILL", SIGKILL}, {"USR1", SIGUSR1},   {"USR2", SIGUSR2},
+                                {"TERM", SIGTERM}, {"WINCH", SIGWINCH}, {"ABRT", SIGABRT},
+                                {"ALRM", SIGALRM}, {"CONT", SIGCONT},   {"STOP", SIGSTOP}};
 
 // Walks a parsed document, remembering the file name so every error can name file and key.
 class Reader {
@@ -28,10 +29,12 @@ class Reader {
     return fail("bad_manifest", fmt::format("{}: {}: {}", file_, key, why));
   }
 
-  Result<void> only_keys(const toml::table& t, std::string_view where, std::set<std::string_view> allowed) const {
+  Result<void> only_keys(const toml::table& t, std::string_view where,
+                         std::set<std::string_view> allowed) const {
     for (auto&& [k, v] : t) {
       if (!allowed.contains(k.str())) {
-        std::string key = where.empty() ? std::string(k.str()) : fmt::format("{}.{}", where, k.str());
+        std::string key =
+            where.empty() ? std::string(k.str()) : fmt::format("{}.{}", where, k.str());
         std::string known;
         for (auto a : allowed) known += (known.empty() ? "" : ", ") + std::string(a);
         return error(key, fmt::format("unknown key (known here: {})", known));
@@ -47,38 +50,43 @@ class Reader {
     return node->as_table();
   }
 
-  Result<std::optional<std::string>> string(const toml::table& t, std::string_view where, std::string_view key) const {
+  Result<std::optional<std::string>> string(const toml::table& t, std::string_view where,
+                                            std::string_view key) const {
     auto* node = t.get(key);
     if (!node) return std::nullopt;
     if (!node->is_string()) return error(qual(where, key), "expected a string");
     return std::optional<std::string>(node->as_string()->get());
   }
 
-  Result<std::optional<bool>> boolean(const toml::table& t, std::string_view where, std::string_view key) const {
+  Result<std::optional<bool>> boolean(const toml::table& t, std::string_view where,
+                                      std::string_view key) const {
     auto* node = t.get(key);
     if (!node) return std::nullopt;
     if (!node->is_boolean()) return error(qual(where, key), "expected true or false");
     return std::optional<bool>(node->as_boolean()->get());
   }
 
-  Result<std::optional<int64_t>> integer(const toml::table& t, std::string_view where, std::string_view key,
-                                         int64_t lo, int64_t hi) const {
+  Result<std::optional<int64_t>> integer(const toml::table& t, std::string_view where,
+                                         std::string_view key, int64_t lo, int64_t hi) const {
     auto* node = t.get(key);
     if (!node) return std::nullopt;
     if (!node->is_integer()) return error(qual(where, key), "expected an integer");
     int64_t v = node->as_integer()->get();
-    if (v < lo || v > hi) return error(qual(where, key), fmt::format("{} is out of range {}..{}", v, lo, hi));
+    if (v < lo || v > hi)
+      return error(qual(where, key), fmt::format("{} is out of range {}..{}", v, lo, hi));
     return std::optional<int64_t>(v);
   }
 
-  Result<void> duration(const toml::table& t, std::string_view where, std::string_view key, Millis& out,
-                        Millis min = Millis(0)) const {
+  Result<void> duration(const toml::table& t, std::string_view where, std::string_view key,
+                        Millis& out, Millis min = Millis(0)) const {
     auto* node = t.get(key);
     if (!node) return {};
-    if (!node->is_string()) return error(qual(where, key), "expected a duration string like \"10s\" or \"250ms\"");
+    if (!node->is_string())
+      return error(qual(where, key), "expected a duration string like \"10s\" or \"250ms\"");
     auto d = parse_duration(node->as_string()->get());
     if (!d) return error(qual(where, key), d.error().message);
-    if (*d < min) return error(qual(where, key), fmt::format("must be at least {}", format_duration(min)));
+    if (*d < min)
+      return error(qual(where, key), fmt::format("must be at least {}", format_duration(min)));
     out = *d;
     return {};
   }
@@ -91,8 +99,8 @@ class Reader {
   std::string file_;
 };
 
-#define TRY(expr)                                   \
-  do {                                              \
+#define TRY(expr)                                                  \
+  do {                                                             \
     if (auto r_ = (expr); !r_) return std::unexpected(r_.error()); \
   } while (0)
 
@@ -111,18 +119,24 @@ Result<void> parse_run(const Reader& r, const toml::table& t, RunSpec& run) {
     }
     if (run.argv.empty() || run.argv[0].empty()) return r.error("run.command", "is empty");
   } else {
-    return r.error("run.command", "expected a string (run by /bin/sh -c) or an array of strings (argv)");
+    return r.error("run.command",
+                   "expected a string (run by /bin/sh -c) or an array of strings (argv)");
   }
   if (auto* env = t.get("env")) {
     if (!env->is_table()) return r.error("run.env", "expected a table of NAME = \"value\"");
     static const std::regex kName("[A-Za-z_][A-Za-z0-9_]*");
     for (auto&& [k, v] : *env->as_table()) {
       std::string name(k.str());
-      if (!std::regex_match(name, kName)) return r.error("run.env." + name, "not a valid environment variable name");
-      if (v.is_string()) run.env[name] = v.as_string()->get();
-      else if (v.is_integer()) run.env[name] = std::to_string(v.as_integer()->get());
-      else if (v.is_boolean()) run.env[name] = v.as_boolean()->get() ? "true" : "false";
-      else return r.error("run.env." + name, "expected a string, integer or boolean");
+      if (!std::regex_match(name, kName))
+        return r.error("run.env." + name, "not a valid environment variable name");
+      if (v.is_string())
+        run.env[name] = v.as_string()->get();
+      else if (v.is_integer())
+        run.env[name] = std::to_string(v.as_integer()->get());
+      else if (v.is_boolean())
+        run.env[name] = v.as_boolean()->get() ? "true" : "false";
+      else
+        return r.error("run.env." + name, "expected a string, integer or boolean");
     }
   }
   auto cwd = r.string(t, "run", "cwd");
@@ -131,7 +145,8 @@ Result<void> parse_run(const Reader& r, const toml::table& t, RunSpec& run) {
     std::filesystem::path p(**cwd);
     if (p.is_absolute()) return r.error("run.cwd", "must be relative to the component root");
     for (auto& part : p)
-      if (part == "..") return r.error("run.cwd", "must stay inside the component root (no \"..\")");
+      if (part == "..")
+        return r.error("run.cwd", "must stay inside the component root (no \"..\")");
     run.cwd = **cwd;
   }
   auto addr = r.string(t, "run", "address");
@@ -144,7 +159,8 @@ Result<void> parse_run(const Reader& r, const toml::table& t, RunSpec& run) {
 }
 
 Result<void> parse_ready(const Reader& r, const toml::table& t, ReadySpec& ready) {
-  TRY(r.only_keys(t, "ready", {"marker", "marker_regex", "port", "notify", "idle_timeout", "max", "settle"}));
+  TRY(r.only_keys(t, "ready",
+                  {"marker", "marker_regex", "port", "notify", "idle_timeout", "max", "settle"}));
   auto marker = r.string(t, "ready", "marker");
   if (!marker) return std::unexpected(marker.error());
   if (*marker && (*marker)->empty()) return r.error("ready.marker", "must not be empty");
@@ -155,11 +171,13 @@ Result<void> parse_ready(const Reader& r, const toml::table& t, ReadySpec& ready
     try {
       std::regex test(**rx);
     } catch (const std::regex_error& e) {
-      return r.error("ready.marker_regex", fmt::format("not a valid regular expression ({})", e.what()));
+      return r.error("ready.marker_regex",
+                     fmt::format("not a valid regular expression ({})", e.what()));
     }
     ready.marker_regex = *rx;
   }
-  if (ready.marker && ready.marker_regex) return r.error("ready.marker_regex", "set either marker or marker_regex, not both");
+  if (ready.marker && ready.marker_regex)
+    return r.error("ready.marker_regex", "set either marker or marker_regex, not both");
   auto port = r.integer(t, "ready", "port", 1, 65535);
   if (!port) return std::unexpected(port.error());
   if (*port) ready.port = static_cast<uint16_t>(**port);
@@ -177,8 +195,10 @@ Result<void> parse_stop(const Reader& r, const toml::table& t, StopSpec& stop) {
   auto* sig = t.get("signal");
   if (sig) {
     std::optional<int> s;
-    if (sig->is_string()) s = parse_signal(sig->as_string()->get());
-    else if (sig->is_integer()) s = parse_signal(std::to_string(sig->as_integer()->get()));
+    if (sig->is_string())
+      s = parse_signal(sig->as_string()->get());
+    else if (sig->is_integer())
+      s = parse_signal(std::to_string(sig->as_integer()->get()));
     if (!s) return r.error("stop.signal", "expected a signal name like \"SIGTERM\" or \"INT\"");
     stop.signal = *s;
   }
@@ -191,15 +211,21 @@ Result<void> parse_restart(const Reader& r, const toml::table& t, RestartSpec& r
   auto policy = r.string(t, "restart", "policy");
   if (!policy) return std::unexpected(policy.error());
   if (*policy) {
-    if (**policy == "on-failure") rs.policy = RestartPolicy::kOnFailure;
-    else if (**policy == "always") rs.policy = RestartPolicy::kAlways;
-    else if (**policy == "never") rs.policy = RestartPolicy::kNever;
-    else return r.error("restart.policy", fmt::format("\"{}\" is not one of on-failure, always, never", **policy));
+    if (**policy == "on-failure")
+      rs.policy = RestartPolicy::kOnFailure;
+    else if (**policy == "always")
+      rs.policy = RestartPolicy::kAlways;
+    else if (**policy == "never")
+      rs.policy = RestartPolicy::kNever;
+    else
+      return r.error("restart.policy",
+                     fmt::format("\"{}\" is not one of on-failure, always, never", **policy));
   }
   TRY(r.duration(t, "restart", "backoff", rs.backoff));
   TRY(r.duration(t, "restart", "backoff_max", rs.backoff_max));
   TRY(r.duration(t, "restart", "stable", rs.stable));
-  if (rs.backoff_max < rs.backoff) return r.error("restart.backoff_max", "must not be smaller than restart.backoff");
+  if (rs.backoff_max < rs.backoff)
+    return r.error("restart.backoff_max", "must not be smaller than restart.backoff");
   auto limit = r.integer(t, "restart", "start_limit", 1, 1000);
   if (!limit) return std::unexpected(limit.error());
   if (*limit) rs.start_limit = static_cast<int>(**limit);
@@ -210,9 +236,12 @@ Result<void> parse_restart(const Reader& r, const toml::table& t, RestartSpec& r
 
 const char* to_string(RestartPolicy p) {
   switch (p) {
-    case RestartPolicy::kOnFailure: return "on-failure";
-    case RestartPolicy::kAlways: return "always";
-    case RestartPolicy::kNever: return "never";
+    case RestartPolicy::kOnFailure:
+      return "on-failure";
+    case RestartPolicy::kAlways:
+      return "always";
+    case RestartPolicy::kNever:
+      return "never";
   }
   return "?";
 }
@@ -224,7 +253,8 @@ Result<Manifest> parse_manifest(std::string_view text, const std::string& file) 
     root = toml::parse(text, file);
   } catch (const toml::parse_error& e) {
     const auto& b = e.source().begin;
-    return fail("bad_manifest", fmt::format("{}:{}:{}: {}", file, b.line, b.column, e.description()));
+    return fail("bad_manifest",
+                fmt::format("{}:{}:{}: {}", file, b.line, b.column, e.description()));
   }
   Manifest m;
   TRY(r.only_keys(root, "", {"name", "run", "ready", "stop", "restart"}));
@@ -233,7 +263,8 @@ Result<Manifest> parse_manifest(std::string_view text, const std::string& file) 
   if (*name) {
     static const std::regex kName("[A-Za-z0-9][A-Za-z0-9._-]{0,62}");
     if (!std::regex_match(**name, kName))
-      return r.error("name", "use 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit");
+      return r.error("name",
+                     "use 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit");
     m.name = **name;
   }
   auto run = r.table(root, "run");
@@ -257,7 +288,9 @@ Result<Manifest> load_manifest(const std::filesystem::path& dir) {
   auto text = read_file(path);
   if (!text) {
     if (!std::filesystem::exists(path))
-      return fail("bad_manifest", fmt::format("{}: not found (a component needs a berth.toml with [run] command)", path.string()));
+      return fail("bad_manifest",
+                  fmt::format("{}: not found (a component needs a berth.toml with [run] command)",
+                              path.string()));
     return fail("bad_manifest", text.error().message);
   }
   return parse_manifest(*text, path.string());

@@ -21,8 +21,8 @@ const char* to_string(RestartPolicy p);
 struct RunSpec {
   std::vector<std::string> argv;  // a string command becomes {"/bin/sh", "-c", command}
   std::map<std::string, std::string> env;
-  std::string cwd = ".";        // relative to the component root
-  bool lease_address = false;   // `address = "lease"`: own 127.0.0.N in BERTH_HOST
+  std::string cwd = ".";       // relative to the component root
+  bool lease_address = false;  // `address = "lease"`: own 127.0.0.N in BERTH_HOST
 };
 
 struct ReadySpec {
@@ -43,10 +43,10 @@ struct StopSpec {
 
 struct RestartSpec {
   RestartPolicy policy = RestartPolicy::kOnFailure;
-  Millis backoff{100};        // first delay; doubles per consecutive failure
+  Millis backoff{100};         // first delay; doubles per consecutive failure
   Millis backoff_max{30'000};  // ceiling of the delay
-  Millis stable{10'000};      // a run this long resets the backoff and the failure count
-  int start_limit = 5;        // consecutive failed runs before `crash-looping`
+  Millis stable{10'000};       // a run this long resets the backoff and the failure count
+  int start_limit = 5;         // consecutive failed runs before `crash-looping`
 };
 
 struct Manifest {

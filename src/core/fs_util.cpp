@@ -40,9 +40,11 @@ Result<void> write_file_atomic(const std::filesystem::path& p, std::string_view 
     }
     off += static_cast<size_t>(n);
   }
-  if (::fsync(fd.get()) != 0) return fail("io_error", errno_message("fsync " + tmp.string(), errno));
+  if (::fsync(fd.get()) != 0)
+    return fail("io_error", errno_message("fsync " + tmp.string(), errno));
   fd.reset();
-  if (::rename(tmp.c_str(), p.c_str()) != 0) return fail("io_error", errno_message("rename " + p.string(), errno));
+  if (::rename(tmp.c_str(), p.c_str()) != 0)
+    return fail("io_error", errno_message("rename " + p.string(), errno));
   return {};
 }
 

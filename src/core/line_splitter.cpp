@@ -8,13 +8,16 @@ size_t utf8_boundary(std::string_view s, size_t n) {
   if (n >= s.size()) return s.size();
   size_t cut = n;
   // Continuation bytes look like 10xxxxxx; step back to the lead byte (at most 3 steps).
-  for (int steps = 0; cut > 0 && steps < 4 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80; ++steps) --cut;
+  for (int steps = 0; cut > 0 && steps < 4 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80;
+       ++steps)
+    --cut;
   return cut == 0 ? n : cut;
 }
 
 }  // namespace
 
-LineSplitter::LineSplitter(Sink sink, size_t max_line) : sink_(std::move(sink)), max_line_(max_line) {}
+LineSplitter::LineSplitter(Sink sink, size_t max_line)
+    : sink_(std::move(sink)), max_line_(max_line) {}
 
 void LineSplitter::emit(std::string_view line) {
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);

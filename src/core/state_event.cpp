@@ -7,7 +7,8 @@ namespace berth {
 
 namespace asio = boost::asio;
 
-asio::awaitable<bool> StateEvent::wait_until(std::function<bool()> pred, Clock::time_point deadline) {
+asio::awaitable<bool> StateEvent::wait_until(const std::function<bool()>& pred,
+                                             Clock::time_point deadline) {
   for (;;) {
     if (pred()) co_return true;
     if (Clock::now() >= deadline) co_return false;

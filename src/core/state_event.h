@@ -19,7 +19,11 @@ class StateEvent {
   // Contract: the owner outlives every coroutine waiting on it.
 
   // Returns true once pred() holds, false if the deadline passes first.
-  boost::asio::awaitable<bool> wait_until(std::function<bool()> pred, Clock::time_point deadline);
+  // `pred` is taken by reference and must be a named object in the caller: GCC 12 destroys
+  // non-trivial temporaries of a co_await full-expression twice (a lambda holding a
+  // shared_ptr, converted to a temporary std::function, would drop its reference twice).
+  boost::asio::awaitable<bool> wait_until(const std::function<bool()>& pred,
+                                          Clock::time_point deadline);
   // Wakes every waiter so it re-checks its predicate.
   void notify_all();
 

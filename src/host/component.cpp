@@ -17,13 +17,20 @@ using json = nlohmann::json;
 
 const char* to_string(Component::State s) {
   switch (s) {
-    case Component::State::kStopped: return "stopped";
-    case Component::State::kStarting: return "starting";
-    case Component::State::kReady: return "ready";
-    case Component::State::kStopping: return "stopping";
-    case Component::State::kBackoff: return "backoff";
-    case Component::State::kCrashLooping: return "crash-looping";
-    case Component::State::kFailed: return "failed";
+    case Component::State::kStopped:
+      return "stopped";
+    case Component::State::kStarting:
+      return "starting";
+    case Component::State::kReady:
+      return "ready";
+    case Component::State::kStopping:
+      return "stopping";
+    case Component::State::kBackoff:
+      return "backoff";
+    case Component::State::kCrashLooping:
+      return "crash-looping";
+    case Component::State::kFailed:
+      return "failed";
   }
   return "?";
 }
@@ -41,10 +48,23 @@ void Component::note(const std::string& text) {
   spdlog::info("{}: {}", name_, text);
 }
 
-Result<void> Component::start() {
+asio::awaitable<Result<void>> Component::start() {
+  auto self = shared_from_this();
+  if (state_ == State::kStopping && tree_) {
+    auto tree = tree_;
+    co_await tree->wait_ended();
+  }
+  co_return start_now();
+}
+
+Result<void> Component::start_now() {
   if (tree_ && !tree_->ended()) return {};
   auto m = load_manifest(dir_);
-  if (!m) return std::unexpected(m.error());
+  if (!m) {
+    state_ = State::kFailed;
+    last_error_ = m.error();
+    return std::unexpected(m.error());
+  }
   manifest_ = std::move(*m);
   backoff_timer_.cancel();
   backoff_until_.reset();
@@ -78,8 +98,10 @@ Result<void> Component::spawn_tree() {
   spec.notify_socket = fmt::format("berth/{}/{}/{}", ctx_.tag, name_, random_hex(4));
   if (ctx_.cgroup) {
     auto dir = ctx_.cgroup->dir / fmt::format("{}.{}", name_, random_hex(4));
-    if (auto r = cgroup::create(dir); r) spec.spawn.cgroup = dir;
-    else spdlog::warn("{}: {}; running without a cgroup", name_, r.error().message);
+    if (auto r = cgroup::create(dir); r)
+      spec.spawn.cgroup = dir;
+    else
+      spdlog::warn("{}: {}; running without a cgroup", name_, r.error().message);
   }
   auto cgroup_dir = spec.spawn.cgroup;
 
@@ -115,8 +137,10 @@ Result<void> Component::spawn_tree() {
   warnings_.clear();
   TreeRow row{name_, instance, tree_->pid(), tree_->start_time(), tree_->pid(), std::nullopt};
   if (cgroup_dir) row.cgroup = cgroup_dir->string();
-  if (auto r = ctx_.trees.put(row); !r) spdlog::error("{}: cannot record tree: {}", name_, r.error().message);
-  note(fmt::format("started pid {}{}", tree_->pid(), cgroup_dir ? " in cgroup " + cgroup_dir->filename().string() : ""));
+  if (auto r = ctx_.trees.put(row); !r)
+    spdlog::error("{}: cannot record tree: {}", name_, r.error().message);
+  note(fmt::format("started pid {}{}", tree_->pid(),
+                   cgroup_dir ? " in cgroup " + cgroup_dir->filename().string() : ""));
   return {};
 }
 
@@ -131,31 +155,36 @@ void Component::on_tree_end(const TreeEnd& end) {
     spdlog::warn("{}: {}", name_, w);
     logs_.append('b', "[berth] warning: " + w);
   }
-  if (end.stop_to_gone) last_stop_us_ = {end.stop_to_exit ? end.stop_to_exit->count() : -1, end.stop_to_gone->count()};
+  if (end.stop_to_gone)
+    last_stop_us_ = {end.stop_to_exit ? end.stop_to_exit->count() : -1, end.stop_to_gone->count()};
   if (end.stop_requested) {
     state_ = State::kStopped;
-    note(fmt::format("stopped ({}{})", end.status.describe(), end.killed_after_grace ? ", killed after grace" : ""));
+    note(fmt::format("stopped ({}{})", end.status.describe(),
+                     end.killed_after_grace ? ", killed after grace" : ""));
     return;
   }
   bool failed = end.startup_failure || end.status.code != 0 || end.status.signal != 0;
   if (end.startup_failure) {
     last_error_ = end.startup_failure;
     last_tail_ = end.tail;
-    note(fmt::format("startup failed: {} ({})", end.startup_failure->code, end.startup_failure->message));
+    note(fmt::format("startup failed: {} ({})", end.startup_failure->code,
+                     end.startup_failure->message));
   } else {
     note(fmt::format("exited: {}", end.status.describe()));
     if (failed) last_error_ = Error{"exited", "exited: " + end.status.describe()};
   }
-  auto decision = tracker_.on_run_end(manifest_.restart, failed, end.startup_failure.has_value(), end.ran);
+  auto decision =
+      tracker_.on_run_end(manifest_.restart, failed, end.startup_failure.has_value(), end.ran);
   switch (decision.kind) {
     case RestartDecision::Kind::kNone:
       state_ = failed ? State::kFailed : State::kStopped;
       return;
     case RestartDecision::Kind::kCrashLoop:
       state_ = State::kCrashLooping;
-      note(fmt::format("crash-looping: {} unstable runs in a row; not restarting until asked "
-                       "(berth start {})",
-                       tracker_.consecutive_unstable(), name_));
+      note(
+          fmt::format("crash-looping: {} unstable runs in a row; not restarting until asked "
+                      "(berth start {})",
+                      tracker_.consecutive_unstable(), name_));
       return;
     case RestartDecision::Kind::kRestart:
       break;
@@ -194,10 +223,12 @@ asio::awaitable<Result<void>> Component::restart() {
   if (!m) co_return std::unexpected(m.error());
   co_await stop();
   ++restarts_;
-  co_return start();
+  co_return start_now();
 }
 
-size_t Component::tree_size() const { return tree_ ? tree_->members().size() : 0; }
+size_t Component::tree_size() const {
+  return tree_ ? tree_->members().size() : 0;
+}
 
 json Component::status() const {
   using namespace std::chrono;
@@ -226,8 +257,10 @@ json Component::status() const {
     j["restart_in_ms"] = std::max<int64_t>(0, left);
   }
   if (last_exit_) {
-    j["last_exit"] = {{"code", last_exit_->code}, {"signal", last_exit_->signal ? json(signal_name(last_exit_->signal)) : json(nullptr)},
-                      {"description", last_exit_->describe()}};
+    j["last_exit"] = {
+        {"code", last_exit_->code},
+        {"signal", last_exit_->signal ? json(signal_name(last_exit_->signal)) : json(nullptr)},
+        {"description", last_exit_->describe()}};
   }
   if (last_error_) {
     j["last_error"] = {{"code", last_error_->code}, {"message", last_error_->message}};
@@ -235,7 +268,8 @@ json Component::status() const {
   }
   j["warnings"] = warnings_;
   if (last_stop_us_)
-    j["last_stop"] = {{"leader_exit_us", last_stop_us_->first}, {"tree_gone_us", last_stop_us_->second}};
+    j["last_stop"] = {{"leader_exit_us", last_stop_us_->first},
+                      {"tree_gone_us", last_stop_us_->second}};
   j["restart_policy"] = to_string(manifest_.restart.policy);
   return j;
 }

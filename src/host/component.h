@@ -30,7 +30,10 @@ class Component : public std::enable_shared_from_this<Component> {
   State state() const { return state_; }
 
   // Re-reads berth.toml and starts a tree unless one is running. Clears crash-loop history.
-  Result<void> start();
+  // A start that arrives while the tree is stopping waits for the stop to finish first.
+  boost::asio::awaitable<Result<void>> start();
+  // The same, for callers off a coroutine (daemon start-up): never waits.
+  Result<void> start_now();
   // Ends the tree (stop signal, grace, SIGKILL) and completes once every member is gone.
   boost::asio::awaitable<Result<void>> stop();
   boost::asio::awaitable<Result<void>> restart();

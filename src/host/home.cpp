@@ -15,7 +15,8 @@ namespace fs = std::filesystem;
 Result<HomeLock> HomeLock::acquire(const fs::path& home) {
   std::error_code ec;
   fs::create_directories(home, ec);
-  if (ec) return fail("home_error", fmt::format("cannot create {}: {}", home.string(), ec.message()));
+  if (ec)
+    return fail("home_error", fmt::format("cannot create {}: {}", home.string(), ec.message()));
   ::chmod(home.c_str(), 0700);
   HomeLock lock;
   lock.dir_ = home;
@@ -29,9 +30,10 @@ Result<HomeLock> HomeLock::acquire(const fs::path& home) {
   if (::fcntl(lock.fd_.get(), F_OFD_SETLK, &fl) != 0) {
     if (errno == EAGAIN || errno == EACCES) {
       auto info = read_daemon_info(home);
-      return fail("daemon_running", fmt::format("another berth daemon{} already runs with home {}",
-                                                info ? fmt::format(" (pid {}, port {})", info->pid, info->port) : "",
-                                                home.string()));
+      return fail("daemon_running",
+                  fmt::format("another berth daemon{} already runs with home {}",
+                              info ? fmt::format(" (pid {}, port {})", info->pid, info->port) : "",
+                              home.string()));
     }
     return fail("home_error", errno_message("lock " + path.string(), errno));
   }
@@ -51,7 +53,8 @@ Result<std::string> ensure_token(const fs::path& home) {
     return read_token(home);
   }
   std::string token = random_hex(32);
-  if (auto r = write_file_atomic(home / "token", token + "\n", 0600); !r) return std::unexpected(r.error());
+  if (auto r = write_file_atomic(home / "token", token + "\n", 0600); !r)
+    return std::unexpected(r.error());
   return token;
 }
 

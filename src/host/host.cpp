@@ -46,11 +46,16 @@ Result<void> Host::open() {
   lease_repo_ = std::make_unique<LeaseRepo>(*db_);
 
   std::optional<CgroupBase> cg;
-  std::string tag = fmt::format("{:x}", std::hash<std::string>{}(fs::absolute(config_.home).string()) & 0xffffffffffULL);
-  if (config_.cgroup == CgroupMode::kAuto) cg = detect_cgroup_base("berth-" + tag, cgroup_why_);
-  else cgroup_why_ = "disabled by configuration";
-  spdlog::info("isolation: {}", cg ? "cgroup v2 at " + cg->dir.string() : "process groups (" + cgroup_why_ + ")");
-  ctx_ = std::make_unique<HostContext>(HostContext{io_, reaper_, config_, *component_repo_, *tree_repo_, *lease_repo_, cg, tag});
+  std::string tag = fmt::format(
+      "{:x}", std::hash<std::string>{}(fs::absolute(config_.home).string()) & 0xffffffffffULL);
+  if (config_.cgroup == CgroupMode::kAuto)
+    cg = detect_cgroup_base("berth-" + tag, cgroup_why_);
+  else
+    cgroup_why_ = "disabled by configuration";
+  spdlog::info("isolation: {}",
+               cg ? "cgroup v2 at " + cg->dir.string() : "process groups (" + cgroup_why_ + ")");
+  ctx_ = std::make_unique<HostContext>(
+      HostContext{io_, reaper_, config_, *component_repo_, *tree_repo_, *lease_repo_, cg, tag});
 
   // Whatever a previous daemon left running dies before anything new starts.
   auto rows = tree_repo_->list();
@@ -79,7 +84,8 @@ int Host::run() {
     auto c = std::make_shared<Component>(*ctx_, row.name, row.dir);
     components_[row.name] = c;
     if (row.desired == "running")
-      if (auto r = c->start(); !r) spdlog::error("{}: cannot start: {}", row.name, r.error().message);
+      if (auto r = c->start_now(); !r)
+        spdlog::error("{}: cannot start: {}", row.name, r.error().message);
   }
 
   api::register_routes(router_, *this);
@@ -97,7 +103,8 @@ int Host::run() {
     fmt::print(stderr, "berth daemon: {}\n", r.error().message);
     return 1;
   }
-  spdlog::info("berth {} listening on 127.0.0.1:{} (home {})", BERTH_VERSION, port_, config_.home.string());
+  spdlog::info("berth {} listening on 127.0.0.1:{} (home {})", BERTH_VERSION, port_,
+               config_.home.string());
 
   asio::signal_set signals(io_, SIGINT, SIGTERM);
   signals.async_wait([this](const boost::system::error_code& ec, int sig) {
@@ -124,13 +131,17 @@ asio::awaitable<void> Host::shutdown() {
   auto pending = std::make_shared<size_t>(components_.size());
   auto done = std::make_shared<StateEvent>(io_.get_executor());
   for (auto& [name, c] : components_) {
-    asio::co_spawn(io_, [c, pending, done]() -> asio::awaitable<void> {
-      co_await c->stop();
-      --*pending;
-      done->notify_all();
-    }, asio::detached);
+    asio::co_spawn(
+        io_,
+        [c, pending, done]() -> asio::awaitable<void> {
+          co_await c->stop();
+          --*pending;
+          done->notify_all();
+        },
+        asio::detached);
   }
-  co_await done->wait_until([pending] { return *pending == 0; }, std::chrono::steady_clock::time_point::max());
+  const std::function<bool()> all_stopped = [pending] { return *pending == 0; };
+  co_await done->wait_until(all_stopped, std::chrono::steady_clock::time_point::max());
   for (auto& [name, c] : components_) c->logs().close_followers();
   io_.stop();
 }
@@ -140,28 +151,37 @@ std::shared_ptr<Component> Host::find(const std::string& name) const {
   return it == components_.end() ? nullptr : it->second;
 }
 
-Result<std::shared_ptr<Component>> Host::run_component(const std::string& dir_text, const std::string& name_arg) {
+Result<std::shared_ptr<Component>> Host::run_component(const std::string& dir_text,
+                                                       const std::string& name_arg) {
   if (shutting_down_) return fail("shutting_down", "the daemon is shutting down");
   fs::path dir(dir_text);
-  if (!dir.is_absolute()) return fail("bad_request", "dir must be an absolute path, got \"" + dir_text + "\"");
+  if (!dir.is_absolute())
+    return fail("bad_request", "dir must be an absolute path, got \"" + dir_text + "\"");
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) return fail("bad_dir", dir_text + " is not a directory");
   dir = fs::canonical(dir, ec);
   auto manifest = load_manifest(dir);
   if (!manifest) return std::unexpected(manifest.error());
-  std::string name = !name_arg.empty() ? name_arg : !manifest->name.empty() ? manifest->name : dir.filename().string();
+  std::string name = !name_arg.empty()         ? name_arg
+                     : !manifest->name.empty() ? manifest->name
+                                               : dir.filename().string();
   if (!valid_component_name(name))
-    return fail("bad_name", fmt::format("\"{}\" is not a valid component name (1-63 letters, digits, '.', '_', '-'; "
-                                        "pass --name)", name));
+    return fail(
+        "bad_name",
+        fmt::format("\"{}\" is not a valid component name (1-63 letters, digits, '.', '_', '-'; "
+                    "pass --name)",
+                    name));
   auto c = find(name);
   if (c && c->dir() != dir)
-    return fail("name_taken", fmt::format("component \"{}\" already runs from {}", name, c->dir().string()));
+    return fail("name_taken",
+                fmt::format("component \"{}\" already runs from {}", name, c->dir().string()));
   if (!c) {
     c = std::make_shared<Component>(*ctx_, name, dir);
   }
-  if (auto r = component_repo_->upsert({name, dir.string(), "running"}); !r) return std::unexpected(r.error());
+  if (auto r = component_repo_->upsert({name, dir.string(), "running"}); !r)
+    return std::unexpected(r.error());
   components_[name] = c;
-  if (auto r = c->start(); !r) {
+  if (auto r = c->start_now(); !r) {
     (void)component_repo_->set_desired(name, "stopped");
     return std::unexpected(r.error());
   }
@@ -173,7 +193,10 @@ Result<void> Host::set_desired(const std::string& name, bool running) {
 }
 
 nlohmann::json Host::health() const {
-  nlohmann::json j = {{"ok", true}, {"version", BERTH_VERSION}, {"pid", ::getpid()}, {"port", port_},
+  nlohmann::json j = {{"ok", true},
+                      {"version", BERTH_VERSION},
+                      {"pid", ::getpid()},
+                      {"port", port_},
                       {"isolation", ctx_ && ctx_->cgroup ? "cgroup" : "process-group"},
                       {"components", components_.size()}};
   if (!(ctx_ && ctx_->cgroup)) j["isolation_reason"] = cgroup_why_;

@@ -25,13 +25,16 @@ class Host {
 
   // --- used by the API ---
   std::shared_ptr<Component> find(const std::string& name) const;
-  const std::map<std::string, std::shared_ptr<Component>>& components() const { return components_; }
+  const std::map<std::string, std::shared_ptr<Component>>& components() const {
+    return components_;
+  }
   // Registers DIR as a component run in place (name: given, else the manifest's, else the
   // directory's) and starts it.
   Result<std::shared_ptr<Component>> run_component(const std::string& dir, const std::string& name);
   Result<void> set_desired(const std::string& name, bool running);
   // Stops every tree (in parallel) and then the event loop.
   void request_shutdown();
+  bool shutting_down() const { return shutting_down_; }
   nlohmann::json health() const;
 
  private:

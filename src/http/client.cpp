@@ -33,8 +33,9 @@ T run_sync(asio::awaitable<T> aw) {
   return std::move(*out);
 }
 
-bhttp::request<bhttp::string_body> make_request(const std::string& method, const std::string& target,
-                                                const std::string& host, const std::string& token) {
+bhttp::request<bhttp::string_body> make_request(const std::string& method,
+                                                const std::string& target, const std::string& host,
+                                                const std::string& token) {
   bhttp::request<bhttp::string_body> req{bhttp::string_to_verb(method), target, 11};
   req.set(bhttp::field::host, host);
   req.set(bhttp::field::user_agent, "berth-cli");
@@ -47,15 +48,17 @@ bhttp::request<bhttp::string_body> make_request(const std::string& method, const
 Client::Client(std::string host, uint16_t port, std::string token)
     : host_(std::move(host)), port_(port), token_(std::move(token)) {}
 
-Result<ClientResponse> Client::request(const std::string& method, const std::string& target, const std::string& body,
-                                       std::chrono::milliseconds timeout) {
+Result<ClientResponse> Client::request(const std::string& method, const std::string& target,
+                                       const std::string& body, std::chrono::milliseconds timeout) {
   auto op = [&]() -> asio::awaitable<Result<ClientResponse>> {
     auto ex = co_await asio::this_coro::executor;
     beast::tcp_stream stream(ex);
     stream.expires_after(timeout);
     tcp::endpoint ep(asio::ip::make_address(host_), port_);
     auto [cec] = co_await stream.async_connect(ep, asio::as_tuple(use_awaitable));
-    if (cec) co_return fail("daemon_unreachable", "cannot connect to berth at " + host_ + ":" + std::to_string(port_) + ": " + cec.message());
+    if (cec)
+      co_return fail("daemon_unreachable", "cannot connect to berth at " + host_ + ":" +
+                                               std::to_string(port_) + ": " + cec.message());
     auto req = make_request(method, target, host_, token_);
     if (!body.empty()) {
       req.set(bhttp::field::content_type, "application/json");
@@ -71,12 +74,14 @@ Result<ClientResponse> Client::request(const std::string& method, const std::str
     auto [rec, rn] = co_await bhttp::async_read(stream, buf, parser, asio::as_tuple(use_awaitable));
     if (rec && wec) co_return fail("daemon_unreachable", "sending request: " + wec.message());
     if (rec) co_return fail("daemon_unreachable", "reading response: " + rec.message());
-    co_return ClientResponse{static_cast<int>(parser.get().result_int()), std::move(parser.get().body())};
+    co_return ClientResponse{static_cast<int>(parser.get().result_int()),
+                             std::move(parser.get().body())};
   };
   return run_sync(op());
 }
 
-Result<ClientResponse> Client::follow(const std::string& target, const std::function<bool(const SseEvent&)>& on_event,
+Result<ClientResponse> Client::follow(const std::string& target,
+                                      const std::function<bool(const SseEvent&)>& on_event,
                                       const std::string& last_event_id) {
   auto op = [&]() -> asio::awaitable<Result<ClientResponse>> {
     auto ex = co_await asio::this_coro::executor;
@@ -94,21 +99,26 @@ Result<ClientResponse> Client::follow(const std::string& target, const std::func
     beast::flat_buffer buf;
     bhttp::response_parser<bhttp::string_body> parser;
     parser.body_limit(boost::none);
-    auto [hec, hn] = co_await bhttp::async_read_header(stream, buf, parser, asio::as_tuple(use_awaitable));
+    auto [hec, hn] =
+        co_await bhttp::async_read_header(stream, buf, parser, asio::as_tuple(use_awaitable));
     if (hec) co_return fail("daemon_unreachable", "reading response: " + hec.message());
     int status = static_cast<int>(parser.get().result_int());
     if (status / 100 != 2) {
-      auto [bec, bn] = co_await bhttp::async_read(stream, buf, parser, asio::as_tuple(use_awaitable));
+      auto [bec, bn] =
+          co_await bhttp::async_read(stream, buf, parser, asio::as_tuple(use_awaitable));
+      if (bec) co_return fail("daemon_unreachable", "reading error response: " + bec.message());
       co_return ClientResponse{status, std::move(parser.get().body())};
     }
     // Parse the event stream incrementally as chunks arrive.
     std::string pending;
     SseEvent ev;
     bool stop = false;
-    auto on_chunk = [&](std::uint64_t, std::string_view data, boost::system::error_code& ec) -> std::size_t {
+    auto on_chunk = [&](std::uint64_t, std::string_view data,
+                        boost::system::error_code& ec) -> std::size_t {
       pending.append(data);
       size_t start = 0;
-      for (size_t nl; !stop && (nl = pending.find('\n', start)) != std::string::npos; start = nl + 1) {
+      for (size_t nl; !stop && (nl = pending.find('\n', start)) != std::string::npos;
+           start = nl + 1) {
         std::string_view line(pending.data() + start, nl - start);
         if (line.empty()) {
           if (!ev.data.empty() || !ev.type.empty()) {
@@ -132,7 +142,8 @@ Result<ClientResponse> Client::follow(const std::string& target, const std::func
     parser.on_chunk_body(on_chunk);
     while (!parser.is_done() && !stop) {
       stream.expires_after(std::chrono::seconds(60));  // the server pings every 15 s
-      auto [rec, rn] = co_await bhttp::async_read_some(stream, buf, parser, asio::as_tuple(use_awaitable));
+      auto [rec, rn] =
+          co_await bhttp::async_read_some(stream, buf, parser, asio::as_tuple(use_awaitable));
       if (stop) break;
       if (rec == bhttp::error::end_of_stream || rec == asio::error::eof) break;
       if (rec) co_return fail("daemon_unreachable", "event stream: " + rec.message());

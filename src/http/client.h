@@ -24,11 +24,13 @@ class Client {
   Client(std::string host, uint16_t port, std::string token);
 
   // Fails with `daemon_unreachable` when no connection can be made or the deadline passes.
-  Result<ClientResponse> request(const std::string& method, const std::string& target, const std::string& body = "",
+  Result<ClientResponse> request(const std::string& method, const std::string& target,
+                                 const std::string& body = "",
                                  std::chrono::milliseconds timeout = std::chrono::seconds(60));
   // Streams events to `on_event` until it returns false or the server ends the stream. A non-2xx
   // answer is returned as a ClientResponse with the body, and no events are delivered.
-  Result<ClientResponse> follow(const std::string& target, const std::function<bool(const SseEvent&)>& on_event,
+  Result<ClientResponse> follow(const std::string& target,
+                                const std::function<bool(const SseEvent&)>& on_event,
                                 const std::string& last_event_id = "");
 
  private:

@@ -41,8 +41,10 @@ boost::asio::awaitable<Response> Router::dispatch(Request& req) const {
     bool ok = true;
     for (size_t i = 0; i < parts.size() && ok; ++i) {
       const auto& want = r.parts[i];
-      if (want.size() > 2 && want.front() == '{' && want.back() == '}') params[want.substr(1, want.size() - 2)] = parts[i];
-      else ok = want == parts[i];
+      if (want.size() > 2 && want.front() == '{' && want.back() == '}')
+        params[want.substr(1, want.size() - 2)] = parts[i];
+      else
+        ok = want == parts[i];
     }
     if (!ok) continue;
     path_known = true;
@@ -50,7 +52,9 @@ boost::asio::awaitable<Response> Router::dispatch(Request& req) const {
     req.params = std::move(params);
     co_return co_await r.handler(req);
   }
-  if (path_known) co_return error_response(405, "method_not_allowed", req.method + " is not allowed on " + req.path);
+  if (path_known)
+    co_return error_response(405, "method_not_allowed",
+                             req.method + " is not allowed on " + req.path);
   co_return error_response(404, "not_found", "no route for " + req.method + " " + req.path);
 }
 

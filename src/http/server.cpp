@@ -45,7 +45,8 @@ Request convert(bhttp::request<bhttp::string_body>& req) {
       auto amp = qs.find('&');
       auto kv = qs.substr(0, amp);
       auto eq = kv.find('=');
-      r.query[url_decode(kv.substr(0, eq))] = eq == std::string_view::npos ? "" : url_decode(kv.substr(eq + 1));
+      r.query[url_decode(kv.substr(0, eq))] =
+          eq == std::string_view::npos ? "" : url_decode(kv.substr(eq + 1));
       if (amp == std::string_view::npos) break;
       qs.remove_prefix(amp + 1);
     }
@@ -60,26 +61,33 @@ Request convert(bhttp::request<bhttp::string_body>& req) {
 class BeastSse : public SseWriter {
  public:
   BeastSse(beast::tcp_stream& s, std::chrono::seconds io) : stream_(s), io_(io) {}
-  asio::awaitable<bool> event(const std::string& id, const std::string& type, const std::string& data) override {
+  asio::awaitable<bool> event(const std::string& id, const std::string& type,
+                              const std::string& data) override {
     std::string msg;
     if (!id.empty()) msg += "id: " + id + "\n";
     if (!type.empty()) msg += "event: " + type + "\n";
     size_t start = 0;
     for (;;) {  // a newline inside data needs its own data: line
       auto nl = data.find('\n', start);
-      msg += "data: " + data.substr(start, nl == std::string::npos ? std::string::npos : nl - start) + "\n";
+      msg +=
+          "data: " + data.substr(start, nl == std::string::npos ? std::string::npos : nl - start) +
+          "\n";
       if (nl == std::string::npos) break;
       start = nl + 1;
     }
     msg += "\n";
     co_return co_await write(msg);
   }
-  asio::awaitable<bool> comment(const std::string& text) override { co_return co_await write(": " + text + "\n\n"); }
+  asio::awaitable<bool> comment(const std::string& text) override {
+    const std::string msg = ": " + text + "\n\n";
+    co_return co_await write(msg);
+  }
 
  private:
   asio::awaitable<bool> write(const std::string& msg) {
     stream_.expires_after(io_);
-    auto [ec, n] = co_await asio::async_write(stream_, bhttp::make_chunk(asio::buffer(msg)), asio::as_tuple(use_awaitable));
+    auto [ec, n] = co_await asio::async_write(stream_, bhttp::make_chunk(asio::buffer(msg)),
+                                              asio::as_tuple(use_awaitable));
     stream_.expires_never();
     co_return !ec;
   }
@@ -101,7 +109,9 @@ Result<uint16_t> Server::listen(const std::string& address, uint16_t port) {
   if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
   if (!ec) acceptor_.bind(ep, ec);
   if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) return fail("listen_failed", "cannot listen on " + address + ":" + std::to_string(port) + ": " + ec.message());
+  if (ec)
+    return fail("listen_failed",
+                "cannot listen on " + address + ":" + std::to_string(port) + ": " + ec.message());
   ::fcntl(acceptor_.native_handle(), F_SETFD, FD_CLOEXEC);
   asio::co_spawn(io_, accept_loop(), asio::detached);
   return acceptor_.local_endpoint().port();
@@ -137,9 +147,13 @@ asio::awaitable<void> Server::session(tcp::socket sock) {
     if (ec == bhttp::error::end_of_stream || ec == asio::error::eof) break;
     std::optional<Response> early;
     if (ec == bhttp::error::body_limit)
-      early = error_response(413, "payload_too_large", "request body exceeds " + std::to_string(limits_.body_limit) + " bytes");
+      early =
+          error_response(413, "payload_too_large",
+                         "request body exceeds " + std::to_string(limits_.body_limit) + " bytes");
     else if (ec == bhttp::error::header_limit)
-      early = error_response(431, "headers_too_large", "request headers exceed " + std::to_string(limits_.header_limit) + " bytes");
+      early = error_response(
+          431, "headers_too_large",
+          "request headers exceed " + std::to_string(limits_.header_limit) + " bytes");
     else if (ec)
       break;  // timeouts, resets, garbage: nothing useful to answer
     auto& raw = parser.get();
@@ -168,7 +182,8 @@ asio::awaitable<void> Server::session(tcp::socket sock) {
       head.chunked(true);
       bhttp::response_serializer<bhttp::empty_body> sr{head};
       stream.expires_after(limits_.io);
-      auto [wec, wn] = co_await bhttp::async_write_header(stream, sr, asio::as_tuple(use_awaitable));
+      auto [wec, wn] =
+          co_await bhttp::async_write_header(stream, sr, asio::as_tuple(use_awaitable));
       if (wec) break;
       stream.expires_never();
       BeastSse writer(stream, limits_.io);
@@ -194,7 +209,8 @@ asio::awaitable<void> Server::session(tcp::socket sock) {
       stream.expires_after(std::chrono::seconds(2));
       static thread_local char sink[65536];
       for (size_t total = 0; total < 64 * 1024 * 1024;) {
-        auto [rec, rn] = co_await stream.async_read_some(asio::buffer(sink), asio::as_tuple(use_awaitable));
+        auto [rec, rn] =
+            co_await stream.async_read_some(asio::buffer(sink), asio::as_tuple(use_awaitable));
         if (rec) break;
         total += rn;
       }

@@ -93,7 +93,8 @@ std::optional<CgroupBase> detect_cgroup_base(const std::string& base_name, std::
 namespace cgroup {
 
 Result<void> create(const fs::path& dir) {
-  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return fail("cgroup_error", errno_message("mkdir " + dir.string(), errno));
+  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST)
+    return fail("cgroup_error", errno_message("mkdir " + dir.string(), errno));
   return {};
 }
 
@@ -130,7 +131,8 @@ void kill_all(const fs::path& dir) {
 }
 
 Result<void> remove(const fs::path& dir) {
-  if (::rmdir(dir.c_str()) != 0 && errno != ENOENT) return fail("cgroup_error", errno_message("rmdir " + dir.string(), errno));
+  if (::rmdir(dir.c_str()) != 0 && errno != ENOENT)
+    return fail("cgroup_error", errno_message("rmdir " + dir.string(), errno));
   return {};
 }
 

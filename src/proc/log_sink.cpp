@@ -15,7 +15,9 @@ namespace fs = std::filesystem;
 
 namespace {
 int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 }  // namespace
 
@@ -46,7 +48,8 @@ void LogSink::rotate() {
     fs::remove(file_, ec);
   } else {
     for (int i = limits_.files - 1; i >= 1; --i) {
-      fs::path from = file_.string() + "." + std::to_string(i), to = file_.string() + "." + std::to_string(i + 1);
+      fs::path from = file_.string() + "." + std::to_string(i),
+               to = file_.string() + "." + std::to_string(i + 1);
       if (fs::exists(from, ec)) fs::rename(from, to, ec);
     }
     fs::rename(file_, file_.string() + ".1", ec);

@@ -15,9 +15,9 @@
 namespace berth {
 
 struct LogLine {
-  uint64_t seq = 0;    // 1, 2, ... within this daemon's life
-  int64_t ts_ms = 0;   // wall clock, ms since epoch
-  char stream = 'o';   // 'o' stdout, 'e' stderr, 'b' berth's own notes about the component
+  uint64_t seq = 0;   // 1, 2, ... within this daemon's life
+  int64_t ts_ms = 0;  // wall clock, ms since epoch
+  char stream = 'o';  // 'o' stdout, 'e' stderr, 'b' berth's own notes about the component
   std::string text;
 };
 

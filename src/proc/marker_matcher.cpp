@@ -27,7 +27,8 @@ bool MarkerMatcher::feed(std::string_view chunk) {
   carry_.append(chunk);
   size_t start = 0;
   for (size_t nl; (nl = carry_.find('\n', start)) != std::string::npos; start = nl + 1) {
-    if (std::regex_search(carry_.begin() + static_cast<long>(start), carry_.begin() + static_cast<long>(nl), *regex_))
+    if (std::regex_search(carry_.begin() + static_cast<long>(start),
+                          carry_.begin() + static_cast<long>(nl), *regex_))
       return matched_ = true;
   }
   carry_.erase(0, start);

@@ -33,7 +33,8 @@ void kill_pid_checked(pid_t pid, uint64_t not_before) {
   if (!fd) return;
   auto st = read_proc_stat(pid);
   // Members of the old tree were all started at or after its leader.
-  if (st && st->start_time >= not_before) ::syscall(SYS_pidfd_send_signal, fd.get(), SIGKILL, nullptr, 0);
+  if (st && st->start_time >= not_before)
+    ::syscall(SYS_pidfd_send_signal, fd.get(), SIGKILL, nullptr, 0);
 }
 
 }  // namespace
@@ -50,8 +51,10 @@ SweepReport sweep_orphans(const std::vector<TreeRow>& rows) {
       bool gone = poll_until([&] { return !cgroup::populated(dir); }, 10s);
       (void)cgroup::remove(dir);
       if (had) ++rep.trees_killed;
-      rep.notes.push_back(fmt::format("{}: {}", who, had ? (gone ? "killed leftover cgroup" : "cgroup members survive SIGKILL")
-                                                         : "cgroup already empty"));
+      rep.notes.push_back(
+          fmt::format("{}: {}", who,
+                      had ? (gone ? "killed leftover cgroup" : "cgroup members survive SIGKILL")
+                          : "cgroup already empty"));
       continue;
     }
     auto leader = read_proc_stat(row.pgid);
@@ -67,16 +70,18 @@ SweepReport sweep_orphans(const std::vector<TreeRow>& rows) {
       continue;
     }
     for (pid_t p : members) kill_pid_checked(p, row.start_time);
-    bool gone = poll_until([&] {
-      for (pid_t p : pgroup_members(row.pgid)) {
-        auto st = read_proc_stat(p);
-        if (st && st->start_time >= row.start_time) return false;
-      }
-      return true;
-    }, 10s);
+    bool gone = poll_until(
+        [&] {
+          for (pid_t p : pgroup_members(row.pgid)) {
+            auto st = read_proc_stat(p);
+            if (st && st->start_time >= row.start_time) return false;
+          }
+          return true;
+        },
+        10s);
     ++rep.trees_killed;
-    rep.notes.push_back(fmt::format("{}: killed leftover process group ({} members){}", who, members.size(),
-                                    gone ? "" : "; some survive SIGKILL"));
+    rep.notes.push_back(fmt::format("{}: killed leftover process group ({} members){}", who,
+                                    members.size(), gone ? "" : "; some survive SIGKILL"));
   }
   return rep;
 }

@@ -3,8 +3,8 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
-#include <sys/syscall.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 
 #include <boost/asio/as_tuple.hpp>
@@ -42,16 +42,23 @@ constexpr auto kKillWait = 30s;
 struct ProcessTree::Matchers {
   std::optional<MarkerMatcher> out_marker, err_marker;
   LineSplitter out_lines, err_lines;
-  Matchers(LineSplitter::Sink out, LineSplitter::Sink err) : out_lines(std::move(out)), err_lines(std::move(err)) {}
+  Matchers(LineSplitter::Sink out, LineSplitter::Sink err)
+      : out_lines(std::move(out)), err_lines(std::move(err)) {}
 };
 
 ProcessTree::ProcessTree(asio::io_context& io, Reaper& reaper, TreeSpec spec, Hooks hooks)
-    : io_(io), reaper_(reaper), spec_(std::move(spec)), hooks_(std::move(hooks)), ev_(io.get_executor()) {}
+    : io_(io),
+      reaper_(reaper),
+      spec_(std::move(spec)),
+      hooks_(std::move(hooks)),
+      ev_(io.get_executor()) {}
 
-ProcessTree::~ProcessTree() { reaper_.remove_listener(listener_id_); }
+ProcessTree::~ProcessTree() {
+  reaper_.remove_listener(listener_id_);
+}
 
-Result<std::shared_ptr<ProcessTree>> ProcessTree::start(asio::io_context& io, Reaper& reaper, TreeSpec spec,
-                                                        Hooks hooks) {
+Result<std::shared_ptr<ProcessTree>> ProcessTree::start(asio::io_context& io, Reaper& reaper,
+                                                        TreeSpec spec, Hooks hooks) {
   std::shared_ptr<ProcessTree> t(new ProcessTree(io, reaper, std::move(spec), std::move(hooks)));
   auto line_sink = [raw = t.get()](char stream) {
     return [raw, stream](std::string_view line) {
@@ -129,7 +136,8 @@ awaitable<void> ProcessTree::pump(int fd, char stream) {
   // otherwise pin 1.6 MiB of buffers).
   static thread_local char buf[65536];
   for (bool open = true; open;) {
-    auto [ec] = co_await d.async_wait(asio::posix::descriptor_base::wait_read, asio::as_tuple(use_awaitable));
+    auto [ec] = co_await d.async_wait(asio::posix::descriptor_base::wait_read,
+                                      asio::as_tuple(use_awaitable));
     if (ec) break;
     for (;;) {
       ssize_t n = ::read(fd, buf, sizeof buf);
@@ -173,7 +181,8 @@ awaitable<void> ProcessTree::read_notify(int fd) {
   asio::posix::stream_descriptor d(io_, fd);
   char buf[4096];
   while (!main_exit_ && !ended_) {
-    auto [ec] = co_await d.async_wait(asio::posix::descriptor_base::wait_read, asio::as_tuple(use_awaitable));
+    auto [ec] = co_await d.async_wait(asio::posix::descriptor_base::wait_read,
+                                      asio::as_tuple(use_awaitable));
     if (ec) break;
     ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
     if (n <= 0) continue;
@@ -181,7 +190,8 @@ awaitable<void> ProcessTree::read_notify(int fd) {
     size_t start = 0;
     while (start < msg.size()) {
       size_t nl = msg.find('\n', start);
-      auto line = msg.substr(start, nl == std::string_view::npos ? std::string_view::npos : nl - start);
+      auto line =
+          msg.substr(start, nl == std::string_view::npos ? std::string_view::npos : nl - start);
       if (line == "READY=1" && !ready_) {
         ready_ = true;
         ev_.notify_all();
@@ -206,8 +216,10 @@ std::vector<pid_t> ProcessTree::members() const {
 
 void ProcessTree::signal_tree(int sig) {
   if (spec_.spawn.cgroup) {
-    if (sig == SIGKILL) cgroup::kill_all(*spec_.spawn.cgroup);
-    else cgroup::signal_all(*spec_.spawn.cgroup, sig);
+    if (sig == SIGKILL)
+      cgroup::kill_all(*spec_.spawn.cgroup);
+    else
+      cgroup::signal_all(*spec_.spawn.cgroup, sig);
     return;
   }
   // The group id is our leader's PID. While the leader is unreaped, or any member lives, the
@@ -224,7 +236,8 @@ awaitable<bool> ProcessTree::wait_gone(Clock::time_point deadline) {
     if (tree_gone()) co_return true;
     auto now = Clock::now();
     if (now >= deadline) co_return false;
-    co_await ev_.wait_until([this] { return tree_gone(); }, std::min(deadline, now + kGonePoll));
+    const std::function<bool()> gone = [this] { return tree_gone(); };
+    co_await ev_.wait_until(gone, std::min(deadline, now + kGonePoll));
   }
 }
 
@@ -241,7 +254,8 @@ awaitable<bool> ProcessTree::terminate(bool graceful) {
     signal_tree(SIGKILL);
     if (co_await wait_gone(std::min(give_up, Clock::now() + 1s))) co_return true;
     if (Clock::now() >= give_up) {
-      spdlog::error("{}: tree members survive SIGKILL for {}s (uninterruptible sleep?)", spec_.label,
+      spdlog::error("{}: tree members survive SIGKILL for {}s (uninterruptible sleep?)",
+                    spec_.label,
                     std::chrono::duration_cast<std::chrono::seconds>(kKillWait).count());
       co_return true;
     }
@@ -256,7 +270,9 @@ awaitable<void> ProcessTree::supervise() {
   TreeEnd end;
 
   // Startup: wait for ready, exit, a stop request, idle expiry or the absolute cap.
-  auto decided = [this] { return ready_ || main_exit_.has_value() || stop_requested_; };
+  const std::function<bool()> decided = [this] {
+    return ready_ || main_exit_.has_value() || stop_requested_;
+  };
   for (;;) {
     if (decided()) break;
     auto now = Clock::now();
@@ -266,27 +282,34 @@ awaitable<void> ProcessTree::supervise() {
       break;
     }
     if (!settle_mode && now >= quiet_limit) {
-      end.startup_failure = Error{"startup_idle_timeout",
-                                  fmt::format("no output and not ready for {}", format_duration(ready.idle_timeout))};
+      end.startup_failure =
+          Error{"startup_idle_timeout",
+                fmt::format("no output and not ready for {}", format_duration(ready.idle_timeout))};
       break;
     }
     if (now >= cap) {
-      end.startup_failure =
-          Error{"startup_max_exceeded", fmt::format("not ready within {}", format_duration(ready.max))};
+      end.startup_failure = Error{"startup_max_exceeded",
+                                  fmt::format("not ready within {}", format_duration(ready.max))};
       break;
     }
     co_await ev_.wait_until(decided, std::min(quiet_limit, cap));
   }
   if (!end.startup_failure && !ready_ && main_exit_ && !stop_requested_) {
     // Output written just before exit may still be in the pipes and may hold the marker.
-    co_await ev_.wait_until([this] { return pumps_open_ == 0 || ready_; }, Clock::now() + 1s);
-    if (!ready_) end.startup_failure = Error{"exited_before_ready", "exited before ready: " + main_exit_->describe()};
+    const std::function<bool()> drained_or_ready = [this] { return pumps_open_ == 0 || ready_; };
+    co_await ev_.wait_until(drained_or_ready, Clock::now() + 1s);
+    if (!ready_)
+      end.startup_failure =
+          Error{"exited_before_ready", "exited before ready: " + main_exit_->describe()};
   }
 
   end.reached_ready = ready_ && !end.startup_failure;
   if (end.reached_ready && !main_exit_ && !stop_requested_) {
     if (hooks_.on_ready) hooks_.on_ready();
-    co_await ev_.wait_until([this] { return main_exit_.has_value() || stop_requested_; }, Clock::time_point::max());
+    const std::function<bool()> exited_or_stopping = [this] {
+      return main_exit_.has_value() || stop_requested_;
+    };
+    co_await ev_.wait_until(exited_or_stopping, Clock::time_point::max());
   }
 
   // End: a startup failure kills at once; a stop or an exited leader ends the rest gracefully.
@@ -297,7 +320,8 @@ awaitable<void> ProcessTree::supervise() {
     end.killed_after_grace = graceful && needed_kill;
   }
   // Every member is dead, so every write end of the pipes is closed: drain what is left.
-  co_await ev_.wait_until([this] { return pumps_open_ == 0; }, Clock::now() + 2s);
+  const std::function<bool()> drained = [this] { return pumps_open_ == 0; };
+  co_await ev_.wait_until(drained, Clock::now() + 2s);
   end.status = main_exit_.value_or(ExitStatus{});
   end.ran = std::chrono::duration_cast<std::chrono::milliseconds>(
       (main_exit_ ? main_exit_at_ : Clock::now()) - spawned_at_);
@@ -307,9 +331,10 @@ awaitable<void> ProcessTree::supervise() {
       end.startup_failure->message += "; last output: " + tail_.back();
   }
   if (ready.port && !port_is_free(spec_.address, *ready.port))
-    end.warnings.push_back(fmt::format("port {}:{} is still taken after the tree was stopped: something "
-                                       "escaped the tree",
-                                       spec_.address, *ready.port));
+    end.warnings.push_back(
+        fmt::format("port {}:{} is still taken after the tree was stopped: something "
+                    "escaped the tree",
+                    spec_.address, *ready.port));
   if (spec_.spawn.cgroup) (void)cgroup::remove(*spec_.spawn.cgroup);
   if (stop_requested_) {
     using std::chrono::microseconds, std::chrono::duration_cast;
@@ -332,7 +357,8 @@ void ProcessTree::request_stop(std::optional<std::chrono::milliseconds> grace) {
 
 awaitable<void> ProcessTree::wait_ended() {
   auto self = shared_from_this();
-  co_await ev_.wait_until([this] { return ended_; }, Clock::time_point::max());
+  const std::function<bool()> ended = [this] { return ended_; };
+  co_await ev_.wait_until(ended, Clock::time_point::max());
 }
 
 }  // namespace berth

@@ -26,23 +26,24 @@
 namespace berth {
 
 struct TreeSpec {
-  std::string label;                             // "NAME" or "NAME#i", for messages
-  SpawnSpec spawn;                               // spawn.cgroup: created by the caller, or none
+  std::string label;  // "NAME" or "NAME#i", for messages
+  SpawnSpec spawn;    // spawn.cgroup: created by the caller, or none
   ReadySpec ready;
   StopSpec stop;
-  std::string address = "127.0.0.1";            // where ready.port is probed and checked
-  std::string notify_socket;                     // abstract socket name when ready.notify
+  std::string address = "127.0.0.1";  // where ready.port is probed and checked
+  std::string notify_socket;          // abstract socket name when ready.notify
 };
 
 struct TreeEnd {
   bool reached_ready = false;
   bool stop_requested = false;
   bool killed_after_grace = false;
-  ExitStatus status;                        // the main process's exit
-  std::optional<Error> startup_failure;     // startup_idle_timeout | startup_max_exceeded | exited_before_ready
-  std::vector<std::string> tail;            // last lines of output (for startup failures)
-  std::vector<std::string> warnings;        // e.g. a declared port still taken after the stop
-  std::chrono::milliseconds ran{0};         // spawn to main exit
+  ExitStatus status;  // the main process's exit
+  std::optional<Error>
+      startup_failure;  // startup_idle_timeout | startup_max_exceeded | exited_before_ready
+  std::vector<std::string> tail;      // last lines of output (for startup failures)
+  std::vector<std::string> warnings;  // e.g. a declared port still taken after the stop
+  std::chrono::milliseconds ran{0};   // spawn to main exit
   // For a requested stop: request -> leader exited, and request -> whole tree gone and checked.
   std::optional<std::chrono::microseconds> stop_to_exit, stop_to_gone;
 };
@@ -56,8 +57,8 @@ class ProcessTree : public std::enable_shared_from_this<ProcessTree> {
   };
 
   // Spawns and begins supervising. Fails only if the process could not be started.
-  static Result<std::shared_ptr<ProcessTree>> start(boost::asio::io_context& io, Reaper& reaper, TreeSpec spec,
-                                                    Hooks hooks);
+  static Result<std::shared_ptr<ProcessTree>> start(boost::asio::io_context& io, Reaper& reaper,
+                                                    TreeSpec spec, Hooks hooks);
   ~ProcessTree();
 
   // Begins the stop sequence (idempotent). `grace` overrides the manifest's when set.

@@ -40,7 +40,9 @@ void Reaper::arm() {
   });
 }
 
-void Reaper::watch(pid_t pid, std::function<void(ExitStatus)> on_exit) { watched_[pid] = std::move(on_exit); }
+void Reaper::watch(pid_t pid, std::function<void(ExitStatus)> on_exit) {
+  watched_[pid] = std::move(on_exit);
+}
 
 uint64_t Reaper::add_listener(std::function<void()> cb) {
   listeners_[next_listener_] = std::move(cb);

@@ -14,8 +14,8 @@
 namespace berth {
 
 struct ExitStatus {
-  int code = -1;    // exit code when exited normally, else -1
-  int signal = 0;   // terminating signal, else 0
+  int code = -1;   // exit code when exited normally, else -1
+  int signal = 0;  // terminating signal, else 0
   bool core = false;
   static ExitStatus from_wait(int status);
   std::string describe() const;  // "exit code 3", "killed by SIGKILL"

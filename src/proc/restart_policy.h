@@ -14,7 +14,8 @@ class RestartTracker {
  public:
   // `failed`: non-zero exit, death by signal or a startup failure. `ran`: time the run lasted
   // (from start; a startup failure never counts as stable).
-  RestartDecision on_run_end(const RestartSpec& spec, bool failed, bool startup_failure, Millis ran);
+  RestartDecision on_run_end(const RestartSpec& spec, bool failed, bool startup_failure,
+                             Millis ran);
   // An explicit start/restart from a user clears the history.
   void reset() { consecutive_unstable_ = 0; }
   int consecutive_unstable() const { return consecutive_unstable_; }

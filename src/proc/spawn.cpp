@@ -2,8 +2,8 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
-#include <sys/syscall.h>
 #include <linux/close_range.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -73,7 +73,8 @@ Result<Spawned> spawn_process(const SpawnSpec& spec) {
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
     for (int s = 1; s < NSIG; ++s)
       if (s != SIGKILL && s != SIGSTOP) ::signal(s, SIG_DFL);
-    if (::dup2(null_fd.get(), 0) < 0 || ::dup2(out_w.get(), 1) < 0 || ::dup2(err_w.get(), 2) < 0) child_fail(sfd, 3);
+    if (::dup2(null_fd.get(), 0) < 0 || ::dup2(out_w.get(), 1) < 0 || ::dup2(err_w.get(), 2) < 0)
+      child_fail(sfd, 3);
     if (!cwd.empty() && ::chdir(cwd.c_str()) != 0) child_fail(sfd, 4);
     // Asio opens its sockets without CLOEXEC; no daemon fd (listener, database, home lock)
     // may leak into a component.
@@ -90,7 +91,8 @@ Result<Spawned> spawn_process(const SpawnSpec& spec) {
   while (n < 0 && errno == EINTR);
   if (n > 0) {
     // The child is a zombie (or about to be); the Reaper collects it.
-    static constexpr const char* kStage[] = {"", "join cgroup", "setsid", "set up stdio", "chdir to", "exec"};
+    static constexpr const char* kStage[] = {"",         "join cgroup", "setsid", "set up stdio",
+                                             "chdir to", "exec"};
     std::string what = kStage[payload[0] >= 1 && payload[0] <= 5 ? payload[0] : 5];
     if (payload[0] == 4) what += " " + cwd;
     if (payload[0] == 5) what += " " + spec.argv[0];

@@ -6,10 +6,15 @@ namespace berth {
 
 Result<void> ComponentRepo::upsert(const ComponentRow& row) {
   auto s = db_.prepare(
-      "INSERT INTO components (name, dir, desired, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4) "
+      "INSERT INTO components (name, dir, desired, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, "
+      "?4) "
       "ON CONFLICT(name) DO UPDATE SET dir = ?2, desired = ?3, updated_at = ?4");
   if (!s) return std::unexpected(s.error());
-  return s->bind(1, row.name).bind(2, row.dir).bind(3, row.desired).bind(4, static_cast<int64_t>(std::time(nullptr))).run();
+  return s->bind(1, row.name)
+      .bind(2, row.dir)
+      .bind(3, row.desired)
+      .bind(4, static_cast<int64_t>(std::time(nullptr)))
+      .run();
 }
 
 Result<void> ComponentRepo::set_desired(const std::string& name, const std::string& desired) {

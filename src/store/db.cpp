@@ -11,7 +11,8 @@ std::unexpected<Error> sql_error(sqlite3* db, std::string_view what) {
 
 }  // namespace
 
-Stmt::Stmt(Stmt&& o) noexcept : db_(o.db_), stmt_(std::exchange(o.stmt_, nullptr)), error_(std::move(o.error_)) {}
+Stmt::Stmt(Stmt&& o) noexcept
+    : db_(o.db_), stmt_(std::exchange(o.stmt_, nullptr)), error_(std::move(o.error_)) {}
 
 Stmt::~Stmt() {
   if (stmt_) sqlite3_finalize(stmt_);
@@ -45,28 +46,39 @@ Result<void> Stmt::run() {
   return ok();
 }
 
-int64_t Stmt::int_col(int i) const { return sqlite3_column_int64(stmt_, i); }
+int64_t Stmt::int_col(int i) const {
+  return sqlite3_column_int64(stmt_, i);
+}
 
 std::string Stmt::text_col(int i) const {
   auto* p = sqlite3_column_text(stmt_, i);
-  return p ? std::string(reinterpret_cast<const char*>(p), static_cast<size_t>(sqlite3_column_bytes(stmt_, i)))
+  return p ? std::string(reinterpret_cast<const char*>(p),
+                         static_cast<size_t>(sqlite3_column_bytes(stmt_, i)))
            : std::string();
 }
 
-bool Stmt::is_null(int i) const { return sqlite3_column_type(stmt_, i) == SQLITE_NULL; }
+bool Stmt::is_null(int i) const {
+  return sqlite3_column_type(stmt_, i) == SQLITE_NULL;
+}
 
 Result<std::unique_ptr<Db>> Db::open(const std::filesystem::path& path) {
   sqlite3* raw = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  int rc =
+      sqlite3_open_v2(path.c_str(), &raw,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   std::unique_ptr<Db> db(new Db(raw));
   if (rc != SQLITE_OK) return sql_error(raw, "open " + path.string());
   sqlite3_busy_timeout(raw, 5000);
-  if (auto r = db->exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"); !r)
+  if (auto r =
+          db->exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;");
+      !r)
     return std::unexpected(r.error());
   return db;
 }
 
-Db::~Db() { sqlite3_close_v2(db_); }
+Db::~Db() {
+  sqlite3_close_v2(db_);
+}
 
 Result<void> Db::exec(const std::string& sql) {
   char* err = nullptr;
@@ -85,7 +97,9 @@ Result<Stmt> Db::prepare(std::string_view sql) {
   return Stmt(db_, s);
 }
 
-Tx::Tx(Db& db) : db_(db) { begun_ = db_.exec("BEGIN IMMEDIATE").has_value(); }
+Tx::Tx(Db& db) : db_(db) {
+  begun_ = db_.exec("BEGIN IMMEDIATE").has_value();
+}
 
 Tx::~Tx() {
   if (begun_ && !done_) (void)db_.exec("ROLLBACK");

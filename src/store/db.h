@@ -31,7 +31,9 @@ class Stmt {
   int64_t int_col(int i) const;
   std::string text_col(int i) const;
   bool is_null(int i) const;
-  Result<void> ok() const { return error_ ? Result<void>(std::unexpected(*error_)) : Result<void>(); }
+  Result<void> ok() const {
+    return error_ ? Result<void>(std::unexpected(*error_)) : Result<void>();
+  }
 
  private:
   friend class Db;

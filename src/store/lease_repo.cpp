@@ -22,8 +22,8 @@ std::string to_text(uint32_t v) {
 
 }  // namespace
 
-Result<std::string> LeaseRepo::acquire(const std::string& component, int instance, const std::string& first,
-                                       const std::string& last) {
+Result<std::string> LeaseRepo::acquire(const std::string& component, int instance,
+                                       const std::string& first, const std::string& last) {
   Tx tx(db_);
   if (!tx) return fail("store_error", "cannot begin lease transaction");
   auto mine = db_.prepare("SELECT address FROM leases WHERE component = ?1 AND instance = ?2");
@@ -38,11 +38,13 @@ Result<std::string> LeaseRepo::acquire(const std::string& component, int instanc
     if (taken.contains(a)) continue;
     auto ins = db_.prepare("INSERT INTO leases (address, component, instance) VALUES (?1, ?2, ?3)");
     if (!ins) return std::unexpected(ins.error());
-    if (auto r = ins->bind(1, to_text(a)).bind(2, component).bind(3, instance).run(); !r) return std::unexpected(r.error());
+    if (auto r = ins->bind(1, to_text(a)).bind(2, component).bind(3, instance).run(); !r)
+      return std::unexpected(r.error());
     if (auto r = tx.commit(); !r) return std::unexpected(r.error());
     return to_text(a);
   }
-  return fail("no_free_address", "every loopback address in the lease range " + first + "-" + last + " is leased");
+  return fail("no_free_address",
+              "every loopback address in the lease range " + first + "-" + last + " is leased");
 }
 
 Result<void> LeaseRepo::release(const std::string& component, int instance) {

@@ -4,11 +4,18 @@ namespace berth {
 
 Result<void> TreeRepo::put(const TreeRow& row) {
   auto s = db_.prepare(
-      "INSERT OR REPLACE INTO trees (component, instance, pid, start_time, pgid, cgroup) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+      "INSERT OR REPLACE INTO trees (component, instance, pid, start_time, pgid, cgroup) VALUES "
+      "(?1, ?2, ?3, ?4, ?5, ?6)");
   if (!s) return std::unexpected(s.error());
-  s->bind(1, row.component).bind(2, row.instance).bind(3, row.pid).bind(4, static_cast<int64_t>(row.start_time)).bind(5, row.pgid);
-  if (row.cgroup) s->bind(6, *row.cgroup);
-  else s->bind_null(6);
+  s->bind(1, row.component)
+      .bind(2, row.instance)
+      .bind(3, row.pid)
+      .bind(4, static_cast<int64_t>(row.start_time))
+      .bind(5, row.pgid);
+  if (row.cgroup)
+    s->bind(6, *row.cgroup);
+  else
+    s->bind_null(6);
   return s->run();
 }
 
@@ -23,8 +30,12 @@ Result<std::vector<TreeRow>> TreeRepo::list() {
   if (!s) return std::unexpected(s.error());
   std::vector<TreeRow> out;
   while (s->step()) {
-    TreeRow r{s->text_col(0), static_cast<int>(s->int_col(1)), static_cast<int>(s->int_col(2)),
-              static_cast<uint64_t>(s->int_col(3)), static_cast<int>(s->int_col(4)), std::nullopt};
+    TreeRow r{s->text_col(0),
+              static_cast<int>(s->int_col(1)),
+              static_cast<int>(s->int_col(2)),
+              static_cast<uint64_t>(s->int_col(3)),
+              static_cast<int>(s->int_col(4)),
+              std::nullopt};
     if (!s->is_null(5)) r.cgroup = s->text_col(5);
     out.push_back(std::move(r));
   }

@@ -19,10 +19,10 @@ namespace {
 TEST(Daemon, EveryRouteButHealthzNeedsTheToken) {
   TestDaemon d;
   const std::vector<std::pair<std::string, std::string>> routes = {
-      {"GET", "/v1/components"},           {"POST", "/v1/components"},
-      {"GET", "/v1/components/x"},         {"POST", "/v1/components/x/start"},
-      {"POST", "/v1/components/x/stop"},   {"POST", "/v1/components/x/restart"},
-      {"GET", "/v1/components/x/logs"},    {"POST", "/v1/shutdown"},
+      {"GET", "/v1/components"},         {"POST", "/v1/components"},
+      {"GET", "/v1/components/x"},       {"POST", "/v1/components/x/start"},
+      {"POST", "/v1/components/x/stop"}, {"POST", "/v1/components/x/restart"},
+      {"GET", "/v1/components/x/logs"},  {"POST", "/v1/shutdown"},
       {"GET", "/v1/no-such-route"},
   };
   for (const std::string& token : {std::string(), std::string("wrong")}) {
@@ -71,7 +71,8 @@ TEST(Daemon, HomeLockIsReleasedWhenTheHolderDies) {
 
 TEST(Daemon, BadManifestErrorNamesFileAndKey) {
   TestDaemon d;
-  auto dir = d.component("bad", "[run]\ncommand = \"true\"\n[ready]\nidle_timeout = \"ten seconds\"\n");
+  auto dir =
+      d.component("bad", "[run]\ncommand = \"true\"\n[ready]\nidle_timeout = \"ten seconds\"\n");
   auto r = d.api("POST", "/v1/components", json{{"dir", dir}}.dump());
   EXPECT_EQ(r.status, 400);
   EXPECT_EQ(r.body["error"]["code"], "bad_manifest");
@@ -123,7 +124,8 @@ TEST(Daemon, RecoveryKillsByIdentityNeverByPidAlone) {
     TreeRepo trees(**db);
     auto st_stranger = read_proc_stat(stranger);
     auto st_ours = read_proc_stat(ours);
-    ASSERT_TRUE(trees.put({"reused", 0, stranger, st_stranger->start_time + 1, stranger, std::nullopt}));
+    ASSERT_TRUE(
+        trees.put({"reused", 0, stranger, st_stranger->start_time + 1, stranger, std::nullopt}));
     ASSERT_TRUE(trees.put({"leftover", 0, ours, st_ours->start_time, ours, std::nullopt}));
   }
   d.start();
@@ -137,7 +139,8 @@ TEST(Daemon, RecoveryKillsByIdentityNeverByPidAlone) {
 
 TEST(Daemon, AutostartsOnFirstCommand) {
   TempDir home;
-  std::map<std::string, std::string> env = {{"BERTH_HOME", home.path.string()}, {"BERTH_PORT", "0"}};
+  std::map<std::string, std::string> env = {{"BERTH_HOME", home.path.string()},
+                                            {"BERTH_PORT", "0"}};
   auto r = run_command({BERTH_BIN, "ls", "--json"}, env);
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(json::parse(r.out), json::array());

@@ -60,7 +60,8 @@ pid_t read_pidfile(const fs::path& p) {
   return pid;
 }
 
-CmdResult run_command(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env) {
+CmdResult run_command(const std::vector<std::string>& argv,
+                      const std::map<std::string, std::string>& env) {
   int out[2], err[2];
   EXPECT_EQ(::pipe(out), 0);
   EXPECT_EQ(::pipe(err), 0);
@@ -103,7 +104,9 @@ std::string fixture_command(const std::vector<std::string>& actions) {
   return a.dump();
 }
 
-TestDaemon::TestDaemon(std::map<std::string, std::string> env) : env_(std::move(env)) { start(); }
+TestDaemon::TestDaemon(std::map<std::string, std::string> env) : env_(std::move(env)) {
+  start();
+}
 
 TestDaemon::~TestDaemon() {
   if (pid_ > 0 && pid_alive(pid_)) {
@@ -145,7 +148,8 @@ void TestDaemon::start() {
       pid_ = 0;
       FAIL() << "daemon exited during start: " << read_file(log).value_or("");
     }
-    if (std::chrono::steady_clock::now() > deadline) FAIL() << "daemon not healthy: " << read_file(log).value_or("");
+    if (std::chrono::steady_clock::now() > deadline)
+      FAIL() << "daemon not healthy: " << read_file(log).value_or("");
     std::this_thread::sleep_for(5ms);
   }
 }
@@ -165,8 +169,20 @@ int TestDaemon::shutdown() {
   return r.code;
 }
 
-uint16_t TestDaemon::port() const { return read_daemon_info(home_.path).value().port; }
-std::string TestDaemon::token() const { return read_token(home_.path).value(); }
+int TestDaemon::terminate() {
+  int status = 0;
+  ::kill(pid_, SIGTERM);
+  ::waitpid(pid_, &status, 0);
+  pid_ = 0;
+  return status;
+}
+
+uint16_t TestDaemon::port() const {
+  return read_daemon_info(home_.path).value().port;
+}
+std::string TestDaemon::token() const {
+  return read_token(home_.path).value();
+}
 
 fs::path TestDaemon::component(const std::string& name, const std::string& toml) {
   auto dir = work_.path / name;
@@ -175,7 +191,8 @@ fs::path TestDaemon::component(const std::string& name, const std::string& toml)
   return dir;
 }
 
-ApiResult TestDaemon::api(const std::string& method, const std::string& target, const std::string& body) {
+ApiResult TestDaemon::api(const std::string& method, const std::string& target,
+                          const std::string& body) {
   http::Client c("127.0.0.1", port(), token());
   auto r = c.request(method, target, body);
   if (!r) {

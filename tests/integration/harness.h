@@ -40,7 +40,8 @@ bool pid_alive(pid_t pid);
 // Reads a pid written by the fixture's pidfile action (waits for the file up to 30 s).
 pid_t read_pidfile(const std::filesystem::path& p);
 // Runs a command with extra environment, capturing stdout and stderr.
-CmdResult run_command(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env);
+CmdResult run_command(const std::vector<std::string>& argv,
+                      const std::map<std::string, std::string>& env);
 // Quotes fixture actions into a TOML argv array: ["/path/fixture", "print:hi", ...].
 std::string fixture_command(const std::vector<std::string>& actions);
 
@@ -50,8 +51,9 @@ class TestDaemon {
   ~TestDaemon();
 
   void start();
-  void kill9();    // SIGKILL, reaped
-  int shutdown();  // `berth shutdown`; returns its exit code
+  void kill9();     // SIGKILL, reaped
+  int shutdown();   // `berth shutdown`; returns its exit code
+  int terminate();  // SIGTERM; returns the daemon's wait status
 
   const std::filesystem::path& home() const { return home_.path; }
   const std::filesystem::path& work() const { return work_.path; }

@@ -12,7 +12,8 @@ namespace {
 TEST(Lifecycle, RunLsStatusLogsThroughTheCli) {
   TestDaemon d;
   auto dir = d.component("web", "name = \"web\"\n[run]\ncommand = " +
-                                    fixture_command({"print:hello from web", "stderr:a warning", "print:up", "forever"}) +
+                                    fixture_command({"print:hello from web", "stderr:a warning",
+                                                     "print:up", "forever"}) +
                                     "\n[ready]\nmarker = \"up\"\n");
   auto run = d.cli({"run", dir.string(), "--wait"});
   EXPECT_EQ(run.code, 0) << run.err;
@@ -41,11 +42,13 @@ TEST(Lifecycle, RunLsStatusLogsThroughTheCli) {
 TEST(Lifecycle, NameComesFromFlagThenManifestThenDirectory) {
   TestDaemon d;
   auto a = d.component("dir-a", "[run]\ncommand = " + fixture_command({"forever"}) + "\n");
-  auto b = d.component("dir-b", "name = \"from-manifest\"\n[run]\ncommand = " + fixture_command({"forever"}) + "\n");
+  auto b = d.component(
+      "dir-b", "name = \"from-manifest\"\n[run]\ncommand = " + fixture_command({"forever"}) + "\n");
   EXPECT_EQ(d.cli({"run", a.string()}).code, 0);
   EXPECT_EQ(d.cli({"run", b.string()}).code, 0);
   EXPECT_EQ(d.cli({"run", b.string(), "--name", "flagged"}).code, 0);
-  for (auto n : {"dir-a", "from-manifest", "flagged"}) EXPECT_EQ(d.api("GET", std::string("/v1/components/") + n).status, 200) << n;
+  for (auto n : {"dir-a", "from-manifest", "flagged"})
+    EXPECT_EQ(d.api("GET", std::string("/v1/components/") + n).status, 200) << n;
 }
 
 TEST(Lifecycle, CliExitCodes) {
@@ -59,8 +62,9 @@ TEST(Lifecycle, CliExitCodes) {
 
 TEST(Lifecycle, LogsFollowStreamsNewLines) {
   TestDaemon d;
-  auto dir = d.component("ticker", "[run]\ncommand = " + fixture_command({"print:up", "chatty:20"}) +
-                                       "\n[ready]\nmarker = \"up\"\n");
+  auto dir =
+      d.component("ticker", "[run]\ncommand = " + fixture_command({"print:up", "chatty:20"}) +
+                                "\n[ready]\nmarker = \"up\"\n");
   ASSERT_EQ(d.api("POST", "/v1/components", json{{"dir", dir}}.dump()).status, 201);
   http::Client c("127.0.0.1", d.port(), d.token());
   std::vector<std::string> seen;
@@ -72,20 +76,24 @@ TEST(Lifecycle, LogsFollowStreamsNewLines) {
   ASSERT_TRUE(r) << r.error().message;
   EXPECT_EQ(r->status, 200);
   ASSERT_EQ(seen.size(), 5u);
-  for (auto& s : seen) EXPECT_TRUE(s.starts_with("chatter ") || s.starts_with("[berth]") || s == "up") << s;
+  for (auto& s : seen)
+    EXPECT_TRUE(s.starts_with("chatter ") || s.starts_with("[berth]") || s == "up") << s;
 }
 
 TEST(Lifecycle, OnFailureBacksOffThenCrashLoops) {
   TestDaemon d;
-  auto dir = d.component("crashy", "[run]\ncommand = " + fixture_command({"print:up", "exit:1"}) +
-                                       "\n[ready]\nmarker = \"up\"\n[restart]\nbackoff = \"10ms\"\nstart_limit = 3\n");
+  auto dir = d.component(
+      "crashy", "[run]\ncommand = " + fixture_command({"print:up", "exit:1"}) +
+                    "\n[ready]\nmarker = \"up\"\n[restart]\nbackoff = \"10ms\"\nstart_limit = 3\n");
   ASSERT_EQ(d.api("POST", "/v1/components", json{{"dir", dir}}.dump()).status, 201);
   auto s = d.wait_for("crashy", [](const json& s) { return s["state"] == "crash-looping"; });
   EXPECT_EQ(s["restarts"], 2);
   // An explicit start clears the history and tries again.
   auto r = d.api("POST", "/v1/components/crashy/start");
   EXPECT_EQ(r.status, 200);
-  EXPECT_EQ(d.wait_for("crashy", [](const json& s) { return s["state"] == "crash-looping"; })["restarts"], 4);
+  EXPECT_EQ(
+      d.wait_for("crashy", [](const json& s) { return s["state"] == "crash-looping"; })["restarts"],
+      4);
 }
 
 TEST(Lifecycle, NeverPolicyLeavesAFailedComponentAlone) {
@@ -101,15 +109,19 @@ TEST(Lifecycle, NeverPolicyLeavesAFailedComponentAlone) {
 TEST(Lifecycle, AlwaysPolicyRestartsCleanExits) {
   TestDaemon d;
   auto dir = d.component("loop", "[run]\ncommand = " + fixture_command({"print:up", "exit:0"}) +
-                                     "\n[ready]\nmarker = \"up\"\n[restart]\npolicy = \"always\"\nbackoff = \"5ms\"\nstart_limit = 3\n");
+                                     "\n[ready]\nmarker = \"up\"\n[restart]\npolicy = "
+                                     "\"always\"\nbackoff = \"5ms\"\nstart_limit = 3\n");
   ASSERT_EQ(d.api("POST", "/v1/components", json{{"dir", dir}}.dump()).status, 201);
   // Quick clean exits are unstable runs: they back off and end in crash-looping too.
-  EXPECT_EQ(d.wait_for("loop", [](const json& s) { return s["state"] == "crash-looping"; })["restarts"], 2);
+  EXPECT_EQ(
+      d.wait_for("loop", [](const json& s) { return s["state"] == "crash-looping"; })["restarts"],
+      2);
 }
 
 TEST(Lifecycle, RestartGivesANewTree) {
   TestDaemon d;
-  auto dir = d.component("r", "[run]\ncommand = " + fixture_command({"print:up", "forever"}) + "\n[ready]\nmarker = \"up\"\n");
+  auto dir = d.component("r", "[run]\ncommand = " + fixture_command({"print:up", "forever"}) +
+                                  "\n[ready]\nmarker = \"up\"\n");
   ASSERT_EQ(d.api("POST", "/v1/components", json{{"dir", dir}}.dump()).status, 201);
   auto before = d.wait_state("r", "ready")["pid"];
   auto r = d.api("POST", "/v1/components/r/restart");
@@ -119,10 +131,38 @@ TEST(Lifecycle, RestartGivesANewTree) {
   EXPECT_EQ(after["restarts"], 1);
 }
 
+TEST(Lifecycle, CommandThatCannotStartIsASpawnError) {
+  TestDaemon d;
+  auto dir = d.component("nocmd", "[run]\ncommand = [\"/nonexistent/program\"]\n");
+  auto r = d.api("POST", "/v1/components", json{{"dir", dir}}.dump());
+  EXPECT_EQ(r.status, 422);
+  EXPECT_EQ(r.body["error"]["code"], "spawn_failed");
+  EXPECT_NE(r.body["error"]["message"].get<std::string>().find("/nonexistent/program"),
+            std::string::npos);
+  EXPECT_EQ(d.api("GET", "/v1/components/nocmd").body["state"], "failed");
+}
+
+TEST(Lifecycle, StartDuringAStopWaitsForTheStopThenStarts) {
+  TestDaemon d;
+  auto dir = d.component(
+      "slow", "[run]\ncommand = " + fixture_command({"ignore-term", "print:up", "forever"}) +
+                  "\n[ready]\nmarker = \"up\"\n[stop]\ngrace = \"500ms\"\n");
+  ASSERT_EQ(d.api("POST", "/v1/components", json{{"dir", dir}}.dump()).status, 201);
+  auto first = d.wait_state("slow", "ready")["pid"];
+  std::thread stopper([&] { d.api("POST", "/v1/components/slow/stop"); });
+  d.wait_state("slow", "stopping");
+  auto r = d.api("POST", "/v1/components/slow/start");
+  stopper.join();
+  EXPECT_EQ(r.status, 200);
+  auto s = d.wait_state("slow", "ready");
+  EXPECT_NE(s["pid"], first);
+}
+
 TEST(Lifecycle, LeasedAddressesAreDistinctAndReturnOnlyAfterDeath) {
   TestDaemon d(std::map<std::string, std::string>{{"BERTH_LEASE_RANGE", "127.0.0.50-127.0.0.51"}});
   auto make = [&](const std::string& n) {
-    return d.component(n, "[run]\naddress = \"lease\"\ncommand = " + fixture_command({"env:BERTH_HOST", "print:up", "forever"}) +
+    return d.component(n, "[run]\naddress = \"lease\"\ncommand = " +
+                              fixture_command({"env:BERTH_HOST", "print:up", "forever"}) +
                               "\n[ready]\nmarker = \"up\"\n");
   };
   for (auto n : {"a", "b", "c"}) d.api("POST", "/v1/components", json{{"dir", make(n)}}.dump());

@@ -2,6 +2,7 @@
 // isolation ("auto") and with plain process groups ("off").
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/wait.h>
 
 #include "harness.h"
 #include "proc/port_check.h"
@@ -17,11 +18,12 @@ class TreeTest : public ::testing::TestWithParam<std::string> {
 TEST_P(TreeTest, StopKillsGrandchildHoldingAPortAndFreesIt) {
   uint16_t port = free_port();
   auto pidfile = d.work() / "grandchild.pid";
-  auto dir = d.component("tree", "[run]\ncommand = " +
-                                     fixture_command({"pidfile:" + (d.work() / "child.pid").string(),
-                                                      "fork-listen:" + std::to_string(port) + ":" + pidfile.string(),
-                                                      "print:up", "forever"}) +
-                                     "\n[ready]\nmarker = \"up\"\n");
+  auto dir = d.component(
+      "tree", "[run]\ncommand = " +
+                  fixture_command({"pidfile:" + (d.work() / "child.pid").string(),
+                                   "fork-listen:" + std::to_string(port) + ":" + pidfile.string(),
+                                   "print:up", "forever"}) +
+                  "\n[ready]\nmarker = \"up\"\n");
   ASSERT_EQ(d.api("POST", "/v1/components", json{{"dir", dir}}.dump()).status, 201);
   d.wait_state("tree", "ready");
   pid_t child = read_pidfile(d.work() / "child.pid");
@@ -41,10 +43,11 @@ TEST_P(TreeTest, StopKillsGrandchildHoldingAPortAndFreesIt) {
 }
 
 TEST_P(TreeTest, ChildIgnoringTermIsKilledAfterGrace) {
-  auto dir = d.component("stubborn", "[run]\ncommand = " +
-                                         fixture_command({"ignore-term", "pidfile:" + (d.work() / "p").string(),
-                                                          "print:up", "forever"}) +
-                                         "\n[ready]\nmarker = \"up\"\n[stop]\ngrace = \"300ms\"\n");
+  auto dir = d.component("stubborn",
+                         "[run]\ncommand = " +
+                             fixture_command({"ignore-term", "pidfile:" + (d.work() / "p").string(),
+                                              "print:up", "forever"}) +
+                             "\n[ready]\nmarker = \"up\"\n[stop]\ngrace = \"300ms\"\n");
   ASSERT_EQ(d.api("POST", "/v1/components", json{{"dir", dir}}.dump()).status, 201);
   d.wait_state("stubborn", "ready");
   pid_t pid = read_pidfile(d.work() / "p");
@@ -59,10 +62,12 @@ TEST_P(TreeTest, TreeMembersLeftByAnExitedLeaderAreStoppedBeforeRestart) {
   // grandchild is gone too, so a restart never finds the old port taken.
   uint16_t port = free_port();
   auto gpid = d.work() / "g.pid";
-  auto dir = d.component("leaky", "[run]\ncommand = " +
-                                      fixture_command({"fork-listen:" + std::to_string(port) + ":" + gpid.string(),
-                                                       "print:up", "exit:1"}) +
-                                      "\n[ready]\nmarker = \"up\"\n[restart]\npolicy = \"never\"\n[stop]\ngrace = \"5s\"\n");
+  auto dir = d.component(
+      "leaky",
+      "[run]\ncommand = " +
+          fixture_command(
+              {"fork-listen:" + std::to_string(port) + ":" + gpid.string(), "print:up", "exit:1"}) +
+          "\n[ready]\nmarker = \"up\"\n[restart]\npolicy = \"never\"\n[stop]\ngrace = \"5s\"\n");
   ASSERT_EQ(d.api("POST", "/v1/components", json{{"dir", dir}}.dump()).status, 201);
   auto s = d.wait_for("leaky", [](const json& s) { return s["state"] == "failed"; });
   EXPECT_FALSE(pid_alive(read_pidfile(gpid)));
@@ -73,11 +78,12 @@ TEST_P(TreeTest, TreeMembersLeftByAnExitedLeaderAreStoppedBeforeRestart) {
 TEST_P(TreeTest, SigkilledDaemonLeavesNoOrphanAndComponentRunsOnce) {
   auto gpid = d.work() / "g.pid";
   uint16_t port = free_port();
-  auto dir = d.component("survivor", "[run]\ncommand = " +
-                                         fixture_command({"pidfile:" + (d.work() / "c.pid").string(),
-                                                          "fork-listen:" + std::to_string(port) + ":" + gpid.string(),
-                                                          "print:up", "forever"}) +
-                                         "\n[ready]\nmarker = \"up\"\n");
+  auto dir = d.component(
+      "survivor", "[run]\ncommand = " +
+                      fixture_command({"pidfile:" + (d.work() / "c.pid").string(),
+                                       "fork-listen:" + std::to_string(port) + ":" + gpid.string(),
+                                       "print:up", "forever"}) +
+                      "\n[ready]\nmarker = \"up\"\n");
   ASSERT_EQ(d.api("POST", "/v1/components", json{{"dir", dir}}.dump()).status, 201);
   d.wait_state("survivor", "ready");
   pid_t child = read_pidfile(d.work() / "c.pid");
@@ -104,9 +110,10 @@ TEST_P(TreeTest, DaemonShutdownStopsEveryTree) {
   for (int i = 0; i < 3; ++i) {
     auto pf = d.work() / ("p" + std::to_string(i));
     pidfiles.push_back(pf);
-    auto dir = d.component("c" + std::to_string(i),
-                           "[run]\ncommand = " + fixture_command({"pidfile:" + pf.string(), "print:up", "forever"}) +
-                               "\n[ready]\nmarker = \"up\"\n");
+    auto dir = d.component(
+        "c" + std::to_string(i),
+        "[run]\ncommand = " + fixture_command({"pidfile:" + pf.string(), "print:up", "forever"}) +
+            "\n[ready]\nmarker = \"up\"\n");
     ASSERT_EQ(d.api("POST", "/v1/components", json{{"dir", dir}}.dump()).status, 201);
   }
   std::vector<pid_t> pids;
@@ -118,8 +125,52 @@ TEST_P(TreeTest, DaemonShutdownStopsEveryTree) {
   for (pid_t p : pids) EXPECT_FALSE(pid_alive(p));
 }
 
+TEST_P(TreeTest, SigtermToTheDaemonStopsEveryTreeAndExits) {
+  auto pf = d.work() / "p";
+  auto dir = d.component(
+      "t",
+      "[run]\ncommand = " + fixture_command({"pidfile:" + pf.string(), "print:up", "forever"}) +
+          "\n[ready]\nmarker = \"up\"\n");
+  ASSERT_EQ(d.api("POST", "/v1/components", json{{"dir", dir}}.dump()).status, 201);
+  d.wait_state("t", "ready");
+  pid_t child = read_pidfile(pf);
+  int status = d.terminate();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  EXPECT_FALSE(pid_alive(child));
+  EXPECT_FALSE(std::filesystem::exists(d.home() / "daemon.json"));
+}
+
+// A grandchild that starts its own session escapes a process group but not a cgroup. Where it
+// escapes, the stop still completes and the port check names the port it kept.
+TEST_P(TreeTest, EscapedProcessIsCaughtByCgroupOrReportedByPortCheck) {
+  uint16_t port = free_port();
+  auto gpid = d.work() / "g.pid";
+  auto dir = d.component(
+      "escapee", "[run]\ncommand = " +
+                     fixture_command({"escape-listen:" + std::to_string(port) + ":" + gpid.string(),
+                                      "print:up", "forever"}) +
+                     "\n[ready]\nmarker = \"up\"\nport = " + std::to_string(port) + "\n");
+  ASSERT_EQ(d.api("POST", "/v1/components", json{{"dir", dir}}.dump()).status, 201);
+  auto ready = d.wait_state("escapee", "ready");
+  pid_t escaped = read_pidfile(gpid);
+  auto r = d.api("POST", "/v1/components/escapee/stop");
+  ASSERT_EQ(r.status, 200);
+  if (ready["isolation"] == "cgroup") {
+    EXPECT_FALSE(pid_alive(escaped));
+    EXPECT_TRUE(r.body["warnings"].empty()) << r.body.dump();
+  } else {
+    EXPECT_TRUE(pid_alive(escaped));
+    ASSERT_EQ(r.body["warnings"].size(), 1u) << r.body.dump();
+    EXPECT_NE(r.body["warnings"][0].get<std::string>().find(std::to_string(port)),
+              std::string::npos);
+    ::kill(escaped, SIGKILL);
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Isolation, TreeTest, ::testing::Values("auto", "off"),
-                         [](const auto& info) { return info.param == "auto" ? "cgroup" : "pgroup"; });
+                         [](const auto& info) {
+                           return info.param == "auto" ? "cgroup" : "pgroup";
+                         });
 
 }  // namespace
 }  // namespace berth::testing

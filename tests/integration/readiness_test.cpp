@@ -9,7 +9,8 @@ namespace {
 
 class ReadyTest : public ::testing::Test {
  protected:
-  json run(const std::string& name, const std::vector<std::string>& actions, const std::string& extra) {
+  json run(const std::string& name, const std::vector<std::string>& actions,
+           const std::string& extra) {
     auto dir = d.component(name, "[run]\ncommand = " + fixture_command(actions) + "\n" + extra);
     auto r = d.api("POST", "/v1/components", json{{"dir", dir}}.dump());
     EXPECT_EQ(r.status, 201) << r.body.dump();
@@ -19,14 +20,17 @@ class ReadyTest : public ::testing::Test {
 };
 
 TEST_F(ReadyTest, MarkerWrittenInTwoHalvesCounts) {
-  run("split", {"write:listen", "sleep:150", "write:ing on 80\n", "forever"}, "[ready]\nmarker = \"listening\"\n");
+  run("split", {"write:listen", "sleep:150", "write:ing on 80\n", "forever"},
+      "[ready]\nmarker = \"listening\"\n");
   auto s = d.wait_for("split", [](const json& s) { return s["state"] != "starting"; });
   EXPECT_EQ(s["state"], "ready");
 }
 
 TEST_F(ReadyTest, MarkerRegexMatchesALine) {
-  run("rx", {"print:boot", "print:server on port 4000", "forever"}, "[ready]\nmarker_regex = \"on port [0-9]+\"\n");
-  EXPECT_EQ(d.wait_for("rx", [](const json& s) { return s["state"] != "starting"; })["state"], "ready");
+  run("rx", {"print:boot", "print:server on port 4000", "forever"},
+      "[ready]\nmarker_regex = \"on port [0-9]+\"\n");
+  EXPECT_EQ(d.wait_for("rx", [](const json& s) { return s["state"] != "starting"; })["state"],
+            "ready");
 }
 
 TEST_F(ReadyTest, SilentHangFailsWithIdleTimeout) {
@@ -40,7 +44,8 @@ TEST_F(ReadyTest, SilentHangFailsWithIdleTimeout) {
 TEST_F(ReadyTest, ChattyNeverReadyHitsTheMaxCap) {
   // Output keeps resetting the idle timer; only the absolute cap can end this.
   run("chatty", {"pidfile:" + (d.work() / "p").string(), "chatty:20"},
-      "[ready]\nmarker = \"never\"\nidle_timeout = \"5s\"\nmax = \"600ms\"\n[restart]\npolicy = \"never\"\n");
+      "[ready]\nmarker = \"never\"\nidle_timeout = \"5s\"\nmax = \"600ms\"\n[restart]\npolicy = "
+      "\"never\"\n");
   auto s = d.wait_for("chatty", [](const json& s) { return s["state"] == "failed"; });
   EXPECT_EQ(s["last_error"]["code"], "startup_max_exceeded");
   EXPECT_FALSE(s["last_error"]["tail"].empty());
@@ -62,17 +67,21 @@ TEST_F(ReadyTest, PortAcceptingConnectionsMeansReady) {
   uint16_t port = free_port();
   run("porty", {"sleep:100", "listen:" + std::to_string(port), "forever"},
       "[ready]\nport = " + std::to_string(port) + "\nidle_timeout = \"30s\"\n");
-  EXPECT_EQ(d.wait_for("porty", [](const json& s) { return s["state"] != "starting"; })["state"], "ready");
+  EXPECT_EQ(d.wait_for("porty", [](const json& s) { return s["state"] != "starting"; })["state"],
+            "ready");
 }
 
 TEST_F(ReadyTest, NotifySocketReadyMeansReady) {
-  run("notifier", {"sleep:50", "notify", "forever"}, "[ready]\nnotify = true\nidle_timeout = \"30s\"\n");
-  EXPECT_EQ(d.wait_for("notifier", [](const json& s) { return s["state"] != "starting"; })["state"], "ready");
+  run("notifier", {"sleep:50", "notify", "forever"},
+      "[ready]\nnotify = true\nidle_timeout = \"30s\"\n");
+  EXPECT_EQ(d.wait_for("notifier", [](const json& s) { return s["state"] != "starting"; })["state"],
+            "ready");
 }
 
 TEST_F(ReadyTest, WithoutConditionsQuietOutputSettlesToReady) {
   run("plain", {"print:hello", "forever"}, "[ready]\nsettle = \"100ms\"\n");
-  EXPECT_EQ(d.wait_for("plain", [](const json& s) { return s["state"] != "starting"; })["state"], "ready");
+  EXPECT_EQ(d.wait_for("plain", [](const json& s) { return s["state"] != "starting"; })["state"],
+            "ready");
 }
 
 }  // namespace

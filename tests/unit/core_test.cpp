@@ -29,7 +29,8 @@ TEST(Duration, FormatsShortly) {
   EXPECT_EQ(format_duration(Millis(120'000)), "2m");
 }
 
-std::vector<std::string> split(const std::vector<std::string>& chunks, size_t cap = 1024, bool flush = true) {
+std::vector<std::string> split(const std::vector<std::string>& chunks, size_t cap = 1024,
+                               bool flush = true) {
   std::vector<std::string> out;
   LineSplitter s([&](std::string_view l) { out.emplace_back(l); }, cap);
   for (auto& c : chunks) s.feed(c);

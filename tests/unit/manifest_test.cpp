@@ -1,11 +1,13 @@
-#include <gtest/gtest.h>
-
 #include "config/manifest.h"
+
+#include <gtest/gtest.h>
 
 namespace berth {
 namespace {
 
-Result<Manifest> parse(const std::string& text) { return parse_manifest(text, "app/berth.toml"); }
+Result<Manifest> parse(const std::string& text) {
+  return parse_manifest(text, "app/berth.toml");
+}
 
 std::string error_of(const std::string& text) {
   auto m = parse(text);
@@ -69,7 +71,8 @@ TEST(Manifest, ErrorsNameFileKeyAndReason) {
 }
 
 TEST(Manifest, UnknownKeysAreErrors) {
-  EXPECT_NE(error_of("[run]\ncommand = \"x\"\ncomand = \"y\"\n").find("run.comand"), std::string::npos);
+  EXPECT_NE(error_of("[run]\ncommand = \"x\"\ncomand = \"y\"\n").find("run.comand"),
+            std::string::npos);
   EXPECT_NE(error_of("[run]\ncommand = \"x\"\n[redy]\n").find("redy"), std::string::npos);
 }
 
@@ -82,14 +85,24 @@ TEST(Manifest, CommandIsRequiredAndNonEmpty) {
 }
 
 TEST(Manifest, BadValues) {
-  EXPECT_NE(error_of("[run]\ncommand = \"x\"\n[restart]\npolicy = \"sometimes\"\n").find("restart.policy"), std::string::npos);
-  EXPECT_NE(error_of("[run]\ncommand = \"x\"\n[ready]\nport = 70000\n").find("ready.port"), std::string::npos);
-  EXPECT_NE(error_of("[run]\ncommand = \"x\"\n[stop]\nsignal = \"SIGNOPE\"\n").find("stop.signal"), std::string::npos);
-  EXPECT_NE(error_of("[run]\ncommand = \"x\"\ncwd = \"../etc\"\n").find("run.cwd"), std::string::npos);
-  EXPECT_NE(error_of("[run]\ncommand = \"x\"\naddress = \"0.0.0.0\"\n").find("run.address"), std::string::npos);
-  EXPECT_NE(error_of("[run]\ncommand = \"x\"\n[ready]\nmarker_regex = \"(\"\n").find("ready.marker_regex"), std::string::npos);
-  EXPECT_NE(error_of("name = \"bad name\"\n[run]\ncommand = \"x\"\n").find("name"), std::string::npos);
-  EXPECT_NE(error_of("[run]\ncommand = \"x\"\nenv = { \"1X\" = \"y\" }\n").find("run.env.1X"), std::string::npos);
+  EXPECT_NE(error_of("[run]\ncommand = \"x\"\n[restart]\npolicy = \"sometimes\"\n")
+                .find("restart.policy"),
+            std::string::npos);
+  EXPECT_NE(error_of("[run]\ncommand = \"x\"\n[ready]\nport = 70000\n").find("ready.port"),
+            std::string::npos);
+  EXPECT_NE(error_of("[run]\ncommand = \"x\"\n[stop]\nsignal = \"SIGNOPE\"\n").find("stop.signal"),
+            std::string::npos);
+  EXPECT_NE(error_of("[run]\ncommand = \"x\"\ncwd = \"../etc\"\n").find("run.cwd"),
+            std::string::npos);
+  EXPECT_NE(error_of("[run]\ncommand = \"x\"\naddress = \"0.0.0.0\"\n").find("run.address"),
+            std::string::npos);
+  EXPECT_NE(error_of("[run]\ncommand = \"x\"\n[ready]\nmarker_regex = \"(\"\n")
+                .find("ready.marker_regex"),
+            std::string::npos);
+  EXPECT_NE(error_of("name = \"bad name\"\n[run]\ncommand = \"x\"\n").find("name"),
+            std::string::npos);
+  EXPECT_NE(error_of("[run]\ncommand = \"x\"\nenv = { \"1X\" = \"y\" }\n").find("run.env.1X"),
+            std::string::npos);
 }
 
 TEST(Manifest, SyntaxErrorsCarryLineAndColumn) {

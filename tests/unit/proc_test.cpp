@@ -49,7 +49,8 @@ TEST(RestartTracker, BackoffDoublesUpToTheCeiling) {
   spec.start_limit = 100;
   RestartTracker t;
   std::vector<int64_t> delays;
-  for (int i = 0; i < 4; ++i) delays.push_back(t.on_run_end(spec, true, false, Millis(10)).delay.count());
+  for (int i = 0; i < 4; ++i)
+    delays.push_back(t.on_run_end(spec, true, false, Millis(10)).delay.count());
   EXPECT_EQ(delays, (std::vector<int64_t>{100, 200, 350, 350}));
 }
 
@@ -77,7 +78,8 @@ TEST(RestartTracker, StartLimitMeansCrashLoop) {
 TEST(RestartTracker, Policies) {
   RestartSpec spec;
   RestartTracker t;
-  EXPECT_EQ(t.on_run_end(spec, false, false, Millis(1)).kind, RestartDecision::Kind::kNone);  // on-failure, clean
+  EXPECT_EQ(t.on_run_end(spec, false, false, Millis(1)).kind,
+            RestartDecision::Kind::kNone);  // on-failure, clean
   spec.policy = RestartPolicy::kNever;
   EXPECT_EQ(t.on_run_end(spec, true, false, Millis(1)).kind, RestartDecision::Kind::kNone);
   spec.policy = RestartPolicy::kAlways;
