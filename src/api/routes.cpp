@@ -133,36 +133,31 @@ void register_routes(http::Router& router, Host& host) {
     co_return ok(c->status());
   });
 
-  router.add(
-      "POST", "/v1/components/{name}/start", [&host](Request& req) -> asio::awaitable<Response> {
-        auto c = host.find(req.params["name"]);
-        if (!c) co_return unknown(req.params["name"]);
-        if (host.shutting_down())
-          co_return http::error_response(503, "shutting_down", "the daemon is shutting down");
-        if (auto r = co_await c->start(); !r) co_return from_error(r.error());
-        (void)host.set_desired(c->name(), true);
-        co_return ok(c->status());
-      });
-
-  router.add("POST", "/v1/components/{name}/stop",
-             [&host](Request& req) -> asio::awaitable<Response> {
-               auto c = host.find(req.params["name"]);
-               if (!c) co_return unknown(req.params["name"]);
-               (void)host.set_desired(c->name(), false);
-               if (auto r = co_await c->stop(); !r) co_return from_error(r.error());
-               co_return ok(c->status());
-             });
-
-  router.add(
-      "POST", "/v1/components/{name}/restart", [&host](Request& req) -> asio::awaitable<Response> {
-        auto c = host.find(req.params["name"]);
-        if (!c) co_return unknown(req.params["name"]);
-        if (host.shutting_down())
-          co_return http::error_response(503, "shutting_down", "the daemon is shutting down");
-        if (auto r = co_await c->restart(); !r) co_return from_error(r.error());
-        (void)host.set_desired(c->name(), true);
-        co_return ok(c->status());
-      });
+  // start, stop and restart share one shape; each persists the desired state so the next
+  // daemon brings back what was running. Stop records "stopped" first, so a daemon killed
+  // mid-stop does not resurrect it; start and restart record "running" once they succeed.
+  for (const std::string verb : {"start", "stop", "restart"}) {
+    router.add("POST", "/v1/components/{name}/" + verb,
+               [&host, verb](Request& req) -> asio::awaitable<Response> {
+                 auto c = host.find(req.params["name"]);
+                 if (!c) co_return unknown(req.params["name"]);
+                 const bool up = verb != "stop";
+                 if (up && host.shutting_down())
+                   co_return http::error_response(503, "shutting_down",
+                                                  "the daemon is shutting down");
+                 if (!up) (void)host.set_desired(c->name(), false);
+                 Result<void> r;
+                 if (verb == "start")
+                   r = co_await c->start();
+                 else if (verb == "stop")
+                   r = co_await c->stop();
+                 else
+                   r = co_await c->restart();
+                 if (!r) co_return from_error(r.error());
+                 if (up) (void)host.set_desired(c->name(), true);
+                 co_return ok(c->status());
+               });
+  }
 
   router.add(
       "GET", "/v1/components/{name}/logs", [&host](Request& req) -> asio::awaitable<Response> {
