@@ -122,7 +122,9 @@ void register_routes(http::Router& router, Host& host) {
           400, "bad_request", "expected a JSON body {\"dir\": \"/abs/path\", \"name\": optional}");
     std::string name =
         body.contains("name") && body["name"].is_string() ? body["name"].get<std::string>() : "";
-    auto c = host.run_component(body["dir"].get<std::string>(), name);
+    if (body.contains("watch") && !body["watch"].is_boolean())
+      co_return http::error_response(400, "bad_request", "watch must be true or false");
+    auto c = host.run_component(body["dir"].get<std::string>(), name, body.value("watch", false));
     if (!c) co_return from_error(c.error());
     co_return ok((*c)->status(), 201);
   });

@@ -29,6 +29,7 @@ struct Options {
   size_t lines = 20;
   bool follow = false;
   bool wait = false;
+  bool watch = false;
 };
 
 int report(const Error& e) {
@@ -77,6 +78,14 @@ void print_status(const json& c) {
          c["last_error"].value("code", "") + ": " + c["last_error"].value("message", ""));
     if (c["last_error"].contains("tail"))
       for (auto& t : c["last_error"]["tail"]) fmt::print("  | {}\n", t.get<std::string>());
+  }
+  if (c.contains("watch") && c["watch"].is_object()) {
+    auto& w = c["watch"];
+    std::string text =
+        w.value("mode", "?") + ", " + std::to_string(w.value("watches", 0)) + " watches";
+    if (w.contains("reason")) text += " (" + w["reason"].get<std::string>() + ")";
+    line("watch", text);
+    if (w.contains("last_change")) line("changed", w["last_change"].value("path", ""));
   }
   for (auto& w : c.value("warnings", json::array())) line("warning", w.get<std::string>());
 }
@@ -212,6 +221,7 @@ int main(int argc, char** argv) {
   run->add_option("dir", o.dir, "component directory (with berth.toml)")->required();
   run->add_option("--name", o.name, "component name (default: manifest name, else directory name)");
   run->add_flag("--wait", o.wait, "wait until it is ready (exit 1 if it fails to start)");
+  run->add_flag("--watch", o.watch, "restart it when files under DIR change");
   add_json(run);
   auto* ls = app.add_subcommand("ls", "list components");
   add_json(ls);
@@ -261,7 +271,7 @@ int main(int argc, char** argv) {
   if (run->parsed()) {
     std::error_code ec;
     fs::path dir = fs::absolute(o.dir, ec);
-    json body = {{"dir", dir.lexically_normal().string()}};
+    json body = {{"dir", dir.lexically_normal().string()}, {"watch", o.watch}};
     if (!o.name.empty()) body["name"] = o.name;
     auto r = client.request("POST", "/v1/components", body.dump());
     if (!r) return report(r.error());

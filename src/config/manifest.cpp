@@ -232,6 +232,40 @@ Result<void> parse_restart(const Reader& r, const toml::table& t, RestartSpec& r
   return {};
 }
 
+Result<void> string_list(const Reader& r, const toml::table& t, std::string_view key,
+                         std::vector<std::string>& out) {
+  auto* node = t.get(key);
+  if (!node) return {};
+  if (!node->is_array())
+    return r.error(Reader::qual("watch", key), "expected an array of glob strings");
+  for (auto&& el : *node->as_array()) {
+    if (!el.is_string() || el.as_string()->get().empty())
+      return r.error(Reader::qual("watch", key), "expected an array of non-empty glob strings");
+    out.push_back(el.as_string()->get());
+  }
+  return {};
+}
+
+Result<void> parse_watch(const Reader& r, const toml::table& t, WatchSpec& w) {
+  TRY(r.only_keys(
+      t, "watch",
+      {"enabled", "ignore", "include", "debounce", "max_wait", "poll_interval", "retries"}));
+  auto enabled = r.boolean(t, "watch", "enabled");
+  if (!enabled) return std::unexpected(enabled.error());
+  w.enabled = enabled->value_or(false);
+  TRY(string_list(r, t, "ignore", w.ignore));
+  TRY(string_list(r, t, "include", w.include));
+  TRY(r.duration(t, "watch", "debounce", w.debounce, Millis(1)));
+  TRY(r.duration(t, "watch", "max_wait", w.max_wait, Millis(1)));
+  TRY(r.duration(t, "watch", "poll_interval", w.poll_interval, Millis(10)));
+  if (w.max_wait < w.debounce)
+    return r.error("watch.max_wait", "must not be smaller than watch.debounce");
+  auto retries = r.integer(t, "watch", "retries", 0, 1000);
+  if (!retries) return std::unexpected(retries.error());
+  if (*retries) w.retries = static_cast<int>(**retries);
+  return {};
+}
+
 }  // namespace
 
 const char* to_string(RestartPolicy p) {
@@ -257,7 +291,7 @@ Result<Manifest> parse_manifest(std::string_view text, const std::string& file) 
                 fmt::format("{}:{}:{}: {}", file, b.line, b.column, e.description()));
   }
   Manifest m;
-  TRY(r.only_keys(root, "", {"name", "run", "ready", "stop", "restart"}));
+  TRY(r.only_keys(root, "", {"name", "run", "ready", "stop", "restart", "watch"}));
   auto name = r.string(root, "", "name");
   if (!name) return std::unexpected(name.error());
   if (*name) {
@@ -280,6 +314,9 @@ Result<Manifest> parse_manifest(std::string_view text, const std::string& file) 
   auto restart = r.table(root, "restart");
   if (!restart) return std::unexpected(restart.error());
   if (*restart) TRY(parse_restart(r, **restart, m.restart));
+  auto watch = r.table(root, "watch");
+  if (!watch) return std::unexpected(watch.error());
+  if (*watch) TRY(parse_watch(r, **watch, m.watch));
   return m;
 }
 

@@ -49,12 +49,23 @@ struct RestartSpec {
   int start_limit = 5;         // consecutive failed runs before `crash-looping`
 };
 
+struct WatchSpec {
+  bool enabled = false;                // also enabled by `berth run --watch`
+  std::vector<std::string> ignore;     // globs added to the defaults and .berthignore
+  std::vector<std::string> include;    // when set, only matching files count as changes
+  Millis debounce{50};                 // quiet period ending a burst of changes
+  Millis max_wait{1000};               // ceiling: a steady drizzle still restarts this often
+  Millis poll_interval{2000};          // polling fallback when inotify is refused
+  int retries = 10;                    // root missing: retries before giving up
+};
+
 struct Manifest {
   std::string name;  // empty when the manifest names none
   RunSpec run;
   ReadySpec ready;
   StopSpec stop;
   RestartSpec restart;
+  WatchSpec watch;
 };
 
 Result<Manifest> parse_manifest(std::string_view toml_text, const std::string& file_label);

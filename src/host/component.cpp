@@ -4,6 +4,8 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <nlohmann/json.hpp>
 
@@ -35,13 +37,14 @@ const char* to_string(Component::State s) {
   return "?";
 }
 
-Component::Component(HostContext& ctx, std::string name, std::filesystem::path dir)
+Component::Component(HostContext& ctx, std::string name, std::filesystem::path dir, bool watch)
     : ctx_(ctx),
       name_(std::move(name)),
       dir_(std::move(dir)),
       logs_(ctx.io.get_executor(), ctx.config.home / "logs" / name_,
             LogLimits{ctx.config.log_max_bytes, ctx.config.log_files, ctx.config.log_ring_lines}),
-      backoff_timer_(ctx.io) {}
+      backoff_timer_(ctx.io),
+      watch_flag_(watch) {}
 
 void Component::note(const std::string& text) {
   logs_.append('b', "[berth] " + text);
@@ -69,7 +72,58 @@ Result<void> Component::start_now() {
   backoff_timer_.cancel();
   backoff_until_.reset();
   tracker_.reset();
+  // The watcher outlives a failed spawn: fixing the file restarts the component.
+  ensure_watcher(!restarting_);
   return spawn_tree();
+}
+
+void Component::ensure_watcher(bool fresh) {
+  if (!(manifest_.watch.enabled || watch_flag_)) {
+    watcher_.reset();
+    return;
+  }
+  if (watcher_ && !fresh) return;
+  WatchOptions opts;
+  opts.root = dir_;
+  opts.rules = IgnoreRules::load(dir_, manifest_.watch.ignore, manifest_.watch.include);
+  opts.debounce = manifest_.watch.debounce;
+  opts.max_wait = manifest_.watch.max_wait;
+  opts.poll_interval = manifest_.watch.poll_interval;
+  opts.retries = manifest_.watch.retries;
+  std::weak_ptr<Component> weak = weak_from_this();
+  watcher_.reset();  // release the old watches before the new crawl
+  watcher_ = std::make_unique<TreeWatcher>(ctx_.io, ctx_.inotify, std::move(opts),
+                                           [weak](const std::string& path, size_t events) {
+                                             if (auto self = weak.lock())
+                                               self->on_watch_change(path, events);
+                                           });
+  watcher_->start();
+}
+
+void Component::on_watch_change(const std::string& path, size_t events) {
+  if (!watcher_) return;
+  last_change_ = {path, std::chrono::system_clock::now()};
+  note(events > 1 ? fmt::format("change in {} (+{} more events): restarting", path, events - 1)
+                  : fmt::format("change in {}: restarting", path));
+  asio::co_spawn(ctx_.io, watched_restart(), asio::detached);
+}
+
+asio::awaitable<void> Component::watched_restart() {
+  auto self = shared_from_this();
+  // Changes during a restart cause at most one more restart, after it.
+  if (restarting_) {
+    restart_again_ = true;
+    co_return;
+  }
+  restarting_ = true;
+  do {
+    restart_again_ = false;
+    co_await stop_tree();
+    if (!watcher_) break;  // stopped by a user meanwhile
+    ++restarts_;
+    if (auto r = start_now(); !r) note("restart after change failed: " + r.error().message);
+  } while (restart_again_ && watcher_);
+  restarting_ = false;
 }
 
 Result<void> Component::spawn_tree() {
@@ -205,6 +259,13 @@ void Component::on_tree_end(const TreeEnd& end) {
 
 asio::awaitable<Result<void>> Component::stop() {
   auto self = shared_from_this();
+  watcher_.reset();
+  co_await stop_tree();
+  co_return Result<void>{};
+}
+
+asio::awaitable<void> Component::stop_tree() {
+  auto self = shared_from_this();
   backoff_timer_.cancel();
   backoff_until_.reset();
   if (tree_ && !tree_->ended()) {
@@ -214,14 +275,13 @@ asio::awaitable<Result<void>> Component::stop() {
     co_await tree->wait_ended();
   }
   if (state_ != State::kStopped && !tree_) state_ = State::kStopped;
-  co_return Result<void>{};
 }
 
 asio::awaitable<Result<void>> Component::restart() {
   auto self = shared_from_this();
   auto m = load_manifest(dir_);  // refuse before stopping if the new manifest is broken
   if (!m) co_return std::unexpected(m.error());
-  co_await stop();
+  co_await stop_tree();
   ++restarts_;
   co_return start_now();
 }
@@ -267,6 +327,16 @@ json Component::status() const {
     if (!last_tail_.empty()) j["last_error"]["tail"] = last_tail_;
   }
   j["warnings"] = warnings_;
+  if (watcher_) {
+    j["watch"] = {{"mode", to_string(watcher_->mode())}, {"watches", watcher_->watches()}};
+    if (!watcher_->reason().empty()) j["watch"]["reason"] = watcher_->reason();
+    if (last_change_)
+      j["watch"]["last_change"] = {
+          {"path", last_change_->first},
+          {"at_ms", duration_cast<milliseconds>(last_change_->second.time_since_epoch()).count()}};
+  } else {
+    j["watch"] = nullptr;
+  }
   if (last_stop_us_)
     j["last_stop"] = {{"leader_exit_us", last_stop_us_->first},
                       {"tree_gone_us", last_stop_us_->second}};

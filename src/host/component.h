@@ -16,6 +16,7 @@
 #include "proc/log_sink.h"
 #include "proc/process_tree.h"
 #include "proc/restart_policy.h"
+#include "watch/tree_watcher.h"
 
 namespace berth {
 
@@ -23,7 +24,8 @@ class Component : public std::enable_shared_from_this<Component> {
  public:
   enum class State { kStopped, kStarting, kReady, kStopping, kBackoff, kCrashLooping, kFailed };
 
-  Component(HostContext& ctx, std::string name, std::filesystem::path dir);
+  // `watch`: `berth run --watch` (the manifest's [watch] enabled also turns watching on).
+  Component(HostContext& ctx, std::string name, std::filesystem::path dir, bool watch = false);
 
   const std::string& name() const { return name_; }
   const std::filesystem::path& dir() const { return dir_; }
@@ -35,6 +37,7 @@ class Component : public std::enable_shared_from_this<Component> {
   // The same, for callers off a coroutine (daemon start-up): never waits.
   Result<void> start_now();
   // Ends the tree (stop signal, grace, SIGKILL) and completes once every member is gone.
+  // Also releases the component's watches: a stopped component holds none.
   boost::asio::awaitable<Result<void>> stop();
   boost::asio::awaitable<Result<void>> restart();
 
@@ -42,9 +45,20 @@ class Component : public std::enable_shared_from_this<Component> {
   LogSink& logs() { return logs_; }
   // Number of live processes in the tree (0 when stopped).
   size_t tree_size() const;
+  bool watch_flag() const { return watch_flag_; }
+  void set_watch_flag(bool on) { watch_flag_ = on; }
+  // Kernel watches this component holds (0 when not watching).
+  size_t watches() const { return watcher_ ? watcher_->watches() : 0; }
+  TreeWatcher* watcher() { return watcher_.get(); }
 
  private:
   Result<void> spawn_tree();
+  // Ends the tree and any pending backoff, keeping the watcher.
+  boost::asio::awaitable<void> stop_tree();
+  // Creates (or, with `fresh`, recreates) the watcher when watching is on; drops it when off.
+  void ensure_watcher(bool fresh);
+  void on_watch_change(const std::string& path, size_t events);
+  boost::asio::awaitable<void> watched_restart();
   void on_tree_end(const TreeEnd& end);
   void note(const std::string& text);
 
@@ -66,6 +80,10 @@ class Component : public std::enable_shared_from_this<Component> {
   std::optional<std::pair<int64_t, int64_t>> last_stop_us_;  // {to leader exit, to tree gone}
   std::chrono::system_clock::time_point started_at_{}, ready_at_{};
   std::string address_ = "127.0.0.1";
+  bool watch_flag_ = false;
+  std::unique_ptr<TreeWatcher> watcher_;
+  bool restarting_ = false, restart_again_ = false;
+  std::optional<std::pair<std::string, std::chrono::system_clock::time_point>> last_change_;
 };
 
 const char* to_string(Component::State s);

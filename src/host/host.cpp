@@ -54,8 +54,8 @@ Result<void> Host::open() {
     cgroup_why_ = "disabled by configuration";
   spdlog::info("isolation: {}",
                cg ? "cgroup v2 at " + cg->dir.string() : "process groups (" + cgroup_why_ + ")");
-  ctx_ = std::make_unique<HostContext>(
-      HostContext{io_, reaper_, config_, *component_repo_, *tree_repo_, *lease_repo_, cg, tag});
+  ctx_ = std::make_unique<HostContext>(HostContext{io_, reaper_, config_, *component_repo_,
+                                                   *tree_repo_, *lease_repo_, inotify_, cg, tag});
 
   // Whatever a previous daemon left running dies before anything new starts.
   auto rows = tree_repo_->list();
@@ -81,7 +81,7 @@ int Host::run() {
     return 1;
   }
   for (auto& row : *rows) {
-    auto c = std::make_shared<Component>(*ctx_, row.name, row.dir);
+    auto c = std::make_shared<Component>(*ctx_, row.name, row.dir, row.watch);
     components_[row.name] = c;
     if (row.desired == "running")
       if (auto r = c->start_now(); !r)
@@ -152,7 +152,7 @@ std::shared_ptr<Component> Host::find(const std::string& name) const {
 }
 
 Result<std::shared_ptr<Component>> Host::run_component(const std::string& dir_text,
-                                                       const std::string& name_arg) {
+                                                       const std::string& name_arg, bool watch) {
   if (shutting_down_) return fail("shutting_down", "the daemon is shutting down");
   fs::path dir(dir_text);
   if (!dir.is_absolute())
@@ -175,10 +175,9 @@ Result<std::shared_ptr<Component>> Host::run_component(const std::string& dir_te
   if (c && c->dir() != dir)
     return fail("name_taken",
                 fmt::format("component \"{}\" already runs from {}", name, c->dir().string()));
-  if (!c) {
-    c = std::make_shared<Component>(*ctx_, name, dir);
-  }
-  if (auto r = component_repo_->upsert({name, dir.string(), "running"}); !r)
+  if (!c) c = std::make_shared<Component>(*ctx_, name, dir, watch);
+  c->set_watch_flag(watch);
+  if (auto r = component_repo_->upsert({name, dir.string(), "running", watch}); !r)
     return std::unexpected(r.error());
   components_[name] = c;
   if (auto r = c->start_now(); !r) {
@@ -198,7 +197,10 @@ nlohmann::json Host::health() const {
                       {"pid", ::getpid()},
                       {"port", port_},
                       {"isolation", ctx_ && ctx_->cgroup ? "cgroup" : "process-group"},
-                      {"components", components_.size()}};
+                      {"components", components_.size()},
+                      {"inotify_watches", inotify_.watches()},
+                      {"inotify_events", inotify_.events()},
+                      {"inotify_overflows", inotify_.overflows()}};
   if (!(ctx_ && ctx_->cgroup)) j["isolation_reason"] = cgroup_why_;
   return j;
 }

@@ -13,6 +13,8 @@
 #include "http/router.h"
 #include "http/server.h"
 #include "store/db.h"
+#include "watch/inotify_api.h"
+#include "watch/inotify_hub.h"
 
 namespace berth {
 
@@ -30,7 +32,8 @@ class Host {
   }
   // Registers DIR as a component run in place (name: given, else the manifest's, else the
   // directory's) and starts it.
-  Result<std::shared_ptr<Component>> run_component(const std::string& dir, const std::string& name);
+  Result<std::shared_ptr<Component>> run_component(const std::string& dir, const std::string& name,
+                                                   bool watch);
   Result<void> set_desired(const std::string& name, bool running);
   // Stops every tree (in parallel) and then the event loop.
   void request_shutdown();
@@ -49,6 +52,8 @@ class Host {
   std::unique_ptr<TreeRepo> tree_repo_;
   std::unique_ptr<LeaseRepo> lease_repo_;
   Reaper reaper_;
+  KernelInotify inotify_api_;
+  InotifyHub inotify_{io_, inotify_api_};  // one inotify instance for every component
   std::unique_ptr<HostContext> ctx_;
   std::string cgroup_why_;
   std::string token_;

@@ -10,6 +10,7 @@
 #include "store/component_repo.h"
 #include "store/lease_repo.h"
 #include "store/tree_repo.h"
+#include "watch/inotify_hub.h"
 
 namespace berth {
 
@@ -20,6 +21,7 @@ struct HostContext {
   ComponentRepo& components;
   TreeRepo& trees;
   LeaseRepo& leases;
+  InotifyHub& inotify;
   std::optional<CgroupBase> cgroup;  // nullopt: process groups only
   std::string tag;                   // distinguishes this home's names (notify sockets)
 };

@@ -11,6 +11,7 @@ struct ComponentRow {
   std::string name;
   std::string dir;
   std::string desired;  // "running" | "stopped"
+  bool watch = false;   // `berth run --watch`
 };
 
 class ComponentRepo {

@@ -31,6 +31,10 @@ constexpr const char* kMigrations[] = {
       instance  INTEGER NOT NULL
     );
     )sql",
+    // 2: `berth run --watch` is remembered per component.
+    R"sql(
+    ALTER TABLE components ADD COLUMN watch INTEGER NOT NULL DEFAULT 0;
+    )sql",
 };
 
 }  // namespace

@@ -1,0 +1,38 @@
+// Which paths a component's watcher ignores: sensible defaults (.git, node_modules at any
+// depth, editor swap files, logs, caches), the manifest's [watch] ignore globs and the root's
+// .berthignore (gitignore syntax: `#` comments, `!` negation, trailing `/` for directories,
+// a leading or inner `/` anchors to the root, `**` crosses directories). [watch] include,
+// when set, narrows which files count as changes; directories are still walked.
+#pragma once
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace berth {
+
+class IgnoreRules {
+ public:
+  // Defaults + `extra` (manifest globs) + ROOT/.berthignore if present.
+  static IgnoreRules load(const std::filesystem::path& root, const std::vector<std::string>& extra,
+                          const std::vector<std::string>& include);
+  // `rel` is relative to the root, '/'-separated, no leading '/'.
+  bool ignored(std::string_view rel, bool is_dir) const;
+  // A file change that counts (not ignored and, with includes, matching one).
+  bool counts(std::string_view rel) const;
+
+  static const std::vector<std::string>& defaults();
+
+ private:
+  struct Rule {
+    std::string glob;
+    bool negate = false, dir_only = false, anchored = false, deep = false;
+  };
+  void add(std::string_view line);
+  static bool match(const Rule& r, std::string_view rel);
+
+  std::vector<Rule> rules_;
+  std::vector<Rule> include_;
+};
+
+}  // namespace berth
