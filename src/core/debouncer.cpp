@@ -20,6 +20,7 @@ void Debouncer::poke(const std::string& path) {
   }
   ++pokes_;
   last_ = now;
+  last_path_ = path;
   arm();
 }
 
@@ -30,8 +31,8 @@ void Debouncer::arm() {
   timer_.async_wait([this](const boost::system::error_code& ec) {
     if (ec) return;
     armed_ = false;
-    std::string path = std::move(first_path_);
-    fire_(path, pokes_);
+    std::string first = std::move(first_path_), last = std::move(last_path_);
+    fire_(first, last, pokes_);
   });
 }
 

@@ -1,6 +1,6 @@
 // Turns a burst of pokes into one call: it fires once the pokes have been quiet for `quiet`,
 // or `ceiling` after the first poke of the burst, whichever comes first, so a steady drizzle
-// still fires. The call names the first path of the burst.
+// still fires. The call names the first and the last path of the burst.
 #pragma once
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -13,7 +13,8 @@ namespace berth {
 
 class Debouncer {
  public:
-  using Fire = std::function<void(const std::string& first_path, size_t pokes)>;
+  using Fire = std::function<void(const std::string& first_path, const std::string& last_path,
+                                  size_t pokes)>;
   Debouncer(boost::asio::any_io_executor ex, Millis quiet, Millis ceiling, Fire fire);
 
   void poke(const std::string& path);
@@ -29,7 +30,7 @@ class Debouncer {
   Fire fire_;
   bool armed_ = false;
   size_t pokes_ = 0;
-  std::string first_path_;
+  std::string first_path_, last_path_;
   std::chrono::steady_clock::time_point first_, last_;
 };
 

@@ -55,7 +55,15 @@ TreeWatcher::TreeWatcher(boost::asio::io_context& io, InotifyHub& hub, WatchOpti
       opts_(std::move(opts)),
       on_change_(std::move(on_change)),
       debouncer_(io.get_executor(), opts_.debounce, opts_.max_wait,
-                 [this](const std::string& path, size_t pokes) {
+                 [this](const std::string& first, const std::string& last, size_t pokes) {
+                   // Editors and `sed -i` write a temporary file and rename it over the real
+                   // one: name a path that still exists (the rename target) when the first
+                   // one is gone.
+                   std::error_code ec;
+                   bool first_gone = first != "." && !first.starts_with("(") &&
+                                     !fs::exists(opts_.root / first, ec);
+                   const std::string& path =
+                       first_gone && fs::exists(opts_.root / last, ec) ? last : first;
                    if (on_change_) on_change_(path, pokes);
                  }),
       timer_(io) {}

@@ -122,6 +122,16 @@ TEST_F(WatchTest, FileModificationIsOneChangeNamingThePath) {
   EXPECT_EQ(changes_before_sentinel(1).size(), 1u);
 }
 
+TEST_F(WatchTest, TempFileRenamedOverTheRealOneNamesTheRealOne) {
+  write(root / "server.js");
+  start(options());
+  // What `sed -i` and many editors do: write a temporary file, rename it over the original.
+  write(root / "sedAbC123", "v2");
+  fs::rename(root / "sedAbC123", root / "server.js");
+  ASSERT_TRUE(run_until([&] { return !changes.empty(); }));
+  EXPECT_EQ(changes[0], "server.js");
+}
+
 TEST_F(WatchTest, OneWatchPerDirectoryNeverPerFile) {
   for (int i = 0; i < 50; ++i) write(root / "src" / ("f" + std::to_string(i)));
   write(root / "lib" / "deep" / "x");
