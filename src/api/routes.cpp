@@ -46,8 +46,7 @@ json line_json(const LogLine& l) {
   return {{"seq", l.seq}, {"ts", l.ts_ms}, {"stream", stream}, {"text", l.text}};
 }
 
-asio::awaitable<Response> logs_stream(std::shared_ptr<Component> c, size_t n,
-                                      uint64_t resume_after) {
+Response logs_stream(std::shared_ptr<Component> c, size_t n, uint64_t resume_after) {
   Response r;
   r.sse = [c, n, resume_after](http::SseWriter& w) -> asio::awaitable<void> {
     auto& sink = c->logs();
@@ -75,7 +74,7 @@ asio::awaitable<Response> logs_stream(std::shared_ptr<Component> c, size_t n,
       if (!more && !co_await w.comment(kPing)) co_return;
     }
   };
-  co_return r;
+  return r;
 }
 
 }  // namespace
@@ -181,7 +180,7 @@ void register_routes(http::Router& router, Host& host) {
             } catch (...) {
             }
           }
-          co_return co_await logs_stream(c, n, resume);
+          co_return logs_stream(c, n, resume);
         }
         json lines = json::array();
         for (auto& l : c->logs().tail(n)) lines.push_back(line_json(l));

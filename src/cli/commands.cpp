@@ -144,12 +144,6 @@ int cmd_ls(http::Client& client, const Options& o) {
   return 0;
 }
 
-std::string render_line(const json& l) {
-  std::string stream = l.value("stream", "stdout");
-  std::string text = l.value("text", "");
-  return stream == "stderr" ? text : text;
-}
-
 int cmd_logs(http::Client& client, const Options& o) {
   std::string target = fmt::format("/v1/components/{}/logs?n={}", o.name, o.lines);
   if (!o.follow) {
@@ -161,7 +155,7 @@ int cmd_logs(http::Client& client, const Options& o) {
       if (o.json_out)
         fmt::print("{}\n", l.dump());
       else
-        fmt::print("{}\n", render_line(l));
+        fmt::print("{}\n", l.value("text", ""));
     }
     return 0;
   }
@@ -172,7 +166,7 @@ int cmd_logs(http::Client& client, const Options& o) {
     if (o.json_out)
       fmt::print("{}\n", l.dump());
     else
-      fmt::print("{}\n", render_line(l));
+      fmt::print("{}\n", l.value("text", ""));
     std::fflush(stdout);
     return true;
   });

@@ -22,7 +22,6 @@ struct DaemonConfig {
   int log_files = 3;                          // rotated files kept besides the live one
   size_t log_ring_lines = 2000;               // lines kept in memory per component
   uint64_t body_limit = 1024 * 1024;          // API request bodies (JSON)
-  Millis shutdown_grace_cap{30'000};          // ceiling on a whole-daemon stop
 };
 
 // Default home: $BERTH_HOME, else /var/lib/berth for root, else ~/.local/state/berth.

@@ -295,8 +295,7 @@ Result<Manifest> parse_manifest(std::string_view text, const std::string& file) 
   auto name = r.string(root, "", "name");
   if (!name) return std::unexpected(name.error());
   if (*name) {
-    static const std::regex kName("[A-Za-z0-9][A-Za-z0-9._-]{0,62}");
-    if (!std::regex_match(**name, kName))
+    if (!valid_component_name(**name))
       return r.error("name",
                      "use 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit");
     m.name = **name;
@@ -331,6 +330,11 @@ Result<Manifest> load_manifest(const std::filesystem::path& dir) {
     return fail("bad_manifest", text.error().message);
   }
   return parse_manifest(*text, path.string());
+}
+
+bool valid_component_name(const std::string& name) {
+  static const std::regex kName("[A-Za-z0-9][A-Za-z0-9._-]{0,62}");
+  return std::regex_match(name, kName);
 }
 
 std::optional<int> parse_signal(std::string_view name) {

@@ -50,13 +50,13 @@ struct RestartSpec {
 };
 
 struct WatchSpec {
-  bool enabled = false;                // also enabled by `berth run --watch`
-  std::vector<std::string> ignore;     // globs added to the defaults and .berthignore
-  std::vector<std::string> include;    // when set, only matching files count as changes
-  Millis debounce{50};                 // quiet period ending a burst of changes
-  Millis max_wait{1000};               // ceiling: a steady drizzle still restarts this often
-  Millis poll_interval{2000};          // polling fallback when inotify is refused
-  int retries = 10;                    // root missing: retries before giving up
+  bool enabled = false;              // also enabled by `berth run --watch`
+  std::vector<std::string> ignore;   // globs added to the defaults and .berthignore
+  std::vector<std::string> include;  // when set, only matching files count as changes
+  Millis debounce{50};               // quiet period ending a burst of changes
+  Millis max_wait{1000};             // ceiling: a steady drizzle still restarts this often
+  Millis poll_interval{2000};        // polling fallback when inotify is refused
+  int retries = 10;                  // root missing: retries before giving up
 };
 
 struct Manifest {
@@ -71,6 +71,9 @@ struct Manifest {
 Result<Manifest> parse_manifest(std::string_view toml_text, const std::string& file_label);
 // Reads DIR/berth.toml.
 Result<Manifest> load_manifest(const std::filesystem::path& component_dir);
+
+// Component names: 1-63 of [A-Za-z0-9._-], starting with a letter or digit.
+bool valid_component_name(const std::string& name);
 
 // "SIGTERM", "TERM" or "15" -> 15.
 std::optional<int> parse_signal(std::string_view name);

@@ -20,7 +20,6 @@ class Debouncer {
   void poke(const std::string& path);
   // Forgets a pending burst.
   void cancel();
-  bool pending() const { return armed_; }
 
  private:
   void arm();

@@ -32,34 +32,27 @@ void LineSplitter::feed(std::string_view bytes) {
       break;
     }
     if (buf_.empty()) {
-      // Fast path: the whole line is in this chunk.
-      std::string_view line = bytes.substr(0, nl);
-      while (line.size() > max_line_) {
-        size_t cut = utf8_boundary(line, max_line_);
-        sink_(line.substr(0, cut));
-        line.remove_prefix(cut);
-      }
-      emit(line);
+      emit(emit_overlong(bytes.substr(0, nl)));  // fast path: the whole line is in this chunk
     } else {
       buf_.append(bytes.substr(0, nl));
-      std::string_view line = buf_;
-      while (line.size() > max_line_) {
-        size_t cut = utf8_boundary(line, max_line_);
-        sink_(line.substr(0, cut));
-        line.remove_prefix(cut);
-      }
-      emit(line);
+      emit(emit_overlong(buf_));
       buf_.clear();
     }
     bytes.remove_prefix(nl + 1);
   }
   // An unterminated line that has grown past the cap is emitted in pieces now, so memory stays
   // bounded; a trailing "\r" is kept back in case its "\n" arrives next.
-  while (buf_.size() > max_line_) {
-    size_t cut = utf8_boundary(buf_, max_line_);
-    sink_(std::string_view(buf_).substr(0, cut));
-    buf_.erase(0, cut);
+  std::string_view rest = emit_overlong(buf_);
+  buf_.erase(0, buf_.size() - rest.size());
+}
+
+std::string_view LineSplitter::emit_overlong(std::string_view line) {
+  while (line.size() > max_line_) {
+    size_t cut = utf8_boundary(line, max_line_);
+    sink_(line.substr(0, cut));
+    line.remove_prefix(cut);
   }
+  return line;
 }
 
 void LineSplitter::flush() {

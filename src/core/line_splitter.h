@@ -23,6 +23,9 @@ class LineSplitter {
 
  private:
   void emit(std::string_view line);
+  // Emits cap-sized pieces (cut on character boundaries) while `line` is over the cap;
+  // returns the rest, which fits.
+  std::string_view emit_overlong(std::string_view line);
 
   Sink sink_;
   size_t max_line_;

@@ -10,7 +10,6 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <csignal>
 #include <nlohmann/json.hpp>
-#include <regex>
 
 #include "api/routes.h"
 #include "proc/orphan_sweep.h"
@@ -18,11 +17,6 @@
 namespace berth {
 namespace asio = boost::asio;
 namespace fs = std::filesystem;
-
-bool valid_component_name(const std::string& name) {
-  static const std::regex kName("[A-Za-z0-9][A-Za-z0-9._-]{0,62}");
-  return std::regex_match(name, kName);
-}
 
 Host::Host(DaemonConfig config) : config_(std::move(config)), reaper_(io_) {}
 
@@ -175,8 +169,10 @@ Result<std::shared_ptr<Component>> Host::run_component(const std::string& dir_te
   if (c && c->dir() != dir)
     return fail("name_taken",
                 fmt::format("component \"{}\" already runs from {}", name, c->dir().string()));
-  if (!c) c = std::make_shared<Component>(*ctx_, name, dir, watch);
-  c->set_watch_flag(watch);
+  if (c)
+    c->set_watch_flag(watch);
+  else
+    c = std::make_shared<Component>(*ctx_, name, dir, watch);
   if (auto r = component_repo_->upsert({name, dir.string(), "running", watch}); !r)
     return std::unexpected(r.error());
   components_[name] = c;

@@ -64,7 +64,4 @@ class Host {
   bool shutting_down_ = false;
 };
 
-// Component and manifest names: 1-63 of [A-Za-z0-9._-], starting with a letter or digit.
-bool valid_component_name(const std::string& name);
-
 }  // namespace berth

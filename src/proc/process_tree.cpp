@@ -246,8 +246,7 @@ awaitable<bool> ProcessTree::terminate(bool graceful) {
     signal_tree(spec_.stop.signal);
     // Stopped (SIGSTOP'd) members cannot act on the signal until continued.
     if (spec_.stop.signal != SIGKILL) signal_tree(SIGCONT);
-    auto grace = grace_override_.value_or(spec_.stop.grace);
-    if (co_await wait_gone(Clock::now() + grace)) co_return false;
+    if (co_await wait_gone(Clock::now() + spec_.stop.grace)) co_return false;
   }
   auto give_up = Clock::now() + kKillWait;
   for (;;) {
@@ -347,11 +346,10 @@ awaitable<void> ProcessTree::supervise() {
   ev_.notify_all();
 }
 
-void ProcessTree::request_stop(std::optional<std::chrono::milliseconds> grace) {
+void ProcessTree::request_stop() {
   if (stop_requested_) return;
   stop_requested_ = true;
   stop_requested_at_ = Clock::now();
-  grace_override_ = grace;
   ev_.notify_all();
 }
 

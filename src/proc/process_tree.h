@@ -61,8 +61,8 @@ class ProcessTree : public std::enable_shared_from_this<ProcessTree> {
                                                     TreeSpec spec, Hooks hooks);
   ~ProcessTree();
 
-  // Begins the stop sequence (idempotent). `grace` overrides the manifest's when set.
-  void request_stop(std::optional<std::chrono::milliseconds> grace = std::nullopt);
+  // Begins the stop sequence (idempotent): stop signal, the manifest's grace, SIGKILL.
+  void request_stop();
   // Completes once on_end has run.
   boost::asio::awaitable<void> wait_ended();
 
@@ -101,7 +101,6 @@ class ProcessTree : public std::enable_shared_from_this<ProcessTree> {
   std::optional<ExitStatus> main_exit_;
   std::chrono::steady_clock::time_point main_exit_at_;
   bool ready_ = false, stop_requested_ = false, ended_ = false;
-  std::optional<std::chrono::milliseconds> grace_override_;
   std::chrono::steady_clock::time_point stop_requested_at_;
   int pumps_open_ = 0;
   std::deque<std::string> tail_;

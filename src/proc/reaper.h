@@ -34,10 +34,10 @@ class Reaper {
   // remove_listener.
   uint64_t add_listener(std::function<void()> cb);
   void remove_listener(uint64_t id) { listeners_.erase(id); }
-  // Reaps whatever is ready now. Public so shutdown paths can drain without a signal.
-  void reap_now();
 
  private:
+  // Reaps whatever has exited (a SIGCHLD may stand for several exits).
+  void reap_now();
   void arm();
   boost::asio::signal_set sigchld_;
   std::unordered_map<pid_t, std::function<void(ExitStatus)>> watched_;

@@ -50,8 +50,7 @@ const char* to_string(TreeWatcher::Mode m) {
 
 TreeWatcher::TreeWatcher(boost::asio::io_context& io, InotifyHub& hub, WatchOptions opts,
                          OnChange on_change)
-    : io_(io),
-      hub_(hub),
+    : hub_(hub),
       opts_(std::move(opts)),
       on_change_(std::move(on_change)),
       debouncer_(io.get_executor(), opts_.debounce, opts_.max_wait,
@@ -332,7 +331,6 @@ void TreeWatcher::retry_root() {
 
 void TreeWatcher::pause() {
   if (pauses_++ > 0) return;
-  mode_before_pause_ = mode_;
   snapshot_ = scan_tree(opts_.root, opts_.rules);
   release();  // the kernel resources, not just the events
   timer_.cancel();
@@ -345,8 +343,9 @@ std::optional<std::string> TreeWatcher::resume(bool notify) {
   Snapshot before = std::move(snapshot_);
   mode_ = Mode::kStopped;
   crawl();
-  auto diff = first_difference(before, scan_tree(opts_.root, opts_.rules));
-  if (mode_ == Mode::kPolling) snapshot_ = scan_tree(opts_.root, opts_.rules);
+  Snapshot now = scan_tree(opts_.root, opts_.rules);
+  auto diff = first_difference(before, now);
+  if (mode_ == Mode::kPolling) snapshot_ = std::move(now);
   if (diff && notify) changed(*diff);
   return diff;
 }

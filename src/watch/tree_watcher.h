@@ -84,15 +84,12 @@ class TreeWatcher : public InotifyHub::Listener {
   void retry_root();
   void rescan();
 
-  boost::asio::io_context& io_;
   InotifyHub& hub_;
   WatchOptions opts_;
   OnChange on_change_;
   Debouncer debouncer_;
   boost::asio::steady_timer timer_;
-  uint64_t timer_generation_ = 0;
   Mode mode_ = Mode::kStopped;
-  Mode mode_before_pause_ = Mode::kStopped;
   std::string reason_;
   std::optional<Error> error_;
   std::unordered_map<int, std::string> wd_path_;
