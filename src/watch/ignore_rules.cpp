@@ -41,17 +41,29 @@ void IgnoreRules::add(std::string_view line) {
   rules_.push_back(std::move(r));
 }
 
+void IgnoreRules::add_file(const std::filesystem::path& file) {
+  if (auto text = read_file(file)) {
+    std::istringstream in(*text);
+    std::string line;
+    while (std::getline(in, line)) add(line);
+  }
+}
+
+IgnoreRules IgnoreRules::packing(const std::filesystem::path& root) {
+  IgnoreRules rules;
+  rules.add(".git/");
+  rules.add("node_modules/");
+  rules.add_file(root / ".berthignore");
+  return rules;
+}
+
 IgnoreRules IgnoreRules::load(const std::filesystem::path& root,
                               const std::vector<std::string>& extra,
                               const std::vector<std::string>& include) {
   IgnoreRules rules;
   for (auto& d : defaults()) rules.add(d);
   for (auto& e : extra) rules.add(e);
-  if (auto text = read_file(root / ".berthignore")) {
-    std::istringstream in(*text);
-    std::string line;
-    while (std::getline(in, line)) rules.add(line);
-  }
+  rules.add_file(root / ".berthignore");
   for (auto& i : include) {
     Rule r;
     r.glob = i.starts_with("/") ? i.substr(1) : i;

@@ -16,6 +16,8 @@ class IgnoreRules {
   // Defaults + `extra` (manifest globs) + ROOT/.berthignore if present.
   static IgnoreRules load(const std::filesystem::path& root, const std::vector<std::string>& extra,
                           const std::vector<std::string>& include);
+  // What `berth deploy` leaves out of an upload: .git, node_modules and ROOT/.berthignore.
+  static IgnoreRules packing(const std::filesystem::path& root);
   // `rel` is relative to the root, '/'-separated, no leading '/'.
   bool ignored(std::string_view rel, bool is_dir) const;
   // A file change that counts (not ignored and, with includes, matching one).
@@ -29,6 +31,7 @@ class IgnoreRules {
     bool negate = false, dir_only = false, anchored = false, deep = false;
   };
   void add(std::string_view line);
+  void add_file(const std::filesystem::path& file);
   static bool match(const Rule& r, std::string_view rel);
 
   std::vector<Rule> rules_;

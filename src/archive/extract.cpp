@@ -1,0 +1,414 @@
+#include "archive/extract.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <linux/openat2.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <vector>
+
+#include "core/unique_fd.h"
+
+namespace berth {
+namespace fs = std::filesystem;
+namespace {
+
+constexpr uint64_t kResolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+
+int openat2_fd(int dirfd, const char* path, uint64_t flags, mode_t mode, uint64_t resolve) {
+  open_how how{};
+  how.flags = flags;
+  how.mode = mode;
+  how.resolve = resolve;
+  for (;;) {
+    long fd = ::syscall(SYS_openat2, dirfd, path, &how, sizeof how);
+    if (fd >= 0 || errno != EAGAIN) return static_cast<int>(fd);
+  }
+}
+
+using Parts = std::vector<std::string>;
+
+std::string join(const Parts& p, size_t n) {
+  std::string s;
+  for (size_t i = 0; i < n; ++i) {
+    if (i) s += '/';
+    s += p[i];
+  }
+  return s.empty() ? "." : s;
+}
+
+class Extractor {
+ public:
+  Extractor(const fs::path& dest, const ExtractLimits& limits, const std::atomic<bool>* cancel)
+      : dest_(dest), limits_(limits), cancel_(cancel) {}
+
+  Result<ExtractStats> run(const fs::path& archive_path) {
+    root_.reset(::open(dest_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW));
+    if (!root_) return fail("extract_failed", errno_message("open " + dest_.string(), errno));
+    // Pass one reads only headers: most refusals (and every limit) come before any write.
+    dry_ = true;
+    if (auto r = pass(archive_path); !r) return std::unexpected(r.error());
+    if (stats_.entries == 0) return fail("archive_empty", "the archive holds no entries");
+    dry_ = false;
+    stats_ = {};
+    if (auto r = pass(archive_path); !r) return std::unexpected(r.error());
+    if (auto v = verify_symlinks(); !v) return std::unexpected(v.error());
+    UniqueFd sync_fd(::open(dest_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW));
+    if (!sync_fd || ::syncfs(sync_fd.get()) != 0)
+      return fail("extract_failed", errno_message("syncfs " + dest_.string(), errno));
+    stats_.top = single_top();
+    return stats_;
+  }
+
+ private:
+  Result<void> pass(const fs::path& archive_path) {
+    a_ = archive_read_new();
+    archive_read_support_filter_all(a_);
+    archive_read_support_format_tar(a_);
+    Result<void> r;
+    if (archive_read_open_filename(a_, archive_path.c_str(), 1 << 16) != ARCHIVE_OK)
+      r = std::unexpected(read_error("cannot open the archive"));
+    else
+      r = loop();
+    archive_read_free(a_);
+    a_ = nullptr;
+    return r;
+  }
+
+  Error read_error(const std::string& what) {
+    const char* msg = archive_error_string(a_);
+    std::string m = msg ? msg : "unknown error";
+    bool truncated = m.find("runcated") != std::string::npos ||
+                     m.find("Premature end") != std::string::npos ||
+                     m.find("unexpected end") != std::string::npos;
+    return Error{truncated ? "archive_truncated" : "archive_invalid", what + ": " + m};
+  }
+
+  Result<void> loop() {
+    archive_entry* e = nullptr;
+    for (;;) {
+      if (cancel_ && cancel_->load()) return fail("cancelled", "extraction cancelled");
+      int rc = archive_read_next_header(a_, &e);
+      if (rc == ARCHIVE_EOF) return {};
+      if (rc < ARCHIVE_WARN) return std::unexpected(read_error("reading the archive"));
+      if (++stats_.entries > limits_.max_entries)
+        return fail("archive_too_many_entries",
+                    fmt::format("more than {} entries", limits_.max_entries));
+      if (auto r = check_ratio(); !r) return r;
+      if (auto r = entry(e); !r) return r;
+    }
+  }
+
+  Result<void> check_ratio() {
+    auto raw = archive_filter_bytes(a_, -1), plain = archive_filter_bytes(a_, 0);
+    if (plain > static_cast<int64_t>(limits_.ratio_floor) && raw > 0 &&
+        static_cast<double>(plain) > limits_.max_ratio * static_cast<double>(raw))
+      return fail("archive_bomb", fmt::format("compression ratio above {:.0f}:1 ({} bytes from {})",
+                                              limits_.max_ratio, plain, raw));
+    return {};
+  }
+
+  // Splits an entry path into components, refusing absolute paths and "..".
+  Result<Parts> split(const char* raw, const char* what, const std::string& escape_code) {
+    std::string_view p = raw ? raw : "";
+    if (p.size() > limits_.max_path)
+      return fail("archive_path_too_long",
+                  fmt::format("{} path longer than {} bytes", what, limits_.max_path));
+    if (p.starts_with('/'))
+      return fail(escape_code == "archive_hardlink_escape" ? escape_code : "archive_absolute_path",
+                  fmt::format("absolute {} path \"{}\"", what, p));
+    Parts parts;
+    while (!p.empty()) {
+      auto slash = p.find('/');
+      auto c = p.substr(0, slash);
+      if (c == "..")
+        return fail(
+            escape_code == "archive_hardlink_escape" ? escape_code : "archive_path_traversal",
+            fmt::format("{} path \"{}\" climbs out with ..", what, raw));
+      if (!c.empty() && c != ".") parts.emplace_back(c);
+      if (slash == std::string_view::npos) break;
+      p.remove_prefix(slash + 1);
+    }
+    if (parts.size() > limits_.max_depth)
+      return fail("archive_too_deep",
+                  fmt::format("{} path \"{}\" deeper than {}", what, raw, limits_.max_depth));
+    return parts;
+  }
+
+  static Error open_error(int err, const std::string& path, const std::string& escape_code) {
+    if (err == ELOOP)
+      return Error{escape_code, fmt::format("\"{}\" would be written through a symlink", path)};
+    if (err == EXDEV) return Error{escape_code, fmt::format("\"{}\" leaves the release", path)};
+    if (err == ENOTDIR)
+      return Error{"archive_entry_conflict",
+                   fmt::format("\"{}\": a parent is not a directory", path)};
+    return Error{"extract_failed", errno_message(path, err)};
+  }
+
+  // The directory holding the first `n` components, created as needed, never through a link.
+  Result<int> dir_fd(const Parts& parts, size_t n, const std::string& escape_code) {
+    std::string key = join(parts, n);
+    if (key == cached_key_ && cached_) return cached_.get();
+    int fd = openat2_fd(root_.get(), key.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC, 0, kResolve);
+    if (fd < 0 && errno == ENOENT) {
+      // Archives may omit directory entries: make the missing ones one step at a time.
+      UniqueFd cur(::fcntl(root_.get(), F_DUPFD_CLOEXEC, 0));
+      for (size_t i = 0; i < n; ++i) {
+        if (::mkdirat(cur.get(), parts[i].c_str(), 0755) != 0 && errno != EEXIST)
+          return std::unexpected(open_error(errno, join(parts, i + 1), escape_code));
+        int next =
+            openat2_fd(cur.get(), parts[i].c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC, 0, kResolve);
+        if (next < 0) return std::unexpected(open_error(errno, join(parts, i + 1), escape_code));
+        cur.reset(next);
+      }
+      fd = cur.release();
+    } else if (fd < 0) {
+      return std::unexpected(open_error(errno, key, escape_code));
+    }
+    cached_.reset(fd);
+    cached_key_ = key;
+    return fd;
+  }
+
+  // Removes what sits at NAME so a later entry can replace it (tar semantics: the last wins),
+  // but never a directory: a link or file cannot take a directory's place.
+  Result<void> make_room(int dirfd, const std::string& name, const std::string& path) {
+    struct stat st {};
+    if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return {};
+    if (S_ISDIR(st.st_mode))
+      return fail("archive_entry_conflict", fmt::format("\"{}\" would replace a directory", path));
+    if (::unlinkat(dirfd, name.c_str(), 0) != 0)
+      return fail("extract_failed", errno_message("unlink " + path, errno));
+    return {};
+  }
+
+  Result<void> entry(archive_entry* e) {
+    const char* raw = archive_entry_pathname(e);
+    auto parts = split(raw, "entry", "archive_through_symlink");
+    if (!parts) return std::unexpected(parts.error());
+    if (parts->empty()) return {};  // "./"
+    const std::string path = join(*parts, parts->size());
+    const std::string& name = parts->back();
+
+    if (const char* link = archive_entry_hardlink(e)) return hardlink(*parts, path, link);
+    if (dry_) return check_only(e, *parts, path);
+    auto parent = dir_fd(*parts, parts->size() - 1, "archive_through_symlink");
+    if (!parent) return std::unexpected(parent.error());
+    mode_t mode = archive_entry_perm(e);
+    if (mode & (S_ISUID | S_ISGID | S_ISVTX)) ++stats_.setid_stripped;
+    mode &= 0777;
+
+    switch (archive_entry_filetype(e)) {
+      case AE_IFDIR: {
+        if (::mkdirat(*parent, name.c_str(), mode | 0700) != 0) {
+          if (errno != EEXIST) return fail("extract_failed", errno_message("mkdir " + path, errno));
+          struct stat st {};
+          if (::fstatat(*parent, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+              !S_ISDIR(st.st_mode))
+            return fail("archive_entry_conflict",
+                        fmt::format("directory \"{}\" clashes with an earlier entry", path));
+          ::fchmodat(*parent, name.c_str(), mode | 0700, 0);
+        }
+        return {};
+      }
+      case AE_IFREG:
+        return regular(e, *parent, name, path, mode);
+      case AE_IFLNK:
+        return symlink(*parts, *parent, path, archive_entry_symlink(e));
+      default:
+        return fail("archive_special_file",
+                    fmt::format("\"{}\" is a device, FIFO or socket; refused", path));
+    }
+  }
+
+  // Pass one: what can be judged from the header alone.
+  Result<void> check_only(archive_entry* e, const Parts& parts, const std::string& path) {
+    switch (archive_entry_filetype(e)) {
+      case AE_IFDIR:
+        return {};
+      case AE_IFREG: {
+        stats_.bytes += static_cast<uint64_t>(std::max<la_int64_t>(0, archive_entry_size(e)));
+        if (stats_.bytes > limits_.max_bytes)
+          return fail("archive_too_large",
+                      fmt::format("contents exceed {} bytes", limits_.max_bytes));
+        if (archive_read_data_skip(a_) < ARCHIVE_WARN)
+          return std::unexpected(read_error("reading " + path));
+        return check_ratio();
+      }
+      case AE_IFLNK:
+        return check_target(parts, path, archive_entry_symlink(e));
+      default:
+        return fail("archive_special_file",
+                    fmt::format("\"{}\" is a device, FIFO or socket; refused", path));
+    }
+  }
+
+  Result<void> regular(archive_entry* e, int parent, const std::string& name,
+                       const std::string& path, mode_t mode) {
+    if (archive_entry_size_is_set(e) &&
+        stats_.bytes + static_cast<uint64_t>(archive_entry_size(e)) > limits_.max_bytes)
+      return fail("archive_too_large", fmt::format("contents exceed {} bytes", limits_.max_bytes));
+    const uint64_t flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+    int fd = openat2_fd(parent, name.c_str(), flags, 0600, kResolve);
+    if (fd < 0 && errno == EEXIST) {
+      if (auto r = make_room(parent, name, path); !r) return r;
+      fd = openat2_fd(parent, name.c_str(), flags, 0600, kResolve);
+    }
+    if (fd < 0) return std::unexpected(open_error(errno, path, "archive_through_symlink"));
+    UniqueFd out(fd);
+    const void* buf = nullptr;
+    size_t size = 0;
+    la_int64_t offset = 0;
+    for (;;) {
+      int rc = archive_read_data_block(a_, &buf, &size, &offset);
+      if (rc == ARCHIVE_EOF) break;
+      if (rc < ARCHIVE_WARN) return std::unexpected(read_error("reading " + path));
+      stats_.bytes += size;
+      if (stats_.bytes > limits_.max_bytes)
+        return fail("archive_too_large",
+                    fmt::format("contents exceed {} bytes", limits_.max_bytes));
+      if (auto r = check_ratio(); !r) return r;
+      const char* p = static_cast<const char*>(buf);
+      while (size > 0) {
+        ssize_t n = ::pwrite(out.get(), p, size, offset);
+        if (n < 0) {
+          if (errno == EINTR) continue;
+          return fail("extract_failed", errno_message("write " + path, errno));
+        }
+        p += n;
+        offset += n;
+        size -= static_cast<size_t>(n);
+      }
+    }
+    // Sparse entries may end in a hole.
+    if (archive_entry_size_is_set(e)) (void)::ftruncate(out.get(), archive_entry_size(e));
+    ::fchmod(out.get(), mode);
+    if (archive_entry_mtime_is_set(e)) {
+      timespec ts[2] = {{0, UTIME_OMIT}, {archive_entry_mtime(e), archive_entry_mtime_nsec(e)}};
+      ::futimens(out.get(), ts);
+    }
+    ++stats_.files;
+    return {};
+  }
+
+  // Lexical check (cheap, clear message); the kernel re-checks every link at the end.
+  static Result<void> check_target(const Parts& parts, const std::string& path,
+                                   const char* target) {
+    std::string_view t = target ? target : "";
+    if (t.empty())
+      return fail("archive_invalid", fmt::format("symlink \"{}\" has no target", path));
+    if (t.starts_with('/'))
+      return fail("archive_symlink_escape",
+                  fmt::format("symlink \"{}\" points to the absolute path \"{}\"", path, t));
+    size_t depth = parts.size() - 1;
+    for (std::string_view rest = t; !rest.empty();) {
+      auto slash = rest.find('/');
+      auto c = rest.substr(0, slash);
+      if (c == "..") {
+        if (depth == 0)
+          return fail("archive_symlink_escape",
+                      fmt::format("symlink \"{}\" -> \"{}\" leaves the release", path, t));
+        --depth;
+      } else if (!c.empty() && c != ".") {
+        ++depth;
+      }
+      if (slash == std::string_view::npos) break;
+      rest.remove_prefix(slash + 1);
+    }
+    return {};
+  }
+
+  Result<void> symlink(const Parts& parts, int parent, const std::string& path,
+                       const char* target) {
+    if (auto r = check_target(parts, path, target); !r) return r;
+    const std::string& name = parts.back();
+    if (::symlinkat(target, parent, name.c_str()) != 0) {
+      if (errno != EEXIST) return fail("extract_failed", errno_message("symlink " + path, errno));
+      if (auto r = make_room(parent, name, path); !r) return r;
+      if (::symlinkat(target, parent, name.c_str()) != 0)
+        return fail("extract_failed", errno_message("symlink " + path, errno));
+    }
+    symlinks_.push_back(path);
+    return {};
+  }
+
+  Result<void> hardlink(const Parts& parts, const std::string& path, const char* link) {
+    auto src = split(link, "hardlink target", "archive_hardlink_escape");
+    if (!src) return std::unexpected(src.error());
+    if (src->empty())
+      return fail("archive_hardlink_escape", fmt::format("hardlink \"{}\" to the root", path));
+    if (dry_) return {};
+    auto src_dir = dir_fd(*src, src->size() - 1, "archive_hardlink_escape");
+    if (!src_dir) return std::unexpected(src_dir.error());
+    UniqueFd src_parent(::fcntl(*src_dir, F_DUPFD_CLOEXEC, 0));
+    struct stat st {};
+    if (::fstatat(src_parent.get(), src->back().c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+        !S_ISREG(st.st_mode))
+      return fail(
+          "archive_hardlink_escape",
+          fmt::format("hardlink \"{}\" -> \"{}\": not a file extracted before", path, link));
+    auto parent = dir_fd(parts, parts.size() - 1, "archive_through_symlink");
+    if (!parent) return std::unexpected(parent.error());
+    const std::string& name = parts.back();
+    if (::linkat(src_parent.get(), src->back().c_str(), *parent, name.c_str(), 0) != 0) {
+      if (errno != EEXIST) return fail("extract_failed", errno_message("link " + path, errno));
+      if (auto r = make_room(*parent, name, path); !r) return r;
+      if (::linkat(src_parent.get(), src->back().c_str(), *parent, name.c_str(), 0) != 0)
+        return fail("extract_failed", errno_message("link " + path, errno));
+    }
+    ++stats_.files;
+    return {};
+  }
+
+  // Chains of individually harmless links can still climb out (a/b -> .., c -> a/b/..): the
+  // kernel resolves each final link beneath the root and refuses any escape.
+  Result<void> verify_symlinks() {
+    for (auto& p : symlinks_) {
+      int fd = openat2_fd(root_.get(), p.c_str(), O_PATH | O_CLOEXEC, 0,
+                          RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS);
+      if (fd >= 0) {
+        ::close(fd);
+      } else if (errno == EXDEV) {
+        return fail("archive_symlink_escape",
+                    fmt::format("symlink \"{}\" resolves outside the release", p));
+      }
+    }
+    return {};
+  }
+
+  std::optional<std::string> single_top() const {
+    std::optional<std::string> top;
+    std::error_code ec;
+    for (auto& d : fs::directory_iterator(dest_, ec)) {
+      if (top || !d.is_directory(ec) || d.is_symlink(ec)) return std::nullopt;
+      top = d.path().filename().string();
+    }
+    return top;
+  }
+
+  fs::path dest_;
+  ExtractLimits limits_;
+  const std::atomic<bool>* cancel_;
+  archive* a_ = nullptr;
+  bool dry_ = false;
+  UniqueFd root_;
+  UniqueFd cached_;
+  std::string cached_key_;
+  std::vector<std::string> symlinks_;
+  ExtractStats stats_;
+};
+
+}  // namespace
+
+Result<ExtractStats> extract_archive(const fs::path& archive, const fs::path& dest,
+                                     const ExtractLimits& limits, const std::atomic<bool>* cancel) {
+  Extractor x(dest, limits, cancel);
+  return x.run(archive);
+}
+
+}  // namespace berth
