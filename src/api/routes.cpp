@@ -77,17 +77,87 @@ Response logs_stream(std::shared_ptr<Component> c, size_t n, uint64_t resume_aft
   return r;
 }
 
+json deployment_json(const DeploymentRow& r) {
+  json j = {{"id", r.id},
+            {"component", r.component},
+            {"kind", r.kind},
+            {"release", r.release},
+            {"previous", r.previous ? json(*r.previous) : json()},
+            {"digest", r.digest ? json("sha256:" + *r.digest) : json()},
+            {"size", r.size},
+            {"status", r.status},
+            {"phase", r.phase},
+            {"created_at", r.created_at},
+            {"updated_at", r.updated_at},
+            {"ended_at", r.ended_at ? json(*r.ended_at) : json()},
+            {"error", json()},
+            {"peer_results", json::parse(r.peer_results, nullptr, false)}};
+  if (r.error)
+    j["error"] = {{"code", r.error->code}, {"message", r.error->message}, {"phase", r.error_phase}};
+  return j;
+}
+
+std::string event_data(const EventRow& e) {
+  auto j = json::parse(e.data, nullptr, false);
+  if (!j.is_object()) j = json::object();
+  j["seq"] = e.seq;
+  j["ts"] = e.ts;
+  j["type"] = e.type;
+  return compact(j);
+}
+
+// Replays the stored events after `cursor`, then follows live ones until the deployment ends.
+// Events capped away at rest show up as one `gap` event saying how many were dropped.
+Response deployment_events(Deployer& deployer, std::string id, int64_t cursor) {
+  Response r;
+  r.sse = [&deployer, id, cursor](http::SseWriter& w) mutable -> asio::awaitable<void> {
+    auto log = deployer.live_log(id);
+    auto following = log ? log->follow() : nullptr;
+    const std::function<bool()> news = [&] { return log->last_seq() > cursor || log->ended(); };
+    for (;;) {
+      std::vector<EventRow> batch;
+      if (log) {
+        batch = log->after(cursor, 512);
+      } else if (auto rows = deployer.repo().events_after(id, cursor, 512)) {
+        batch = std::move(*rows);
+      }
+      for (auto& e : batch) {
+        if (e.seq > cursor + 1 && cursor > 0) {
+          const std::string gap = compact({{"type", "gap"}, {"dropped", e.seq - cursor - 1}});
+          static const std::string kGap = "gap";
+          static const std::string kNoId;
+          if (!co_await w.event(kNoId, kGap, gap)) co_return;
+        }
+        const std::string sid = std::to_string(e.seq), data = event_data(e);
+        if (!co_await w.event(sid, e.type, data)) co_return;
+        cursor = e.seq;
+      }
+      if (!batch.empty()) continue;
+      if (!log || log->ended()) co_return;
+      bool more = co_await log->changed().wait_until(
+          news, std::chrono::steady_clock::now() + std::chrono::seconds(15));
+      static const std::string kPing = "ping";
+      if (!more && !co_await w.comment(kPing)) co_return;
+    }
+  };
+  return r;
+}
+
 }  // namespace
 
 int status_for(const std::string& code) {
   static const std::map<std::string, int> kStatus = {
-      {"not_found", 404},     {"unauthorized", 401},      {"bad_manifest", 400},
-      {"bad_request", 400},   {"bad_name", 400},          {"bad_dir", 400},
-      {"name_taken", 409},    {"spawn_failed", 422},      {"no_free_address", 503},
-      {"shutting_down", 503}, {"payload_too_large", 413}, {"method_not_allowed", 405},
+      {"not_found", 404},           {"unauthorized", 401},       {"bad_manifest", 400},
+      {"bad_request", 400},         {"bad_name", 400},           {"bad_dir", 400},
+      {"name_taken", 409},          {"spawn_failed", 422},       {"no_free_address", 503},
+      {"shutting_down", 503},       {"payload_too_large", 413},  {"method_not_allowed", 405},
+      {"upload_incomplete", 400},   {"deploy_in_progress", 409}, {"not_deployed", 409},
+      {"no_previous_release", 409}, {"release_gone", 410},
   };
   auto it = kStatus.find(code);
-  return it == kStatus.end() ? 500 : it->second;
+  if (it != kStatus.end()) return it->second;
+  if (code.starts_with("archive_")) return 422;
+  return 500;
 }
 
 std::optional<Response> authorize(const Request& req, const std::string& token) {
@@ -146,6 +216,11 @@ void register_routes(http::Router& router, Host& host) {
                  if (up && host.shutting_down())
                    co_return http::error_response(503, "shutting_down",
                                                   "the daemon is shutting down");
+                 if (verb == "restart" && host.deployer().in_flight(c->name()))
+                   co_return http::error_response(
+                       409, "deploy_in_progress",
+                       "a deploy of \"" + c->name() +
+                           "\" is in flight; it restarts the component itself when it ends");
                  if (!up) (void)host.set_desired(c->name(), false);
                  Result<void> r;
                  if (verb == "start")
@@ -185,6 +260,69 @@ void register_routes(http::Router& router, Host& host) {
         json lines = json::array();
         for (auto& l : c->logs().tail(n)) lines.push_back(line_json(l));
         co_return ok({{"name", c->name()}, {"lines", lines}});
+      });
+
+  router.add_upload("PUT", "/v1/components/{name}",
+                    [&host](Request& req, http::BodyReader& body) -> asio::awaitable<Response> {
+                      auto row = co_await host.deployer().receive(req.params["name"], body);
+                      if (!row) co_return from_error(row.error());
+                      co_return ok(deployment_json(*row), 202);
+                    });
+
+  router.add("POST", "/v1/components/{name}/rollback",
+             [&host](Request& req) -> asio::awaitable<Response> {
+               std::string to;
+               if (!req.body.empty()) {
+                 auto body = json::parse(req.body, nullptr, false);
+                 if (body.is_discarded() || !body.is_object() ||
+                     (body.contains("to") && !body["to"].is_string()))
+                   co_return http::error_response(
+                       400, "bad_request", "expected {\"to\": \"DEPLOYMENT_ID\"} or no body");
+                 to = body.value("to", "");
+               }
+               auto row = host.deployer().rollback(req.params["name"], to);
+               if (!row) co_return from_error(row.error());
+               co_return ok(deployment_json(*row), 202);
+             });
+
+  router.add("GET", "/v1/deployments", [&host](Request& req) -> asio::awaitable<Response> {
+    size_t limit = 50;
+    if (auto it = req.query.find("limit"); it != req.query.end()) {
+      try {
+        limit = std::stoul(it->second);
+      } catch (...) {
+        co_return http::error_response(400, "bad_request", "limit must be a positive integer");
+      }
+    }
+    auto rows = host.deployer().repo().list(req.query["component"], limit);
+    if (!rows) co_return from_error(rows.error());
+    json list = json::array();
+    for (auto& r : *rows) list.push_back(deployment_json(r));
+    co_return ok({{"deployments", list}});
+  });
+
+  router.add("GET", "/v1/deployments/{id}", [&host](Request& req) -> asio::awaitable<Response> {
+    auto row = host.deployer().repo().get(req.params["id"]);
+    if (!row) co_return from_error(row.error());
+    if (!*row)
+      co_return http::error_response(404, "not_found", "no deployment " + req.params["id"]);
+    co_return ok(deployment_json(**row));
+  });
+
+  router.add(
+      "GET", "/v1/deployments/{id}/events", [&host](Request& req) -> asio::awaitable<Response> {
+        auto row = host.deployer().repo().get(req.params["id"]);
+        if (!row) co_return from_error(row.error());
+        if (!*row)
+          co_return http::error_response(404, "not_found", "no deployment " + req.params["id"]);
+        int64_t cursor = 0;
+        if (!req.last_event_id.empty()) {
+          try {
+            cursor = std::stoll(req.last_event_id);
+          } catch (...) {
+          }
+        }
+        co_return deployment_events(host.deployer(), req.params["id"], cursor);
       });
 
   router.add("POST", "/v1/shutdown", [&host](Request&) -> asio::awaitable<Response> {

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "cli/connection.h"
+#include "cli/deploy_commands.h"
 #include "cli/format.h"
 #include "config/daemon_config.h"
 #include "host/host.h"
@@ -31,23 +32,6 @@ struct Options {
   bool wait = false;
   bool watch = false;
 };
-
-int report(const Error& e) {
-  fmt::print(stderr, "berth: {}\n", e.message);
-  return 1;
-}
-
-// Prints a server error ("code: message") and returns 1; 0 on 2xx.
-int check(const http::ClientResponse& r) {
-  if (r.status / 100 == 2) return 0;
-  auto j = json::parse(r.body, nullptr, false);
-  if (!j.is_discarded() && j.contains("error"))
-    fmt::print(stderr, "berth: {} ({})\n", j["error"].value("message", "error"),
-               j["error"].value("code", "?"));
-  else
-    fmt::print(stderr, "berth: HTTP {}: {}\n", r.status, r.body);
-  return 1;
-}
 
 std::string state_cell(const json& c) {
   std::string s = c.value("state", "?");
@@ -235,6 +219,24 @@ int main(int argc, char** argv) {
   logs->add_option("-n,--lines", o.lines, "number of recent lines")->check(CLI::NonNegativeNumber);
   logs->add_flag("-f,--follow", o.follow, "keep streaming new lines");
   add_json(logs);
+  DeployOptions d;
+  bool no_follow = false;
+  auto* deploy =
+      app.add_subcommand("deploy", "upload DIR (or a .tar.gz) as a new release and follow it");
+  deploy->add_option("path", d.path, "component directory, or a .tar.gz of one")->required();
+  deploy->add_option("--name", d.name,
+                     "component name (default: manifest name, else directory name)");
+  deploy->add_flag("--no-follow", no_follow, "print the deployment id and return at once");
+  add_json(deploy);
+  std::string to;
+  auto* rollback = app.add_subcommand("rollback", "go back to an earlier release");
+  rollback->add_option("name", o.name)->required();
+  rollback->add_option("id", to, "deployment whose release to restore (default: the one before)");
+  rollback->add_flag("--no-follow", no_follow, "print the deployment id and return at once");
+  add_json(rollback);
+  auto* deployments = app.add_subcommand("deployments", "list a component's deployments");
+  deployments->add_option("name", o.name, "component (default: all)");
+  add_json(deployments);
   auto* shutdown = app.add_subcommand("shutdown", "stop every component and the daemon");
   add_json(shutdown);
 
@@ -287,6 +289,13 @@ int main(int argc, char** argv) {
     return print_component(*r, o.json_out);
   }
   if (logs->parsed()) return cmd_logs(client, o);
+  if (deploy->parsed()) {
+    d.follow = !no_follow;
+    d.json_out = o.json_out;
+    return cmd_deploy(client, d);
+  }
+  if (rollback->parsed()) return cmd_rollback(client, o.name, to, !no_follow, o.json_out);
+  if (deployments->parsed()) return cmd_deployments(client, o.name, o.json_out);
   return 2;
 }
 

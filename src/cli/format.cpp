@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <nlohmann/json.hpp>
 
 namespace berth::cli {
 
@@ -38,6 +39,22 @@ std::string table(const std::vector<std::vector<std::string>>& rows) {
     out += line + "\n";
   }
   return out;
+}
+
+int report(const Error& e) {
+  fmt::print(stderr, "berth: {}\n", e.message);
+  return 1;
+}
+
+int check(const http::ClientResponse& r) {
+  if (r.status / 100 == 2) return 0;
+  auto j = nlohmann::json::parse(r.body, nullptr, false);
+  if (!j.is_discarded() && j.contains("error"))
+    fmt::print(stderr, "berth: {} ({})\n", j["error"].value("message", "error"),
+               j["error"].value("code", "?"));
+  else
+    fmt::print(stderr, "berth: HTTP {}: {}\n", r.status, r.body);
+  return 1;
 }
 
 }  // namespace berth::cli

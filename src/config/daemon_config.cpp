@@ -91,11 +91,22 @@ Result<DaemonConfig> load_daemon_config(const std::filesystem::path& home) {
         c.log_files = static_cast<int>(v.as_integer()->get());
       } else if (key == "log_ring_lines" && v.is_integer() && v.as_integer()->get() >= 10) {
         c.log_ring_lines = static_cast<size_t>(v.as_integer()->get());
+      } else if (key == "upload_limit" && v.is_integer() && v.as_integer()->get() >= 1024) {
+        c.upload_limit = static_cast<uint64_t>(v.as_integer()->get());
+      } else if (key == "extract_max_bytes" && v.is_integer() && v.as_integer()->get() >= 1024) {
+        c.extract_max_bytes = static_cast<uint64_t>(v.as_integer()->get());
+      } else if (key == "extract_max_entries" && v.is_integer() && v.as_integer()->get() >= 1) {
+        c.extract_max_entries = static_cast<uint64_t>(v.as_integer()->get());
+      } else if (key == "releases_keep" && v.is_integer() && v.as_integer()->get() >= 1 &&
+                 v.as_integer()->get() <= 1000) {
+        c.releases_keep = static_cast<int>(v.as_integer()->get());
       } else {
         return fail("bad_config",
                     where +
                         ": unknown key or bad value (known: port, cgroup, lease_range, "
-                        "log_max_bytes >= 4096, log_files 0-100, log_ring_lines >= 10)");
+                        "log_max_bytes >= 4096, log_files 0-100, log_ring_lines >= 10, "
+                        "upload_limit >= 1024, extract_max_bytes >= 1024, "
+                        "extract_max_entries >= 1, releases_keep 1-1000)");
       }
     }
   }

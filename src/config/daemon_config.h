@@ -22,6 +22,10 @@ struct DaemonConfig {
   int log_files = 3;                          // rotated files kept besides the live one
   size_t log_ring_lines = 2000;               // lines kept in memory per component
   uint64_t body_limit = 1024 * 1024;          // API request bodies (JSON)
+  uint64_t upload_limit = 1ULL << 30;         // a deploy's payload, compressed
+  uint64_t extract_max_bytes = 4ULL << 30;    // a release's contents, uncompressed
+  uint64_t extract_max_entries = 200'000;     // entries in one payload
+  int releases_keep = 5;                      // releases kept per component for rollback
 };
 
 // Default home: $BERTH_HOME, else /var/lib/berth for root, else ~/.local/state/berth.

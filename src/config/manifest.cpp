@@ -266,6 +266,15 @@ Result<void> parse_watch(const Reader& r, const toml::table& t, WatchSpec& w) {
   return {};
 }
 
+Result<void> parse_install(const Reader& r, const toml::table& t, InstallSpec& in) {
+  TRY(r.only_keys(t, "install", {"command", "timeout"}));
+  auto command = r.string(t, "install", "command");
+  if (!command) return std::unexpected(command.error());
+  in.command = *command;
+  TRY(r.duration(t, "install", "timeout", in.timeout, Millis(1000)));
+  return {};
+}
+
 }  // namespace
 
 const char* to_string(RestartPolicy p) {
@@ -291,7 +300,7 @@ Result<Manifest> parse_manifest(std::string_view text, const std::string& file) 
                 fmt::format("{}:{}:{}: {}", file, b.line, b.column, e.description()));
   }
   Manifest m;
-  TRY(r.only_keys(root, "", {"name", "run", "ready", "stop", "restart", "watch"}));
+  TRY(r.only_keys(root, "", {"name", "run", "ready", "stop", "restart", "watch", "install"}));
   auto name = r.string(root, "", "name");
   if (!name) return std::unexpected(name.error());
   if (*name) {
@@ -316,6 +325,9 @@ Result<Manifest> parse_manifest(std::string_view text, const std::string& file) 
   auto watch = r.table(root, "watch");
   if (!watch) return std::unexpected(watch.error());
   if (*watch) TRY(parse_watch(r, **watch, m.watch));
+  auto install = r.table(root, "install");
+  if (!install) return std::unexpected(install.error());
+  if (*install) TRY(parse_install(r, **install, m.install));
   return m;
 }
 

@@ -59,6 +59,11 @@ struct WatchSpec {
   int retries = 10;                  // root missing: retries before giving up
 };
 
+struct InstallSpec {
+  std::optional<std::string> command;  // run with /bin/sh -c; "" skips; unset: detected
+  Millis timeout{600'000};
+};
+
 struct Manifest {
   std::string name;  // empty when the manifest names none
   RunSpec run;
@@ -66,6 +71,7 @@ struct Manifest {
   StopSpec stop;
   RestartSpec restart;
   WatchSpec watch;
+  InstallSpec install;
 };
 
 Result<Manifest> parse_manifest(std::string_view toml_text, const std::string& file_label);

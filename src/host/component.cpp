@@ -44,7 +44,30 @@ Component::Component(HostContext& ctx, std::string name, std::filesystem::path d
       logs_(ctx.io.get_executor(), ctx.config.home / "logs" / name_,
             LogLimits{ctx.config.log_max_bytes, ctx.config.log_files, ctx.config.log_ring_lines}),
       backoff_timer_(ctx.io),
-      watch_flag_(watch) {}
+      watch_flag_(watch),
+      outcome_changed_(ctx.io.get_executor()) {}
+
+void Component::set_outcome(Result<void> r) {
+  outcome_ = std::move(r);
+  outcome_changed_.notify_all();
+}
+
+asio::awaitable<Result<void>> Component::wait_started() {
+  auto self = shared_from_this();
+  const std::function<bool()> decided = [this] { return outcome_.has_value(); };
+  co_await outcome_changed_.wait_until(decided, std::chrono::steady_clock::time_point::max());
+  co_return *outcome_;
+}
+
+void Component::pause_for_deploy() {
+  deploy_paused_ = true;
+  watcher_.reset();
+}
+
+void Component::resume_after_deploy() {
+  deploy_paused_ = false;
+  if (wants_watch_) ensure_watcher(true);
+}
 
 void Component::note(const std::string& text) {
   logs_.append('b', "[berth] " + text);
@@ -66,9 +89,11 @@ Result<void> Component::start_now() {
   if (!m) {
     state_ = State::kFailed;
     last_error_ = m.error();
+    set_outcome(std::unexpected(m.error()));
     return std::unexpected(m.error());
   }
   manifest_ = std::move(*m);
+  wants_watch_ = true;
   backoff_timer_.cancel();
   backoff_until_.reset();
   tracker_.reset();
@@ -78,13 +103,18 @@ Result<void> Component::start_now() {
 }
 
 void Component::ensure_watcher(bool fresh) {
+  if (deploy_paused_) return;
   if (!(manifest_.watch.enabled || watch_flag_)) {
     watcher_.reset();
     return;
   }
   if (watcher_ && !fresh) return;
   WatchOptions opts;
-  opts.root = dir_;
+  // A deployed component's dir is the components/NAME link: watch the release it points at
+  // now (each deploy builds a fresh watcher on the new one).
+  std::error_code ec;
+  opts.root = std::filesystem::canonical(dir_, ec);
+  if (ec) opts.root = dir_;
   opts.rules = IgnoreRules::load(dir_, manifest_.watch.ignore, manifest_.watch.include);
   opts.debounce = manifest_.watch.debounce;
   opts.max_wait = manifest_.watch.max_wait;
@@ -101,7 +131,7 @@ void Component::ensure_watcher(bool fresh) {
 }
 
 void Component::on_watch_change(const std::string& path, size_t events) {
-  if (!watcher_) return;
+  if (!watcher_ || deploy_paused_) return;
   last_change_ = {path, std::chrono::system_clock::now()};
   note(events > 1 ? fmt::format("change in {} (+{} more events): restarting", path, events - 1)
                   : fmt::format("change in {}: restarting", path));
@@ -128,12 +158,14 @@ asio::awaitable<void> Component::watched_restart() {
 
 Result<void> Component::spawn_tree() {
   const int instance = 0;
+  outcome_.reset();
   address_ = "127.0.0.1";
   if (manifest_.run.lease_address) {
     auto a = ctx_.leases.acquire(name_, instance, ctx_.config.lease_first, ctx_.config.lease_last);
     if (!a) {
       state_ = State::kFailed;
       last_error_ = a.error();
+      set_outcome(std::unexpected(a.error()));
       return std::unexpected(a.error());
     }
     address_ = *a;
@@ -169,6 +201,7 @@ Result<void> Component::spawn_tree() {
       self->state_ = State::kReady;
       self->ready_at_ = std::chrono::system_clock::now();
       self->note("ready");
+      self->set_outcome({});
     }
   };
   hooks.on_end = [weak](const TreeEnd& end) {
@@ -181,6 +214,7 @@ Result<void> Component::spawn_tree() {
     state_ = State::kFailed;
     last_error_ = tree.error();
     note(tree.error().message);
+    set_outcome(std::unexpected(tree.error()));
     return std::unexpected(tree.error());
   }
   tree_ = *tree;
@@ -211,6 +245,14 @@ void Component::on_tree_end(const TreeEnd& end) {
   }
   if (end.stop_to_gone)
     last_stop_us_ = {end.stop_to_exit ? end.stop_to_exit->count() : -1, end.stop_to_gone->count()};
+  if (!outcome_) {
+    if (end.startup_failure)
+      set_outcome(std::unexpected(*end.startup_failure));
+    else if (end.stop_requested)
+      set_outcome(fail("stopped", "stopped before it was ready"));
+    else
+      set_outcome(fail("exited_before_ready", "exited before ready: " + end.status.describe()));
+  }
   if (end.stop_requested) {
     state_ = State::kStopped;
     note(fmt::format("stopped ({}{})", end.status.describe(),
@@ -259,6 +301,7 @@ void Component::on_tree_end(const TreeEnd& end) {
 
 asio::awaitable<Result<void>> Component::stop() {
   auto self = shared_from_this();
+  wants_watch_ = false;
   watcher_.reset();
   co_await stop_tree();
   co_return Result<void>{};

@@ -41,6 +41,16 @@ class Component : public std::enable_shared_from_this<Component> {
   boost::asio::awaitable<Result<void>> stop();
   boost::asio::awaitable<Result<void>> restart();
 
+  // Completes when the run started last is ready (ok) or has failed to start (its error).
+  boost::asio::awaitable<Result<void>> wait_started();
+
+  // While a deploy is in flight the component holds no watches and change-restarts are off;
+  // resuming builds a fresh watcher on the (new) tree, so what changed during the deploy is
+  // covered by the deploy's own restart.
+  void pause_for_deploy();
+  void resume_after_deploy();
+  bool deploy_paused() const { return deploy_paused_; }
+
   nlohmann::json status() const;
   LogSink& logs() { return logs_; }
   // Number of live processes in the tree (0 when stopped).
@@ -61,6 +71,7 @@ class Component : public std::enable_shared_from_this<Component> {
   boost::asio::awaitable<void> watched_restart();
   void on_tree_end(const TreeEnd& end);
   void note(const std::string& text);
+  void set_outcome(Result<void> r);
 
   HostContext& ctx_;
   std::string name_;
@@ -84,6 +95,10 @@ class Component : public std::enable_shared_from_this<Component> {
   std::unique_ptr<TreeWatcher> watcher_;
   bool restarting_ = false, restart_again_ = false;
   std::optional<std::pair<std::string, std::chrono::system_clock::time_point>> last_change_;
+  bool deploy_paused_ = false;
+  bool wants_watch_ = false;             // started and not stopped since: a watcher belongs here
+  std::optional<Result<void>> outcome_;  // of the run started last
+  StateEvent outcome_changed_;
 };
 
 const char* to_string(Component::State s);

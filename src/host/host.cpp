@@ -38,6 +38,7 @@ Result<void> Host::open() {
   component_repo_ = std::make_unique<ComponentRepo>(*db_);
   tree_repo_ = std::make_unique<TreeRepo>(*db_);
   lease_repo_ = std::make_unique<LeaseRepo>(*db_);
+  deployment_repo_ = std::make_unique<DeploymentRepo>(*db_);
 
   std::optional<CgroupBase> cg;
   std::string tag = fmt::format(
@@ -58,7 +59,8 @@ Result<void> Host::open() {
   for (auto& n : report.notes) spdlog::warn("recovery: {}", n);
   if (auto r = tree_repo_->clear(); !r) return r;
   if (auto r = lease_repo_->clear(); !r) return r;
-  return {};
+  deployer_ = std::make_unique<Deployer>(*ctx_, *deployment_repo_, *this);
+  return deployer_->recover();
 }
 
 int Host::run() {
@@ -86,7 +88,7 @@ int Host::run() {
   std::string token = token_;
   server_ = std::make_unique<http::Server>(
       io_, router_, [token](const http::Request& req) { return api::authorize(req, token); },
-      http::ServerLimits{16 * 1024, config_.body_limit});
+      http::ServerLimits{16 * 1024, config_.body_limit, config_.upload_limit});
   auto port = server_->listen("127.0.0.1", config_.port);
   if (!port) {
     fmt::print(stderr, "berth daemon: {}\n", port.error().message);
@@ -180,6 +182,15 @@ Result<std::shared_ptr<Component>> Host::run_component(const std::string& dir_te
     (void)component_repo_->set_desired(name, "stopped");
     return std::unexpected(r.error());
   }
+  return c;
+}
+
+Result<std::shared_ptr<Component>> Host::adopt_deployed(const std::string& name,
+                                                        const fs::path& link) {
+  if (auto r = component_repo_->upsert({name, link.string(), "running", false}); !r)
+    return std::unexpected(r.error());
+  auto c = std::make_shared<Component>(*ctx_, name, link, false);
+  components_[name] = c;
   return c;
 }
 

@@ -9,6 +9,7 @@
 
 #include "config/daemon_config.h"
 #include "host/component.h"
+#include "host/deployer.h"
 #include "host/home.h"
 #include "http/router.h"
 #include "http/server.h"
@@ -34,7 +35,11 @@ class Host {
   // directory's) and starts it.
   Result<std::shared_ptr<Component>> run_component(const std::string& dir, const std::string& name,
                                                    bool watch);
+  // Registers a deployed component: its directory is the components/NAME link.
+  Result<std::shared_ptr<Component>> adopt_deployed(const std::string& name,
+                                                    const std::filesystem::path& link);
   Result<void> set_desired(const std::string& name, bool running);
+  Deployer& deployer() { return *deployer_; }
   // Stops every tree (in parallel) and then the event loop.
   void request_shutdown();
   bool shutting_down() const { return shutting_down_; }
@@ -51,6 +56,7 @@ class Host {
   std::unique_ptr<ComponentRepo> component_repo_;
   std::unique_ptr<TreeRepo> tree_repo_;
   std::unique_ptr<LeaseRepo> lease_repo_;
+  std::unique_ptr<DeploymentRepo> deployment_repo_;
   Reaper reaper_;
   KernelInotify inotify_api_;
   InotifyHub inotify_{io_, inotify_api_};  // one inotify instance for every component
@@ -58,6 +64,7 @@ class Host {
   std::string cgroup_why_;
   std::string token_;
   std::map<std::string, std::shared_ptr<Component>> components_;
+  std::unique_ptr<Deployer> deployer_;
   http::Router router_;
   std::unique_ptr<http::Server> server_;
   uint16_t port_ = 0;

@@ -1,5 +1,8 @@
 #include "http/client.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -8,6 +11,9 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <optional>
+#include <vector>
+
+#include "core/unique_fd.h"
 
 namespace berth::http {
 namespace asio = boost::asio;
@@ -73,6 +79,56 @@ Result<ClientResponse> Client::request(const std::string& method, const std::str
     parser.body_limit(64 * 1024 * 1024);
     auto [rec, rn] = co_await bhttp::async_read(stream, buf, parser, asio::as_tuple(use_awaitable));
     if (rec && wec) co_return fail("daemon_unreachable", "sending request: " + wec.message());
+    if (rec) co_return fail("daemon_unreachable", "reading response: " + rec.message());
+    co_return ClientResponse{static_cast<int>(parser.get().result_int()),
+                             std::move(parser.get().body())};
+  };
+  return run_sync(op());
+}
+
+Result<ClientResponse> Client::upload(const std::string& method, const std::string& target,
+                                      const std::string& file,
+                                      const std::function<void(uint64_t, uint64_t)>& progress) {
+  auto op = [&]() -> asio::awaitable<Result<ClientResponse>> {
+    UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) co_return fail("bad_request", errno_message("open " + file, errno));
+    struct stat st {};
+    ::fstat(fd.get(), &st);
+    const auto total = static_cast<uint64_t>(st.st_size);
+    auto ex = co_await asio::this_coro::executor;
+    beast::tcp_stream stream(ex);
+    stream.expires_after(std::chrono::seconds(10));
+    tcp::endpoint ep(asio::ip::make_address(host_), port_);
+    auto [cec] = co_await stream.async_connect(ep, asio::as_tuple(use_awaitable));
+    if (cec) co_return fail("daemon_unreachable", "cannot connect to berth: " + cec.message());
+    bhttp::request<bhttp::empty_body> req{bhttp::string_to_verb(method), target, 11};
+    req.set(bhttp::field::host, host_);
+    req.set(bhttp::field::user_agent, "berth-cli");
+    req.set(bhttp::field::content_type, "application/gzip");
+    if (!token_.empty()) req.set(bhttp::field::authorization, "Bearer " + token_);
+    req.content_length(total);
+    bhttp::request_serializer<bhttp::empty_body> sr{req};
+    stream.expires_after(std::chrono::seconds(30));
+    auto [hec, hn] = co_await bhttp::async_write_header(stream, sr, asio::as_tuple(use_awaitable));
+    boost::system::error_code wec = hec;
+    std::vector<char> chunk(256 * 1024);
+    for (uint64_t sent = 0; !wec && sent < total;) {
+      ssize_t n = ::read(fd.get(), chunk.data(), chunk.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) co_return fail("bad_request", errno_message("read " + file, errno));
+      stream.expires_after(std::chrono::seconds(30));
+      auto [ec, wn] = co_await asio::async_write(stream, asio::buffer(chunk.data(), n),
+                                                 asio::as_tuple(use_awaitable));
+      wec = ec;
+      sent += static_cast<uint64_t>(n);
+      if (progress) progress(sent, total);
+    }
+    beast::flat_buffer buf;
+    bhttp::response_parser<bhttp::string_body> parser;
+    parser.body_limit(64 * 1024 * 1024);
+    stream.expires_after(std::chrono::seconds(60));
+    auto [rec, rn] = co_await bhttp::async_read(stream, buf, parser, asio::as_tuple(use_awaitable));
+    if (rec && wec) co_return fail("daemon_unreachable", "sending the upload: " + wec.message());
     if (rec) co_return fail("daemon_unreachable", "reading response: " + rec.message());
     co_return ClientResponse{static_cast<int>(parser.get().result_int()),
                              std::move(parser.get().body())};

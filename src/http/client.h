@@ -27,6 +27,11 @@ class Client {
   Result<ClientResponse> request(const std::string& method, const std::string& target,
                                  const std::string& body = "",
                                  std::chrono::milliseconds timeout = std::chrono::seconds(60));
+  // Streams FILE as the request body (Content-Length known), calling `progress(sent, total)`
+  // as it goes. A refusal the server sends before the body is all sent is still returned.
+  Result<ClientResponse> upload(const std::string& method, const std::string& target,
+                                const std::string& file,
+                                const std::function<void(uint64_t, uint64_t)>& progress);
   // Streams events to `on_event` until it returns false or the server ends the stream. A non-2xx
   // answer is returned as a ClientResponse with the body, and no events are delivered.
   Result<ClientResponse> follow(const std::string& target,

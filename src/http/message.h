@@ -4,7 +4,10 @@
 #include <boost/asio/awaitable.hpp>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
+
+#include "core/error.h"
 
 namespace berth::http {
 
@@ -26,6 +29,17 @@ class SseWriter {
   virtual boost::asio::awaitable<bool> event(const std::string& id, const std::string& type,
                                              const std::string& data) = 0;
   virtual boost::asio::awaitable<bool> comment(const std::string& text) = 0;
+};
+
+// The body of a streamed upload, read piece by piece by its handler (never held whole).
+class BodyReader {
+ public:
+  virtual ~BodyReader() = default;
+  // Reads up to `size` bytes into `buf`; 0 at the end of the body. Fails with
+  // `payload_too_large` past the upload limit, or `upload_incomplete` when the client stops.
+  virtual boost::asio::awaitable<Result<size_t>> read_some(char* buf, size_t size) = 0;
+  // The declared Content-Length, if any.
+  virtual std::optional<uint64_t> content_length() const = 0;
 };
 
 struct Response {

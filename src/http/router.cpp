@@ -29,12 +29,16 @@ Response error_response(int status, const std::string& code, const std::string& 
 }
 
 void Router::add(std::string method, std::string pattern, Handler h) {
-  routes_.push_back({std::move(method), split_path(pattern), std::move(h)});
+  routes_.push_back({std::move(method), split_path(pattern), std::move(h), nullptr});
 }
 
-boost::asio::awaitable<Response> Router::dispatch(Request& req) const {
+void Router::add_upload(std::string method, std::string pattern, UploadHandler h) {
+  routes_.push_back({std::move(method), split_path(pattern), nullptr, std::move(h)});
+}
+
+const Router::Route* Router::match(Request& req, bool& path_known) const {
   auto parts = split_path(req.path);
-  bool path_known = false;
+  path_known = false;
   for (const auto& r : routes_) {
     if (r.parts.size() != parts.size()) continue;
     std::map<std::string, std::string> params;
@@ -50,8 +54,20 @@ boost::asio::awaitable<Response> Router::dispatch(Request& req) const {
     path_known = true;
     if (r.method != req.method) continue;
     req.params = std::move(params);
-    co_return co_await r.handler(req);
+    return &r;
   }
+  return nullptr;
+}
+
+const UploadHandler* Router::upload_route(Request& req) const {
+  bool known = false;
+  const Route* r = match(req, known);
+  return r && r->upload ? &r->upload : nullptr;
+}
+
+boost::asio::awaitable<Response> Router::dispatch(Request& req) const {
+  bool path_known = false;
+  if (const Route* r = match(req, path_known); r && r->handler) co_return co_await r->handler(req);
   if (path_known)
     co_return error_response(405, "method_not_allowed",
                              req.method + " is not allowed on " + req.path);

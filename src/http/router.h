@@ -10,10 +10,15 @@
 namespace berth::http {
 
 using Handler = std::function<boost::asio::awaitable<Response>(Request&)>;
+// Handlers of streamed uploads get the request before its body and read the body themselves.
+using UploadHandler = std::function<boost::asio::awaitable<Response>(Request&, BodyReader&)>;
 
 class Router {
  public:
   void add(std::string method, std::string pattern, Handler h);
+  void add_upload(std::string method, std::string pattern, UploadHandler h);
+  // The upload handler for this request (its params filled), or null for ordinary routes.
+  const UploadHandler* upload_route(Request& req) const;
   // 404 `not_found` for an unknown path, 405 `method_not_allowed` for a known path.
   boost::asio::awaitable<Response> dispatch(Request& req) const;
 
@@ -22,7 +27,10 @@ class Router {
     std::string method;
     std::vector<std::string> parts;
     Handler handler;
+    UploadHandler upload;
   };
+  // The route for req (params filled); `path_known` tells 405 from 404 when none matches.
+  const Route* match(Request& req, bool& path_known) const;
   std::vector<Route> routes_;
 };
 

@@ -33,7 +33,8 @@ std::string url_decode(std::string_view s) {
   return out;
 }
 
-Request convert(bhttp::request<bhttp::string_body>& req) {
+template <class Body>
+Request convert(bhttp::request<Body>& req) {
   Request r;
   r.method = std::string(req.method_string());
   std::string_view target = req.target();
@@ -51,7 +52,6 @@ Request convert(bhttp::request<bhttp::string_body>& req) {
       qs.remove_prefix(amp + 1);
     }
   }
-  r.body = std::move(req.body());
   r.authorization = std::string(req[bhttp::field::authorization]);
   r.last_event_id = std::string(req["Last-Event-ID"]);
   r.content_type = std::string(req[bhttp::field::content_type]);
@@ -93,6 +93,47 @@ class BeastSse : public SseWriter {
   }
   beast::tcp_stream& stream_;
   std::chrono::seconds io_;
+};
+
+class BeastBodyReader : public BodyReader {
+ public:
+  BeastBodyReader(beast::tcp_stream& s, beast::flat_buffer& buf,
+                  bhttp::request_parser<bhttp::buffer_body>& p, const ServerLimits& limits)
+      : stream_(s), buf_(buf), parser_(p), limits_(limits) {}
+
+  asio::awaitable<Result<size_t>> read_some(char* out, size_t size) override {
+    if (parser_.is_done()) co_return size_t{0};
+    auto& body = parser_.get().body();
+    body.data = out;
+    body.size = size;
+    stream_.expires_after(limits_.io);
+    auto [ec, n] =
+        co_await bhttp::async_read(stream_, buf_, parser_, asio::as_tuple(use_awaitable));
+    stream_.expires_never();
+    if (ec == bhttp::error::need_buffer) ec = {};
+    if (ec == bhttp::error::body_limit) {
+      failed_ = true;
+      co_return fail("payload_too_large",
+                     "upload exceeds " + std::to_string(limits_.upload_limit) + " bytes");
+    }
+    if (ec) {
+      failed_ = true;
+      co_return fail("upload_incomplete", "the upload stopped: " + ec.message());
+    }
+    co_return size - body.size;
+  }
+  std::optional<uint64_t> content_length() const override {
+    auto n = parser_.content_length();
+    return n ? std::optional<uint64_t>(*n) : std::nullopt;
+  }
+  bool complete() const { return parser_.is_done() && !failed_; }
+
+ private:
+  beast::tcp_stream& stream_;
+  beast::flat_buffer& buf_;
+  bhttp::request_parser<bhttp::buffer_body>& parser_;
+  const ServerLimits& limits_;
+  bool failed_ = false;
 };
 
 }  // namespace
@@ -139,41 +180,81 @@ asio::awaitable<void> Server::session(tcp::socket sock) {
   beast::tcp_stream stream(std::move(sock));
   beast::flat_buffer buf;
   for (;;) {
-    bhttp::request_parser<bhttp::string_body> parser;
-    parser.header_limit(limits_.header_limit);
-    parser.body_limit(limits_.body_limit);
+    // The header first: auth and routing decide how (and whether) the body is read.
+    bhttp::request_parser<bhttp::empty_body> head;
+    head.header_limit(limits_.header_limit);
+    head.body_limit(std::max(limits_.body_limit, limits_.upload_limit));
     stream.expires_after(limits_.idle);
-    auto [ec, n] = co_await bhttp::async_read(stream, buf, parser, asio::as_tuple(use_awaitable));
+    auto [ec, n] =
+        co_await bhttp::async_read_header(stream, buf, head, asio::as_tuple(use_awaitable));
     if (ec == bhttp::error::end_of_stream || ec == asio::error::eof) break;
     std::optional<Response> early;
     if (ec == bhttp::error::body_limit)
       early =
           error_response(413, "payload_too_large",
-                         "request body exceeds " + std::to_string(limits_.body_limit) + " bytes");
+                         "request body exceeds " + std::to_string(limits_.upload_limit) + " bytes");
     else if (ec == bhttp::error::header_limit)
       early = error_response(
           431, "headers_too_large",
           "request headers exceed " + std::to_string(limits_.header_limit) + " bytes");
     else if (ec)
       break;  // timeouts, resets, garbage: nothing useful to answer
-    auto& raw = parser.get();
-    bool keep_alive = !early && raw.keep_alive();
-    unsigned version = raw.version();
+    bool keep_alive = !early && head.get().keep_alive();
+    unsigned version = head.get().version();
     Response resp;
-    if (early) {
-      resp = std::move(*early);
-    } else {
-      Request req = convert(raw);
+    bool body_unread = early || head.chunked() || head.content_length().value_or(0) > 0;
+    if (!early) {
+      Request req = convert(head.get());
+      const UploadHandler* upload = nullptr;
       if (auto denied = gate_(req)) {
-        resp = std::move(*denied);
-      } else {
+        early = std::move(*denied);
+      } else if ((upload = router_.upload_route(req)) && head.content_length() &&
+                 *head.content_length() > limits_.upload_limit) {
+        early = error_response(413, "payload_too_large",
+                               "upload exceeds " + std::to_string(limits_.upload_limit) + " bytes");
+      } else if (upload) {
+        bhttp::request_parser<bhttp::buffer_body> parser(std::move(head));
+        parser.body_limit(limits_.upload_limit);
+        BeastBodyReader reader(stream, buf, parser, limits_);
         try {
-          resp = co_await router_.dispatch(req);
+          resp = co_await (*upload)(req, reader);
         } catch (const std::exception& e) {
           spdlog::error("{} {}: {}", req.method, req.path, e.what());
           resp = error_response(500, "internal", e.what());
         }
+        body_unread = !reader.complete();
+        if (body_unread) keep_alive = false;
+      } else if (head.content_length() && *head.content_length() > limits_.body_limit) {
+        early =
+            error_response(413, "payload_too_large",
+                           "request body exceeds " + std::to_string(limits_.body_limit) + " bytes");
+      } else {
+        bhttp::request_parser<bhttp::string_body> parser(std::move(head));
+        parser.body_limit(limits_.body_limit);
+        stream.expires_after(limits_.io);
+        auto [bec, bn] =
+            co_await bhttp::async_read(stream, buf, parser, asio::as_tuple(use_awaitable));
+        if (bec == bhttp::error::body_limit)
+          early = error_response(
+              413, "payload_too_large",
+              "request body exceeds " + std::to_string(limits_.body_limit) + " bytes");
+        else if (bec)
+          break;
+        if (!early) {
+          body_unread = false;
+          req.body = std::move(parser.get().body());
+          try {
+            resp = co_await router_.dispatch(req);
+          } catch (const std::exception& e) {
+            spdlog::error("{} {}: {}", req.method, req.path, e.what());
+            resp = error_response(500, "internal", e.what());
+          }
+        }
       }
+    }
+    if (early) {
+      resp = std::move(*early);
+      if (body_unread) keep_alive = false;
     }
     if (resp.sse) {
       bhttp::response<bhttp::empty_body> head{bhttp::status::ok, version};
@@ -200,7 +281,7 @@ asio::awaitable<void> Server::session(tcp::socket sock) {
     res.prepare_payload();
     stream.expires_after(limits_.io);
     auto [wec, wn] = co_await bhttp::async_write(stream, res, asio::as_tuple(use_awaitable));
-    if (!wec && early) {
+    if (!wec && body_unread) {
       // The client may still be sending the refused body. Closing now would make the kernel
       // answer its data with RST and destroy our reply before it is read; drain a bounded
       // amount first (lingering close).

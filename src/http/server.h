@@ -15,8 +15,9 @@ namespace berth::http {
 struct ServerLimits {
   uint32_t header_limit = 16 * 1024;
   uint64_t body_limit = 1024 * 1024;
-  std::chrono::seconds idle{60};  // keep-alive connection with no request
-  std::chrono::seconds io{30};    // one request read or one response write
+  uint64_t upload_limit = 1ULL << 30;  // streamed uploads (deploy payloads)
+  std::chrono::seconds idle{60};       // keep-alive connection with no request
+  std::chrono::seconds io{30};         // one request read or one response write
 };
 
 class Server {

@@ -267,6 +267,7 @@ awaitable<void> ProcessTree::supervise() {
   const bool settle_mode = !ready.has_condition();
   const auto cap = spawned_at_ + ready.max;
   TreeEnd end;
+  if (spec_.run_to_exit) ready_ = true;
 
   // Startup: wait for ready, exit, a stop request, idle expiry or the absolute cap.
   const std::function<bool()> decided = [this] {

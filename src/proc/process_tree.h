@@ -32,6 +32,7 @@ struct TreeSpec {
   StopSpec stop;
   std::string address = "127.0.0.1";  // where ready.port is probed and checked
   std::string notify_socket;          // abstract socket name when ready.notify
+  bool run_to_exit = false;           // a job (an installer): no readiness, any exit is its end
 };
 
 struct TreeEnd {

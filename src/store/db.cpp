@@ -46,6 +46,12 @@ Result<void> Stmt::run() {
   return ok();
 }
 
+Stmt& Stmt::reset() {
+  sqlite3_reset(stmt_);
+  sqlite3_clear_bindings(stmt_);
+  return *this;
+}
+
 int64_t Stmt::int_col(int i) const {
   return sqlite3_column_int64(stmt_, i);
 }

@@ -28,6 +28,8 @@ class Stmt {
   // Advances; true while a row is available. Errors are reported through `ok()`.
   bool step();
   Result<void> run();  // steps to completion
+  // Makes the statement runnable again with new bindings.
+  Stmt& reset();
   int64_t int_col(int i) const;
   std::string text_col(int i) const;
   bool is_null(int i) const;

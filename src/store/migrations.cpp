@@ -35,6 +35,36 @@ constexpr const char* kMigrations[] = {
     R"sql(
     ALTER TABLE components ADD COLUMN watch INTEGER NOT NULL DEFAULT 0;
     )sql",
+    // 3: deployments and their event logs.
+    R"sql(
+    CREATE TABLE deployments (
+      id            TEXT PRIMARY KEY,
+      component     TEXT NOT NULL,
+      kind          TEXT NOT NULL,            -- 'deploy' | 'rollback'
+      release       TEXT NOT NULL,            -- releases/COMPONENT/RELEASE
+      previous      TEXT,                     -- the release live before, for rollback
+      digest        TEXT,                     -- sha256 of the payload
+      size          INTEGER NOT NULL DEFAULT 0,
+      status        TEXT NOT NULL,            -- running|success|failed|rolled_back|interrupted
+      phase         TEXT NOT NULL,
+      created_at    INTEGER NOT NULL,         -- ms since the epoch
+      updated_at    INTEGER NOT NULL,
+      ended_at      INTEGER,
+      error_code    TEXT,
+      error_message TEXT,
+      error_phase   TEXT,
+      peer_results  TEXT NOT NULL DEFAULT '[]'
+    );
+    CREATE INDEX deployments_by_component ON deployments (component, created_at);
+    CREATE TABLE deployment_events (
+      deployment TEXT NOT NULL,
+      seq        INTEGER NOT NULL,
+      ts         INTEGER NOT NULL,
+      type       TEXT NOT NULL,
+      data       TEXT NOT NULL,             -- JSON object
+      PRIMARY KEY (deployment, seq)
+    ) WITHOUT ROWID;
+    )sql",
 };
 
 }  // namespace

@@ -1,0 +1,184 @@
+#include "cli/deploy_commands.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "archive/pack.h"
+#include "cli/format.h"
+#include "config/manifest.h"
+#include "core/random_id.h"
+
+namespace berth::cli {
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace {
+
+// A packed upload in the temp dir, removed when the command ends.
+struct TempArchive {
+  fs::path path;
+  ~TempArchive() {
+    std::error_code ec;
+    if (!path.empty()) fs::remove(path, ec);
+  }
+};
+
+std::string strip_archive_suffix(std::string n) {
+  for (const char* suf : {".tar.gz", ".tgz", ".tar"})
+    if (n.ends_with(suf)) return n.substr(0, n.size() - std::string(suf).size());
+  return n;
+}
+
+void print_event(const http::SseEvent& ev, const json& e) {
+  const std::string& type = ev.type;
+  if (type == "phase") {
+    fmt::print("• {}\n", e.value("phase", ""));
+  } else if (type == "install") {
+    fmt::print("  │ {}\n", e.value("line", ""));
+  } else if (type == "received") {
+    fmt::print("  received {} ({})\n", human_bytes(e.value("size", uint64_t{0})),
+               e.value("digest", "").substr(0, 19));
+  } else if (type == "extracted") {
+    fmt::print(
+        "  {} files, {}{}\n", e.value("files", 0), human_bytes(e.value("bytes", uint64_t{0})),
+        e.contains("unwrapped") ? " (unwrapped " + e["unwrapped"].get<std::string>() + "/)" : "");
+  } else if (type == "info" || type == "rollback") {
+    fmt::print("  {}\n", e.value("message", ""));
+  } else if (type == "gap") {
+    fmt::print("  … {} events not kept\n", e.value("dropped", 0));
+  }
+  std::fflush(stdout);
+}
+
+}  // namespace
+
+int follow_deployment(http::Client& client, const std::string& id, bool json_out) {
+  std::string status, last_id;
+  json end;
+  const auto started = std::chrono::steady_clock::now();
+  // A dropped stream resumes where it stopped (Last-Event-ID), a few times.
+  for (int attempt = 0; attempt < 5 && status.empty(); ++attempt) {
+    auto r = client.follow(
+        "/v1/deployments/" + id + "/events",
+        [&](const http::SseEvent& ev) {
+          if (!ev.id.empty()) last_id = ev.id;
+          auto e = json::parse(ev.data, nullptr, false);
+          if (e.is_discarded()) return true;
+          if (json_out) {
+            fmt::print("{}\n", ev.data);
+            std::fflush(stdout);
+          } else {
+            print_event(ev, e);
+          }
+          if (ev.type == "end") {
+            status = e.value("status", "?");
+            end = e;
+            return false;
+          }
+          return true;
+        },
+        last_id);
+    if (r && r->status / 100 != 2) return check(*r);
+  }
+  if (status.empty()) return report(Error{"daemon_unreachable", "lost the event stream of " + id});
+  if (!json_out) {
+    auto secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    if (status == "success")
+      fmt::print("done: {} succeeded in {:.1f}s\n", id, secs);
+    else
+      fmt::print(stderr, "berth: deployment {} {}: {} ({}, during {})\n", id, status,
+                 end["error"].value("message", ""), end["error"].value("code", ""),
+                 end["error"].value("phase", ""));
+  }
+  return status == "success" ? 0 : 1;
+}
+
+int cmd_deploy(http::Client& client, const DeployOptions& o) {
+  std::error_code ec;
+  fs::path src = fs::absolute(o.path, ec);
+  std::string name = o.name;
+  TempArchive packed;
+  fs::path payload = src;
+  if (fs::is_directory(src, ec)) {
+    // Check the manifest here: a typo is reported before anything is uploaded.
+    auto m = load_manifest(src);
+    if (!m) return report(m.error());
+    if (name.empty())
+      name = !m->name.empty() ? m->name : src.lexically_normal().filename().string();
+    if (name.empty()) name = src.lexically_normal().parent_path().filename().string();
+    packed.path = fs::temp_directory_path() / ("berth-deploy-" + random_hex(6) + ".tar.gz");
+    auto stats = pack_directory(src, packed.path);
+    if (!stats) return report(stats.error());
+    payload = packed.path;
+  } else if (fs::is_regular_file(src, ec)) {
+    if (name.empty()) name = strip_archive_suffix(src.filename().string());
+  } else {
+    return report(Error{"bad_request", o.path + " is neither a directory nor an archive"});
+  }
+  const bool bar = !o.json_out && ::isatty(STDERR_FILENO);
+  auto r = client.upload("PUT", "/v1/components/" + name, payload.string(),
+                         [&](uint64_t sent, uint64_t total) {
+                           if (!bar) return;
+                           int pct = total ? static_cast<int>(sent * 100 / total) : 100;
+                           fmt::print(stderr, "\rupload [{:<30}] {:3}% {}",
+                                      std::string(pct * 30 / 100, '#'), pct, human_bytes(total));
+                           if (sent == total) fmt::print(stderr, "\n");
+                         });
+  if (!r) return report(r.error());
+  if (int rc = check(*r)) return rc;
+  auto row = json::parse(r->body);
+  const std::string id = row.value("id", "");
+  if (!o.follow) {
+    fmt::print("{}\n", o.json_out ? row.dump() : id);
+    return 0;
+  }
+  if (!o.json_out) fmt::print("deploying {} as {}\n", name, id);
+  return follow_deployment(client, id, o.json_out);
+}
+
+int cmd_rollback(http::Client& client, const std::string& name, const std::string& to, bool follow,
+                 bool json_out) {
+  std::string body = to.empty() ? "" : json{{"to", to}}.dump();
+  auto r = client.request("POST", "/v1/components/" + name + "/rollback", body);
+  if (!r) return report(r.error());
+  if (int rc = check(*r)) return rc;
+  auto row = json::parse(r->body);
+  if (!follow) {
+    fmt::print("{}\n", json_out ? row.dump() : row.value("id", ""));
+    return 0;
+  }
+  if (!json_out) fmt::print("rolling {} back to release {}\n", name, row.value("release", ""));
+  return follow_deployment(client, row.value("id", ""), json_out);
+}
+
+int cmd_deployments(http::Client& client, const std::string& name, bool json_out) {
+  auto r = client.request("GET", "/v1/deployments?component=" + name);
+  if (!r) return report(r.error());
+  if (int rc = check(*r)) return rc;
+  auto j = json::parse(r->body);
+  if (json_out) {
+    fmt::print("{}\n", j.dump());
+    return 0;
+  }
+  std::vector<std::vector<std::string>> rows{
+      {"ID", "KIND", "STATUS", "RELEASE", "AGE", "DIGEST", "ERROR"}};
+  const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  for (auto& d : j["deployments"]) {
+    std::string digest =
+        d["digest"].is_string() ? d["digest"].get<std::string>().substr(7, 12) : "-";
+    std::string error = d["error"].is_object() ? d["error"].value("code", "") : "";
+    rows.push_back({d.value("id", ""), d.value("kind", ""), d.value("status", ""),
+                    d.value("release", ""), human_uptime(now - d.value("created_at", int64_t{0})),
+                    digest, error});
+  }
+  fmt::print("{}", table(rows));
+  return 0;
+}
+
+}  // namespace berth::cli

@@ -1,0 +1,119 @@
+#include "deploy/installer.h"
+
+#include <fmt/format.h>
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <nlohmann/json.hpp>
+
+#include "core/duration.h"
+#include "core/fs_util.h"
+#include "proc/process_tree.h"
+
+namespace berth {
+namespace fs = std::filesystem;
+namespace asio = boost::asio;
+
+namespace {
+
+bool has_deps(const nlohmann::json& pkg) {
+  for (const char* k : {"dependencies", "devDependencies", "optionalDependencies"})
+    if (pkg.contains(k) && pkg[k].is_object() && !pkg[k].empty()) return true;
+  return false;
+}
+
+// devEngines.packageManager: an object {name, version} or an array of them (first wins).
+std::optional<std::string> declared_manager(const nlohmann::json& pkg) {
+  if (!pkg.contains("devEngines") || !pkg["devEngines"].is_object()) return std::nullopt;
+  auto pm = pkg["devEngines"].value("packageManager", nlohmann::json());
+  if (pm.is_array() && !pm.empty()) pm = pm[0];
+  if (pm.is_object() && pm.contains("name") && pm["name"].is_string())
+    return pm["name"].get<std::string>();
+  return std::nullopt;
+}
+
+}  // namespace
+
+Result<std::optional<InstallPlan>> plan_install(const fs::path& dir, const InstallSpec& spec) {
+  if (spec.command) {
+    if (spec.command->empty()) return std::nullopt;
+    return InstallPlan{*spec.command, "[install] command in berth.toml"};
+  }
+  std::error_code ec;
+  if (!fs::exists(dir / "package.json", ec)) return std::nullopt;
+  auto text = read_file(dir / "package.json");
+  if (!text) return std::unexpected(text.error());
+  auto pkg = nlohmann::json::parse(*text, nullptr, false);
+  if (pkg.is_discarded() || !pkg.is_object())
+    return fail("bad_package_json", "package.json is not a JSON object");
+  if (!has_deps(pkg)) return std::nullopt;
+  auto exists = [&](const char* f) { return fs::exists(dir / f, ec); };
+  if (auto pm = declared_manager(pkg)) {
+    const std::string why = "devEngines.packageManager is " + *pm;
+    if (*pm == "npm")
+      return InstallPlan{exists("package-lock.json") ? "npm ci" : "npm install", why};
+    if (*pm == "pnpm")
+      return InstallPlan{
+          exists("pnpm-lock.yaml") ? "pnpm install --frozen-lockfile" : "pnpm install", why};
+    if (*pm == "yarn")
+      return InstallPlan{exists("yarn.lock") ? "yarn install --frozen-lockfile" : "yarn install",
+                         why};
+    if (*pm == "bun") return InstallPlan{"bun install", why};
+    return fail("bad_package_json",
+                fmt::format("devEngines.packageManager \"{}\" is not one berth knows (npm, pnpm, "
+                            "yarn, bun); set [install] command in berth.toml",
+                            *pm));
+  }
+  if (exists("package-lock.json") || exists("npm-shrinkwrap.json"))
+    return InstallPlan{"npm ci", "lockfile present"};
+  return InstallPlan{"npm install", "package.json without a lockfile"};
+}
+
+asio::awaitable<Result<void>> run_install(InstallRun run) {
+  TreeSpec spec;
+  spec.label = "install";
+  spec.spawn.argv = {"/bin/sh", "-c", run.plan.command};
+  spec.spawn.env = current_environment();
+  spec.spawn.env["BERTH_RELEASE"] = run.dir.string();
+  spec.spawn.cwd = run.dir;
+  spec.spawn.cgroup = run.cgroup;
+  spec.run_to_exit = true;
+  spec.stop.grace = std::chrono::seconds(5);
+  ProcessTree::Hooks hooks;
+  std::optional<TreeEnd> result;
+  hooks.on_line = run.on_line;
+  hooks.on_end = [&result](const TreeEnd& end) { result = end; };
+  auto tree = ProcessTree::start(run.io, run.reaper, std::move(spec), std::move(hooks));
+  if (!tree) co_return std::unexpected(tree.error());
+  if (run.trees) {
+    TreeRow row{run.record_as,  0,           (*tree)->pid(), (*tree)->start_time(),
+                (*tree)->pid(), std::nullopt};
+    if (run.cgroup) row.cgroup = run.cgroup->string();
+    (void)run.trees->put(row);
+  }
+
+  bool timed_out = false;
+  asio::steady_timer timer(run.io);
+  timer.expires_after(run.timeout);
+  std::weak_ptr<ProcessTree> weak = *tree;
+  timer.async_wait([&timed_out, weak](const boost::system::error_code& ec) {
+    auto t = weak.lock();
+    if (ec || !t || t->ended()) return;
+    timed_out = true;
+    t->request_stop();
+  });
+  auto t = *tree;
+  co_await t->wait_ended();
+  timer.cancel();
+  if (run.trees) (void)run.trees->remove(run.record_as, 0);
+  if (timed_out)
+    co_return fail("install_timeout",
+                   fmt::format("`{}` did not finish within {}; its process tree was killed",
+                               run.plan.command, format_duration(run.timeout)));
+  const auto& status = result->status;
+  if (status.code != 0 || status.signal != 0)
+    co_return fail("install_failed", fmt::format("`{}` {}", run.plan.command, status.describe()));
+  co_return Result<void>{};
+}
+
+}  // namespace berth

@@ -1,0 +1,477 @@
+#include "host/deployer.h"
+
+#include <fcntl.h>
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <vector>
+
+#include "archive/extract.h"
+#include "core/random_id.h"
+#include "core/sha256.h"
+#include "core/unique_fd.h"
+#include "deploy/installer.h"
+#include "host/host.h"
+#include "proc/cgroup.h"
+
+namespace berth {
+namespace asio = boost::asio;
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace {
+
+constexpr int64_t kKeepFirstEvents = 1000, kKeepLastEvents = 10000;
+
+std::string new_id() {
+  auto now = std::chrono::system_clock::now();
+  return fmt::format("{:%Y%m%d-%H%M%S}-{}", fmt::gmtime(std::chrono::system_clock::to_time_t(now)),
+                     random_hex(3));
+}
+
+// Runs blocking work on the pool and resumes the caller on its own executor.
+template <class F>
+asio::awaitable<std::invoke_result_t<F>> offload(asio::thread_pool& pool, F f) {
+  using R = std::invoke_result_t<F>;
+  auto task = [f = std::move(f)]() mutable -> asio::awaitable<R> { co_return f(); };
+  co_return co_await asio::co_spawn(pool, std::move(task), asio::use_awaitable);
+}
+
+}  // namespace
+
+// Ends a component's deploy lifecycle when destroyed, whatever path the deployment took:
+// watchers resume first, then observers hear `deploy:end`.
+class Deployer::Guard {
+ public:
+  Guard(Deployer& d, std::string name, std::shared_ptr<DeploymentLog> log)
+      : d_(d), name_(std::move(name)), log_(std::move(log)) {}
+  Guard(const Guard&) = delete;
+  Guard& operator=(const Guard&) = delete;
+  ~Guard() { d_.end_lifecycle(name_, *log_); }
+
+ private:
+  Deployer& d_;
+  std::string name_;
+  std::shared_ptr<DeploymentLog> log_;
+};
+
+struct Deployer::Active {
+  DeploymentRow row;
+  std::shared_ptr<DeploymentLog> log;
+  std::atomic<bool> cancel{false};
+  std::optional<Guard> guard;
+};
+
+Deployer::Deployer(HostContext& ctx, DeploymentRepo& repo, Host& host)
+    : ctx_(ctx), repo_(repo), host_(host), store_(ctx.config.home), turn_(ctx.io.get_executor()) {}
+
+Deployer::~Deployer() {
+  // The daemon is going away mid-deploy: the next start marks these `interrupted`.
+  closing_ = true;
+  for (auto& [id, a] : active_) a->cancel = true;
+  pool_.join();
+  for (auto& [id, a] : active_) a->guard.reset();
+}
+
+std::shared_ptr<DeploymentLog> Deployer::live_log(const std::string& id) const {
+  auto it = active_.find(id);
+  return it == active_.end() ? nullptr : it->second->log;
+}
+
+Result<void> Deployer::recover() {
+  auto rows = repo_.unfinished();
+  if (!rows) return std::unexpected(rows.error());
+  for (auto& row : *rows) {
+    std::error_code ec;
+    fs::remove_all(store_.staging_dir(row.component, row.id), ec);
+    fs::remove(store_.incoming_blob(row.id), ec);
+    std::string note;
+    auto current = store_.current(row.component);
+    if (row.kind == "deploy" && current == row.release) {
+      // Killed after the flip: put the release that ran before back.
+      if (row.previous && store_.has_release(row.component, *row.previous)) {
+        if (auto r = store_.activate(row.component, *row.previous); r) {
+          current = row.previous;
+          note = "; the previous release " + *row.previous + " is live again";
+        }
+      }
+    }
+    if (row.kind == "deploy" && current != row.release)
+      fs::remove_all(store_.release_dir(row.component, row.release), ec);
+    row.error = Error{"interrupted",
+                      fmt::format("the daemon stopped during the {} phase{}", row.phase, note)};
+    row.error_phase = row.phase;
+    row.status = row.phase = "interrupted";
+    row.ended_at = now_ms();
+    json end = {
+        {"status", "interrupted"},
+        {"error",
+         {{"code", row.error->code}, {"message", row.error->message}, {"phase", row.error_phase}}}};
+    std::vector<EventRow> closing{{repo_.last_seq(row.id) + 1, now_ms(), "end", end.dump()}};
+    if (auto r = repo_.finish(row, closing); !r) return r;
+    spdlog::warn("deployment {} of {} interrupted during {}", row.id, row.component,
+                 row.error_phase);
+  }
+  store_.sweep_partials();
+  return {};
+}
+
+Result<std::shared_ptr<Deployer::Active>> Deployer::begin(const std::string& name,
+                                                          DeploymentRow row) {
+  row.component = name;
+  row.created_at = row.updated_at = now_ms();
+  if (auto r = repo_.insert(row); !r) return std::unexpected(r.error());
+  auto a = std::make_shared<Active>();
+  a->row = std::move(row);
+  a->log = std::make_shared<DeploymentLog>(ctx_.io.get_executor(), repo_, a->row.id);
+  active_[a->row.id] = a;
+  queue_[name].push_back(a->row.id);
+  if (depth_[name]++ == 0)
+    if (auto c = host_.find(name)) c->pause_for_deploy();
+  a->log->append("deploy:start",
+                 {{"component", name}, {"kind", a->row.kind}, {"in_flight", depth_[name]}});
+  a->guard.emplace(*this, name, a->log);
+  return a;
+}
+
+void Deployer::end_lifecycle(const std::string& name, DeploymentLog& log) {
+  if (closing_) return;
+  int left = --depth_[name];
+  if (left == 0) {
+    depth_.erase(name);
+    if (auto c = host_.find(name)) c->resume_after_deploy();
+  }
+  log.append("deploy:end", {{"component", name},
+                            {"watchers", left == 0 ? "resumed"
+                                                   : fmt::format("paused: {} more deploys in "
+                                                                 "flight",
+                                                                 left)}});
+}
+
+asio::awaitable<Result<DeploymentRow>> Deployer::receive(const std::string& name,
+                                                         http::BodyReader& body) {
+  if (!valid_component_name(name))
+    co_return fail("bad_name",
+                   fmt::format("\"{}\" is not a valid component name (1-63 letters, digits, "
+                               "'.', '_', '-')",
+                               name));
+  if (host_.shutting_down()) co_return fail("shutting_down", "the daemon is shutting down");
+  if (auto c = host_.find(name); c && c->dir() != store_.link(name))
+    co_return fail("name_taken", fmt::format("component \"{}\" runs in place from {}; deploy "
+                                             "under another name or remove it first",
+                                             name, c->dir().string()));
+  DeploymentRow row;
+  row.id = new_id();
+  row.release = row.id;
+  row.previous = store_.current(name);
+  auto begun = begin(name, row);
+  if (!begun) co_return std::unexpected(begun.error());
+  auto a = *begun;
+  const std::string id = a->row.id;
+
+  // Stream the body to disk, hashing as it goes; never whole in memory.
+  std::error_code ec;
+  fs::create_directories(store_.incoming_blob(id).parent_path(), ec);
+  auto incoming = store_.incoming_blob(id);
+  Result<void> stored;
+  {
+    UniqueFd fd(::open(incoming.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+    if (!fd) stored = fail("io_error", errno_message("create " + incoming.string(), errno));
+    Sha256 hash;
+    std::vector<char> buf(256 * 1024);
+    uint64_t size = 0;
+    while (stored) {
+      auto n = co_await body.read_some(buf.data(), buf.size());
+      if (!n) {
+        stored = std::unexpected(n.error());
+        break;
+      }
+      if (*n == 0) break;
+      hash.update({buf.data(), *n});
+      for (size_t off = 0; off < *n;) {
+        ssize_t w = ::write(fd.get(), buf.data() + off, *n - off);
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0) {
+          stored = fail("io_error", errno_message("write " + incoming.string(), errno));
+          break;
+        }
+        off += static_cast<size_t>(w);
+      }
+      size += *n;
+    }
+    if (stored && size == 0) stored = fail("bad_request", "the upload is empty");
+    if (stored && ::fsync(fd.get()) != 0) stored = fail("io_error", errno_message("fsync", errno));
+    if (stored) {
+      a->row.digest = hash.hex();
+      a->row.size = static_cast<int64_t>(size);
+    }
+  }
+  if (stored) stored = store_.store_blob(incoming, *a->row.digest);
+  if (!stored) {
+    fs::remove(incoming, ec);
+    auto err = stored.error();
+    finish(*a, std::unexpected(err));
+    co_return std::unexpected(err);
+  }
+  if (auto r = repo_.set_payload(id, *a->row.digest, a->row.size); !r)
+    spdlog::error("deployment {}: {}", id, r.error().message);
+  a->log->append("received", {{"digest", "sha256:" + *a->row.digest}, {"size", a->row.size}});
+  asio::co_spawn(ctx_.io, pipeline(a), asio::detached);
+  co_return a->row;
+}
+
+Result<DeploymentRow> Deployer::rollback(const std::string& name, const std::string& to) {
+  auto c = host_.find(name);
+  if (!c) return fail("not_found", "no component named \"" + name + "\"");
+  if (c->dir() != store_.link(name))
+    return fail("not_deployed", "\"" + name + "\" runs in place; it has no releases");
+  auto current = store_.current(name);
+  auto history = repo_.list(name, 1000);
+  if (!history) return std::unexpected(history.error());
+  const DeploymentRow* target = nullptr;
+  for (auto& row : *history) {
+    bool usable = row.status == "success" && store_.has_release(name, row.release);
+    if (!to.empty() && row.id == to) {
+      if (!store_.has_release(name, row.release))
+        return fail("release_gone", "the release of deployment " + to + " was pruned");
+      target = &row;
+      break;
+    }
+    if (to.empty() && usable && row.release != current) {
+      target = &row;
+      break;
+    }
+  }
+  if (!target)
+    return to.empty() ? fail("no_previous_release",
+                             "\"" + name + "\" has no earlier release to roll back to")
+                      : fail("not_found", "no deployment " + to + " of \"" + name + "\"");
+  DeploymentRow row;
+  row.id = new_id();
+  row.kind = "rollback";
+  row.release = target->release;
+  row.digest = target->digest;
+  row.size = target->size;
+  row.previous = current;
+  auto a = begin(name, row);
+  if (!a) return std::unexpected(a.error());
+  (*a)->log->append("info", {{"message", "rolling back to release " + target->release}});
+  asio::co_spawn(ctx_.io, pipeline(*a), asio::detached);
+  return (*a)->row;
+}
+
+asio::awaitable<void> Deployer::pipeline(std::shared_ptr<Active> a) {
+  auto r = co_await phases(*a);
+  finish(*a, r);
+}
+
+void Deployer::set_phase(Active& a, const std::string& phase) {
+  a.row.phase = phase;
+  if (auto r = repo_.set_phase(a.row.id, phase); !r)
+    spdlog::error("deployment {}: {}", a.row.id, r.error().message);
+  a.log->append("phase", {{"phase", phase}});
+}
+
+asio::awaitable<Result<void>> Deployer::phases(Active& a) {
+  const std::string name = a.row.component, id = a.row.id;
+  // One deployment of a component at a time, in arrival order.
+  auto& q = queue_[name];
+  if (q.front() != id) {
+    a.log->append("info", {{"message", "waiting for deployment " + q.front() + " to finish"}});
+    const std::function<bool()> my_turn = [this, name, id] { return queue_[name].front() == id; };
+    co_await turn_.wait_until(my_turn, std::chrono::steady_clock::time_point::max());
+  }
+  if (a.row.kind == "deploy") {
+    if (auto r = co_await extract(a); !r) co_return r;
+    if (auto r = co_await install(a); !r) {
+      std::error_code ec;
+      fs::remove_all(store_.release_dir(name, id), ec);
+      co_return r;
+    }
+  }
+  co_return co_await activate_and_restart(a);
+}
+
+asio::awaitable<Result<void>> Deployer::extract(Active& a) {
+  set_phase(a, "extracting");
+  const std::string name = a.row.component, id = a.row.id;
+  auto staging = store_.staging_dir(name, id);
+  std::error_code ec;
+  fs::create_directories(staging, ec);
+  if (ec) co_return fail("io_error", "cannot create " + staging.string() + ": " + ec.message());
+  ExtractLimits limits;
+  limits.max_bytes = ctx_.config.extract_max_bytes;
+  limits.max_entries = ctx_.config.extract_max_entries;
+  auto blob = store_.blob(*a.row.digest);
+  std::atomic<bool>* cancel = &a.cancel;
+  auto work = [blob, staging, limits, cancel] {
+    return extract_archive(blob, staging, limits, cancel);
+  };
+  auto stats = co_await offload(pool_, std::move(work));
+  if (stats) {
+    if (auto r = store_.promote(name, id, stats->top); !r) stats = std::unexpected(r.error());
+  }
+  if (!stats) {
+    fs::remove_all(staging, ec);
+    co_return std::unexpected(stats.error());
+  }
+  json info = {{"files", stats->files}, {"bytes", stats->bytes}, {"entries", stats->entries}};
+  if (stats->top) info["unwrapped"] = *stats->top;
+  if (stats->setid_stripped) info["setid_stripped"] = stats->setid_stripped;
+  a.log->append("extracted", info);
+  if (auto m = load_manifest(store_.release_dir(name, id)); !m) {
+    fs::remove_all(store_.release_dir(name, id), ec);
+    co_return std::unexpected(m.error());
+  }
+  co_return Result<void>{};
+}
+
+asio::awaitable<Result<void>> Deployer::install(Active& a) {
+  set_phase(a, "installing");
+  auto dir = store_.release_dir(a.row.component, a.row.id);
+  auto manifest = load_manifest(dir);
+  if (!manifest) co_return std::unexpected(manifest.error());
+  auto plan = plan_install(dir, manifest->install);
+  if (!plan) co_return std::unexpected(plan.error());
+  if (!*plan) {
+    a.log->append("info", {{"message", "nothing to install"}});
+    co_return Result<void>{};
+  }
+  a.log->append("info",
+                {{"message", fmt::format("running `{}` ({})", (*plan)->command, (*plan)->why)}});
+  std::optional<fs::path> cgroup_dir;
+  if (ctx_.cgroup) {
+    auto d = ctx_.cgroup->dir / fmt::format("install.{}.{}", a.row.component, random_hex(4));
+    if (cgroup::create(d)) cgroup_dir = d;
+  }
+  std::weak_ptr<DeploymentLog> weak = a.log;
+  InstallRun run{
+      ctx_.io,
+      ctx_.reaper,
+      dir,
+      **plan,
+      manifest->install.timeout,
+      cgroup_dir,
+      [weak](char stream, std::string_view line) {
+        if (auto log = weak.lock())
+          log->append("install", {{"stream", stream == 'e' ? "stderr" : "stdout"}, {"line", line}});
+      },
+      &ctx_.trees,
+      "install:" + a.row.component};
+  auto r = co_await run_install(std::move(run));
+  if (cgroup_dir) (void)cgroup::remove(*cgroup_dir);
+  co_return r;
+}
+
+asio::awaitable<Result<void>> Deployer::activate_and_restart(Active& a) {
+  const std::string name = a.row.component;
+  set_phase(a, "activating");
+  a.row.previous = store_.current(name);
+  if (a.row.previous == a.row.release) a.row.previous.reset();  // rollback to what runs
+  if (auto r = store_.activate(name, a.row.release); !r) co_return r;
+  a.log->append("activated", {{"release", a.row.release},
+                              {"previous", a.row.previous ? json(*a.row.previous) : json()}});
+
+  set_phase(a, "restarting");
+  auto c = host_.find(name);
+  bool fresh = !c;
+  if (fresh) {
+    auto made = host_.adopt_deployed(name, store_.link(name));
+    if (!made) co_return std::unexpected(made.error());
+    c = *made;
+    c->pause_for_deploy();
+  }
+  (void)host_.set_desired(name, true);
+  auto r = fresh ? c->start_now() : co_await c->restart();
+  if (r) r = co_await c->wait_started();
+  if (r) {
+    a.log->append("info", {{"message", "ready"}});
+    prune(name);
+    co_return r;
+  }
+  const Error why = r.error();
+  a.log->append("info", {{"message", "the new release failed to start: " + why.message}});
+  if (a.row.previous && store_.has_release(name, *a.row.previous)) {
+    if (auto back = store_.activate(name, *a.row.previous); back) {
+      auto again = co_await c->restart();
+      if (again) again = co_await c->wait_started();
+      a.log->append("rollback",
+                    {{"release", *a.row.previous},
+                     {"ready", again.has_value()},
+                     {"message", again ? "previous release is running again"
+                                       : "previous release failed too: " + again.error().message}});
+      a.row.status = "rolled_back";
+      co_return std::unexpected(why);
+    }
+  }
+  // Nothing to go back to: do not leave a broken first release restarting forever.
+  co_await c->stop();
+  (void)host_.set_desired(name, false);
+  co_return std::unexpected(why);
+}
+
+void Deployer::finish(Active& a, const Result<void>& r) {
+  // Watchers resume before anyone is told the deployment ended.
+  a.guard.reset();
+  if (r) {
+    a.row.status = "success";
+  } else {
+    if (a.row.status == "running") a.row.status = "failed";
+    a.row.error = r.error();
+    a.row.error_phase = a.row.phase;
+  }
+  a.row.phase = a.row.status;
+  a.row.ended_at = now_ms();
+  json end = {{"status", a.row.status}};
+  if (a.row.error)
+    end["error"] = {{"code", a.row.error->code},
+                    {"message", a.row.error->message},
+                    {"phase", a.row.error_phase}};
+  a.log->append("end", end);
+  auto closing = a.log->close();
+  if (auto w = repo_.finish(a.row, closing); !w)
+    spdlog::error("deployment {}: cannot record its end: {}", a.row.id, w.error().message);
+  a.log->when_unfollowed([repo = &repo_, id = a.row.id] {
+    if (auto capped = repo->cap_events(id, kKeepFirstEvents, kKeepLastEvents);
+        capped && *capped > 0)
+      spdlog::info("deployment {}: kept the first {} and last {} events, dropped {}", id,
+                   kKeepFirstEvents, kKeepLastEvents, *capped);
+  });
+  spdlog::info("deployment {} of {}: {}{}", a.row.id, a.row.component, a.row.status,
+               a.row.error ? " (" + a.row.error->message + ")" : "");
+  auto& q = queue_[a.row.component];
+  std::erase(q, a.row.id);
+  if (q.empty()) queue_.erase(a.row.component);
+  active_.erase(a.row.id);
+  turn_.notify_all();
+}
+
+void Deployer::prune(const std::string& name) {
+  auto history = repo_.list(name, 1000);
+  if (!history) return;
+  std::set<std::string> keep;
+  if (auto cur = store_.current(name)) keep.insert(*cur);
+  for (auto& row : *history) {
+    if (row.status == "running") keep.insert(row.release);
+    if (row.status == "success" && keep.size() < static_cast<size_t>(ctx_.config.releases_keep))
+      keep.insert(row.release);
+  }
+  size_t releases = store_.prune_releases(name, keep);
+  // A blob stays while some deployment's release (any component) still exists or runs.
+  auto all = repo_.list("", 100000);
+  if (!all) return;
+  std::set<std::string> digests;
+  for (auto& row : *all)
+    if (row.digest && (row.status == "running" || store_.has_release(row.component, row.release)))
+      digests.insert(*row.digest);
+  size_t blobs = store_.prune_blobs(digests);
+  if (releases || blobs)
+    spdlog::info("{}: pruned {} old releases and {} unreferenced payloads", name, releases, blobs);
+}
+
+}  // namespace berth

@@ -1,0 +1,75 @@
+// Runs deployments. A deployment is a record plus an event log: the payload is streamed into
+// the blob store, then extracted into a staging directory, installed, activated by flipping
+// components/NAME, and the component restarted exactly once; a release that fails readiness
+// is rolled back. Deploys of one component run one after another in arrival order (a second
+// one waits, and says so); while any is in flight the component's watchers are paused.
+#pragma once
+#include <atomic>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "deploy/event_log.h"
+#include "deploy/release_store.h"
+#include "host/host_context.h"
+#include "http/message.h"
+#include "store/deployment_repo.h"
+
+namespace berth {
+
+class Host;
+class Component;
+
+class Deployer {
+ public:
+  Deployer(HostContext& ctx, DeploymentRepo& repo, Host& host);
+  ~Deployer();
+
+  // At daemon start, before components start: every unfinished deployment becomes
+  // `interrupted`, its staging is removed and a half-done activation is undone, so the
+  // component comes back on the release it ran before.
+  Result<void> recover();
+  // PUT /v1/components/{name}: stores the body as a blob, records the deployment and starts
+  // its pipeline. Returns the record once the payload is stored.
+  boost::asio::awaitable<Result<DeploymentRow>> receive(const std::string& name,
+                                                        http::BodyReader& body);
+  // Back to release `to` (a deployment id), or to the newest earlier release when empty.
+  Result<DeploymentRow> rollback(const std::string& name, const std::string& to);
+  // The live event log of a running deployment; null once it has ended.
+  std::shared_ptr<DeploymentLog> live_log(const std::string& id) const;
+  bool in_flight(const std::string& component) const { return depth_.contains(component); }
+  DeploymentRepo& repo() { return repo_; }
+  const ReleaseStore& releases() const { return store_; }
+
+ private:
+  struct Active;
+  class Guard;
+
+  Result<std::shared_ptr<Active>> begin(const std::string& name, DeploymentRow row);
+  boost::asio::awaitable<void> pipeline(std::shared_ptr<Active> a);
+  boost::asio::awaitable<Result<void>> phases(Active& a);
+  boost::asio::awaitable<Result<void>> extract(Active& a);
+  boost::asio::awaitable<Result<void>> install(Active& a);
+  boost::asio::awaitable<Result<void>> activate_and_restart(Active& a);
+  void set_phase(Active& a, const std::string& phase);
+  void finish(Active& a, const Result<void>& r);
+  void prune(const std::string& name);
+  void end_lifecycle(const std::string& name, DeploymentLog& log);
+
+  HostContext& ctx_;
+  DeploymentRepo& repo_;
+  Host& host_;
+  ReleaseStore store_;
+  boost::asio::thread_pool pool_{1};  // extraction: blocking file I/O off the event loop
+  std::map<std::string, std::shared_ptr<Active>> active_;
+  std::map<std::string, std::deque<std::string>> queue_;  // per component, arrival order
+  std::map<std::string, int> depth_;                      // deploys in flight per component
+  StateEvent turn_;
+  bool closing_ = false;
+};
+
+}  // namespace berth

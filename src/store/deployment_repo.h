@@ -1,0 +1,58 @@
+// The `deployments` and `deployment_events` tables: one row per deploy or rollback, and its
+// event log. The terminal status and final fields are written in one transaction.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "store/db.h"
+
+namespace berth {
+
+struct DeploymentRow {
+  std::string id, component, kind = "deploy", release;
+  std::optional<std::string> previous, digest;
+  int64_t size = 0;
+  std::string status = "running", phase = "received";
+  int64_t created_at = 0, updated_at = 0;
+  std::optional<int64_t> ended_at;
+  std::optional<Error> error;
+  std::string error_phase;
+  std::string peer_results = "[]";
+};
+
+struct EventRow {
+  int64_t seq = 0, ts = 0;
+  std::string type, data;  // data: a JSON object
+};
+
+class DeploymentRepo {
+ public:
+  explicit DeploymentRepo(Db& db) : db_(db) {}
+
+  Result<void> insert(const DeploymentRow& row);
+  Result<void> set_phase(const std::string& id, const std::string& phase);
+  Result<void> set_payload(const std::string& id, const std::string& digest, int64_t size);
+  // Status, error, end time and the closing events in one transaction.
+  Result<void> finish(const DeploymentRow& row, const std::vector<EventRow>& closing);
+  Result<std::optional<DeploymentRow>> get(const std::string& id);
+  // Newest first. An empty component lists all.
+  Result<std::vector<DeploymentRow>> list(const std::string& component, size_t limit);
+  Result<std::vector<DeploymentRow>> unfinished();
+
+  Result<void> append_events(const std::string& id, const std::vector<EventRow>& events);
+  Result<std::vector<EventRow>> events_after(const std::string& id, int64_t after, size_t limit);
+  int64_t last_seq(const std::string& id);
+  // Keeps the first `first` and the last `last` events; returns how many were dropped.
+  Result<int64_t> cap_events(const std::string& id, int64_t first, int64_t last);
+
+ private:
+  Result<void> insert_events(const std::string& id, const std::vector<EventRow>& events);
+  Db& db_;
+};
+
+int64_t now_ms();
+
+}  // namespace berth

@@ -1,0 +1,431 @@
+// Deploys through the daemon: `berth deploy`, phases and events, install output over SSE,
+// activation and rollback, overlapping deploys, watchers paused during a deploy, refusals,
+// and crash safety (SIGKILL mid-upload, mid-extract, mid-install).
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <fstream>
+#include <thread>
+
+#include "harness.h"
+#include "support/tar_builder.h"
+
+namespace berth::testing {
+namespace {
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+std::string app_toml(const std::string& marker_text = "up", const std::string& extra = "") {
+  return "[run]\ncommand = " + fixture_command({"print:" + marker_text, "forever"}) +
+         "\n[ready]\nmarker = \"up\"\nidle_timeout = \"5s\"\n" + extra;
+}
+
+std::vector<json> json_lines(const std::string& out) {
+  std::vector<json> v;
+  std::istringstream in(out);
+  for (std::string line; std::getline(in, line);)
+    if (auto j = json::parse(line, nullptr, false); !j.is_discarded()) v.push_back(j);
+  return v;
+}
+
+json deployment(TestDaemon& d, const std::string& id) {
+  return d.api("GET", "/v1/deployments/" + id).body;
+}
+
+json wait_deployment(TestDaemon& d, const std::string& id,
+                     const std::function<bool(const json&)>& pred) {
+  auto deadline = std::chrono::steady_clock::now() + 120s;
+  json last;
+  for (;;) {
+    last = deployment(d, id);
+    if (pred(last)) return last;
+    if (std::chrono::steady_clock::now() > deadline) {
+      ADD_FAILURE() << "deployment " << id << " never reached the condition: " << last.dump();
+      return last;
+    }
+    std::this_thread::sleep_for(5ms);
+  }
+}
+
+json wait_ended(TestDaemon& d, const std::string& id) {
+  return wait_deployment(d, id, [](const json& j) { return j.value("status", "") != "running"; });
+}
+
+std::string deploy_no_follow(TestDaemon& d, const fs::path& dir, const std::string& name) {
+  auto r = d.cli({"deploy", dir.string(), "--name", name, "--no-follow"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  std::string id = r.out;
+  while (!id.empty() && id.back() == '\n') id.pop_back();
+  return id;
+}
+
+std::string live_release(TestDaemon& d, const std::string& name) {
+  std::error_code ec;
+  return fs::read_symlink(d.home() / "components" / name, ec).filename().string();
+}
+
+TEST(Deploy, DeploysADirectoryThroughEveryPhase) {
+  TestDaemon d;
+  auto dir = d.component("app", app_toml());
+  auto r = d.cli({"deploy", dir.string(), "--json"});
+  ASSERT_EQ(r.code, 0) << r.err << r.out;
+  std::vector<std::string> seen;
+  for (auto& e : json_lines(r.out))
+    seen.push_back(e["type"] == "phase" ? "phase:" + e["phase"].get<std::string>()
+                                        : e["type"].get<std::string>());
+  std::vector<std::string> phases;
+  for (auto& s : seen)
+    if (s.starts_with("phase:") || s.starts_with("deploy:") || s == "end") phases.push_back(s);
+  EXPECT_EQ(phases, (std::vector<std::string>{"deploy:start", "phase:extracting",
+                                              "phase:installing", "phase:activating",
+                                              "phase:restarting", "deploy:end", "end"}));
+  auto s = d.wait_state("app", "ready");
+  EXPECT_EQ(s["dir"], (d.home() / "components" / "app").string());
+  auto list = d.api("GET", "/v1/deployments?component=app").body["deployments"];
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0]["status"], "success");
+  EXPECT_EQ(list[0]["phase"], "success");
+  EXPECT_EQ(list[0]["peer_results"], json::array());
+  const std::string digest = list[0]["digest"];
+  ASSERT_TRUE(digest.starts_with("sha256:"));
+  EXPECT_TRUE(fs::exists(d.home() / "blobs" / "sha256" / digest.substr(7)));
+  EXPECT_EQ(live_release(d, "app"), list[0]["release"]);
+  auto table = d.cli({"deployments", "app"});
+  EXPECT_NE(table.out.find("success"), std::string::npos);
+}
+
+TEST(Deploy, UnwrapsASingleTopFolderArchive) {
+  TestDaemon d;
+  auto archive = d.work() / "bundle.tar.gz";
+  { test::TarBuilder(archive).dir("bundle").file("bundle/berth.toml", app_toml()); }
+  auto r = d.cli({"deploy", archive.string(), "--name", "wrapped"});
+  ASSERT_EQ(r.code, 0) << r.err << r.out;
+  EXPECT_TRUE(fs::exists(d.home() / "components" / "wrapped" / "berth.toml"));
+}
+
+TEST(Deploy, InstallOutputOf100000LinesArrivesInOrderOverSse) {
+  TestDaemon d;
+  // The installer waits for a go file the test writes once it follows the live stream, so the
+  // lines are delivered live, not replayed from the store.
+  auto go = d.work() / "go";
+  auto dir =
+      d.component("chatty", app_toml("up", "[install]\ncommand = \"while [ ! -e " + go.string() +
+                                               " ]; do sleep 0.01; done; seq 1 100000\"\n"));
+  auto id = deploy_no_follow(d, dir, "chatty");
+  http::Client client("127.0.0.1", d.port(), d.token());
+  int64_t expect = 1;
+  bool in_order = true;
+  std::string status;
+  auto r = client.follow("/v1/deployments/" + id + "/events", [&](const http::SseEvent& ev) {
+    auto e = json::parse(ev.data);
+    if (ev.type == "phase" && e["phase"] == "installing") std::ofstream(go) << "go";
+    if (ev.type == "install") {
+      if (e["line"] != std::to_string(expect)) in_order = false;
+      ++expect;
+    }
+    if (ev.type == "end") status = e["status"];
+    return true;
+  });
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_TRUE(in_order);
+  EXPECT_EQ(expect - 1, 100000);
+  EXPECT_EQ(status, "success");
+  // At rest the log is capped: the first and the last events stay, the middle is one gap.
+  int gaps = 0, installs = 0;
+  std::string last_line;
+  client.follow("/v1/deployments/" + id + "/events", [&](const http::SseEvent& ev) {
+    if (ev.type == "gap") ++gaps;
+    if (ev.type == "install") {
+      ++installs;
+      last_line = json::parse(ev.data)["line"];
+    }
+    return true;
+  });
+  EXPECT_EQ(gaps, 1);
+  EXPECT_LT(installs, 100000);
+  EXPECT_EQ(last_line, "100000");
+}
+
+TEST(Deploy, ResumesEventsAfterLastEventId) {
+  TestDaemon d;
+  auto dir = d.component("resume", app_toml());
+  auto id = deploy_no_follow(d, dir, "resume");
+  wait_ended(d, id);
+  http::Client client("127.0.0.1", d.port(), d.token());
+  std::vector<std::string> ids;
+  client.follow(
+      "/v1/deployments/" + id + "/events",
+      [&](const http::SseEvent& ev) {
+        ids.push_back(ev.id);
+        return true;
+      },
+      "3");
+  ASSERT_FALSE(ids.empty());
+  EXPECT_EQ(ids.front(), "4");
+}
+
+TEST(Deploy, FailingInstallFailsTheDeployAndKeepsTheLiveRelease) {
+  TestDaemon d;
+  auto dir = d.component("inst", app_toml());
+  ASSERT_EQ(d.cli({"deploy", dir.string()}).code, 0);
+  auto before = d.wait_state("inst", "ready");
+  const auto live = live_release(d, "inst");
+  std::ofstream(dir / "berth.toml", std::ios::app)
+      << "[install]\ncommand = \"echo compiling; echo oops >&2; exit 7\"\n";
+  auto r = d.cli({"deploy", dir.string(), "--json"});
+  EXPECT_EQ(r.code, 1);
+  auto events = json_lines(r.out);
+  ASSERT_FALSE(events.empty());
+  auto end = events.back();
+  EXPECT_EQ(end["status"], "failed");
+  EXPECT_EQ(end["error"]["code"], "install_failed");
+  EXPECT_EQ(end["error"]["phase"], "installing");
+  bool saw_stderr = false;
+  for (auto& e : events)
+    if (e["type"] == "install" && e["stream"] == "stderr" && e["line"] == "oops") saw_stderr = true;
+  EXPECT_TRUE(saw_stderr);
+  EXPECT_EQ(live_release(d, "inst"), live);
+  auto after = d.wait_state("inst", "ready");
+  EXPECT_EQ(after["pid"], before["pid"]) << "a failed install must not restart the component";
+}
+
+TEST(Deploy, ReleaseFailingReadinessRollsBack) {
+  TestDaemon d;
+  auto dir = d.component("rb", app_toml());
+  ASSERT_EQ(d.cli({"deploy", dir.string()}).code, 0);
+  const auto good = live_release(d, "rb");
+  std::ofstream(dir / "berth.toml")
+      << "[run]\ncommand = " + fixture_command({"print:starting", "exit:3"}) +
+             "\n[ready]\nmarker = \"up\"\n";
+  auto r = d.cli({"deploy", dir.string(), "--json"});
+  EXPECT_EQ(r.code, 1);
+  auto end = json_lines(r.out).back();
+  EXPECT_EQ(end["status"], "rolled_back");
+  EXPECT_EQ(end["error"]["code"], "exited_before_ready");
+  EXPECT_EQ(live_release(d, "rb"), good);
+  d.wait_state("rb", "ready");
+  // By hand: roll back to the first release after a good second one.
+  std::ofstream(dir / "berth.toml") << app_toml("up v3");
+  ASSERT_EQ(d.cli({"deploy", dir.string()}).code, 0);
+  EXPECT_NE(live_release(d, "rb"), good);
+  auto back = d.cli({"rollback", "rb"});
+  EXPECT_EQ(back.code, 0) << back.err << back.out;
+  EXPECT_EQ(live_release(d, "rb"), good);
+  d.wait_state("rb", "ready");
+}
+
+TEST(Deploy, FirstReleaseFailingReadinessLeavesItStopped) {
+  TestDaemon d;
+  auto dir = d.component(
+      "broken", "[run]\ncommand = " + fixture_command({"exit:1"}) + "\n[ready]\nmarker = \"up\"\n");
+  auto r = d.cli({"deploy", dir.string(), "--json"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(json_lines(r.out).back()["status"], "failed");
+  auto s = d.wait_for("broken", [](const json& s) { return s["processes"] == 0; });
+  EXPECT_NE(s["state"], "ready");
+  auto rb = d.api("POST", "/v1/components/broken/rollback");
+  EXPECT_EQ(rb.status, 409);
+  EXPECT_EQ(rb.body["error"]["code"], "no_previous_release");
+}
+
+TEST(Deploy, OverlappingDeploysRunOneAfterTheOther) {
+  TestDaemon d;
+  auto dir = d.component("ovl", app_toml());
+  ASSERT_EQ(d.cli({"deploy", dir.string()}).code, 0);
+  d.wait_state("ovl", "ready");
+  std::ofstream(dir / "berth.toml", std::ios::app) << "[install]\ncommand = \"sleep 1\"\n";
+  auto first = deploy_no_follow(d, dir, "ovl");
+  auto second = deploy_no_follow(d, dir, "ovl");
+  // A restart asked for while deploys are in flight is refused, not queued behind them.
+  auto restart = d.api("POST", "/v1/components/ovl/restart");
+  EXPECT_EQ(restart.status, 409);
+  EXPECT_EQ(restart.body["error"]["code"], "deploy_in_progress");
+  auto a = wait_ended(d, first), b = wait_ended(d, second);
+  EXPECT_EQ(a["status"], "success");
+  EXPECT_EQ(b["status"], "success");
+  EXPECT_LE(a["ended_at"].get<int64_t>(), b["ended_at"].get<int64_t>());
+  EXPECT_EQ(live_release(d, "ovl"), b["release"]);
+  auto s = d.wait_state("ovl", "ready");
+  EXPECT_EQ(s["restarts"], 2) << "one restart per deploy";
+  bool waited = false;
+  http::Client client("127.0.0.1", d.port(), d.token());
+  client.follow("/v1/deployments/" + second + "/events", [&](const http::SseEvent& ev) {
+    if (ev.data.find("waiting for deployment " + first) != std::string::npos) waited = true;
+    return true;
+  });
+  EXPECT_TRUE(waited);
+}
+
+TEST(Deploy, DeployWriting20000FilesIntoAWatchedComponentRestartsOnce) {
+  TestDaemon d;
+  auto dir = d.component("big", app_toml("up", "[watch]\nenabled = true\n"));
+  ASSERT_EQ(d.cli({"deploy", dir.string()}).code, 0);
+  auto s = d.wait_state("big", "ready");
+  EXPECT_EQ(s["restarts"], 0);
+  for (int i = 0; i < 20000; ++i) {
+    auto p = dir / "lib" / std::to_string(i % 100) / (std::to_string(i) + ".js");
+    fs::create_directories(p.parent_path());
+    std::ofstream(p) << i;
+  }
+  auto r = d.cli({"deploy", dir.string()});
+  ASSERT_EQ(r.code, 0) << r.err;
+  s = d.wait_for("big", [](const json& s) {
+    return s["state"] == "ready" && s["watch"].is_object() && s["watch"]["mode"] == "inotify";
+  });
+  EXPECT_EQ(s["restarts"], 1);
+  EXPECT_GE(s["watch"]["watches"].get<int>(), 101);
+  // The watcher is back on the new release: the next change restarts, and it is the first
+  // one since the deploy (an extra restart would have named some lib/ file).
+  std::ofstream(d.home() / "components" / "big" / "sentinel.js") << "x";
+  s = d.wait_for("big", [](const json& s) { return s["restarts"] >= 2 && s["state"] == "ready"; });
+  EXPECT_EQ(s["restarts"], 2);
+  EXPECT_EQ(s["watch"]["last_change"]["path"], "sentinel.js");
+}
+
+TEST(Deploy, MaliciousArchiveIsRefusedAndTheLiveComponentUntouched) {
+  TestDaemon d;
+  auto dir = d.component("live", app_toml());
+  ASSERT_EQ(d.cli({"deploy", dir.string()}).code, 0);
+  auto before = d.wait_state("live", "ready");
+  auto archive = d.work() / "evil.tar.gz";
+  { test::TarBuilder(archive).file("berth.toml", app_toml()).file("../../escaped", "x"); }
+  auto r = d.cli({"deploy", archive.string(), "--name", "live", "--json"});
+  EXPECT_EQ(r.code, 1);
+  auto end = json_lines(r.out).back();
+  EXPECT_EQ(end["error"]["code"], "archive_path_traversal");
+  EXPECT_EQ(end["error"]["phase"], "extracting");
+  EXPECT_FALSE(fs::exists(d.home().parent_path() / "escaped"));
+  size_t releases = 0;
+  for (auto& e : fs::directory_iterator(d.home() / "releases" / "live")) {
+    (void)e;
+    ++releases;
+  }
+  EXPECT_EQ(releases, 1u) << "the refused release and its staging are gone";
+  auto after = d.wait_state("live", "ready");
+  EXPECT_EQ(after["pid"], before["pid"]);
+}
+
+TEST(Deploy, BadRequestsGetCodes) {
+  TestDaemon d;
+  auto dir = d.component("x", app_toml());
+  auto bad = d.cli({"deploy", dir.string(), "--name", "no/slash"});
+  EXPECT_EQ(bad.code, 1);
+  auto run = d.cli({"run", dir.string()});
+  ASSERT_EQ(run.code, 0);
+  auto taken = d.cli({"deploy", dir.string()});
+  EXPECT_EQ(taken.code, 1);
+  EXPECT_NE(taken.err.find("name_taken"), std::string::npos) << taken.err;
+  EXPECT_EQ(d.api("GET", "/v1/deployments/nope").status, 404);
+  EXPECT_EQ(d.api("GET", "/v1/deployments/nope/events").status, 404);
+  EXPECT_EQ(d.api("POST", "/v1/components/nope/rollback").status, 404);
+  http::Client anon("127.0.0.1", d.port(), "");
+  auto r = anon.upload("PUT", "/v1/components/y", (dir / "berth.toml").string(), nullptr);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 401);
+}
+
+TEST(Deploy, UploadOverTheLimitIsRefused) {
+  TestDaemon d;
+  d.shutdown();
+  std::ofstream(d.home() / "config.toml") << "upload_limit = 4096\n";
+  d.start();
+  auto archive = d.work() / "big.tar.gz";
+  std::string noise(64 * 1024, '\0');
+  for (size_t i = 0; i < noise.size(); ++i) noise[i] = static_cast<char>((i * 7919) ^ (i >> 3));
+  { test::TarBuilder(archive, false).file("berth.toml", app_toml()).file("blob", noise); }
+  auto r = d.cli({"deploy", archive.string(), "--name", "big"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("payload_too_large"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(d.home() / "components" / "big"));
+}
+
+// --- crash safety ---
+
+struct CrashCase {
+  TestDaemon d;
+  fs::path dir;
+  std::string good;
+  void deploy_good(const std::string& name) {
+    dir = d.component(name, app_toml());
+    ASSERT_EQ(d.cli({"deploy", dir.string()}).code, 0);
+    d.wait_state(name, "ready");
+    good = live_release(d, name);
+  }
+  void expect_interrupted(const std::string& name, const std::string& id,
+                          const std::string& phase) {
+    d.kill9();
+    d.start();
+    auto row = deployment(d, id);
+    EXPECT_EQ(row["status"], "interrupted") << row.dump();
+    EXPECT_EQ(row["error"]["code"], "interrupted");
+    EXPECT_EQ(row["error"]["phase"], phase);
+    EXPECT_EQ(live_release(d, name), good);
+    d.wait_state(name, "ready");
+    for (auto& e : fs::directory_iterator(d.home() / "releases" / name))
+      EXPECT_EQ(e.path().filename().string(), good) << "staging or a partial release remains";
+    for (auto& e : fs::directory_iterator(d.home() / "blobs"))
+      EXPECT_FALSE(e.path().filename().string().starts_with(".incoming")) << e.path();
+  }
+};
+
+TEST(DeployCrash, KilledMidUpload) {
+  CrashCase c;
+  c.deploy_good("up");
+  // Send the header and part of the body by hand, then kill the daemon.
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(c.d.port());
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
+  std::string head = "PUT /v1/components/up HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+                     c.d.token() + "\r\nContent-Length: 10000000\r\n\r\n" + std::string(5000, 'x');
+  ASSERT_EQ(::write(fd, head.data(), head.size()), static_cast<ssize_t>(head.size()));
+  std::string id;
+  for (int i = 0; i < 6000 && id.empty(); ++i) {
+    auto list = c.d.api("GET", "/v1/deployments?component=up").body["deployments"];
+    for (auto& row : list)
+      if (row["status"] == "running") id = row["id"];
+    if (id.empty()) std::this_thread::sleep_for(5ms);
+  }
+  ASSERT_FALSE(id.empty());
+  c.expect_interrupted("up", id, "received");
+  ::close(fd);
+}
+
+TEST(DeployCrash, KilledMidExtract) {
+  CrashCase c;
+  c.deploy_good("ex");
+  auto archive = c.d.work() / "many.tar.gz";
+  {
+    test::TarBuilder b(archive);
+    b.file("berth.toml", app_toml());
+    for (int i = 0; i < 150000; ++i)
+      b.file("f/" + std::to_string(i % 500) + "/" + std::to_string(i), "x");
+  }
+  auto r = c.d.cli({"deploy", archive.string(), "--name", "ex", "--no-follow"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::string id = r.out.substr(0, r.out.find('\n'));
+  wait_deployment(c.d, id, [](const json& j) { return j["phase"] == "extracting"; });
+  c.expect_interrupted("ex", id, "extracting");
+}
+
+TEST(DeployCrash, KilledMidInstallAlsoKillsTheInstaller) {
+  CrashCase c;
+  c.deploy_good("in");
+  auto pidfile = c.d.work() / "installer.pid";
+  std::ofstream(c.dir / "berth.toml", std::ios::app)
+      << "[install]\ncommand = \"echo $$ > " + pidfile.string() + ".tmp; mv " + pidfile.string() +
+             ".tmp " + pidfile.string() + "; exec sleep 600\"\n";
+  auto id = deploy_no_follow(c.d, c.dir, "in");
+  wait_deployment(c.d, id, [](const json& j) { return j["phase"] == "installing"; });
+  pid_t installer = read_pidfile(pidfile);
+  ASSERT_TRUE(pid_alive(installer));
+  c.expect_interrupted("in", id, "installing");
+  EXPECT_FALSE(pid_alive(installer)) << "the next daemon sweeps the orphaned installer";
+}
+
+}  // namespace
+}  // namespace berth::testing
