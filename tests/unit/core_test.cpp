@@ -2,6 +2,7 @@
 
 #include "core/duration.h"
 #include "core/line_splitter.h"
+#include "core/sha256.h"
 
 namespace berth {
 namespace {
@@ -51,6 +52,25 @@ TEST(LineSplitter, ReassemblesUtf8SplitAcrossReads) {
   auto lines = split({"price: " + euro.substr(0, 1), euro.substr(1, 1), euro.substr(2) + "5\n"});
   ASSERT_EQ(lines.size(), 1u);
   EXPECT_EQ(lines[0], "price: " + euro + "5");
+}
+
+TEST(LineSplitter, FourByteCharacterAtEverySplitPosition) {
+  const std::string emoji = "\xF0\x9F\x9A\xA2";  // U+1F6A2 SHIP, four bytes
+  const std::string text = "a" + emoji + "b\n" + emoji + "\n";
+  // Every way of cutting the stream in two and in three pieces.
+  for (size_t i = 0; i <= text.size(); ++i)
+    for (size_t j = i; j <= text.size(); ++j) {
+      auto lines = split({text.substr(0, i), text.substr(i, j - i), text.substr(j)});
+      ASSERT_EQ(lines, (std::vector<std::string>{"a" + emoji + "b", emoji})) << i << "," << j;
+    }
+}
+
+TEST(Sha256, MatchesKnownDigests) {
+  EXPECT_EQ(Sha256::of(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  Sha256 h;
+  h.update("a");
+  h.update("bc");
+  EXPECT_EQ(h.hex(), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
 TEST(LineSplitter, FlushesAFinalUnterminatedLine) {

@@ -6,6 +6,7 @@
 #include "host/home.h"
 #include "store/component_repo.h"
 #include "store/db.h"
+#include "store/deployment_repo.h"
 #include "store/lease_repo.h"
 #include "store/tree_repo.h"
 
@@ -88,6 +89,56 @@ TEST_F(StoreTest, HomeLockIsExclusive) {
   auto second = HomeLock::acquire(dir / "home");
   ASSERT_FALSE(second);
   EXPECT_EQ(second.error().code, "daemon_running");
+}
+
+}  // namespace
+}  // namespace berth
+
+namespace berth {
+namespace {
+
+TEST_F(StoreTest, DeploymentFinishWritesStatusAndClosingEventsTogether) {
+  DeploymentRepo repo(*db);
+  DeploymentRow row;
+  row.id = "d1";
+  row.component = "app";
+  row.release = "d1";
+  row.created_at = now_ms();
+  ASSERT_TRUE(repo.insert(row));
+  ASSERT_TRUE(repo.append_events("d1", {{1, 1, "phase", "{}"}, {2, 2, "install", "{}"}}));
+  row.status = row.phase = "failed";
+  row.error = Error{"install_failed", "exit 1"};
+  row.error_phase = "installing";
+  ASSERT_TRUE(repo.finish(row, {{3, 3, "end", "{}"}}));
+  auto got = repo.get("d1");
+  ASSERT_TRUE(got && *got);
+  EXPECT_EQ((*got)->status, "failed");
+  EXPECT_EQ((*got)->error->code, "install_failed");
+  EXPECT_EQ((*got)->error_phase, "installing");
+  EXPECT_TRUE((*got)->ended_at);
+  auto events = repo.events_after("d1", 0, 100);
+  ASSERT_TRUE(events);
+  ASSERT_EQ(events->size(), 3u);
+  EXPECT_EQ(events->back().type, "end");
+  auto unfinished = repo.unfinished();
+  ASSERT_TRUE(unfinished);
+  EXPECT_TRUE(unfinished->empty());
+}
+
+TEST_F(StoreTest, CappingKeepsTheFirstAndTheLastEvents) {
+  DeploymentRepo repo(*db);
+  std::vector<EventRow> events;
+  for (int i = 1; i <= 100; ++i) events.push_back({i, i, "install", "{}"});
+  ASSERT_TRUE(repo.append_events("d2", events));
+  auto dropped = repo.cap_events("d2", 10, 20);
+  ASSERT_TRUE(dropped);
+  EXPECT_EQ(*dropped, 70);
+  auto kept = repo.events_after("d2", 0, 1000);
+  ASSERT_TRUE(kept);
+  ASSERT_EQ(kept->size(), 30u);
+  EXPECT_EQ((*kept)[9].seq, 10);
+  EXPECT_EQ((*kept)[10].seq, 81);
+  EXPECT_EQ(kept->back().seq, 100);
 }
 
 }  // namespace

@@ -1,0 +1,106 @@
+// Install-command detection, and the [install] table of the manifest.
+#include "deploy/installer.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include "config/manifest.h"
+#include "core/fs_util.h"
+
+namespace berth {
+namespace {
+namespace fs = std::filesystem;
+
+class PlanTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("berth-plan-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  void file(const std::string& name, const std::string& text) {
+    ASSERT_TRUE(write_file_atomic(dir_ / name, text));
+  }
+  std::string command(const InstallSpec& spec = {}) {
+    auto p = plan_install(dir_, spec);
+    EXPECT_TRUE(p) << p.error().message;
+    return p && *p ? (*p)->command : "(none)";
+  }
+  fs::path dir_;
+};
+
+const std::string kDeps = R"({"dependencies": {"left-pad": "1.3.0"}})";
+
+TEST_F(PlanTest, NothingToInstallWithoutPackageJson) {
+  EXPECT_EQ(command(), "(none)");
+}
+
+TEST_F(PlanTest, NothingToInstallWithoutDependencies) {
+  file("package.json", R"({"name": "x", "scripts": {"start": "node ."}})");
+  EXPECT_EQ(command(), "(none)");
+}
+
+TEST_F(PlanTest, LockfileMeansNpmCi) {
+  file("package.json", kDeps);
+  file("package-lock.json", "{}");
+  EXPECT_EQ(command(), "npm ci");
+}
+
+TEST_F(PlanTest, NoLockfileMeansNpmInstall) {
+  file("package.json", kDeps);
+  EXPECT_EQ(command(), "npm install");
+}
+
+TEST_F(PlanTest, DevEnginesPackageManagerWins) {
+  file("package.json", R"({"dependencies": {"a": "1"},
+    "devEngines": {"packageManager": {"name": "pnpm", "version": "9"}}})");
+  file("pnpm-lock.yaml", "");
+  EXPECT_EQ(command(), "pnpm install --frozen-lockfile");
+}
+
+TEST_F(PlanTest, DevEnginesAsAnArrayTakesTheFirst) {
+  file("package.json", R"({"dependencies": {"a": "1"},
+    "devEngines": {"packageManager": [{"name": "yarn"}, {"name": "npm"}]}})");
+  EXPECT_EQ(command(), "yarn install");
+}
+
+TEST_F(PlanTest, UnknownPackageManagerIsAnError) {
+  file("package.json", R"({"dependencies": {"a": "1"},
+    "devEngines": {"packageManager": {"name": "zpm"}}})");
+  auto p = plan_install(dir_, {});
+  ASSERT_FALSE(p);
+  EXPECT_EQ(p.error().code, "bad_package_json");
+}
+
+TEST_F(PlanTest, BrokenPackageJsonIsAnError) {
+  file("package.json", "{not json");
+  auto p = plan_install(dir_, {});
+  ASSERT_FALSE(p);
+  EXPECT_EQ(p.error().code, "bad_package_json");
+}
+
+TEST_F(PlanTest, ManifestCommandWinsAndEmptySkips) {
+  file("package.json", kDeps);
+  InstallSpec spec;
+  spec.command = "make deps";
+  EXPECT_EQ(command(spec), "make deps");
+  spec.command = "";
+  EXPECT_EQ(command(spec), "(none)");
+}
+
+TEST(ManifestInstall, ParsesCommandAndTimeout) {
+  auto m = parse_manifest(
+      "[run]\ncommand = \"x\"\n[install]\ncommand = \"npm ci\"\ntimeout = \"2m\"\n", "berth.toml");
+  ASSERT_TRUE(m) << m.error().message;
+  EXPECT_EQ(m->install.command, "npm ci");
+  EXPECT_EQ(m->install.timeout, Millis(120'000));
+  auto bad = parse_manifest("[run]\ncommand = \"x\"\n[install]\ncmd = \"npm ci\"\n", "berth.toml");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("install.cmd"), std::string::npos) << bad.error().message;
+}
+
+}  // namespace
+}  // namespace berth
