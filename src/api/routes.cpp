@@ -68,6 +68,7 @@ Response logs_stream(std::shared_ptr<Component> c, size_t n, uint64_t resume_aft
         cursor = l.seq;
       }
       if (sink.closed()) co_return;
+      if (!co_await w.flush()) co_return;
       bool more = co_await sink.changed().wait_until(
           news, std::chrono::steady_clock::now() + std::chrono::seconds(15));
       static const std::string kPing = "ping";
@@ -97,15 +98,6 @@ json deployment_json(const DeploymentRow& r) {
   return j;
 }
 
-std::string event_data(const EventRow& e) {
-  auto j = json::parse(e.data, nullptr, false);
-  if (!j.is_object()) j = json::object();
-  j["seq"] = e.seq;
-  j["ts"] = e.ts;
-  j["type"] = e.type;
-  return compact(j);
-}
-
 // Replays the stored events after `cursor`, then follows live ones until the deployment ends.
 // Events capped away at rest show up as one `gap` event saying how many were dropped.
 Response deployment_events(Deployer& deployer, std::string id, int64_t cursor) {
@@ -128,12 +120,13 @@ Response deployment_events(Deployer& deployer, std::string id, int64_t cursor) {
           static const std::string kNoId;
           if (!co_await w.event(kNoId, kGap, gap)) co_return;
         }
-        const std::string sid = std::to_string(e.seq), data = event_data(e);
-        if (!co_await w.event(sid, e.type, data)) co_return;
+        const std::string sid = std::to_string(e.seq);
+        if (!co_await w.event(sid, e.type, e.data)) co_return;
         cursor = e.seq;
       }
       if (!batch.empty()) continue;
       if (!log || log->ended()) co_return;
+      if (!co_await w.flush()) co_return;
       bool more = co_await log->changed().wait_until(
           news, std::chrono::steady_clock::now() + std::chrono::seconds(15));
       static const std::string kPing = "ping";

@@ -16,8 +16,13 @@ DeploymentLog::~DeploymentLog() {
 }
 
 int64_t DeploymentLog::append(const std::string& type, const nlohmann::json& data) {
-  pending_.push_back({++seq_, now_ms(), type,
-                      data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)});
+  // Stored as it goes on the wire, so followers send it without parsing it again.
+  nlohmann::json wire = data;
+  wire["seq"] = ++seq_;
+  wire["ts"] = now_ms();
+  wire["type"] = type;
+  pending_.push_back({seq_, wire["ts"].get<int64_t>(), type,
+                      wire.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)});
   if (pending_.size() >= kBatch) {
     flush();
   } else if (pending_.size() == 1) {

@@ -21,7 +21,8 @@ class DeploymentLog : public std::enable_shared_from_this<DeploymentLog> {
   DeploymentLog(boost::asio::any_io_executor ex, DeploymentRepo& repo, std::string id);
   ~DeploymentLog();
 
-  // Appends an event; `data` must be a JSON object. Returns its sequence number.
+  // Appends an event; `data` must be a JSON object, stored with seq, ts and type added.
+  // Returns its sequence number.
   int64_t append(const std::string& type, const nlohmann::json& data);
   // Writes the pending batch now.
   void flush();

@@ -112,7 +112,11 @@ Result<void> Deployer::recover() {
         {"status", "interrupted"},
         {"error",
          {{"code", row.error->code}, {"message", row.error->message}, {"phase", row.error_phase}}}};
-    std::vector<EventRow> closing{{repo_.last_seq(row.id) + 1, now_ms(), "end", end.dump()}};
+    const int64_t seq = repo_.last_seq(row.id) + 1, ts = now_ms();
+    end["seq"] = seq;
+    end["ts"] = ts;
+    end["type"] = "end";
+    std::vector<EventRow> closing{{seq, ts, "end", end.dump()}};
     if (auto r = repo_.finish(row, closing); !r) return r;
     spdlog::warn("deployment {} of {} interrupted during {}", row.id, row.component,
                  row.error_phase);

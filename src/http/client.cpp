@@ -138,7 +138,8 @@ Result<ClientResponse> Client::upload(const std::string& method, const std::stri
 
 Result<ClientResponse> Client::follow(const std::string& target,
                                       const std::function<bool(const SseEvent&)>& on_event,
-                                      const std::string& last_event_id) {
+                                      const std::string& last_event_id,
+                                      const std::function<void()>& on_batch) {
   auto op = [&]() -> asio::awaitable<Result<ClientResponse>> {
     auto ex = co_await asio::this_coro::executor;
     beast::tcp_stream stream(ex);
@@ -192,6 +193,7 @@ Result<ClientResponse> Client::follow(const std::string& target,
         }
       }
       pending.erase(0, start);
+      if (on_batch) on_batch();
       if (stop) ec = asio::error::operation_aborted;
       return data.size();
     };

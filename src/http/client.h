@@ -34,9 +34,11 @@ class Client {
                                 const std::function<void(uint64_t, uint64_t)>& progress);
   // Streams events to `on_event` until it returns false or the server ends the stream. A non-2xx
   // answer is returned as a ClientResponse with the body, and no events are delivered.
+  // `on_batch` runs after each read's worth of events (a place to flush output once).
   Result<ClientResponse> follow(const std::string& target,
                                 const std::function<bool(const SseEvent&)>& on_event,
-                                const std::string& last_event_id = "");
+                                const std::string& last_event_id = "",
+                                const std::function<void()>& on_batch = nullptr);
 
  private:
   std::string host_;

@@ -22,13 +22,16 @@ struct Request {
   std::string content_type;
 };
 
-// Writes server-sent events. Each call returns false once the client is gone.
+// Writes server-sent events. Events are buffered and sent in batches: call flush() before
+// waiting for more. Each call returns false once the client is gone.
 class SseWriter {
  public:
   virtual ~SseWriter() = default;
   virtual boost::asio::awaitable<bool> event(const std::string& id, const std::string& type,
                                              const std::string& data) = 0;
+  // Sends the comment and everything buffered before it.
   virtual boost::asio::awaitable<bool> comment(const std::string& text) = 0;
+  virtual boost::asio::awaitable<bool> flush() = 0;
 };
 
 // The body of a streamed upload, read piece by piece by its handler (never held whole).

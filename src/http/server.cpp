@@ -63,36 +63,40 @@ class BeastSse : public SseWriter {
   BeastSse(beast::tcp_stream& s, std::chrono::seconds io) : stream_(s), io_(io) {}
   asio::awaitable<bool> event(const std::string& id, const std::string& type,
                               const std::string& data) override {
-    std::string msg;
-    if (!id.empty()) msg += "id: " + id + "\n";
-    if (!type.empty()) msg += "event: " + type + "\n";
+    if (!id.empty()) buf_ += "id: " + id + "\n";
+    if (!type.empty()) buf_ += "event: " + type + "\n";
     size_t start = 0;
     for (;;) {  // a newline inside data needs its own data: line
       auto nl = data.find('\n', start);
-      msg +=
-          "data: " + data.substr(start, nl == std::string::npos ? std::string::npos : nl - start) +
-          "\n";
+      buf_ += "data: ";
+      buf_.append(data, start, nl == std::string::npos ? std::string::npos : nl - start);
+      buf_ += "\n";
       if (nl == std::string::npos) break;
       start = nl + 1;
     }
-    msg += "\n";
-    co_return co_await write(msg);
+    buf_ += "\n";
+    if (buf_.size() < kBatchBytes) co_return true;
+    co_return co_await flush();
   }
   asio::awaitable<bool> comment(const std::string& text) override {
-    const std::string msg = ": " + text + "\n\n";
-    co_return co_await write(msg);
+    buf_ += ": " + text + "\n\n";
+    co_return co_await flush();
+  }
+  asio::awaitable<bool> flush() override {
+    if (buf_.empty()) co_return true;
+    stream_.expires_after(io_);
+    auto [ec, n] = co_await asio::async_write(stream_, bhttp::make_chunk(asio::buffer(buf_)),
+                                              asio::as_tuple(use_awaitable));
+    stream_.expires_never();
+    buf_.clear();
+    co_return !ec;
   }
 
  private:
-  asio::awaitable<bool> write(const std::string& msg) {
-    stream_.expires_after(io_);
-    auto [ec, n] = co_await asio::async_write(stream_, bhttp::make_chunk(asio::buffer(msg)),
-                                              asio::as_tuple(use_awaitable));
-    stream_.expires_never();
-    co_return !ec;
-  }
+  static constexpr size_t kBatchBytes = 32 * 1024;
   beast::tcp_stream& stream_;
   std::chrono::seconds io_;
+  std::string buf_;
 };
 
 class BeastBodyReader : public BodyReader {
@@ -269,6 +273,7 @@ asio::awaitable<void> Server::session(tcp::socket sock) {
       stream.expires_never();
       BeastSse writer(stream, limits_.io);
       co_await resp.sse(writer);
+      co_await writer.flush();
       stream.expires_after(limits_.io);
       co_await asio::async_write(stream, bhttp::make_chunk_last(), asio::as_tuple(use_awaitable));
       break;
