@@ -16,7 +16,7 @@ Result<void> fsync_dir(const fs::path& dir) {
   return {};
 }
 
-ReleaseStore::ReleaseStore(fs::path home) : home_(std::move(home)) {}
+ReleaseStore::ReleaseStore(fs::path home) : home_(fs::absolute(home).lexically_normal()) {}
 
 fs::path ReleaseStore::link(const std::string& name) const {
   return home_ / "components" / name;

@@ -270,7 +270,13 @@ Result<DeploymentRow> Deployer::rollback(const std::string& name, const std::str
 }
 
 asio::awaitable<void> Deployer::pipeline(std::shared_ptr<Active> a) {
-  auto r = co_await phases(*a);
+  Result<void> r;
+  try {
+    r = co_await phases(*a);
+  } catch (const std::exception& e) {
+    // A bug must end this deployment, not the daemon.
+    r = fail("internal", std::string("deploy pipeline: ") + e.what());
+  }
   finish(*a, r);
 }
 
