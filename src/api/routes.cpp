@@ -2,6 +2,7 @@
 
 #include <boost/asio/this_coro.hpp>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "host/host.h"
 
@@ -30,7 +31,12 @@ Response from_error(const Error& e) {
   return http::error_response(status_for(e.code), e.code, e.message);
 }
 
-Response unknown(const std::string& name) {
+// 410 for a destroyed name (it has no side effect and never brings anything back), else 404.
+Response missing(const Host& host, const std::string& name) {
+  if (host.tombstoned(name))
+    return http::error_response(
+        410, "component_destroyed",
+        "component \"" + name + "\" was destroyed; deploy or run it again to bring it back");
   return http::error_response(404, "not_found", "no component named \"" + name + "\"");
 }
 
@@ -145,7 +151,8 @@ int status_for(const std::string& code) {
       {"name_taken", 409},          {"spawn_failed", 422},       {"no_free_address", 503},
       {"shutting_down", 503},       {"payload_too_large", 413},  {"method_not_allowed", 405},
       {"upload_incomplete", 400},   {"deploy_in_progress", 409}, {"not_deployed", 409},
-      {"no_previous_release", 409}, {"release_gone", 410},
+      {"no_previous_release", 409}, {"release_gone", 410},       {"component_destroyed", 410},
+      {"destroy_in_progress", 409},
   };
   auto it = kStatus.find(code);
   if (it != kStatus.end()) return it->second;
@@ -193,7 +200,7 @@ void register_routes(http::Router& router, Host& host) {
 
   router.add("GET", "/v1/components/{name}", [&host](Request& req) -> asio::awaitable<Response> {
     auto c = host.find(req.params["name"]);
-    if (!c) co_return unknown(req.params["name"]);
+    if (!c) co_return missing(host, req.params["name"]);
     co_return ok(c->status());
   });
 
@@ -204,7 +211,7 @@ void register_routes(http::Router& router, Host& host) {
     router.add("POST", "/v1/components/{name}/" + verb,
                [&host, verb](Request& req) -> asio::awaitable<Response> {
                  auto c = host.find(req.params["name"]);
-                 if (!c) co_return unknown(req.params["name"]);
+                 if (!c) co_return missing(host, req.params["name"]);
                  const bool up = verb != "stop";
                  if (up && host.shutting_down())
                    co_return http::error_response(503, "shutting_down",
@@ -231,7 +238,7 @@ void register_routes(http::Router& router, Host& host) {
   router.add(
       "GET", "/v1/components/{name}/logs", [&host](Request& req) -> asio::awaitable<Response> {
         auto c = host.find(req.params["name"]);
-        if (!c) co_return unknown(req.params["name"]);
+        if (!c) co_return missing(host, req.params["name"]);
         size_t n = 100;
         if (auto it = req.query.find("n"); it != req.query.end()) {
           try {
@@ -273,6 +280,7 @@ void register_routes(http::Router& router, Host& host) {
                        400, "bad_request", "expected {\"to\": \"DEPLOYMENT_ID\"} or no body");
                  to = body.value("to", "");
                }
+               if (host.tombstoned(req.params["name"])) co_return missing(host, req.params["name"]);
                auto row = host.deployer().rollback(req.params["name"], to);
                if (!row) co_return from_error(row.error());
                co_return ok(deployment_json(*row), 202);
@@ -287,6 +295,8 @@ void register_routes(http::Router& router, Host& host) {
         co_return http::error_response(400, "bad_request", "limit must be a positive integer");
       }
     }
+    if (!req.query["component"].empty() && host.tombstoned(req.query["component"]))
+      co_return missing(host, req.query["component"]);
     auto rows = host.deployer().repo().list(req.query["component"], limit);
     if (!rows) co_return from_error(rows.error());
     json list = json::array();
@@ -299,6 +309,7 @@ void register_routes(http::Router& router, Host& host) {
     if (!row) co_return from_error(row.error());
     if (!*row)
       co_return http::error_response(404, "not_found", "no deployment " + req.params["id"]);
+    if (host.tombstoned((*row)->component)) co_return missing(host, (*row)->component);
     co_return ok(deployment_json(**row));
   });
 
@@ -308,6 +319,7 @@ void register_routes(http::Router& router, Host& host) {
         if (!row) co_return from_error(row.error());
         if (!*row)
           co_return http::error_response(404, "not_found", "no deployment " + req.params["id"]);
+        if (host.tombstoned((*row)->component)) co_return missing(host, (*row)->component);
         int64_t cursor = 0;
         if (!req.last_event_id.empty()) {
           try {
@@ -317,6 +329,35 @@ void register_routes(http::Router& router, Host& host) {
         }
         co_return deployment_events(host.deployer(), req.params["id"], cursor);
       });
+
+  router.add("DELETE", "/v1/components/{name}", [&host](Request& req) -> asio::awaitable<Response> {
+    auto r = co_await host.destroy(req.params["name"]);
+    if (!r) co_return from_error(r.error());
+    co_return ok({{"name", req.params["name"]}, {"destroyed", true}, {"already", r->already}});
+  });
+
+  router.add("POST", "/v1/reconcile", [&host](Request& req) -> asio::awaitable<Response> {
+    auto body = json::parse(req.body, nullptr, false);
+    std::set<std::string> live;
+    bool valid = !body.is_discarded() && body.is_object() && body.contains("live") &&
+                 body["live"].is_array();
+    if (valid)
+      for (auto& n : body["live"]) {
+        if (!n.is_string()) {
+          valid = false;
+          break;
+        }
+        live.insert(n.get<std::string>());
+      }
+    if (!valid)
+      co_return http::error_response(400, "bad_request", "expected {\"live\": [\"name\", ...]}");
+    auto r = co_await host.reconcile(live);
+    json kept = json::array(), failed = json::array();
+    for (auto& [n, why] : r.kept) kept.push_back({{"name", n}, {"why", why}});
+    for (auto& [n, why] : r.failed) failed.push_back({{"name", n}, {"error", why}});
+    co_return ok(
+        {{"dropped", r.dropped}, {"kept", kept}, {"healed", r.healed}, {"failed", failed}});
+  });
 
   router.add("POST", "/v1/shutdown", [&host](Request&) -> asio::awaitable<Response> {
     host.request_shutdown();

@@ -237,6 +237,17 @@ int main(int argc, char** argv) {
   auto* deployments = app.add_subcommand("deployments", "list a component's deployments");
   deployments->add_option("name", o.name, "component (default: all)");
   add_json(deployments);
+  auto* rm =
+      app.add_subcommand("rm", "destroy a component: stop it, remove its releases, tombstone it");
+  rm->add_option("name", o.name)->required();
+  add_json(rm);
+  std::vector<std::string> live;
+  auto* reconcile = app.add_subcommand(
+      "reconcile", "destroy idle components not in the live set; heal tombstones of live names");
+  reconcile->add_option("--live", live, "the names that should exist (comma-separated)")
+      ->delimiter(',')
+      ->required();
+  add_json(reconcile);
   auto* shutdown = app.add_subcommand("shutdown", "stop every component and the daemon");
   add_json(shutdown);
 
@@ -296,6 +307,34 @@ int main(int argc, char** argv) {
   }
   if (rollback->parsed()) return cmd_rollback(client, o.name, to, !no_follow, o.json_out);
   if (deployments->parsed()) return cmd_deployments(client, o.name, o.json_out);
+  if (rm->parsed()) {
+    auto r = client.request("DELETE", "/v1/components/" + o.name, "", 10min);
+    if (!r) return report(r.error());
+    if (int rc = check(*r)) return rc;
+    auto j = json::parse(r->body);
+    if (o.json_out)
+      fmt::print("{}\n", j.dump());
+    else
+      fmt::print("{}: {}\n", o.name, j.value("already", false) ? "already destroyed" : "destroyed");
+    return 0;
+  }
+  if (reconcile->parsed()) {
+    auto r = client.request("POST", "/v1/reconcile", json{{"live", live}}.dump(), 10min);
+    if (!r) return report(r.error());
+    if (int rc = check(*r)) return rc;
+    auto j = json::parse(r->body);
+    if (o.json_out) {
+      fmt::print("{}\n", j.dump());
+    } else {
+      for (auto& n : j["dropped"]) fmt::print("dropped  {}\n", n.get<std::string>());
+      for (auto& k : j["kept"])
+        fmt::print("kept     {} ({})\n", k.value("name", ""), k.value("why", ""));
+      for (auto& n : j["healed"]) fmt::print("healed   {}\n", n.get<std::string>());
+      for (auto& f : j["failed"])
+        fmt::print("failed   {} ({})\n", f.value("name", ""), f.value("error", ""));
+    }
+    return j["failed"].empty() ? 0 : 1;
+  }
   return 2;
 }
 

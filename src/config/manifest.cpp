@@ -300,7 +300,8 @@ Result<Manifest> parse_manifest(std::string_view text, const std::string& file) 
                 fmt::format("{}:{}:{}: {}", file, b.line, b.column, e.description()));
   }
   Manifest m;
-  TRY(r.only_keys(root, "", {"name", "run", "ready", "stop", "restart", "watch", "install"}));
+  TRY(r.only_keys(root, "",
+                  {"name", "run", "ready", "stop", "restart", "watch", "install", "lifecycle"}));
   auto name = r.string(root, "", "name");
   if (!name) return std::unexpected(name.error());
   if (*name) {
@@ -328,6 +329,14 @@ Result<Manifest> parse_manifest(std::string_view text, const std::string& file) 
   auto install = r.table(root, "install");
   if (!install) return std::unexpected(install.error());
   if (*install) TRY(parse_install(r, **install, m.install));
+  auto lifecycle = r.table(root, "lifecycle");
+  if (!lifecycle) return std::unexpected(lifecycle.error());
+  if (*lifecycle) {
+    TRY(r.only_keys(**lifecycle, "lifecycle", {"keep"}));
+    auto keep = r.boolean(**lifecycle, "lifecycle", "keep");
+    if (!keep) return std::unexpected(keep.error());
+    m.lifecycle.keep = keep->value_or(false);
+  }
   return m;
 }
 

@@ -64,6 +64,10 @@ struct InstallSpec {
   Millis timeout{600'000};
 };
 
+struct LifecycleSpec {
+  bool keep = false;  // reconcile never drops it, even when not in the live set
+};
+
 struct Manifest {
   std::string name;  // empty when the manifest names none
   RunSpec run;
@@ -72,6 +76,7 @@ struct Manifest {
   RestartSpec restart;
   WatchSpec watch;
   InstallSpec install;
+  LifecycleSpec lifecycle;
 };
 
 Result<Manifest> parse_manifest(std::string_view toml_text, const std::string& file_label);

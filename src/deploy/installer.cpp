@@ -103,7 +103,12 @@ asio::awaitable<Result<void>> run_install(InstallRun run) {
     t->request_stop();
   });
   auto t = *tree;
+  if (run.stop_handle)
+    *run.stop_handle = [weak] {
+      if (auto tree = weak.lock()) tree->request_stop();
+    };
   co_await t->wait_ended();
+  if (run.stop_handle) *run.stop_handle = nullptr;
   timer.cancel();
   if (run.trees) (void)run.trees->remove(run.record_as, 0);
   if (timed_out)

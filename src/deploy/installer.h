@@ -37,10 +37,13 @@ struct InstallRun {
   // Recorded while it runs, so a daemon killed mid-install has its installer swept at restart.
   TreeRepo* trees = nullptr;
   std::string record_as;
+  // Set while it runs to a function that ends the install's tree (used to cancel it).
+  std::function<void()>* stop_handle = nullptr;
 };
 
 // Completes when every process of the install is gone. Errors: install_failed (non-zero exit
-// or signal), install_timeout, spawn_failed.
+// or signal), install_timeout, spawn_failed; a stop through `stop_handle` ends with
+// install_failed.
 boost::asio::awaitable<Result<void>> run_install(InstallRun run);
 
 }  // namespace berth

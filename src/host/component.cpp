@@ -84,6 +84,7 @@ asio::awaitable<Result<void>> Component::start() {
 }
 
 Result<void> Component::start_now() {
+  if (destroyed_) return fail("component_destroyed", "component \"" + name_ + "\" was destroyed");
   if (tree_ && !tree_->ended()) return {};
   auto m = load_manifest(dir_);
   if (!m) {
@@ -103,7 +104,7 @@ Result<void> Component::start_now() {
 }
 
 void Component::ensure_watcher(bool fresh) {
-  if (deploy_paused_) return;
+  if (deploy_paused_ || destroyed_) return;
   if (!(manifest_.watch.enabled || watch_flag_)) {
     watcher_.reset();
     return;
@@ -131,7 +132,7 @@ void Component::ensure_watcher(bool fresh) {
 }
 
 void Component::on_watch_change(const std::string& path, size_t events) {
-  if (!watcher_ || deploy_paused_) return;
+  if (!watcher_ || deploy_paused_ || destroyed_) return;
   last_change_ = {path, std::chrono::system_clock::now()};
   note(events > 1 ? fmt::format("change in {} (+{} more events): restarting", path, events - 1)
                   : fmt::format("change in {}: restarting", path));
@@ -292,7 +293,7 @@ void Component::on_tree_end(const TreeEnd& end) {
   std::weak_ptr<Component> weak = weak_from_this();
   backoff_timer_.async_wait([weak](const boost::system::error_code& ec) {
     auto self = weak.lock();
-    if (ec || !self || self->state_ != State::kBackoff) return;
+    if (ec || !self || self->state_ != State::kBackoff || self->destroyed_) return;
     self->backoff_until_.reset();
     ++self->restarts_;
     (void)self->spawn_tree();
@@ -338,7 +339,9 @@ json Component::status() const {
   json j;
   j["name"] = name_;
   j["dir"] = dir_.string();
-  j["state"] = to_string(state_);
+  j["state"] = destroy_error_ ? "destroy_failed" : to_string(state_);
+  if (destroy_error_)
+    j["destroy_error"] = {{"code", destroy_error_->code}, {"message", destroy_error_->message}};
   j["restarts"] = restarts_;
   j["isolation"] = ctx_.cgroup ? "cgroup" : "process-group";
   j["address"] = address_;

@@ -51,6 +51,15 @@ class Component : public std::enable_shared_from_this<Component> {
   void resume_after_deploy();
   bool deploy_paused() const { return deploy_paused_; }
 
+  // Destroyed: from now on nothing may start, watch or restart it (late timers and events
+  // included). Set by the host before the teardown.
+  void mark_destroyed() { destroyed_ = true; }
+  bool destroyed() const { return destroyed_; }
+  // `[lifecycle] keep` of the manifest it last started with.
+  bool keep() const { return manifest_.lifecycle.keep; }
+  // Teardown failed: shown as state `destroy_failed` with the reason until a retry succeeds.
+  void set_destroy_failed(const Error& e) { destroy_error_ = e; }
+
   nlohmann::json status() const;
   LogSink& logs() { return logs_; }
   // Number of live processes in the tree (0 when stopped).
@@ -96,6 +105,8 @@ class Component : public std::enable_shared_from_this<Component> {
   bool restarting_ = false, restart_again_ = false;
   std::optional<std::pair<std::string, std::chrono::system_clock::time_point>> last_change_;
   bool deploy_paused_ = false;
+  bool destroyed_ = false;
+  std::optional<Error> destroy_error_;
   bool wants_watch_ = false;             // started and not stopped since: a watcher belongs here
   std::optional<Result<void>> outcome_;  // of the run started last
   StateEvent outcome_changed_;

@@ -64,6 +64,8 @@ struct Deployer::Active {
   DeploymentRow row;
   std::shared_ptr<DeploymentLog> log;
   std::atomic<bool> cancel{false};
+  Error cancel_error;  // why, once `cancel` is set
+  std::function<void()> stop_install;
   std::optional<Guard> guard;
 };
 
@@ -165,6 +167,9 @@ asio::awaitable<Result<DeploymentRow>> Deployer::receive(const std::string& name
                                "'.', '_', '-')",
                                name));
   if (host_.shutting_down()) co_return fail("shutting_down", "the daemon is shutting down");
+  // A deploy arriving while the component is being destroyed waits, then starts afresh.
+  co_await host_.destroy_settled(name);
+  if (auto r = host_.lift_tombstone(name); !r) co_return std::unexpected(r.error());
   if (auto c = host_.find(name); c && c->dir() != store_.link(name))
     co_return fail("name_taken", fmt::format("component \"{}\" runs in place from {}; deploy "
                                              "under another name or remove it first",
@@ -270,6 +275,7 @@ Result<DeploymentRow> Deployer::rollback(const std::string& name, const std::str
 }
 
 asio::awaitable<void> Deployer::pipeline(std::shared_ptr<Active> a) {
+  ++pipelines_;
   Result<void> r;
   try {
     r = co_await phases(*a);
@@ -278,6 +284,8 @@ asio::awaitable<void> Deployer::pipeline(std::shared_ptr<Active> a) {
     r = fail("internal", std::string("deploy pipeline: ") + e.what());
   }
   finish(*a, r);
+  --pipelines_;
+  turn_.notify_all();
 }
 
 void Deployer::set_phase(Active& a, const std::string& phase) {
@@ -287,21 +295,51 @@ void Deployer::set_phase(Active& a, const std::string& phase) {
   a.log->append("phase", {{"phase", phase}});
 }
 
+void Deployer::cancel(Active& a, Error why) {
+  if (a.cancel) return;
+  a.cancel_error = std::move(why);
+  a.cancel = true;
+  if (a.stop_install) a.stop_install();
+}
+
+asio::awaitable<void> Deployer::cancel_all(const std::string& component) {
+  for (auto& [id, a] : active_)
+    if (a->row.component == component)
+      cancel(*a,
+             Error{"component_destroyed", "\"" + component + "\" was destroyed during the deploy"});
+  turn_.notify_all();
+  const std::function<bool()> idle = [this, component] { return !depth_.contains(component); };
+  co_await turn_.wait_until(idle, std::chrono::steady_clock::time_point::max());
+}
+
+asio::awaitable<void> Deployer::shutdown() {
+  for (auto& [id, a] : active_)
+    cancel(*a, Error{"interrupted", "the daemon stopped during the " + a->row.phase + " phase"});
+  turn_.notify_all();
+  // Pipelines own process trees (installers): they must end while the reaper exists.
+  const std::function<bool()> none = [this] { return pipelines_ == 0; };
+  co_await turn_.wait_until(none, std::chrono::steady_clock::time_point::max());
+}
+
 asio::awaitable<Result<void>> Deployer::phases(Active& a) {
   const std::string name = a.row.component, id = a.row.id;
   // One deployment of a component at a time, in arrival order.
   auto& q = queue_[name];
   if (q.front() != id) {
     a.log->append("info", {{"message", "waiting for deployment " + q.front() + " to finish"}});
-    const std::function<bool()> my_turn = [this, name, id] { return queue_[name].front() == id; };
+    const std::function<bool()> my_turn = [this, name, id, &a] {
+      return queue_[name].front() == id || a.cancel;
+    };
     co_await turn_.wait_until(my_turn, std::chrono::steady_clock::time_point::max());
   }
+  if (a.cancel) co_return std::unexpected(a.cancel_error);
   if (a.row.kind == "deploy") {
-    if (auto r = co_await extract(a); !r) co_return r;
-    if (auto r = co_await install(a); !r) {
+    if (auto r = co_await extract(a); !r) co_return a.cancel ? std::unexpected(a.cancel_error) : r;
+    auto r = co_await install(a);
+    if (!r || a.cancel) {
       std::error_code ec;
       fs::remove_all(store_.release_dir(name, id), ec);
-      co_return r;
+      co_return a.cancel ? std::unexpected(a.cancel_error) : r;
     }
   }
   co_return co_await activate_and_restart(a);
@@ -372,7 +410,8 @@ asio::awaitable<Result<void>> Deployer::install(Active& a) {
           log->append("install", {{"stream", stream == 'e' ? "stderr" : "stdout"}, {"line", line}});
       },
       &ctx_.trees,
-      "install:" + a.row.component};
+      "install:" + a.row.component,
+      &a.stop_install};
   auto r = co_await run_install(std::move(run));
   if (cgroup_dir) (void)cgroup::remove(*cgroup_dir);
   co_return r;
@@ -431,7 +470,8 @@ void Deployer::finish(Active& a, const Result<void>& r) {
   if (r) {
     a.row.status = "success";
   } else {
-    if (a.row.status == "running") a.row.status = "failed";
+    if (a.row.status == "running")
+      a.row.status = r.error().code == "interrupted" ? "interrupted" : "failed";
     a.row.error = r.error();
     a.row.error_phase = a.row.phase;
   }

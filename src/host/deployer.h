@@ -42,6 +42,13 @@ class Deployer {
   // The live event log of a running deployment; null once it has ended.
   std::shared_ptr<DeploymentLog> live_log(const std::string& id) const;
   bool in_flight(const std::string& component) const { return depth_.contains(component); }
+  // Destroy wins over deploys: each deploy of the component in flight stops at its next
+  // step (its installer killed, its staging removed) and fails with component_destroyed;
+  // completes when none is left. A deploy already switching releases finishes first.
+  boost::asio::awaitable<void> cancel_all(const std::string& component);
+  // Daemon shutdown: every deploy stops at its next step as `interrupted` (installers are
+  // killed); completes when no pipeline runs. Uploads still arriving are left to recovery.
+  boost::asio::awaitable<void> shutdown();
   DeploymentRepo& repo() { return repo_; }
   const ReleaseStore& releases() const { return store_; }
 
@@ -56,6 +63,7 @@ class Deployer {
   boost::asio::awaitable<Result<void>> install(Active& a);
   boost::asio::awaitable<Result<void>> activate_and_restart(Active& a);
   void set_phase(Active& a, const std::string& phase);
+  void cancel(Active& a, Error why);
   void finish(Active& a, const Result<void>& r);
   void prune(const std::string& name);
   void end_lifecycle(const std::string& name, DeploymentLog& log);
@@ -70,6 +78,7 @@ class Deployer {
   std::map<std::string, int> depth_;                      // deploys in flight per component
   StateEvent turn_;
   bool closing_ = false;
+  int pipelines_ = 0;
 };
 
 }  // namespace berth

@@ -60,6 +60,10 @@ Result<void> Host::open() {
   if (auto r = tree_repo_->clear(); !r) return r;
   if (auto r = lease_repo_->clear(); !r) return r;
   deployer_ = std::make_unique<Deployer>(*ctx_, *deployment_repo_, *this);
+  destroy_ended_ = std::make_unique<StateEvent>(io_.get_executor());
+  auto dead = component_repo_->tombstones();
+  if (!dead) return std::unexpected(dead.error());
+  tombstones_.insert(dead->begin(), dead->end());
   return deployer_->recover();
 }
 
@@ -122,6 +126,7 @@ void Host::request_shutdown() {
 
 asio::awaitable<void> Host::shutdown() {
   server_->close();
+  co_await deployer_->shutdown();
   // Stop all trees in parallel, each with its own grace; desired state is left as is so the
   // next daemon brings the same components back.
   auto pending = std::make_shared<size_t>(components_.size());
@@ -167,6 +172,9 @@ Result<std::shared_ptr<Component>> Host::run_component(const std::string& dir_te
         fmt::format("\"{}\" is not a valid component name (1-63 letters, digits, '.', '_', '-'; "
                     "pass --name)",
                     name));
+  if (destroying_.contains(name))
+    return fail("destroy_in_progress", "\"" + name + "\" is being destroyed; try again");
+  if (auto r = lift_tombstone(name); !r) return std::unexpected(r.error());
   auto c = find(name);
   if (c && c->dir() != dir)
     return fail("name_taken",

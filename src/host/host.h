@@ -5,7 +5,9 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
+#include <vector>
 
 #include "config/daemon_config.h"
 #include "host/component.h"
@@ -40,6 +42,27 @@ class Host {
                                                     const std::filesystem::path& link);
   Result<void> set_desired(const std::string& name, bool running);
   Deployer& deployer() { return *deployer_; }
+
+  // --- destroy and reconcile (host/destroy.cpp) ---
+  struct Destroyed {
+    bool already = false;  // it was destroyed before
+  };
+  // Cancels its deploys, stops the tree (every member gone), drops its watches, removes its
+  // live link, releases and logs, then tombstones it. Idempotent. A teardown that fails leaves
+  // it `destroy_failed` and not tombstoned; another destroy retries. Unknown: not_found.
+  boost::asio::awaitable<Result<Destroyed>> destroy(const std::string& name);
+  bool tombstoned(const std::string& name) const { return tombstones_.contains(name); }
+  // Only an explicit deploy or run (or reconcile healing a live name) calls this.
+  Result<void> lift_tombstone(const std::string& name);
+  // Completes at once, or when a destroy of `name` in progress has ended.
+  boost::asio::awaitable<void> destroy_settled(const std::string& name);
+  struct Reconciled {
+    std::vector<std::string> dropped, healed;
+    std::vector<std::pair<std::string, std::string>> kept, failed;  // name, why
+  };
+  // Destroys every component not in `live` except those with work in flight or
+  // [lifecycle] keep; lifts the tombstones of names in `live`.
+  boost::asio::awaitable<Reconciled> reconcile(const std::set<std::string>& live);
   // Stops every tree (in parallel) and then the event loop.
   void request_shutdown();
   bool shutting_down() const { return shutting_down_; }
@@ -65,6 +88,9 @@ class Host {
   std::string token_;
   std::map<std::string, std::shared_ptr<Component>> components_;
   std::unique_ptr<Deployer> deployer_;
+  std::set<std::string> tombstones_;  // mirror of the tombstones table
+  std::set<std::string> destroying_;
+  std::unique_ptr<StateEvent> destroy_ended_;
   http::Router router_;
   std::unique_ptr<http::Server> server_;
   uint16_t port_ = 0;

@@ -34,4 +34,34 @@ Result<std::vector<ComponentRow>> ComponentRepo::list() {
   return out;
 }
 
+Result<void> ComponentRepo::tombstone(const std::string& name) {
+  Tx tx(db_);
+  if (!tx) return fail("store_error", "cannot begin transaction");
+  auto del = db_.prepare("DELETE FROM components WHERE name = ?1");
+  if (!del) return std::unexpected(del.error());
+  if (auto r = del->bind(1, name).run(); !r) return r;
+  auto add = db_.prepare(
+      "INSERT INTO tombstones (name, destroyed_at) VALUES (?1, ?2) "
+      "ON CONFLICT(name) DO UPDATE SET destroyed_at = ?2");
+  if (!add) return std::unexpected(add.error());
+  if (auto r = add->bind(1, name).bind(2, static_cast<int64_t>(std::time(nullptr))).run(); !r)
+    return r;
+  return tx.commit();
+}
+
+Result<void> ComponentRepo::lift(const std::string& name) {
+  auto s = db_.prepare("DELETE FROM tombstones WHERE name = ?1");
+  if (!s) return std::unexpected(s.error());
+  return s->bind(1, name).run();
+}
+
+Result<std::vector<std::string>> ComponentRepo::tombstones() {
+  auto s = db_.prepare("SELECT name FROM tombstones ORDER BY name");
+  if (!s) return std::unexpected(s.error());
+  std::vector<std::string> out;
+  while (s->step()) out.push_back(s->text_col(0));
+  if (auto r = s->ok(); !r) return std::unexpected(r.error());
+  return out;
+}
+
 }  // namespace berth

@@ -20,6 +20,11 @@ class ComponentRepo {
   Result<void> upsert(const ComponentRow& row);
   Result<void> set_desired(const std::string& name, const std::string& desired);
   Result<std::vector<ComponentRow>> list();
+  // Destroy: the row goes and a tombstone is written, in one transaction.
+  Result<void> tombstone(const std::string& name);
+  // Lifts a tombstone (an explicit deploy or run, or reconcile healing a live name).
+  Result<void> lift(const std::string& name);
+  Result<std::vector<std::string>> tombstones();
 
  private:
   Db& db_;

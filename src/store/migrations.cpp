@@ -65,6 +65,13 @@ constexpr const char* kMigrations[] = {
       PRIMARY KEY (deployment, seq)
     ) WITHOUT ROWID;
     )sql",
+    // 4: destroyed components: refused by name until an explicit deploy or run lifts it.
+    R"sql(
+    CREATE TABLE tombstones (
+      name         TEXT PRIMARY KEY,
+      destroyed_at INTEGER NOT NULL
+    );
+    )sql",
 };
 
 }  // namespace

@@ -429,3 +429,29 @@ TEST(DeployCrash, KilledMidInstallAlsoKillsTheInstaller) {
 
 }  // namespace
 }  // namespace berth::testing
+
+namespace berth::testing {
+namespace {
+
+TEST(DeployCrash, SigtermMidInstallEndsTheDeployAsInterrupted) {
+  CrashCase c;
+  c.deploy_good("term");
+  auto pidfile = c.d.work() / "installer.pid";
+  std::ofstream(c.dir / "berth.toml", std::ios::app)
+      << "[install]\ncommand = \"echo $$ > " + pidfile.string() + ".tmp; mv " + pidfile.string() +
+             ".tmp " + pidfile.string() + "; exec sleep 600\"\n";
+  auto id = deploy_no_follow(c.d, c.dir, "term");
+  pid_t installer = read_pidfile(pidfile);
+  int status = c.d.terminate();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "daemon wait status " << status;
+  EXPECT_FALSE(pid_alive(installer));
+  c.d.start();
+  auto row = deployment(c.d, id);
+  EXPECT_EQ(row["status"], "interrupted") << row.dump();
+  EXPECT_EQ(row["error"]["phase"], "installing");
+  EXPECT_EQ(live_release(c.d, "term"), c.good);
+  c.d.wait_state("term", "ready");
+}
+
+}  // namespace
+}  // namespace berth::testing

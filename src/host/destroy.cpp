@@ -1,0 +1,109 @@
+// Destroy and reconcile: lesson 2. A destroyed component is tombstoned only after its whole
+// teardown succeeded, and nothing but an explicit deploy or run brings the name back.
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "host/host.h"
+
+namespace berth {
+namespace asio = boost::asio;
+namespace fs = std::filesystem;
+
+Result<void> Host::lift_tombstone(const std::string& name) {
+  if (!tombstones_.contains(name)) return {};
+  if (auto r = component_repo_->lift(name); !r) return r;
+  tombstones_.erase(name);
+  spdlog::info("{}: tombstone lifted", name);
+  return {};
+}
+
+asio::awaitable<void> Host::destroy_settled(const std::string& name) {
+  const std::function<bool()> settled = [this, name] { return !destroying_.contains(name); };
+  co_await destroy_ended_->wait_until(settled, std::chrono::steady_clock::time_point::max());
+}
+
+asio::awaitable<Result<Host::Destroyed>> Host::destroy(const std::string& name) {
+  if (tombstones_.contains(name)) co_return Destroyed{true};
+  auto c = find(name);
+  if (!c) co_return fail("not_found", "no component named \"" + name + "\"");
+  if (destroying_.contains(name)) {
+    // Two destroys of one name: the second answers with the first's outcome.
+    co_await destroy_settled(name);
+    if (tombstones_.contains(name)) co_return Destroyed{true};
+    co_return fail("destroy_failed", "the destroy running meanwhile failed; see its status");
+  }
+  destroying_.insert(name);
+  c->mark_destroyed();
+  co_await deployer_->cancel_all(name);
+  co_await c->stop();
+  c->logs().close_followers();
+
+  // The teardown: the live link and releases of a deployed component (a component run in
+  // place keeps its directory: it is the user's), and the logs.
+  std::vector<std::string> problems;
+  std::error_code ec;
+  const bool deployed = c->dir() == deployer_->releases().link(name);
+  if (deployed) {
+    fs::remove(deployer_->releases().link(name), ec);
+    if (ec) problems.push_back("link: " + ec.message());
+    fs::remove_all(deployer_->releases().release_dir(name, "").parent_path(), ec);
+    if (ec) problems.push_back("releases: " + ec.message());
+  }
+  fs::remove_all(config_.home / "logs" / name, ec);
+  if (ec) problems.push_back("logs: " + ec.message());
+  Result<void> done;
+  if (!problems.empty()) {
+    std::string why;
+    for (auto& p : problems) why += (why.empty() ? "" : "; ") + p;
+    done = fail("destroy_failed", "could not remove everything of \"" + name + "\": " + why);
+  } else {
+    done = component_repo_->tombstone(name);
+  }
+  destroying_.erase(name);
+  if (done) {
+    tombstones_.insert(name);
+    components_.erase(name);
+    spdlog::info("{}: destroyed", name);
+  } else {
+    // Not tombstoned: still listed, shown as destroy_failed; another destroy retries.
+    c->set_destroy_failed(done.error());
+    spdlog::error("{}: {}", name, done.error().message);
+  }
+  destroy_ended_->notify_all();
+  if (!done) co_return std::unexpected(done.error());
+  co_return Destroyed{false};
+}
+
+asio::awaitable<Host::Reconciled> Host::reconcile(const std::set<std::string>& live) {
+  Reconciled out;
+  for (auto& name : live) {
+    if (!tombstones_.contains(name)) continue;
+    if (auto r = lift_tombstone(name); r)
+      out.healed.push_back(name);
+    else
+      out.failed.emplace_back(name, r.error().message);
+  }
+  std::vector<std::string> names;
+  for (auto& [name, c] : components_) names.push_back(name);
+  for (auto& name : names) {
+    if (live.contains(name)) continue;
+    auto c = find(name);
+    if (!c) continue;
+    if (deployer_->in_flight(name)) {
+      out.kept.emplace_back(name, "a deploy is in flight");
+      continue;
+    }
+    if (c->keep()) {
+      out.kept.emplace_back(name, "[lifecycle] keep = true");
+      continue;
+    }
+    auto r = co_await destroy(name);
+    if (r)
+      out.dropped.push_back(name);
+    else
+      out.failed.emplace_back(name, r.error().message);
+  }
+  co_return out;
+}
+
+}  // namespace berth

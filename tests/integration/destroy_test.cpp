@@ -1,0 +1,258 @@
+// Destroy, tombstones and reconcile through the daemon: nothing destroyed comes back.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <thread>
+
+#include "harness.h"
+
+namespace berth::testing {
+namespace {
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+std::string app_toml(const std::string& extra = "") {
+  return "[run]\ncommand = " + fixture_command({"print:up", "forever"}) +
+         "\n[ready]\nmarker = \"up\"\n" + extra;
+}
+
+std::string first_line(const std::string& s) {
+  return s.substr(0, s.find('\n'));
+}
+
+// What a component can leave behind: directories, processes, watches, rows.
+struct Footprint {
+  bool link, releases, logs;
+  int components, watches;
+  bool operator==(const Footprint&) const = default;
+};
+
+Footprint footprint(TestDaemon& d, const std::string& name) {
+  auto health = d.api("GET", "/healthz").body;
+  return {fs::exists(fs::symlink_status(d.home() / "components" / name)),
+          fs::exists(d.home() / "releases" / name), fs::exists(d.home() / "logs" / name),
+          static_cast<int>(d.api("GET", "/v1/components").body["components"].size()),
+          health["inotify_watches"].get<int>()};
+}
+
+TEST(Destroy, RemovesEverythingAndIsIdempotent) {
+  TestDaemon d;
+  auto dir = d.component("app", app_toml("[watch]\nenabled = true\n"));
+  ASSERT_EQ(d.cli({"deploy", dir.string()}).code, 0);
+  auto s = d.wait_state("app", "ready");
+  pid_t pid = s["pid"];
+  EXPECT_GT(d.api("GET", "/healthz").body["inotify_watches"].get<int>(), 0);
+  auto rm = d.cli({"rm", "app"});
+  ASSERT_EQ(rm.code, 0) << rm.err;
+  EXPECT_EQ(rm.out, "app: destroyed\n");
+  EXPECT_FALSE(pid_alive(pid));
+  EXPECT_EQ(footprint(d, "app"), (Footprint{false, false, false, 0, 0}));
+  auto again = d.cli({"rm", "app"});
+  EXPECT_EQ(again.code, 0);
+  EXPECT_EQ(again.out, "app: already destroyed\n");
+  auto status = d.api("GET", "/v1/components/app");
+  EXPECT_EQ(status.status, 410);
+  EXPECT_EQ(status.body["error"]["code"], "component_destroyed");
+  EXPECT_EQ(d.api("DELETE", "/v1/components/never").status, 404);
+}
+
+TEST(Destroy, EveryOperationOnADestroyedNameIsRefusedWithoutSideEffects) {
+  TestDaemon d;
+  auto dir = d.component("gone", app_toml("[watch]\nenabled = true\n"));
+  ASSERT_EQ(d.cli({"deploy", dir.string()}).code, 0);
+  d.wait_state("gone", "ready");
+  auto old_id = d.api("GET", "/v1/deployments?component=gone")
+                    .body["deployments"][0]["id"]
+                    .get<std::string>();
+  ASSERT_EQ(d.cli({"rm", "gone"}).code, 0);
+  const auto before = footprint(d, "gone");
+  struct Call {
+    std::string method, target;
+  };
+  const std::vector<Call> calls = {
+      {"GET", "/v1/components/gone"},
+      {"GET", "/v1/components/gone/logs?n=10"},
+      {"GET", "/v1/components/gone/logs?follow=1"},
+      {"POST", "/v1/components/gone/start"},
+      {"POST", "/v1/components/gone/stop"},
+      {"POST", "/v1/components/gone/restart"},
+      {"POST", "/v1/components/gone/rollback"},
+      {"GET", "/v1/deployments?component=gone"},
+      {"GET", "/v1/deployments/" + old_id},
+      {"GET", "/v1/deployments/" + old_id + "/events"},
+  };
+  for (int round = 0; round < 3; ++round)
+    for (auto& c : calls) {
+      auto r = d.api(c.method, c.target);
+      EXPECT_EQ(r.status, 410) << c.method << " " << c.target;
+      EXPECT_EQ(r.body["error"]["code"], "component_destroyed") << c.target;
+    }
+  EXPECT_EQ(footprint(d, "gone"), before);
+  EXPECT_EQ(d.cli({"status", "gone"}).code, 1);
+}
+
+TEST(Destroy, DeployAfterDestroyLiftsTheTombstone) {
+  TestDaemon d;
+  auto dir = d.component("phoenix", app_toml());
+  ASSERT_EQ(d.cli({"deploy", dir.string()}).code, 0);
+  ASSERT_EQ(d.cli({"rm", "phoenix"}).code, 0);
+  auto r = d.cli({"deploy", dir.string()});
+  ASSERT_EQ(r.code, 0) << r.err << r.out;
+  d.wait_state("phoenix", "ready");
+  ASSERT_EQ(d.cli({"rm", "phoenix"}).code, 0);
+  auto run = d.cli({"run", dir.string(), "--wait"});
+  EXPECT_EQ(run.code, 0) << run.err;
+}
+
+TEST(Destroy, RunInPlaceKeepsTheUsersDirectory) {
+  TestDaemon d;
+  auto dir = d.component("inplace", app_toml());
+  ASSERT_EQ(d.cli({"run", dir.string(), "--wait"}).code, 0);
+  ASSERT_EQ(d.cli({"rm", "inplace"}).code, 0);
+  EXPECT_TRUE(fs::exists(dir / "berth.toml"));
+  EXPECT_EQ(d.api("GET", "/v1/components/inplace").status, 410);
+}
+
+TEST(Destroy, DestroyDuringADeployCancelsItAndWins) {
+  TestDaemon d;
+  auto dir = d.component("race", app_toml());
+  ASSERT_EQ(d.cli({"deploy", dir.string()}).code, 0);
+  auto pidfile = d.work() / "installer.pid";
+  std::ofstream(dir / "berth.toml", std::ios::app)
+      << "[install]\ncommand = \"echo $$ > " + pidfile.string() + ".tmp; mv " + pidfile.string() +
+             ".tmp " + pidfile.string() + "; exec sleep 600\"\n";
+  auto second = first_line(d.cli({"deploy", dir.string(), "--no-follow"}).out);
+  pid_t installer = read_pidfile(pidfile);
+  auto rm = d.cli({"rm", "race"});
+  ASSERT_EQ(rm.code, 0) << rm.err;
+  EXPECT_FALSE(pid_alive(installer)) << "the deploy's installer is killed";
+  EXPECT_FALSE(fs::exists(d.home() / "releases" / "race"));
+  EXPECT_EQ(d.api("GET", "/v1/deployments/" + second).status, 410);
+  // A deploy after the destroy starts afresh; the cancelled one's record says why.
+  std::ofstream(dir / "berth.toml") << app_toml();
+  ASSERT_EQ(d.cli({"deploy", dir.string()}).code, 0);
+  auto cancelled = d.api("GET", "/v1/deployments/" + second).body;
+  EXPECT_EQ(cancelled["status"], "failed");
+  EXPECT_EQ(cancelled["error"]["code"], "component_destroyed");
+  d.wait_state("race", "ready");
+}
+
+TEST(Destroy, FailedTeardownLeavesNoTombstoneAndARetryWorks) {
+  TestDaemon d;
+  auto dir = d.component("stuck", app_toml());
+  ASSERT_EQ(d.cli({"deploy", dir.string()}).code, 0);
+  d.wait_state("stuck", "ready");
+  auto pinned = fs::canonical(d.home() / "components" / "stuck") / "berth.toml";
+  if (std::system(("chattr +i " + pinned.string() + " 2>/dev/null").c_str()) != 0)
+    GTEST_SKIP() << "chattr +i is not permitted here (needs CAP_LINUX_IMMUTABLE)";
+  auto rm = d.cli({"rm", "stuck"});
+  std::system(("chattr -i " + pinned.string()).c_str());
+  EXPECT_EQ(rm.code, 1);
+  EXPECT_NE(rm.err.find("destroy_failed"), std::string::npos) << rm.err;
+  auto s = d.api("GET", "/v1/components/stuck");
+  EXPECT_EQ(s.status, 200);
+  EXPECT_EQ(s.body["state"], "destroy_failed");
+  EXPECT_EQ(s.body["processes"], 0);
+  auto retry = d.cli({"rm", "stuck"});
+  EXPECT_EQ(retry.code, 0) << retry.err;
+  EXPECT_EQ(d.api("GET", "/v1/components/stuck").status, 410);
+}
+
+TEST(Reconcile, DropsIdleKeepsActiveAndHealsLiveTombstones) {
+  TestDaemon d;
+  auto idle = d.component("idle", app_toml());
+  auto kept = d.component("kept", app_toml("[lifecycle]\nkeep = true\n"));
+  auto busy = d.component("busy", app_toml());
+  auto dead = d.component("dead", app_toml());
+  for (auto* dir : {&idle, &kept, &busy, &dead})
+    ASSERT_EQ(d.cli({"deploy", dir->string()}).code, 0);
+  ASSERT_EQ(d.cli({"rm", "dead"}).code, 0);
+  std::ofstream(busy / "berth.toml", std::ios::app) << "[install]\ncommand = \"sleep 2\"\n";
+  auto busy_id = first_line(d.cli({"deploy", busy.string(), "--no-follow"}).out);
+  auto r = d.cli({"reconcile", "--live", "dead", "--json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto j = json::parse(r.out);
+  EXPECT_EQ(j["dropped"], json({"idle"}));
+  std::set<std::string> kept_names;
+  for (auto& k : j["kept"]) kept_names.insert(k["name"].get<std::string>());
+  EXPECT_EQ(kept_names, (std::set<std::string>{"busy", "kept"}));
+  EXPECT_EQ(j["healed"], json({"dead"}));
+  EXPECT_EQ(d.api("GET", "/v1/components/idle").status, 410);
+  // A healed name is not tombstoned any more: it answers 404 (nothing there), not 410.
+  EXPECT_EQ(d.api("GET", "/v1/components/dead").status, 404);
+  EXPECT_EQ(d.api("GET", "/v1/components/kept").status, 200);
+}
+
+}  // namespace
+}  // namespace berth::testing
+
+namespace berth::testing {
+namespace {
+
+// 200 deploy/destroy cycles over four components while four clients poll status and logs of
+// all of them as fast as they can: at the end nothing of any of them is left.
+TEST(DestroyStress, DeployDestroyCyclesUnderPollingLeaveNothingBehind) {
+  TestDaemon d;
+  const std::vector<std::string> names = {"s0", "s1", "s2", "s3"};
+  auto archive = d.work() / "app.tar.gz";
+  auto src = d.component("src", app_toml("[watch]\nenabled = true\n"));
+  ASSERT_EQ(run_command({"/bin/tar", "-czf", archive.string(), "-C", src.string(), "."}, {}).code,
+            0);
+  std::atomic<bool> done{false};
+  std::atomic<int> polls{0}, resurrected{0};
+  std::vector<std::thread> pollers;
+  for (int p = 0; p < 4; ++p)
+    pollers.emplace_back([&] {
+      http::Client c("127.0.0.1", d.port(), d.token());
+      while (!done)
+        for (auto& n : names) {
+          auto s = c.request("GET", "/v1/components/" + n);
+          auto l = c.request("GET", "/v1/components/" + n + "/logs?n=5");
+          if (s && l) polls += 2;
+        }
+    });
+  std::vector<std::thread> workers;
+  std::atomic<int> failures{0};
+  for (auto& n : names)
+    workers.emplace_back([&, n] {
+      http::Client c("127.0.0.1", d.port(), d.token());
+      for (int i = 0; i < 50; ++i) {
+        auto up = c.upload("PUT", "/v1/components/" + n, archive.string(), nullptr);
+        if (!up || up->status != 202) {
+          ++failures;
+          continue;
+        }
+        std::string id = json::parse(up->body)["id"];
+        std::string status;
+        c.follow("/v1/deployments/" + id + "/events", [&](const http::SseEvent& ev) {
+          if (ev.type == "end") status = json::parse(ev.data)["status"];
+          return true;
+        });
+        if (status != "success") ++failures;
+        auto rm = c.request("DELETE", "/v1/components/" + n);
+        if (!rm || rm->status != 200) ++failures;
+        auto after = c.request("GET", "/v1/components/" + n);
+        if (!after || after->status != 410) ++resurrected;
+      }
+    });
+  for (auto& w : workers) w.join();
+  done = true;
+  for (auto& p : pollers) p.join();
+  EXPECT_EQ(failures, 0);
+  EXPECT_EQ(resurrected, 0);
+  EXPECT_GT(polls, 0);
+  auto health = d.api("GET", "/healthz").body;
+  EXPECT_EQ(health["components"], 0);
+  EXPECT_EQ(health["inotify_watches"], 0);
+  for (auto& n : names) {
+    EXPECT_FALSE(fs::exists(fs::symlink_status(d.home() / "components" / n))) << n;
+    EXPECT_FALSE(fs::exists(d.home() / "releases" / n)) << n;
+    EXPECT_FALSE(fs::exists(d.home() / "logs" / n)) << n;
+  }
+  // No process of theirs survives: their cgroups (or groups) are gone with them.
+  auto list = d.api("GET", "/v1/components").body["components"];
+  EXPECT_TRUE(list.empty());
+}
+
+}  // namespace
+}  // namespace berth::testing
