@@ -256,3 +256,28 @@ TEST(DestroyStress, DeployDestroyCyclesUnderPollingLeaveNothingBehind) {
 
 }  // namespace
 }  // namespace berth::testing
+
+namespace berth::testing {
+namespace {
+
+TEST(Destroy, DeployArrivingDuringADestroyWaitsThenStartsAfresh) {
+  TestDaemon d;
+  // SIGTERM ignored, 2 s grace: the destroy is still stopping the tree when the deploy comes.
+  auto dir = d.component(
+      "slow", "[run]\ncommand = " + fixture_command({"ignore-term", "print:up", "forever"}) +
+                  "\n[ready]\nmarker = \"up\"\n[stop]\ngrace = \"2s\"\n");
+  ASSERT_EQ(d.cli({"deploy", dir.string()}).code, 0);
+  auto old_pid = d.wait_state("slow", "ready")["pid"].get<pid_t>();
+  std::thread rm([&] { EXPECT_EQ(d.cli({"rm", "slow"}).code, 0); });
+  d.wait_for("slow", [](const json& s) { return s["state"] == "stopping"; });
+  auto r = d.cli({"deploy", dir.string()});
+  rm.join();
+  EXPECT_EQ(r.code, 0) << r.err << r.out;
+  auto s = d.wait_state("slow", "ready");
+  EXPECT_NE(s["pid"].get<pid_t>(), old_pid);
+  EXPECT_EQ(s["restarts"], 0) << "a fresh component, not the destroyed one restarted";
+  EXPECT_FALSE(pid_alive(old_pid));
+}
+
+}  // namespace
+}  // namespace berth::testing
