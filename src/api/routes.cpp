@@ -47,16 +47,39 @@ bool constant_time_equal(const std::string& a, const std::string& b) {
   return diff == 0;
 }
 
+// A non-negative integer query parameter; `fallback` when absent, nullopt when malformed.
+std::optional<uint64_t> query_number(const Request& req, const std::string& key,
+                                     uint64_t fallback) {
+  auto it = req.query.find(key);
+  if (it == req.query.end()) return fallback;
+  try {
+    size_t used = 0;
+    uint64_t v = std::stoull(it->second, &used);
+    if (used == it->second.size() && !it->second.starts_with('-')) return v;
+  } catch (...) {
+  }
+  return std::nullopt;
+}
+
+// Where an event stream resumes: after the Last-Event-ID the client sent, else from the start.
+uint64_t resume_after(const Request& req) {
+  try {
+    return req.last_event_id.empty() ? 0 : std::stoull(req.last_event_id);
+  } catch (...) {
+    return 0;
+  }
+}
+
 json line_json(const LogLine& l) {
   const char* stream = l.stream == 'e' ? "stderr" : l.stream == 'b' ? "berth" : "stdout";
   return {{"seq", l.seq}, {"ts", l.ts_ms}, {"stream", stream}, {"text", l.text}};
 }
 
-Response logs_stream(std::shared_ptr<Component> c, size_t n, uint64_t resume_after) {
+Response logs_stream(std::shared_ptr<Component> c, size_t n, uint64_t resume) {
   Response r;
-  r.sse = [c, n, resume_after](http::SseWriter& w) -> asio::awaitable<void> {
+  r.sse = [c, n, resume](http::SseWriter& w) -> asio::awaitable<void> {
     auto& sink = c->logs();
-    uint64_t cursor = resume_after;
+    uint64_t cursor = resume;
     if (!cursor) {
       auto tail = sink.tail(n);
       for (auto& l : tail) {
@@ -239,26 +262,13 @@ void register_routes(http::Router& router, Host& host) {
       "GET", "/v1/components/{name}/logs", [&host](Request& req) -> asio::awaitable<Response> {
         auto c = host.find(req.params["name"]);
         if (!c) co_return missing(host, req.params["name"]);
-        size_t n = 100;
-        if (auto it = req.query.find("n"); it != req.query.end()) {
-          try {
-            n = std::stoul(it->second);
-          } catch (...) {
-            co_return http::error_response(400, "bad_request", "n must be a non-negative integer");
-          }
-        }
-        if (req.query.contains("follow") && req.query["follow"] != "0") {
-          uint64_t resume = 0;
-          if (!req.last_event_id.empty()) {
-            try {
-              resume = std::stoull(req.last_event_id);
-            } catch (...) {
-            }
-          }
-          co_return logs_stream(c, n, resume);
-        }
+        auto n = query_number(req, "n", 100);
+        if (!n)
+          co_return http::error_response(400, "bad_request", "n must be a non-negative integer");
+        if (req.query.contains("follow") && req.query["follow"] != "0")
+          co_return logs_stream(c, *n, resume_after(req));
         json lines = json::array();
-        for (auto& l : c->logs().tail(n)) lines.push_back(line_json(l));
+        for (auto& l : c->logs().tail(*n)) lines.push_back(line_json(l));
         co_return ok({{"name", c->name()}, {"lines", lines}});
       });
 
@@ -287,17 +297,12 @@ void register_routes(http::Router& router, Host& host) {
              });
 
   router.add("GET", "/v1/deployments", [&host](Request& req) -> asio::awaitable<Response> {
-    size_t limit = 50;
-    if (auto it = req.query.find("limit"); it != req.query.end()) {
-      try {
-        limit = std::stoul(it->second);
-      } catch (...) {
-        co_return http::error_response(400, "bad_request", "limit must be a positive integer");
-      }
-    }
+    auto limit = query_number(req, "limit", 50);
+    if (!limit || *limit == 0)
+      co_return http::error_response(400, "bad_request", "limit must be a positive integer");
     if (!req.query["component"].empty() && host.tombstoned(req.query["component"]))
       co_return missing(host, req.query["component"]);
-    auto rows = host.deployer().repo().list(req.query["component"], limit);
+    auto rows = host.deployer().repo().list(req.query["component"], *limit);
     if (!rows) co_return from_error(rows.error());
     json list = json::array();
     for (auto& r : *rows) list.push_back(deployment_json(r));
@@ -320,14 +325,8 @@ void register_routes(http::Router& router, Host& host) {
         if (!*row)
           co_return http::error_response(404, "not_found", "no deployment " + req.params["id"]);
         if (host.tombstoned((*row)->component)) co_return missing(host, (*row)->component);
-        int64_t cursor = 0;
-        if (!req.last_event_id.empty()) {
-          try {
-            cursor = std::stoll(req.last_event_id);
-          } catch (...) {
-          }
-        }
-        co_return deployment_events(host.deployer(), req.params["id"], cursor);
+        co_return deployment_events(host.deployer(), req.params["id"],
+                                    static_cast<int64_t>(resume_after(req)));
       });
 
   router.add("DELETE", "/v1/components/{name}", [&host](Request& req) -> asio::awaitable<Response> {

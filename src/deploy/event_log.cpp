@@ -8,21 +8,27 @@ constexpr size_t kBatch = 512;
 constexpr auto kFlushEvery = std::chrono::milliseconds(50);
 }  // namespace
 
-DeploymentLog::DeploymentLog(boost::asio::any_io_executor ex, DeploymentRepo& repo, std::string id)
-    : repo_(repo), id_(std::move(id)), timer_(ex), changed_(ex) {}
+DeploymentLog::DeploymentLog(boost::asio::any_io_executor ex, DeploymentRepo& repo, std::string id,
+                             int64_t last_seq)
+    : repo_(repo),
+      id_(std::move(id)),
+      seq_(last_seq),
+      stored_(last_seq),
+      timer_(ex),
+      changed_(ex) {}
 
 DeploymentLog::~DeploymentLog() {
   timer_.cancel();
 }
 
-int64_t DeploymentLog::append(const std::string& type, const nlohmann::json& data) {
+int64_t DeploymentLog::append(const std::string& type, nlohmann::json data) {
   // Stored as it goes on the wire, so followers send it without parsing it again.
-  nlohmann::json wire = data;
-  wire["seq"] = ++seq_;
-  wire["ts"] = now_ms();
-  wire["type"] = type;
-  pending_.push_back({seq_, wire["ts"].get<int64_t>(), type,
-                      wire.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)});
+  const int64_t ts = now_ms();
+  data["seq"] = ++seq_;
+  data["ts"] = ts;
+  data["type"] = type;
+  pending_.push_back(
+      {seq_, ts, type, data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)});
   if (pending_.size() >= kBatch) {
     flush();
   } else if (pending_.size() == 1) {

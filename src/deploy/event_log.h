@@ -18,12 +18,14 @@ namespace berth {
 
 class DeploymentLog : public std::enable_shared_from_this<DeploymentLog> {
  public:
-  DeploymentLog(boost::asio::any_io_executor ex, DeploymentRepo& repo, std::string id);
+  // `last_seq`: events already stored for this deployment (a log reopened after a crash).
+  DeploymentLog(boost::asio::any_io_executor ex, DeploymentRepo& repo, std::string id,
+                int64_t last_seq = 0);
   ~DeploymentLog();
 
   // Appends an event; `data` must be a JSON object, stored with seq, ts and type added.
   // Returns its sequence number.
-  int64_t append(const std::string& type, const nlohmann::json& data);
+  int64_t append(const std::string& type, nlohmann::json data);
   // Writes the pending batch now.
   void flush();
   // Hands the pending batch to the caller (for the terminal transaction) and marks the log

@@ -21,11 +21,14 @@ ReleaseStore::ReleaseStore(fs::path home) : home_(fs::absolute(home).lexically_n
 fs::path ReleaseStore::link(const std::string& name) const {
   return home_ / "components" / name;
 }
+fs::path ReleaseStore::releases_of(const std::string& name) const {
+  return home_ / "releases" / name;
+}
 fs::path ReleaseStore::release_dir(const std::string& name, const std::string& id) const {
-  return home_ / "releases" / name / id;
+  return releases_of(name) / id;
 }
 fs::path ReleaseStore::staging_dir(const std::string& name, const std::string& id) const {
-  return home_ / "releases" / name / (".staging-" + id);
+  return releases_of(name) / (".staging-" + id);
 }
 fs::path ReleaseStore::incoming_blob(const std::string& id) const {
   return home_ / "blobs" / (".incoming-" + id);
@@ -37,7 +40,7 @@ fs::path ReleaseStore::blob(const std::string& digest) const {
 std::optional<std::string> ReleaseStore::current(const std::string& name) const {
   std::error_code ec;
   auto target = fs::read_symlink(link(name), ec);
-  if (ec || target.parent_path() != home_ / "releases" / name) return std::nullopt;
+  if (ec || target.parent_path() != releases_of(name)) return std::nullopt;
   return target.filename().string();
 }
 
@@ -83,14 +86,14 @@ Result<void> ReleaseStore::promote(const std::string& name, const std::string& i
     return fail("io_error", errno_message("cannot move " + root.string() + " into place", errno));
   std::error_code ec;
   if (top) fs::remove(staging, ec);  // now empty
-  return fsync_dir(home_ / "releases" / name);
+  return fsync_dir(releases_of(name));
 }
 
 size_t ReleaseStore::prune_releases(const std::string& name,
                                     const std::set<std::string>& keep) const {
   size_t n = 0;
   std::error_code ec;
-  for (auto& d : fs::directory_iterator(home_ / "releases" / name, ec)) {
+  for (auto& d : fs::directory_iterator(releases_of(name), ec)) {
     auto id = d.path().filename().string();
     if (id.starts_with('.') || keep.contains(id)) continue;
     fs::remove_all(d.path(), ec);

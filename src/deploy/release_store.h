@@ -16,6 +16,7 @@ class ReleaseStore {
   explicit ReleaseStore(std::filesystem::path home);
 
   std::filesystem::path link(const std::string& name) const;
+  std::filesystem::path releases_of(const std::string& name) const;  // releases/NAME
   std::filesystem::path release_dir(const std::string& name, const std::string& id) const;
   std::filesystem::path staging_dir(const std::string& name, const std::string& id) const;
   std::filesystem::path incoming_blob(const std::string& id) const;

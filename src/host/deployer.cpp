@@ -34,6 +34,19 @@ std::string new_id() {
                      random_hex(3));
 }
 
+Error interrupted(const std::string& phase, const std::string& note) {
+  return Error{"interrupted", fmt::format("the daemon stopped during the {} phase{}", phase, note)};
+}
+
+// The last event of every deployment.
+json end_event(const DeploymentRow& row) {
+  json end = {{"status", row.status}};
+  if (row.error)
+    end["error"] = {
+        {"code", row.error->code}, {"message", row.error->message}, {"phase", row.error_phase}};
+  return end;
+}
+
 // Runs blocking work on the pool and resumes the caller on its own executor.
 template <class F>
 asio::awaitable<std::invoke_result_t<F>> offload(asio::thread_pool& pool, F f) {
@@ -105,21 +118,13 @@ Result<void> Deployer::recover() {
     }
     if (row.kind == "deploy" && current != row.release)
       fs::remove_all(store_.release_dir(row.component, row.release), ec);
-    row.error = Error{"interrupted",
-                      fmt::format("the daemon stopped during the {} phase{}", row.phase, note)};
+    row.error = interrupted(row.phase, note);
     row.error_phase = row.phase;
     row.status = row.phase = "interrupted";
     row.ended_at = now_ms();
-    json end = {
-        {"status", "interrupted"},
-        {"error",
-         {{"code", row.error->code}, {"message", row.error->message}, {"phase", row.error_phase}}}};
-    const int64_t seq = repo_.last_seq(row.id) + 1, ts = now_ms();
-    end["seq"] = seq;
-    end["ts"] = ts;
-    end["type"] = "end";
-    std::vector<EventRow> closing{{seq, ts, "end", end.dump()}};
-    if (auto r = repo_.finish(row, closing); !r) return r;
+    DeploymentLog log(ctx_.io.get_executor(), repo_, row.id, repo_.last_seq(row.id));
+    log.append("end", end_event(row));
+    if (auto r = repo_.finish(row, log.close()); !r) return r;
     spdlog::warn("deployment {} of {} interrupted during {}", row.id, row.component,
                  row.error_phase);
   }
@@ -313,8 +318,7 @@ asio::awaitable<void> Deployer::cancel_all(const std::string& component) {
 }
 
 asio::awaitable<void> Deployer::shutdown() {
-  for (auto& [id, a] : active_)
-    cancel(*a, Error{"interrupted", "the daemon stopped during the " + a->row.phase + " phase"});
+  for (auto& [id, a] : active_) cancel(*a, interrupted(a->row.phase, ""));
   turn_.notify_all();
   // Pipelines own process trees (installers): they must end while the reaper exists.
   const std::function<bool()> none = [this] { return pipelines_ == 0; };
@@ -477,12 +481,7 @@ void Deployer::finish(Active& a, const Result<void>& r) {
   }
   a.row.phase = a.row.status;
   a.row.ended_at = now_ms();
-  json end = {{"status", a.row.status}};
-  if (a.row.error)
-    end["error"] = {{"code", a.row.error->code},
-                    {"message", a.row.error->message},
-                    {"phase", a.row.error_phase}};
-  a.log->append("end", end);
+  a.log->append("end", end_event(a.row));
   auto closing = a.log->close();
   if (auto w = repo_.finish(a.row, closing); !w)
     spdlog::error("deployment {}: cannot record its end: {}", a.row.id, w.error().message);

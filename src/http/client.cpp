@@ -39,14 +39,40 @@ T run_sync(asio::awaitable<T> aw) {
   return std::move(*out);
 }
 
-bhttp::request<bhttp::string_body> make_request(const std::string& method,
-                                                const std::string& target, const std::string& host,
-                                                const std::string& token) {
-  bhttp::request<bhttp::string_body> req{bhttp::string_to_verb(method), target, 11};
+template <class Body = bhttp::string_body>
+bhttp::request<Body> make_request(const std::string& method, const std::string& target,
+                                  const std::string& host, const std::string& token) {
+  bhttp::request<Body> req{bhttp::string_to_verb(method), target, 11};
   req.set(bhttp::field::host, host);
   req.set(bhttp::field::user_agent, "berth-cli");
   if (!token.empty()) req.set(bhttp::field::authorization, "Bearer " + token);
   return req;
+}
+
+asio::awaitable<Result<void>> open_connection(beast::tcp_stream& stream, const std::string& host,
+                                              uint16_t port, std::chrono::milliseconds timeout) {
+  stream.expires_after(timeout);
+  tcp::endpoint ep(asio::ip::make_address(host), port);
+  auto [ec] = co_await stream.async_connect(ep, asio::as_tuple(use_awaitable));
+  if (ec)
+    co_return fail("daemon_unreachable", "cannot connect to berth at " + host + ":" +
+                                             std::to_string(port) + ": " + ec.message());
+  co_return Result<void>{};
+}
+
+// A server may refuse a request early (413) and stop reading: its reply is still worth
+// reading when our write failed, so the write error only counts when no reply comes.
+asio::awaitable<Result<ClientResponse>> read_reply(beast::tcp_stream& stream,
+                                                   boost::system::error_code write_error) {
+  beast::flat_buffer buf;
+  bhttp::response_parser<bhttp::string_body> parser;
+  parser.body_limit(64 * 1024 * 1024);
+  auto [ec, n] = co_await bhttp::async_read(stream, buf, parser, asio::as_tuple(use_awaitable));
+  if (ec && write_error)
+    co_return fail("daemon_unreachable", "sending the request: " + write_error.message());
+  if (ec) co_return fail("daemon_unreachable", "reading the response: " + ec.message());
+  co_return ClientResponse{static_cast<int>(parser.get().result_int()),
+                           std::move(parser.get().body())};
 }
 
 }  // namespace
@@ -57,14 +83,9 @@ Client::Client(std::string host, uint16_t port, std::string token)
 Result<ClientResponse> Client::request(const std::string& method, const std::string& target,
                                        const std::string& body, std::chrono::milliseconds timeout) {
   auto op = [&]() -> asio::awaitable<Result<ClientResponse>> {
-    auto ex = co_await asio::this_coro::executor;
-    beast::tcp_stream stream(ex);
-    stream.expires_after(timeout);
-    tcp::endpoint ep(asio::ip::make_address(host_), port_);
-    auto [cec] = co_await stream.async_connect(ep, asio::as_tuple(use_awaitable));
-    if (cec)
-      co_return fail("daemon_unreachable", "cannot connect to berth at " + host_ + ":" +
-                                               std::to_string(port_) + ": " + cec.message());
+    beast::tcp_stream stream(co_await asio::this_coro::executor);
+    if (auto c = co_await open_connection(stream, host_, port_, timeout); !c)
+      co_return std::unexpected(c.error());
     auto req = make_request(method, target, host_, token_);
     if (!body.empty()) {
       req.set(bhttp::field::content_type, "application/json");
@@ -72,16 +93,7 @@ Result<ClientResponse> Client::request(const std::string& method, const std::str
     }
     req.prepare_payload();
     auto [wec, wn] = co_await bhttp::async_write(stream, req, asio::as_tuple(use_awaitable));
-    // A server may refuse a request early (413) and stop reading: its reply is still worth
-    // reading when our write failed.
-    beast::flat_buffer buf;
-    bhttp::response_parser<bhttp::string_body> parser;
-    parser.body_limit(64 * 1024 * 1024);
-    auto [rec, rn] = co_await bhttp::async_read(stream, buf, parser, asio::as_tuple(use_awaitable));
-    if (rec && wec) co_return fail("daemon_unreachable", "sending request: " + wec.message());
-    if (rec) co_return fail("daemon_unreachable", "reading response: " + rec.message());
-    co_return ClientResponse{static_cast<int>(parser.get().result_int()),
-                             std::move(parser.get().body())};
+    co_return co_await read_reply(stream, wec);
   };
   return run_sync(op());
 }
@@ -95,17 +107,11 @@ Result<ClientResponse> Client::upload(const std::string& method, const std::stri
     struct stat st {};
     ::fstat(fd.get(), &st);
     const auto total = static_cast<uint64_t>(st.st_size);
-    auto ex = co_await asio::this_coro::executor;
-    beast::tcp_stream stream(ex);
-    stream.expires_after(std::chrono::seconds(10));
-    tcp::endpoint ep(asio::ip::make_address(host_), port_);
-    auto [cec] = co_await stream.async_connect(ep, asio::as_tuple(use_awaitable));
-    if (cec) co_return fail("daemon_unreachable", "cannot connect to berth: " + cec.message());
-    bhttp::request<bhttp::empty_body> req{bhttp::string_to_verb(method), target, 11};
-    req.set(bhttp::field::host, host_);
-    req.set(bhttp::field::user_agent, "berth-cli");
+    beast::tcp_stream stream(co_await asio::this_coro::executor);
+    if (auto c = co_await open_connection(stream, host_, port_, std::chrono::seconds(10)); !c)
+      co_return std::unexpected(c.error());
+    auto req = make_request<bhttp::empty_body>(method, target, host_, token_);
     req.set(bhttp::field::content_type, "application/gzip");
-    if (!token_.empty()) req.set(bhttp::field::authorization, "Bearer " + token_);
     req.content_length(total);
     bhttp::request_serializer<bhttp::empty_body> sr{req};
     stream.expires_after(std::chrono::seconds(30));
@@ -123,15 +129,8 @@ Result<ClientResponse> Client::upload(const std::string& method, const std::stri
       sent += static_cast<uint64_t>(n);
       if (progress) progress(sent, total);
     }
-    beast::flat_buffer buf;
-    bhttp::response_parser<bhttp::string_body> parser;
-    parser.body_limit(64 * 1024 * 1024);
     stream.expires_after(std::chrono::seconds(60));
-    auto [rec, rn] = co_await bhttp::async_read(stream, buf, parser, asio::as_tuple(use_awaitable));
-    if (rec && wec) co_return fail("daemon_unreachable", "sending the upload: " + wec.message());
-    if (rec) co_return fail("daemon_unreachable", "reading response: " + rec.message());
-    co_return ClientResponse{static_cast<int>(parser.get().result_int()),
-                             std::move(parser.get().body())};
+    co_return co_await read_reply(stream, wec);
   };
   return run_sync(op());
 }
@@ -141,12 +140,9 @@ Result<ClientResponse> Client::follow(const std::string& target,
                                       const std::string& last_event_id,
                                       const std::function<void()>& on_batch) {
   auto op = [&]() -> asio::awaitable<Result<ClientResponse>> {
-    auto ex = co_await asio::this_coro::executor;
-    beast::tcp_stream stream(ex);
-    stream.expires_after(std::chrono::seconds(10));
-    tcp::endpoint ep(asio::ip::make_address(host_), port_);
-    auto [cec] = co_await stream.async_connect(ep, asio::as_tuple(use_awaitable));
-    if (cec) co_return fail("daemon_unreachable", "cannot connect to berth: " + cec.message());
+    beast::tcp_stream stream(co_await asio::this_coro::executor);
+    if (auto c = co_await open_connection(stream, host_, port_, std::chrono::seconds(10)); !c)
+      co_return std::unexpected(c.error());
     auto req = make_request("GET", target, host_, token_);
     req.set(bhttp::field::accept, "text/event-stream");
     if (!last_event_id.empty()) req.set("Last-Event-ID", last_event_id);

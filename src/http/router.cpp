@@ -36,9 +36,9 @@ void Router::add_upload(std::string method, std::string pattern, UploadHandler h
   routes_.push_back({std::move(method), split_path(pattern), nullptr, std::move(h)});
 }
 
-const Router::Route* Router::match(Request& req, bool& path_known) const {
+const Router::Route* Router::find(Request& req, Response& refusal) const {
   auto parts = split_path(req.path);
-  path_known = false;
+  bool path_known = false;
   for (const auto& r : routes_) {
     if (r.parts.size() != parts.size()) continue;
     std::map<std::string, std::string> params;
@@ -56,22 +56,11 @@ const Router::Route* Router::match(Request& req, bool& path_known) const {
     req.params = std::move(params);
     return &r;
   }
+  refusal =
+      path_known
+          ? error_response(405, "method_not_allowed", req.method + " is not allowed on " + req.path)
+          : error_response(404, "not_found", "no route for " + req.method + " " + req.path);
   return nullptr;
-}
-
-const UploadHandler* Router::upload_route(Request& req) const {
-  bool known = false;
-  const Route* r = match(req, known);
-  return r && r->upload ? &r->upload : nullptr;
-}
-
-boost::asio::awaitable<Response> Router::dispatch(Request& req) const {
-  bool path_known = false;
-  if (const Route* r = match(req, path_known); r && r->handler) co_return co_await r->handler(req);
-  if (path_known)
-    co_return error_response(405, "method_not_allowed",
-                             req.method + " is not allowed on " + req.path);
-  co_return error_response(404, "not_found", "no route for " + req.method + " " + req.path);
 }
 
 }  // namespace berth::http

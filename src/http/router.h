@@ -15,22 +15,20 @@ using UploadHandler = std::function<boost::asio::awaitable<Response>(Request&, B
 
 class Router {
  public:
-  void add(std::string method, std::string pattern, Handler h);
-  void add_upload(std::string method, std::string pattern, UploadHandler h);
-  // The upload handler for this request (its params filled), or null for ordinary routes.
-  const UploadHandler* upload_route(Request& req) const;
-  // 404 `not_found` for an unknown path, 405 `method_not_allowed` for a known path.
-  boost::asio::awaitable<Response> dispatch(Request& req) const;
-
- private:
   struct Route {
     std::string method;
     std::vector<std::string> parts;
-    Handler handler;
+    Handler handler;  // one of the two is set
     UploadHandler upload;
   };
-  // The route for req (params filled); `path_known` tells 405 from 404 when none matches.
-  const Route* match(Request& req, bool& path_known) const;
+
+  void add(std::string method, std::string pattern, Handler h);
+  void add_upload(std::string method, std::string pattern, UploadHandler h);
+  // The route for req, with req.params filled; null when there is none, and `refusal` then
+  // holds the answer: 404 `not_found`, or 405 `method_not_allowed` for a known path.
+  const Route* find(Request& req, Response& refusal) const;
+
+ private:
   std::vector<Route> routes_;
 };
 

@@ -99,6 +99,11 @@ class BeastSse : public SseWriter {
   std::string buf_;
 };
 
+Response too_large(uint64_t limit) {
+  return error_response(413, "payload_too_large",
+                        "request body exceeds " + std::to_string(limit) + " bytes");
+}
+
 class BeastBodyReader : public BodyReader {
  public:
   BeastBodyReader(beast::tcp_stream& s, beast::flat_buffer& buf,
@@ -118,7 +123,7 @@ class BeastBodyReader : public BodyReader {
     if (ec == bhttp::error::body_limit) {
       failed_ = true;
       co_return fail("payload_too_large",
-                     "upload exceeds " + std::to_string(limits_.upload_limit) + " bytes");
+                     "request body exceeds " + std::to_string(limits_.upload_limit) + " bytes");
     }
     if (ec) {
       failed_ = true;
@@ -180,6 +185,20 @@ asio::awaitable<void> Server::accept_loop() {
   }
 }
 
+asio::awaitable<Response> Server::call(const Router::Route& route, Request& req, BodyReader* body) {
+  Response resp;
+  try {
+    if (route.upload)
+      resp = co_await route.upload(req, *body);
+    else
+      resp = co_await route.handler(req);
+  } catch (const std::exception& e) {
+    spdlog::error("{} {}: {}", req.method, req.path, e.what());
+    resp = error_response(500, "internal", e.what());
+  }
+  co_return resp;
+}
+
 asio::awaitable<void> Server::session(tcp::socket sock) {
   beast::tcp_stream stream(std::move(sock));
   beast::flat_buffer buf;
@@ -194,9 +213,7 @@ asio::awaitable<void> Server::session(tcp::socket sock) {
     if (ec == bhttp::error::end_of_stream || ec == asio::error::eof) break;
     std::optional<Response> early;
     if (ec == bhttp::error::body_limit)
-      early =
-          error_response(413, "payload_too_large",
-                         "request body exceeds " + std::to_string(limits_.upload_limit) + " bytes");
+      early = too_large(std::max(limits_.body_limit, limits_.upload_limit));
     else if (ec == bhttp::error::header_limit)
       early = error_response(
           431, "headers_too_large",
@@ -209,29 +226,22 @@ asio::awaitable<void> Server::session(tcp::socket sock) {
     bool body_unread = early || head.chunked() || head.content_length().value_or(0) > 0;
     if (!early) {
       Request req = convert(head.get());
-      const UploadHandler* upload = nullptr;
+      const Router::Route* route = nullptr;
+      Response refusal;
       if (auto denied = gate_(req)) {
         early = std::move(*denied);
-      } else if ((upload = router_.upload_route(req)) && head.content_length() &&
-                 *head.content_length() > limits_.upload_limit) {
-        early = error_response(413, "payload_too_large",
-                               "upload exceeds " + std::to_string(limits_.upload_limit) + " bytes");
-      } else if (upload) {
+      } else if (!(route = router_.find(req, refusal))) {
+        early = std::move(refusal);
+      } else if (const uint64_t limit = route->upload ? limits_.upload_limit : limits_.body_limit;
+                 head.content_length().value_or(0) > limit) {
+        early = too_large(limit);
+      } else if (route->upload) {
         bhttp::request_parser<bhttp::buffer_body> parser(std::move(head));
         parser.body_limit(limits_.upload_limit);
         BeastBodyReader reader(stream, buf, parser, limits_);
-        try {
-          resp = co_await (*upload)(req, reader);
-        } catch (const std::exception& e) {
-          spdlog::error("{} {}: {}", req.method, req.path, e.what());
-          resp = error_response(500, "internal", e.what());
-        }
+        resp = co_await call(*route, req, &reader);
         body_unread = !reader.complete();
         if (body_unread) keep_alive = false;
-      } else if (head.content_length() && *head.content_length() > limits_.body_limit) {
-        early =
-            error_response(413, "payload_too_large",
-                           "request body exceeds " + std::to_string(limits_.body_limit) + " bytes");
       } else {
         bhttp::request_parser<bhttp::string_body> parser(std::move(head));
         parser.body_limit(limits_.body_limit);
@@ -239,20 +249,13 @@ asio::awaitable<void> Server::session(tcp::socket sock) {
         auto [bec, bn] =
             co_await bhttp::async_read(stream, buf, parser, asio::as_tuple(use_awaitable));
         if (bec == bhttp::error::body_limit)
-          early = error_response(
-              413, "payload_too_large",
-              "request body exceeds " + std::to_string(limits_.body_limit) + " bytes");
+          early = too_large(limits_.body_limit);
         else if (bec)
           break;
         if (!early) {
           body_unread = false;
           req.body = std::move(parser.get().body());
-          try {
-            resp = co_await router_.dispatch(req);
-          } catch (const std::exception& e) {
-            spdlog::error("{} {}: {}", req.method, req.path, e.what());
-            resp = error_response(500, "internal", e.what());
-          }
+          resp = co_await call(*route, req, nullptr);
         }
       }
     }

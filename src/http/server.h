@@ -34,6 +34,8 @@ class Server {
  private:
   boost::asio::awaitable<void> accept_loop();
   boost::asio::awaitable<void> session(boost::asio::ip::tcp::socket sock);
+  // Runs the route's handler; an exception becomes a 500 `internal`.
+  boost::asio::awaitable<Response> call(const Router::Route& route, Request& req, BodyReader* body);
 
   boost::asio::io_context& io_;
   const Router& router_;

@@ -416,9 +416,7 @@ TEST(DeployCrash, KilledMidInstallAlsoKillsTheInstaller) {
   CrashCase c;
   c.deploy_good("in");
   auto pidfile = c.d.work() / "installer.pid";
-  std::ofstream(c.dir / "berth.toml", std::ios::app)
-      << "[install]\ncommand = \"echo $$ > " + pidfile.string() + ".tmp; mv " + pidfile.string() +
-             ".tmp " + pidfile.string() + "; exec sleep 600\"\n";
+  std::ofstream(c.dir / "berth.toml", std::ios::app) << pidfile_install(pidfile);
   auto id = deploy_no_follow(c.d, c.dir, "in");
   wait_deployment(c.d, id, [](const json& j) { return j["phase"] == "installing"; });
   pid_t installer = read_pidfile(pidfile);
@@ -437,9 +435,7 @@ TEST(DeployCrash, SigtermMidInstallEndsTheDeployAsInterrupted) {
   CrashCase c;
   c.deploy_good("term");
   auto pidfile = c.d.work() / "installer.pid";
-  std::ofstream(c.dir / "berth.toml", std::ios::app)
-      << "[install]\ncommand = \"echo $$ > " + pidfile.string() + ".tmp; mv " + pidfile.string() +
-             ".tmp " + pidfile.string() + "; exec sleep 600\"\n";
+  std::ofstream(c.dir / "berth.toml", std::ios::app) << pidfile_install(pidfile);
   auto id = deploy_no_follow(c.d, c.dir, "term");
   pid_t installer = read_pidfile(pidfile);
   int status = c.d.terminate();

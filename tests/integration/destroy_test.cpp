@@ -118,9 +118,7 @@ TEST(Destroy, DestroyDuringADeployCancelsItAndWins) {
   auto dir = d.component("race", app_toml());
   ASSERT_EQ(d.cli({"deploy", dir.string()}).code, 0);
   auto pidfile = d.work() / "installer.pid";
-  std::ofstream(dir / "berth.toml", std::ios::app)
-      << "[install]\ncommand = \"echo $$ > " + pidfile.string() + ".tmp; mv " + pidfile.string() +
-             ".tmp " + pidfile.string() + "; exec sleep 600\"\n";
+  std::ofstream(dir / "berth.toml", std::ios::app) << pidfile_install(pidfile);
   auto second = first_line(d.cli({"deploy", dir.string(), "--no-follow"}).out);
   pid_t installer = read_pidfile(pidfile);
   auto rm = d.cli({"rm", "race"});

@@ -19,16 +19,6 @@ namespace berth::testing {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-TempDir::TempDir() {
-  char tmpl[] = "/tmp/berth-test-XXXXXX";
-  path = ::mkdtemp(tmpl);
-}
-
-TempDir::~TempDir() {
-  std::error_code ec;
-  fs::remove_all(path, ec);
-}
-
 uint16_t free_port() {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in sa{};
@@ -95,6 +85,12 @@ CmdResult run_command(const std::vector<std::string>& argv,
   ::waitpid(pid, &status, 0);
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return r;
+}
+
+std::string pidfile_install(const fs::path& pidfile) {
+  const std::string p = pidfile.string();
+  return "[install]\ncommand = \"echo $$ > " + p + ".tmp; mv " + p + ".tmp " + p +
+         "; exec sleep 600\"\n";
 }
 
 std::string fixture_command(const std::vector<std::string>& actions) {

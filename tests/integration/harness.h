@@ -12,16 +12,13 @@
 #include <vector>
 
 #include "http/client.h"
+#include "support/temp_dir.h"
 
 namespace berth::testing {
 
 using json = nlohmann::json;
 
-struct TempDir {
-  TempDir();
-  ~TempDir();
-  std::filesystem::path path;
-};
+using test::TempDir;
 
 struct CmdResult {
   int code = -1;
@@ -42,6 +39,9 @@ pid_t read_pidfile(const std::filesystem::path& p);
 // Runs a command with extra environment, capturing stdout and stderr.
 CmdResult run_command(const std::vector<std::string>& argv,
                       const std::map<std::string, std::string>& env);
+// An [install] table whose installer writes its pid to PIDFILE (atomically) and then sleeps,
+// for tests that need a deploy held in its install phase.
+std::string pidfile_install(const std::filesystem::path& pidfile);
 // Quotes fixture actions into a TOML argv array: ["/path/fixture", "print:hi", ...].
 std::string fixture_command(const std::vector<std::string>& actions);
 

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include <filesystem>
+#include <functional>
 #include <stdexcept>
 #include <string>
 
@@ -47,21 +48,11 @@ class TarBuilder {
     return *this;
   }
   TarBuilder& symlink(const std::string& path, const std::string& target) {
-    archive_entry_clear(e_);
-    archive_entry_set_pathname(e_, path.c_str());
-    archive_entry_set_filetype(e_, AE_IFLNK);
-    archive_entry_set_perm(e_, 0777);
-    archive_entry_set_symlink(e_, target.c_str());
-    archive_write_header(a_, e_);
+    header(path, AE_IFLNK, 0777, 0, [&] { archive_entry_set_symlink(e_, target.c_str()); });
     return *this;
   }
   TarBuilder& hardlink(const std::string& path, const std::string& target) {
-    archive_entry_clear(e_);
-    archive_entry_set_pathname(e_, path.c_str());
-    archive_entry_set_filetype(e_, AE_IFREG);
-    archive_entry_set_perm(e_, 0644);
-    archive_entry_set_hardlink(e_, target.c_str());
-    archive_write_header(a_, e_);
+    header(path, AE_IFREG, 0644, 0, [&] { archive_entry_set_hardlink(e_, target.c_str()); });
     return *this;
   }
   TarBuilder& special(const std::string& path, unsigned type) {
@@ -77,13 +68,16 @@ class TarBuilder {
   }
 
  private:
-  void header(const std::string& path, unsigned type, int mode, size_t size) {
+  // `extra` adds to the entry before it is written (a link target).
+  void header(const std::string& path, unsigned type, int mode, size_t size,
+              const std::function<void()>& extra = nullptr) {
     archive_entry_clear(e_);
     archive_entry_set_pathname(e_, path.c_str());
     archive_entry_set_filetype(e_, type);
     archive_entry_set_perm(e_, mode);
     archive_entry_set_size(e_, static_cast<la_int64_t>(size));
     archive_entry_set_mtime(e_, 1700000000, 0);
+    if (extra) extra();
     if (archive_write_header(a_, e_) != ARCHIVE_OK)
       throw std::runtime_error(std::string("header: ") + archive_error_string(a_));
   }

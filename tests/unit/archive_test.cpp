@@ -11,6 +11,7 @@
 #include "archive/pack.h"
 #include "core/fs_util.h"
 #include "support/tar_builder.h"
+#include "support/temp_dir.h"
 
 namespace berth {
 namespace {
@@ -20,15 +21,10 @@ using test::TarBuilder;
 class ExtractTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    base_ = fs::temp_directory_path() /
-            ("berth-x-" + std::to_string(::getpid()) + "-" +
-             ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(base_);
     fs::create_directories(stage());
     fs::create_directories(outside());
     ASSERT_TRUE(write_file_atomic(outside() / "secret", "original"));
   }
-  void TearDown() override { fs::remove_all(base_); }
 
   fs::path stage() const { return base_ / "stage"; }
   fs::path outside() const { return base_ / "outside"; }
@@ -56,7 +52,8 @@ class ExtractTest : public ::testing::Test {
     expect_outside_untouched();
   }
 
-  fs::path base_;
+  test::TempDir tmp_;
+  const fs::path& base_ = tmp_.path;
 };
 
 TEST_F(ExtractTest, ExtractsFilesDirsLinksAndKeepsModes) {
@@ -264,8 +261,8 @@ TEST_F(ExtractTest, CancelStopsExtraction) {
 }
 
 TEST(PackTest, PacksAndSkipsIgnoredThenExtractsTheSame) {
-  auto base = fs::temp_directory_path() / ("berth-pack-" + std::to_string(::getpid()));
-  fs::remove_all(base);
+  test::TempDir tmp;
+  const fs::path& base = tmp.path;
   auto src = base / "src";
   fs::create_directories(src / "node_modules/dep");
   fs::create_directories(src / ".git");
@@ -287,7 +284,6 @@ TEST(PackTest, PacksAndSkipsIgnoredThenExtractsTheSame) {
   EXPECT_FALSE(fs::exists(base / "x/secret.env"));
   EXPECT_FALSE(fs::exists(base / "x/node_modules"));
   EXPECT_FALSE(fs::exists(base / "x/.git"));
-  fs::remove_all(base);
 }
 
 }  // namespace

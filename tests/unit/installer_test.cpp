@@ -6,6 +6,7 @@
 
 #include "config/manifest.h"
 #include "core/fs_util.h"
+#include "support/temp_dir.h"
 
 namespace berth {
 namespace {
@@ -13,14 +14,6 @@ namespace fs = std::filesystem;
 
 class PlanTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("berth-plan-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
   void file(const std::string& name, const std::string& text) {
     ASSERT_TRUE(write_file_atomic(dir_ / name, text));
   }
@@ -29,7 +22,8 @@ class PlanTest : public ::testing::Test {
     EXPECT_TRUE(p) << p.error().message;
     return p && *p ? (*p)->command : "(none)";
   }
-  fs::path dir_;
+  test::TempDir tmp_;
+  const fs::path& dir_ = tmp_.path;
 };
 
 const std::string kDeps = R"({"dependencies": {"left-pad": "1.3.0"}})";
