@@ -353,6 +353,13 @@ struct CrashCase {
     d.wait_state(name, "ready");
     good = live_release(d, name);
   }
+  // A second deploy of NAME held in its install phase; returns the installer's pid.
+  pid_t hold_in_install(const std::string& name, std::string& id) {
+    auto pidfile = d.work() / "installer.pid";
+    std::ofstream(dir / "berth.toml", std::ios::app) << pidfile_install(pidfile);
+    id = deploy_no_follow(d, dir, name);
+    return read_pidfile(pidfile);
+  }
   void expect_interrupted(const std::string& name, const std::string& id,
                           const std::string& phase) {
     d.kill9();
@@ -415,29 +422,18 @@ TEST(DeployCrash, KilledMidExtract) {
 TEST(DeployCrash, KilledMidInstallAlsoKillsTheInstaller) {
   CrashCase c;
   c.deploy_good("in");
-  auto pidfile = c.d.work() / "installer.pid";
-  std::ofstream(c.dir / "berth.toml", std::ios::app) << pidfile_install(pidfile);
-  auto id = deploy_no_follow(c.d, c.dir, "in");
-  wait_deployment(c.d, id, [](const json& j) { return j["phase"] == "installing"; });
-  pid_t installer = read_pidfile(pidfile);
+  std::string id;
+  pid_t installer = c.hold_in_install("in", id);
   ASSERT_TRUE(pid_alive(installer));
   c.expect_interrupted("in", id, "installing");
   EXPECT_FALSE(pid_alive(installer)) << "the next daemon sweeps the orphaned installer";
 }
 
-}  // namespace
-}  // namespace berth::testing
-
-namespace berth::testing {
-namespace {
-
 TEST(DeployCrash, SigtermMidInstallEndsTheDeployAsInterrupted) {
   CrashCase c;
   c.deploy_good("term");
-  auto pidfile = c.d.work() / "installer.pid";
-  std::ofstream(c.dir / "berth.toml", std::ios::app) << pidfile_install(pidfile);
-  auto id = deploy_no_follow(c.d, c.dir, "term");
-  pid_t installer = read_pidfile(pidfile);
+  std::string id;
+  pid_t installer = c.hold_in_install("term", id);
   int status = c.d.terminate();
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "daemon wait status " << status;
   EXPECT_FALSE(pid_alive(installer));

@@ -181,12 +181,6 @@ TEST(Reconcile, DropsIdleKeepsActiveAndHealsLiveTombstones) {
   EXPECT_EQ(d.api("GET", "/v1/components/kept").status, 200);
 }
 
-}  // namespace
-}  // namespace berth::testing
-
-namespace berth::testing {
-namespace {
-
 // 200 deploy/destroy cycles over four components while four clients poll status and logs of
 // all of them as fast as they can: at the end nothing of any of them is left.
 TEST(DestroyStress, DeployDestroyCyclesUnderPollingLeaveNothingBehind) {
@@ -251,12 +245,6 @@ TEST(DestroyStress, DeployDestroyCyclesUnderPollingLeaveNothingBehind) {
   auto list = d.api("GET", "/v1/components").body["components"];
   EXPECT_TRUE(list.empty());
 }
-
-}  // namespace
-}  // namespace berth::testing
-
-namespace berth::testing {
-namespace {
 
 TEST(Destroy, DeployArrivingDuringADestroyWaitsThenStartsAfresh) {
   TestDaemon d;
