@@ -1,0 +1,356 @@
+#include "cache/install_cache.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "core/fs_util.h"
+#include "core/random_id.h"
+#include "core/unique_fd.h"
+
+namespace berth {
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace {
+
+constexpr off_t kUseByte = 1;
+constexpr const char* kEntryManifest = ".berth-entry.json";
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+bool is_key(const std::string& s) {
+  return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
+void fsync_dir(const fs::path& dir) {
+  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (fd) ::fsync(fd.get());
+}
+
+CacheEntry entry_from(const json& j) {
+  CacheEntry e;
+  e.key = j.value("key", "");
+  e.command = j.value("command", "");
+  e.outputs = j.value("outputs", std::vector<std::string>{});
+  e.files = j.value("files", uint64_t{0});
+  e.bytes = j.value("bytes", uint64_t{0});
+  e.created_ms = j.value("created_ms", int64_t{0});
+  e.basis = j.value("basis", json::object());
+  return e;
+}
+
+}  // namespace
+
+json CacheEntry::to_json() const {
+  return {{"key", key},         {"command", command},
+          {"outputs", outputs}, {"files", files},
+          {"bytes", bytes},     {"created_ms", created_ms},
+          {"basis", basis},     {"last_used_ms", last_used_ms},
+          {"in_use", in_use},   {"busy", busy}};
+}
+
+InstallCache::InstallCache(CacheOptions opts) : opts_(std::move(opts)) {}
+
+Result<std::unique_ptr<InstallCache>> InstallCache::open(CacheOptions opts) {
+  if (opts.lock != "ofd" && opts.lock != "lease-file")
+    return fail("bad_config", "[cache] lock: expected \"ofd\" or \"lease-file\"");
+  if (opts.lease.stale <= opts.lease.heartbeat)
+    return fail("bad_config", "[cache] lease_stale must be longer than lease_heartbeat");
+  for (const char* sub : {"", ".done", ".locks", ".partial", ".trash"}) {
+    std::error_code ec;
+    fs::create_directories(opts.dir / sub, ec);
+    if (ec)
+      return fail("io_error", "cannot create the cache directory " + (opts.dir / sub).string() +
+                                  ": " + ec.message());
+  }
+  std::unique_ptr<InstallCache> c(new InstallCache(std::move(opts)));
+  auto& o = c->opts_;
+  c->locks_ = o.lock == "ofd" ? make_ofd_locks(o.dir / ".locks", o.who)
+                              : make_lease_locks(o.dir / ".locks", o.who, o.lease);
+  return c;
+}
+
+std::optional<CacheEntry> InstallCache::lookup(const std::string& key) const {
+  if (!is_key(key)) return std::nullopt;
+  struct stat st {};
+  if (::stat(sentinel(key).c_str(), &st) != 0) return std::nullopt;
+  std::error_code ec;
+  if (!fs::exists(entry_dir(key) / kEntryManifest, ec)) return std::nullopt;
+  auto text = read_file(sentinel(key));
+  if (!text) return std::nullopt;
+  auto j = json::parse(*text, nullptr, false);
+  if (!j.is_object() || j.value("key", "") != key) return std::nullopt;
+  auto e = entry_from(j);
+  e.last_used_ms = st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
+  return e;
+}
+
+Result<UseMark> InstallCache::use(const std::string& key) const {
+  auto lock = OfdLock::open(opts_.dir / ".locks" / (key + ".lock"));
+  if (!lock) return std::unexpected(lock.error());
+  auto got = lock->try_lock(OfdLock::Kind::kShared, kUseByte);
+  if (!got) return std::unexpected(got.error());
+  if (!*got) return fail("cache_entry_busy", "cache entry " + key + " is being removed");
+  return std::make_unique<OfdLock>(std::move(*lock));
+}
+
+Result<CloneStats> InstallCache::place(const CacheEntry& e, const fs::path& release) const {
+  CloneStats total;
+  for (const auto& out : e.outputs) {
+    auto src = entry_dir(e.key) / out;
+    auto dst = release / out;
+    std::error_code ec;
+    if (!fs::exists(fs::symlink_status(src, ec))) continue;
+    fs::remove_all(dst, ec);
+    fs::create_directories(dst.parent_path(), ec);
+    auto s = clone_tree(src, dst, opts_.link);
+    if (!s) return std::unexpected(s.error());
+    total += *s;
+  }
+  return total;
+}
+
+Result<std::optional<CacheOutcome>> InstallCache::try_hit(const CacheFill& fill, bool waited) {
+  const auto& key = fill.key.key;
+  if (!lookup(key)) return std::nullopt;
+  // The use mark first, then look again: a removal takes the mark exclusively before it
+  // deletes the sentinel, so an entry seen after the mark is taken stays whole.
+  auto mark = use(key);
+  if (!mark) return std::nullopt;
+  auto e = lookup(key);
+  if (!e) return std::nullopt;
+  auto placed = place(*e, fill.release);
+  if (!placed) return std::unexpected(placed.error());
+  ::utimensat(AT_FDCWD, sentinel(key).c_str(), nullptr, 0);
+  CacheOutcome out;
+  out.hit = true;
+  out.waited = waited;
+  out.entry = std::move(*e);
+  out.placed = *placed;
+  out.use = std::move(*mark);
+  return out;
+}
+
+Result<CacheOutcome> InstallCache::get_or_install(const CacheFill& fill) {
+  const auto& key = fill.key.key;
+  auto hit = try_hit(fill, false);
+  if (!hit) return std::unexpected(hit.error());
+  if (*hit) return std::move(**hit);
+
+  bool waited = false;
+  LockWait wait = fill.wait;
+  wait.on_wait = [&waited, &fill](const std::string& holder) {
+    waited = true;
+    if (fill.wait.on_wait) fill.wait.on_wait(holder);
+  };
+  auto held = locks_->acquire(key, wait);
+  if (!held) return std::unexpected(held.error());
+  hit = try_hit(fill, waited);
+  if (!hit) return std::unexpected(hit.error());
+  if (*hit) return std::move(**hit);
+
+  sweep_dead(key);
+  if (auto r = fill.install(); !r) return std::unexpected(r.error());
+  CacheOutcome out;
+  out.waited = waited;
+  auto entry = store(fill, **held, out.placed);
+  if (!entry) {
+    out.warning = "installed, but not cached: " + entry.error().message;
+    return out;
+  }
+  out.entry = std::move(*entry);
+  if (auto mark = use(key)) out.use = std::move(*mark);
+  held->reset();
+  if (opts_.max_bytes) prune(opts_.max_bytes);
+  return out;
+}
+
+Result<CacheEntry> InstallCache::store(const CacheFill& fill, const HeldLock& held,
+                                       CloneStats& stats) {
+  const auto& key = fill.key.key;
+  auto partial = opts_.dir / ".partial" / (key + "." + random_hex(4));
+  std::error_code ec;
+  auto give_up = [&](Error e) -> Result<CacheEntry> {
+    fs::remove_all(partial, ec);
+    return std::unexpected(std::move(e));
+  };
+  if (::mkdir(partial.c_str(), 0755) != 0)
+    return fail("io_error", errno_message("mkdir " + partial.string(), errno));
+  CacheEntry e;
+  e.key = key;
+  e.command = fill.command;
+  e.basis = fill.key.basis;
+  for (const auto& out : fill.outputs) {
+    auto src = fill.release / out;
+    if (!fs::exists(fs::symlink_status(src, ec))) continue;
+    auto dst = partial / out;
+    fs::create_directories(dst.parent_path(), ec);
+    auto s = clone_tree(src, dst, opts_.link);
+    if (!s) return give_up(s.error());
+    stats += *s;
+    e.outputs.push_back(out);
+  }
+  e.files = stats.files;
+  e.bytes = stats.bytes;
+  e.created_ms = e.last_used_ms = now_ms();
+  json j = e.to_json();
+  j.erase("in_use"), j.erase("busy"), j.erase("last_used_ms");
+  if (auto r = write_file_atomic(partial / kEntryManifest, j.dump()); !r) return give_up(r.error());
+  {
+    UniqueFd fd(::open(partial.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!fd || ::syncfs(fd.get()) != 0)
+      return give_up(Error{"io_error", errno_message("sync " + partial.string(), errno)});
+  }
+  if (held.lost())
+    return give_up(
+        Error{"lock_lost", "the lease on " + key + " was taken over during the install"});
+  if (fs::exists(entry_dir(key), ec)) (void)discard(key);
+  if (::rename(partial.c_str(), entry_dir(key).c_str()) != 0)
+    return give_up(
+        Error{"io_error", errno_message("rename into " + entry_dir(key).string(), errno)});
+  fsync_dir(opts_.dir);
+  if (auto r = write_file_atomic(sentinel(key), j.dump()); !r) {
+    (void)discard(key);
+    return std::unexpected(r.error());
+  }
+  fsync_dir(opts_.dir / ".done");
+  return e;
+}
+
+// Under the key's install lock: whatever an earlier holder of the key left is dead.
+size_t InstallCache::sweep_dead(const std::string& key) {
+  size_t swept = 0;
+  std::error_code ec;
+  for (auto& d : fs::directory_iterator(opts_.dir / ".partial", ec))
+    if (d.path().filename().string().starts_with(key + ".") && fs::remove_all(d.path(), ec) > 0)
+      ++swept;
+  if (!fs::exists(sentinel(key), ec) && fs::exists(entry_dir(key), ec) && discard(key)) ++swept;
+  auto tmp = sentinel(key);
+  tmp += ".tmp";
+  fs::remove(tmp, ec);
+  return swept;
+}
+
+Result<void> InstallCache::discard(const std::string& key) {
+  auto trash = opts_.dir / ".trash" / (key + "." + random_hex(4));
+  if (::rename(entry_dir(key).c_str(), trash.c_str()) != 0)
+    return fail("io_error", errno_message("move " + entry_dir(key).string() + " to trash", errno));
+  std::error_code ec;
+  fs::remove_all(trash, ec);
+  return {};
+}
+
+std::vector<CacheEntry> InstallCache::list() const {
+  std::vector<CacheEntry> out;
+  std::error_code ec;
+  for (auto& d : fs::directory_iterator(opts_.dir / ".done", ec)) {
+    auto e = lookup(d.path().filename().string());
+    if (!e) continue;
+    if (auto lock = OfdLock::open(opts_.dir / ".locks" / (e->key + ".lock"))) {
+      auto free = lock->try_lock(OfdLock::Kind::kExclusive, kUseByte);
+      e->in_use = free && !*free;
+    }
+    auto held = locks_->try_acquire(e->key);
+    e->busy = held && !*held;
+    out.push_back(std::move(*e));
+  }
+  std::sort(out.begin(), out.end(), [](const CacheEntry& a, const CacheEntry& b) {
+    return a.last_used_ms > b.last_used_ms;
+  });
+  return out;
+}
+
+Result<std::string> InstallCache::resolve(const std::string& prefix) const {
+  if (prefix.size() < 6 || prefix.size() > 64 ||
+      !std::all_of(prefix.begin(), prefix.end(), [](char c) { return std::isxdigit(c); }))
+    return fail("cache_entry_not_found",
+                "\"" + prefix + "\" is not a cache key (64 hex digits, or a prefix of 6 or more)");
+  std::vector<std::string> found;
+  std::error_code ec;
+  for (auto& d : fs::directory_iterator(opts_.dir / ".done", ec)) {
+    auto name = d.path().filename().string();
+    if (is_key(name) && name.starts_with(prefix)) found.push_back(name);
+  }
+  if (found.empty()) return fail("cache_entry_not_found", "no cache entry " + prefix);
+  if (found.size() > 1)
+    return fail("cache_key_ambiguous",
+                "\"" + prefix + "\" matches " + std::to_string(found.size()) + " entries");
+  return found.front();
+}
+
+Result<CacheEntry> InstallCache::remove(const std::string& key, bool force) {
+  auto e = lookup(key);
+  if (!e) return fail("cache_entry_not_found", "no cache entry " + key);
+  auto held = locks_->try_acquire(key);
+  if (!held) return std::unexpected(held.error());
+  if (!*held)
+    return fail("cache_entry_busy", "cache entry " + key + " is being installed or removed");
+  auto mark = OfdLock::open(opts_.dir / ".locks" / (key + ".lock"));
+  if (!mark) return std::unexpected(mark.error());
+  auto free = mark->try_lock(OfdLock::Kind::kExclusive, kUseByte);
+  if (!free) return std::unexpected(free.error());
+  if (!*free && !force)
+    return fail("cache_entry_in_use",
+                "cache entry " + key.substr(0, 12) +
+                    " is in use by a live release (releases hold their own links; force to "
+                    "remove it anyway)");
+  ::unlink(sentinel(key).c_str());
+  fsync_dir(opts_.dir / ".done");
+  if (auto r = discard(key); !r) return std::unexpected(r.error());
+  e->in_use = !*free;
+  return *e;
+}
+
+PruneReport InstallCache::prune(uint64_t max_bytes, bool all) {
+  PruneReport report;
+  auto entries = list();
+  uint64_t total = 0;
+  for (auto& e : entries) total += e.bytes;
+  for (auto it = entries.rbegin(); it != entries.rend(); ++it) {
+    if (!all && total <= max_bytes) break;
+    if (it->in_use || it->busy) {
+      if (it->in_use) report.kept_in_use.push_back(it->key);
+      continue;
+    }
+    auto gone = remove(it->key, false);
+    if (!gone) {
+      if (gone.error().code == "cache_entry_in_use") report.kept_in_use.push_back(it->key);
+      continue;
+    }
+    total -= gone->bytes;
+    report.freed_bytes += gone->bytes;
+    report.removed.push_back(it->key);
+  }
+  report.remaining_bytes = total;
+  // What dead installers and removers left: partial entries whose key nobody is installing,
+  // entry directories without a sentinel, trash.
+  std::error_code ec;
+  for (auto& d : fs::directory_iterator(opts_.dir / ".partial", ec)) {
+    auto name = d.path().filename().string();
+    auto key = name.substr(0, name.find('.'));
+    if (auto held = locks_->try_acquire(key); held && *held)
+      report.partials_swept += sweep_dead(key);
+  }
+  for (auto& d : fs::directory_iterator(opts_.dir, ec)) {
+    auto key = d.path().filename().string();
+    if (!is_key(key) || fs::exists(sentinel(key), ec)) continue;
+    auto held = locks_->try_acquire(key);
+    if (held && *held && !fs::exists(sentinel(key), ec)) {
+      (void)discard(key);
+      ++report.partials_swept;
+    }
+  }
+  for (auto& d : fs::directory_iterator(opts_.dir / ".trash", ec)) fs::remove_all(d.path(), ec);
+  return report;
+}
+
+}  // namespace berth

@@ -1,0 +1,60 @@
+// KeyLocks on OFD locks: byte 0 of `.locks/KEY.lock` is the key's install lock.
+#include "cache/key_locks.h"
+#include "cache/ofd_lock.h"
+
+namespace berth {
+
+namespace {
+
+class OfdHeld : public HeldLock {
+ public:
+  explicit OfdHeld(OfdLock lock) : lock_(std::move(lock)) {}
+  ~OfdHeld() override { lock_.unlock(0); }
+  bool lost() const override { return false; }
+
+ private:
+  OfdLock lock_;
+};
+
+class OfdKeyLocks : public KeyLocks {
+ public:
+  OfdKeyLocks(std::filesystem::path dir, std::string who)
+      : dir_(std::move(dir)), who_(std::move(who)) {}
+
+  Result<std::unique_ptr<HeldLock>> acquire(const std::string& key, const LockWait& wait) override {
+    auto lock = OfdLock::open(dir_ / (key + ".lock"));
+    if (!lock) return std::unexpected(lock.error());
+    auto now = lock->try_lock(OfdLock::Kind::kExclusive, 0);
+    if (!now) return std::unexpected(now.error());
+    if (!*now) {
+      if (wait.on_wait) wait.on_wait(lock->holder());
+      if (auto r = lock->lock(OfdLock::Kind::kExclusive, 0, wait.deadline, wait.cancel); !r)
+        return std::unexpected(r.error());
+    }
+    lock->describe_holder(who_);
+    return std::make_unique<OfdHeld>(std::move(*lock));
+  }
+
+  Result<std::unique_ptr<HeldLock>> try_acquire(const std::string& key) override {
+    auto lock = OfdLock::open(dir_ / (key + ".lock"));
+    if (!lock) return std::unexpected(lock.error());
+    auto got = lock->try_lock(OfdLock::Kind::kExclusive, 0);
+    if (!got) return std::unexpected(got.error());
+    if (!*got) return nullptr;
+    return std::make_unique<OfdHeld>(std::move(*lock));
+  }
+
+  std::string name() const override { return "ofd"; }
+
+ private:
+  std::filesystem::path dir_;
+  std::string who_;
+};
+
+}  // namespace
+
+std::unique_ptr<KeyLocks> make_ofd_locks(std::filesystem::path dir, std::string who) {
+  return std::make_unique<OfdKeyLocks>(std::move(dir), std::move(who));
+}
+
+}  // namespace berth
