@@ -32,9 +32,11 @@ int64_t DeploymentLog::append(const std::string& type, nlohmann::json data) {
   if (pending_.size() >= kBatch) {
     flush();
   } else if (pending_.size() == 1) {
+    // Weak: a wait that has already completed cannot be cancelled, and may run after the
+    // log is gone (ASan caught this in the destroy stress test).
     timer_.expires_after(kFlushEvery);
-    timer_.async_wait([this](const boost::system::error_code& ec) {
-      if (!ec) flush();
+    timer_.async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
+      if (auto self = weak.lock(); self && !ec) self->flush();
     });
   }
   changed_.notify_all();

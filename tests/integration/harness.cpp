@@ -105,6 +105,10 @@ TestDaemon::TestDaemon(std::map<std::string, std::string> env) : env_(std::move(
 }
 
 TestDaemon::~TestDaemon() {
+  // A failing test shows what the daemon said last (its home is removed with the test).
+  if (::testing::Test::HasFailure())
+    std::fprintf(stderr, "---- daemon.log (tail) ----\n%s\n",
+                 read_tail(home_.path / "daemon.log", 6000).c_str());
   if (pid_ > 0 && pid_alive(pid_)) {
     ::kill(pid_, SIGTERM);
     int status;
@@ -218,6 +222,47 @@ json TestDaemon::wait_for(const std::string& name, const std::function<bool(cons
     }
     std::this_thread::sleep_for(10ms);
   }
+}
+
+json deployment(TestDaemon& d, const std::string& id) {
+  return d.api("GET", "/v1/deployments/" + id).body;
+}
+
+json wait_deployment(TestDaemon& d, const std::string& id,
+                     const std::function<bool(const json&)>& pred) {
+  auto deadline = std::chrono::steady_clock::now() + 120s;
+  json last;
+  for (;;) {
+    last = deployment(d, id);
+    if (pred(last)) return last;
+    if (std::chrono::steady_clock::now() > deadline) {
+      ADD_FAILURE() << "deployment " << id << " never reached the condition: " << last.dump();
+      return last;
+    }
+    std::this_thread::sleep_for(5ms);
+  }
+}
+
+json wait_ended(TestDaemon& d, const std::string& id) {
+  return wait_deployment(d, id, [](const json& j) { return j.value("status", "") != "running"; });
+}
+
+std::string deploy_no_follow(TestDaemon& d, const std::filesystem::path& dir,
+                             const std::string& name) {
+  auto r = d.cli({"deploy", dir.string(), "--name", name, "--no-follow"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  std::string id = r.out;
+  while (!id.empty() && id.back() == '\n') id.pop_back();
+  return id;
+}
+
+bool poll_until(const std::function<bool()>& ok) {
+  auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (!ok()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(5ms);
+  }
+  return true;
 }
 
 }  // namespace berth::testing
