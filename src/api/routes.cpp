@@ -4,6 +4,8 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "core/byte_size.h"
+#include "core/offload.h"
 #include "host/host.h"
 
 namespace berth::api {
@@ -121,7 +123,8 @@ json deployment_json(const DeploymentRow& r) {
             {"updated_at", r.updated_at},
             {"ended_at", r.ended_at ? json(*r.ended_at) : json()},
             {"error", json()},
-            {"peer_results", json::parse(r.peer_results, nullptr, false)}};
+            {"peer_results", json::parse(r.peer_results, nullptr, false)},
+            {"install", r.install.empty() ? json() : json::parse(r.install, nullptr, false)}};
   if (r.error)
     j["error"] = {{"code", r.error->code}, {"message", r.error->message}, {"phase", r.error_phase}};
   return j;
@@ -169,13 +172,31 @@ Response deployment_events(Deployer& deployer, std::string id, int64_t cursor) {
 
 int status_for(const std::string& code) {
   static const std::map<std::string, int> kStatus = {
-      {"not_found", 404},           {"unauthorized", 401},       {"bad_manifest", 400},
-      {"bad_request", 400},         {"bad_name", 400},           {"bad_dir", 400},
-      {"name_taken", 409},          {"spawn_failed", 422},       {"no_free_address", 503},
-      {"shutting_down", 503},       {"payload_too_large", 413},  {"method_not_allowed", 405},
-      {"upload_incomplete", 400},   {"deploy_in_progress", 409}, {"not_deployed", 409},
-      {"no_previous_release", 409}, {"release_gone", 410},       {"component_destroyed", 410},
+      {"not_found", 404},
+      {"unauthorized", 401},
+      {"bad_manifest", 400},
+      {"bad_request", 400},
+      {"bad_name", 400},
+      {"bad_dir", 400},
+      {"name_taken", 409},
+      {"spawn_failed", 422},
+      {"no_free_address", 503},
+      {"shutting_down", 503},
+      {"payload_too_large", 413},
+      {"method_not_allowed", 405},
+      {"upload_incomplete", 400},
+      {"deploy_in_progress", 409},
+      {"not_deployed", 409},
+      {"no_previous_release", 409},
+      {"release_gone", 410},
+      {"component_destroyed", 410},
       {"destroy_in_progress", 409},
+      {"cache_off", 409},
+      {"cache_entry_not_found", 404},
+      {"cache_key_ambiguous", 400},
+      {"cache_entry_in_use", 409},
+      {"cache_entry_busy", 409},
+      {"bad_size", 400},
   };
   auto it = kStatus.find(code);
   if (it != kStatus.end()) return it->second;
@@ -195,6 +216,84 @@ std::optional<Response> authorize(const Request& req, const std::string& token) 
     return http::error_response(401, "unauthorized", "wrong bearer token");
   return std::nullopt;
 }
+
+namespace {
+
+// The install cache. Listing and removing walk file trees, so each request does its file work
+// on a thread of its own, not on the event loop.
+void register_cache_routes(http::Router& router, Host& host) {
+  auto cache_off = [] {
+    return http::error_response(409, "cache_off",
+                                "the install cache is off (see [cache] in config.toml and the "
+                                "daemon log)");
+  };
+  router.add("GET", "/v1/cache", [&host, cache_off](Request&) -> asio::awaitable<Response> {
+    InstallCache* cache = host.cache();
+    if (!cache) co_return cache_off();
+    asio::thread_pool worker(1);
+    auto list = [cache] { return cache->list(); };
+    auto entries = co_await offload(worker, std::move(list));
+    json out = json::array();
+    uint64_t bytes = 0;
+    for (auto& e : entries) {
+      bytes += e.bytes;
+      out.push_back(e.to_json());
+    }
+    const auto& o = cache->options();
+    co_return ok({{"dir", o.dir.string()},
+                  {"lock", cache->locks().name()},
+                  {"max_bytes", o.max_bytes},
+                  {"bytes", bytes},
+                  {"entries", out}});
+  });
+  router.add("DELETE", "/v1/cache/{key}",
+             [&host, cache_off](Request& req) -> asio::awaitable<Response> {
+               InstallCache* cache = host.cache();
+               if (!cache) co_return cache_off();
+               const std::string prefix = req.params["key"];
+               const bool force = req.query.contains("force") && req.query["force"] != "false";
+               asio::thread_pool worker(1);
+               auto remove = [cache, prefix, force]() -> Result<CacheEntry> {
+                 auto key = cache->resolve(prefix);
+                 if (!key) return std::unexpected(key.error());
+                 return cache->remove(*key, force);
+               };
+               auto gone = co_await offload(worker, std::move(remove));
+               if (!gone) co_return from_error(gone.error());
+               co_return ok(gone->to_json());
+             });
+  router.add(
+      "POST", "/v1/cache/prune", [&host, cache_off](Request& req) -> asio::awaitable<Response> {
+        InstallCache* cache = host.cache();
+        if (!cache) co_return cache_off();
+        auto body = req.body.empty() ? json::object() : json::parse(req.body, nullptr, false);
+        if (!body.is_object())
+          co_return http::error_response(400, "bad_request",
+                                         "expected {\"max_size\": \"2GiB\", \"all\": false}");
+        uint64_t max = cache->options().max_bytes;
+        if (auto m = body.value("max_size", json()); m.is_number_unsigned()) {
+          max = m.get<uint64_t>();
+        } else if (m.is_string()) {
+          auto parsed = parse_byte_size(m.get<std::string>());
+          if (!parsed) co_return from_error(parsed.error());
+          max = *parsed;
+        } else if (!m.is_null()) {
+          co_return http::error_response(400, "bad_size",
+                                         "max_size: expected a size like \"2GiB\"");
+        }
+        const bool all = body.value("all", false);
+        asio::thread_pool worker(1);
+        auto prune = [cache, max, all] { return cache->prune(max, all); };
+        auto r = co_await offload(worker, std::move(prune));
+        co_return ok({{"removed", r.removed},
+                      {"kept_in_use", r.kept_in_use},
+                      {"freed_bytes", r.freed_bytes},
+                      {"remaining_bytes", r.remaining_bytes},
+                      {"partials_swept", r.partials_swept}});
+      });
+}
+
+}  // namespace
 
 void register_routes(http::Router& router, Host& host) {
   router.add("GET", "/healthz",
@@ -357,6 +456,8 @@ void register_routes(http::Router& router, Host& host) {
     co_return ok(
         {{"dropped", r.dropped}, {"kept", kept}, {"healed", r.healed}, {"failed", failed}});
   });
+
+  register_cache_routes(router, host);
 
   router.add("POST", "/v1/shutdown", [&host](Request&) -> asio::awaitable<Response> {
     host.request_shutdown();

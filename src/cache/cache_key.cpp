@@ -53,15 +53,14 @@ std::string platform() {
   return std::string(u.sysname) + "-" + u.machine + "-glibc" + gnu_get_libc_version();
 }
 
-// The program a shell command runs first, skipping VAR=value assignments.
+}  // namespace
+
 std::string first_program(const std::string& command) {
   std::stringstream words(command);
   for (std::string w; words >> w;)
     if (w.find('=') == std::string::npos) return w;
   return {};
 }
-
-}  // namespace
 
 std::string ToolIds::identify(const std::string& tool) {
   auto where = on_path(tool);

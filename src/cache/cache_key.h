@@ -29,6 +29,9 @@ class ToolIds {
   std::map<std::string, std::string> memo_;  // "realpath size mtime" -> identity
 };
 
+// The program a shell command runs first, skipping VAR=value assignments.
+std::string first_program(const std::string& command);
+
 // `files` are paths relative to `dir`; a missing file is part of the key as missing.
 Result<CacheKey> cache_key(const std::string& command, const std::filesystem::path& dir,
                            const std::vector<std::string>& files, ToolIds& tools);

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "cli/cache_commands.h"
 #include "cli/connection.h"
 #include "cli/deploy_commands.h"
 #include "cli/format.h"
@@ -248,6 +249,23 @@ int main(int argc, char** argv) {
       ->delimiter(',')
       ->required();
   add_json(reconcile);
+  auto* cache = app.add_subcommand("cache", "the shared install cache");
+  cache->require_subcommand(1);
+  auto* cache_ls = cache->add_subcommand("ls", "list cache entries, most recently used first");
+  add_json(cache_ls);
+  std::string cache_key, max_size;
+  bool force = false, all = false;
+  auto* cache_rm = cache->add_subcommand("rm", "remove one cache entry");
+  cache_rm->add_option("key", cache_key, "the key, or a unique prefix of 6+ characters")
+      ->required();
+  cache_rm->add_flag("--force", force, "even if a live release uses it (it keeps its own links)");
+  add_json(cache_rm);
+  auto* cache_prune = cache->add_subcommand(
+      "prune", "remove least recently used entries no release uses; sweep dead installers' work");
+  cache_prune->add_option("--max-size", max_size,
+                          "shrink to this size (default: [cache] max_size)");
+  cache_prune->add_flag("--all", all, "remove every entry no release uses");
+  add_json(cache_prune);
   auto* shutdown = app.add_subcommand("shutdown", "stop every component and the daemon");
   add_json(shutdown);
 
@@ -307,6 +325,9 @@ int main(int argc, char** argv) {
   }
   if (rollback->parsed()) return cmd_rollback(client, o.name, to, !no_follow, o.json_out);
   if (deployments->parsed()) return cmd_deployments(client, o.name, o.json_out);
+  if (cache_ls->parsed()) return cmd_cache_ls(client, o.json_out);
+  if (cache_rm->parsed()) return cmd_cache_rm(client, cache_key, force, o.json_out);
+  if (cache_prune->parsed()) return cmd_cache_prune(client, max_size, all, o.json_out);
   if (rm->parsed()) {
     auto r = client.request("DELETE", "/v1/components/" + o.name, "", 10min);
     if (!r) return report(r.error());

@@ -7,6 +7,8 @@
 
 #include <cstdlib>
 
+#include "core/byte_size.h"
+
 namespace berth {
 
 std::filesystem::path default_home() {
@@ -57,6 +59,48 @@ Result<void> apply_cgroup(std::string_view v, const std::string& where, DaemonCo
   return {};
 }
 
+Result<void> parse_cache(const toml::table& t, const std::string& file, CacheConfig& c) {
+  for (auto&& [k, v] : t) {
+    std::string key(k.str());
+    std::string where = file + ": cache." + key;
+    auto bad = [&](const char* want) { return fail("bad_config", where + ": expected " + want); };
+    if (key == "enabled") {
+      if (!v.is_boolean()) return bad("true or false");
+      c.enabled = v.as_boolean()->get();
+    } else if (key == "dir") {
+      if (!v.is_string() || v.as_string()->get().empty()) return bad("a directory path");
+      c.dir = v.as_string()->get();
+    } else if (key == "lock") {
+      if (!v.is_string() || (v.as_string()->get() != "ofd" && v.as_string()->get() != "lease-file"))
+        return bad("\"ofd\" or \"lease-file\"");
+      c.lock = v.as_string()->get();
+    } else if (key == "link") {
+      if (!v.is_string() || (v.as_string()->get() != "hardlink" && v.as_string()->get() != "copy"))
+        return bad("\"hardlink\" or \"copy\"");
+      c.copy = v.as_string()->get() == "copy";
+    } else if (key == "lease_heartbeat" || key == "lease_stale") {
+      auto d = v.is_string() ? parse_duration(v.as_string()->get()) : fail("", "");
+      if (!d || d->count() < 10) return bad("a duration of at least 10ms, like \"2s\"");
+      (key == "lease_heartbeat" ? c.lease_heartbeat : c.lease_stale) = *d;
+    } else if (key == "max_size") {
+      Result<uint64_t> n = v.is_integer() && v.as_integer()->get() >= 0
+                               ? Result<uint64_t>(static_cast<uint64_t>(v.as_integer()->get()))
+                           : v.is_string() ? parse_byte_size(v.as_string()->get())
+                                           : fail("", "");
+      if (!n) return bad("a size like \"10GiB\" (0: no limit)");
+      c.max_bytes = *n;
+    } else {
+      return fail("bad_config", where +
+                                    ": unknown key (known: enabled, dir, lock, link, "
+                                    "lease_heartbeat, lease_stale, max_size)");
+    }
+  }
+  if (c.lease_stale <= c.lease_heartbeat)
+    return fail("bad_config",
+                file + ": cache.lease_stale must be longer than cache.lease_heartbeat");
+  return {};
+}
+
 }  // namespace
 
 Result<DaemonConfig> load_daemon_config(const std::filesystem::path& home) {
@@ -74,7 +118,10 @@ Result<DaemonConfig> load_daemon_config(const std::filesystem::path& home) {
     for (auto&& [k, v] : t) {
       std::string key(k.str());
       std::string where = file.string() + ": " + key;
-      if (key == "port" && v.is_integer()) {
+      if (key == "cache" && v.is_table()) {
+        if (auto r = parse_cache(*v.as_table(), file.string(), c.cache); !r)
+          return std::unexpected(r.error());
+      } else if (key == "port" && v.is_integer()) {
         auto p = parse_port(std::to_string(v.as_integer()->get()), where);
         if (!p) return std::unexpected(p.error());
         c.port = *p;
@@ -106,10 +153,13 @@ Result<DaemonConfig> load_daemon_config(const std::filesystem::path& home) {
                         ": unknown key or bad value (known: port, cgroup, lease_range, "
                         "log_max_bytes >= 4096, log_files 0-100, log_ring_lines >= 10, "
                         "upload_limit >= 1024, extract_max_bytes >= 1024, "
-                        "extract_max_entries >= 1, releases_keep 1-1000)");
+                        "extract_max_entries >= 1, releases_keep 1-1000, [cache])");
       }
     }
   }
+  if (const char* d = std::getenv("BERTH_CACHE_DIR"); d && *d) c.cache.dir = d;
+  if (c.cache.dir.empty()) c.cache.dir = "cache";
+  if (c.cache.dir.is_relative()) c.cache.dir = home / c.cache.dir;
   if (const char* p = std::getenv("BERTH_PORT"); p && *p) {
     auto port = parse_port(p, "BERTH_PORT");
     if (!port) return std::unexpected(port.error());

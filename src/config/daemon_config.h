@@ -12,6 +12,16 @@ namespace berth {
 
 enum class CgroupMode { kAuto, kOff };
 
+// [cache]: the shared install cache.
+struct CacheConfig {
+  bool enabled = true;
+  std::filesystem::path dir;  // default HOME/cache; may be shared by several daemons
+  std::string lock = "ofd";   // or "lease-file" where the filesystem has no working locks
+  Millis lease_heartbeat{2000}, lease_stale{10000};
+  bool copy = false;                 // copy entries into releases instead of hard-linking
+  uint64_t max_bytes = 10ULL << 30;  // least recently used entries pruned past this; 0: none
+};
+
 struct DaemonConfig {
   std::filesystem::path home;
   uint16_t port = 7370;  // 0 = ephemeral (tests)
@@ -26,6 +36,7 @@ struct DaemonConfig {
   uint64_t extract_max_bytes = 4ULL << 30;    // a release's contents, uncompressed
   uint64_t extract_max_entries = 200'000;     // entries in one payload
   int releases_keep = 5;                      // releases kept per component for rollback
+  CacheConfig cache;
 };
 
 // Default home: $BERTH_HOME, else /var/lib/berth for root, else ~/.local/state/berth.

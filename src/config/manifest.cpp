@@ -232,15 +232,17 @@ Result<void> parse_restart(const Reader& r, const toml::table& t, RestartSpec& r
   return {};
 }
 
-Result<void> string_list(const Reader& r, const toml::table& t, std::string_view key,
-                         std::vector<std::string>& out) {
+Result<void> string_list(const Reader& r, const toml::table& t, std::string_view table,
+                         std::string_view key, std::vector<std::string>& out,
+                         std::string_view what = "glob strings") {
   auto* node = t.get(key);
   if (!node) return {};
   if (!node->is_array())
-    return r.error(Reader::qual("watch", key), "expected an array of glob strings");
+    return r.error(Reader::qual(table, key), fmt::format("expected an array of {}", what));
   for (auto&& el : *node->as_array()) {
     if (!el.is_string() || el.as_string()->get().empty())
-      return r.error(Reader::qual("watch", key), "expected an array of non-empty glob strings");
+      return r.error(Reader::qual(table, key),
+                     fmt::format("expected an array of non-empty {}", what));
     out.push_back(el.as_string()->get());
   }
   return {};
@@ -253,8 +255,8 @@ Result<void> parse_watch(const Reader& r, const toml::table& t, WatchSpec& w) {
   auto enabled = r.boolean(t, "watch", "enabled");
   if (!enabled) return std::unexpected(enabled.error());
   w.enabled = enabled->value_or(false);
-  TRY(string_list(r, t, "ignore", w.ignore));
-  TRY(string_list(r, t, "include", w.include));
+  TRY(string_list(r, t, "watch", "ignore", w.ignore));
+  TRY(string_list(r, t, "watch", "include", w.include));
   TRY(r.duration(t, "watch", "debounce", w.debounce, Millis(1)));
   TRY(r.duration(t, "watch", "max_wait", w.max_wait, Millis(1)));
   TRY(r.duration(t, "watch", "poll_interval", w.poll_interval, Millis(10)));
@@ -266,12 +268,32 @@ Result<void> parse_watch(const Reader& r, const toml::table& t, WatchSpec& w) {
   return {};
 }
 
+// [install] inputs/outputs: paths inside the release.
+Result<void> release_paths(const Reader& r, const toml::table& t, std::string_view key,
+                           std::optional<std::vector<std::string>>& out) {
+  if (!t.get(key)) return {};
+  out.emplace();
+  TRY(string_list(r, t, "install", key, *out, "paths inside the release"));
+  for (const auto& p : *out) {
+    auto norm = std::filesystem::path(p).lexically_normal();
+    if (norm.is_absolute() || norm.empty() || *norm.begin() == ".." || norm == ".")
+      return r.error(Reader::qual("install", key),
+                     fmt::format("\"{}\" is not a path inside the release", p));
+  }
+  return {};
+}
+
 Result<void> parse_install(const Reader& r, const toml::table& t, InstallSpec& in) {
-  TRY(r.only_keys(t, "install", {"command", "timeout"}));
+  TRY(r.only_keys(t, "install", {"command", "timeout", "cache", "inputs", "outputs"}));
   auto command = r.string(t, "install", "command");
   if (!command) return std::unexpected(command.error());
   in.command = *command;
   TRY(r.duration(t, "install", "timeout", in.timeout, Millis(1000)));
+  auto cache = r.boolean(t, "install", "cache");
+  if (!cache) return std::unexpected(cache.error());
+  in.cache = cache->value_or(true);
+  TRY(release_paths(r, t, "inputs", in.inputs));
+  TRY(release_paths(r, t, "outputs", in.outputs));
   return {};
 }
 

@@ -62,6 +62,11 @@ struct WatchSpec {
 struct InstallSpec {
   std::optional<std::string> command;  // run with /bin/sh -c; "" skips; unset: detected
   Millis timeout{600'000};
+  // The install cache: on unless `cache = false`. `inputs` (files whose contents decide the
+  // result) and `outputs` (what the install produces) default per package manager; a custom
+  // command is cached only when both are given.
+  bool cache = true;
+  std::optional<std::vector<std::string>> inputs, outputs;
 };
 
 struct LifecycleSpec {

@@ -6,6 +6,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <nlohmann/json.hpp>
 
+#include "cache/cache_key.h"
 #include "core/duration.h"
 #include "core/fs_util.h"
 #include "proc/process_tree.h"
@@ -32,9 +33,44 @@ std::optional<std::string> declared_manager(const nlohmann::json& pkg) {
   return std::nullopt;
 }
 
-}  // namespace
+// What a package manager's install depends on and produces, for the cache key.
+struct ManagerFiles {
+  const char* name;
+  std::vector<std::string> inputs;
+};
 
-Result<std::optional<InstallPlan>> plan_install(const fs::path& dir, const InstallSpec& spec) {
+const std::vector<ManagerFiles>& manager_files() {
+  static const std::vector<ManagerFiles> all = {
+      {"npm", {"package.json", "package-lock.json", "npm-shrinkwrap.json", ".npmrc"}},
+      {"pnpm",
+       {"package.json", "pnpm-lock.yaml", "pnpm-workspace.yaml", ".npmrc", ".pnpmfile.cjs"}},
+      {"yarn", {"package.json", "yarn.lock", ".yarnrc", ".yarnrc.yml"}},
+      {"bun", {"package.json", "bun.lockb", "bun.lock", "bunfig.toml"}},
+  };
+  return all;
+}
+
+// Fills the plan's cache fields: the manifest's lists win, else the manager's defaults.
+InstallPlan with_cache_fields(InstallPlan plan, const InstallSpec& spec) {
+  if (!spec.cache) {
+    plan.uncached = "[install] cache = false";
+    return plan;
+  }
+  auto prog = fs::path(first_program(plan.command)).filename();
+  for (const auto& m : manager_files())
+    if (prog == m.name) {
+      plan.inputs = m.inputs;
+      plan.outputs = {"node_modules"};
+    }
+  if (spec.inputs) plan.inputs = *spec.inputs;
+  if (spec.outputs) plan.outputs = *spec.outputs;
+  if (plan.inputs.empty() || plan.outputs.empty())
+    plan.uncached =
+        "set [install] inputs and outputs in berth.toml to cache `" + plan.command + "`";
+  return plan;
+}
+
+Result<std::optional<InstallPlan>> plan_for(const fs::path& dir, const InstallSpec& spec) {
   if (spec.command) {
     if (spec.command->empty()) return std::nullopt;
     return InstallPlan{*spec.command, "[install] command in berth.toml"};
@@ -67,6 +103,14 @@ Result<std::optional<InstallPlan>> plan_install(const fs::path& dir, const Insta
   if (exists("package-lock.json") || exists("npm-shrinkwrap.json"))
     return InstallPlan{"npm ci", "lockfile present"};
   return InstallPlan{"npm install", "package.json without a lockfile"};
+}
+
+}  // namespace
+
+Result<std::optional<InstallPlan>> plan_install(const fs::path& dir, const InstallSpec& spec) {
+  auto plan = plan_for(dir, spec);
+  if (!plan || !*plan) return plan;
+  return with_cache_fields(std::move(**plan), spec);
 }
 
 asio::awaitable<Result<void>> run_install(InstallRun run) {

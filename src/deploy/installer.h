@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "config/manifest.h"
 #include "core/error.h"
@@ -20,6 +21,9 @@ namespace berth {
 struct InstallPlan {
   std::string command;  // for /bin/sh -c
   std::string why;      // "from berth.toml", "package-lock.json present", ...
+  // For the install cache: files that decide the result and what the install produces.
+  std::vector<std::string> inputs, outputs;
+  std::string uncached;  // why the install cache is not used; empty when it is
 };
 
 // nullopt: nothing to install. Fails with `bad_package_json` on an unreadable package.json.

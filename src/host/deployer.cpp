@@ -8,10 +8,14 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <future>
 #include <vector>
 
 #include "archive/extract.h"
+#include "core/duration.h"
+#include "core/offload.h"
 #include "core/random_id.h"
 #include "core/sha256.h"
 #include "core/unique_fd.h"
@@ -47,14 +51,6 @@ json end_event(const DeploymentRow& row) {
   return end;
 }
 
-// Runs blocking work on the pool and resumes the caller on its own executor.
-template <class F>
-asio::awaitable<std::invoke_result_t<F>> offload(asio::thread_pool& pool, F f) {
-  using R = std::invoke_result_t<F>;
-  auto task = [f = std::move(f)]() mutable -> asio::awaitable<R> { co_return f(); };
-  co_return co_await asio::co_spawn(pool, std::move(task), asio::use_awaitable);
-}
-
 }  // namespace
 
 // Ends a component's deploy lifecycle when destroyed, whatever path the deployment took:
@@ -82,8 +78,13 @@ struct Deployer::Active {
   std::optional<Guard> guard;
 };
 
-Deployer::Deployer(HostContext& ctx, DeploymentRepo& repo, Host& host)
-    : ctx_(ctx), repo_(repo), host_(host), store_(ctx.config.home), turn_(ctx.io.get_executor()) {}
+Deployer::Deployer(HostContext& ctx, DeploymentRepo& repo, Host& host, InstallCache* cache)
+    : ctx_(ctx),
+      repo_(repo),
+      host_(host),
+      store_(ctx.config.home),
+      cache_(cache),
+      turn_(ctx.io.get_executor()) {}
 
 Deployer::~Deployer() {
   // The daemon is going away mid-deploy: the next start marks these `interrupted`.
@@ -129,7 +130,31 @@ Result<void> Deployer::recover() {
                  row.error_phase);
   }
   store_.sweep_partials();
+  hold_cache_uses();
   return {};
+}
+
+// At start: every release still on disk that was made from a cache entry marks it in use again.
+void Deployer::hold_cache_uses() {
+  if (!cache_) return;
+  auto rows = repo_.list("", 100000);
+  if (!rows) return;
+  for (auto& row : *rows) {
+    if (row.install.empty() || !store_.has_release(row.component, row.release)) continue;
+    auto info = json::parse(row.install, nullptr, false);
+    if (!info.is_object() || !info.value("key", json()).is_string()) continue;
+    auto dir = store_.release_dir(row.component, row.release);
+    if (uses_.contains(dir)) continue;
+    const auto key = info["key"].get<std::string>();
+    if (auto mark = cache_->use(key); mark && cache_->lookup(key)) uses_[dir] = std::move(*mark);
+  }
+}
+
+void Deployer::release_cache_uses() {
+  std::erase_if(uses_, [](const auto& u) {
+    std::error_code ec;
+    return !fs::exists(u.first, ec);
+  });
 }
 
 Result<std::shared_ptr<Deployer::Active>> Deployer::begin(const std::string& name,
@@ -394,8 +419,16 @@ asio::awaitable<Result<void>> Deployer::install(Active& a) {
     a.log->append("info", {{"message", "nothing to install"}});
     co_return Result<void>{};
   }
-  a.log->append("info",
-                {{"message", fmt::format("running `{}` ({})", (*plan)->command, (*plan)->why)}});
+  const auto timeout = manifest->install.timeout;
+  if (cache_ && (*plan)->uncached.empty()) co_return co_await cached_install(a, **plan, timeout);
+  if (cache_) a.log->append("info", {{"message", "install cache not used: " + (*plan)->uncached}});
+  co_return co_await run_installer(a, **plan, timeout);
+}
+
+// Runs the install command in the release, on the event loop.
+asio::awaitable<Result<void>> Deployer::run_installer(Active& a, const InstallPlan& plan,
+                                                      std::chrono::milliseconds timeout) {
+  a.log->append("info", {{"message", fmt::format("running `{}` ({})", plan.command, plan.why)}});
   std::optional<fs::path> cgroup_dir;
   if (ctx_.cgroup) {
     auto d = ctx_.cgroup->dir / fmt::format("install.{}.{}", a.row.component, random_hex(4));
@@ -405,9 +438,9 @@ asio::awaitable<Result<void>> Deployer::install(Active& a) {
   InstallRun run{
       ctx_.io,
       ctx_.reaper,
-      dir,
-      **plan,
-      manifest->install.timeout,
+      store_.release_dir(a.row.component, a.row.id),
+      plan,
+      timeout,
       cgroup_dir,
       [weak](char stream, std::string_view line) {
         if (auto log = weak.lock())
@@ -419,6 +452,72 @@ asio::awaitable<Result<void>> Deployer::install(Active& a) {
   auto r = co_await run_install(std::move(run));
   if (cgroup_dir) (void)cgroup::remove(*cgroup_dir);
   co_return r;
+}
+
+// The install through the shared cache. The cache protocol blocks (it waits on locks and does
+// file I/O), so it runs on a thread of its own; on a miss that thread hands the install
+// itself back to the event loop and waits for it. Lock waits end at the install timeout,
+// after which the install runs here without the cache rather than fail the deploy.
+asio::awaitable<Result<void>> Deployer::cached_install(Active& a, const InstallPlan& plan,
+                                                       std::chrono::milliseconds timeout) {
+  const auto dir = store_.release_dir(a.row.component, a.row.id);
+  auto& io = ctx_.io;
+  std::shared_ptr<DeploymentLog> log = a.log;
+  std::optional<CacheKey> key;
+  auto protocol = [&]() -> Result<CacheOutcome> {
+    auto k = cache_key(plan.command, dir, plan.inputs, cache_->tools());
+    if (!k) return std::unexpected(k.error());
+    key = *k;
+    CacheFill fill{*k, plan.command, dir, plan.outputs, {}, {}};
+    fill.wait.deadline = std::chrono::steady_clock::now() + timeout;
+    fill.wait.cancel = &a.cancel;
+    fill.wait.on_wait = [&io, log, k = k->key](const std::string& holder) {
+      asio::post(io, [log, k, holder] {
+        log->append("info", {{"message",
+                              fmt::format("waiting for another installer of {}{}", k.substr(0, 12),
+                                          holder.empty() ? "" : " (" + holder + ")")}});
+      });
+    };
+    fill.install = [&]() -> Result<void> {
+      auto done = std::make_shared<std::promise<Result<void>>>();
+      auto result = done->get_future();
+      asio::co_spawn(io, run_installer(a, plan, timeout),
+                     [done](std::exception_ptr e, Result<void> r) {
+                       done->set_value(e ? fail("install_failed", "the installer failed to run")
+                                         : std::move(r));
+                     });
+      try {
+        return result.get();
+      } catch (const std::future_error&) {  // the loop went away before the install ended
+        return std::unexpected(interrupted("installing", ""));
+      }
+    };
+    return cache_->get_or_install(fill);
+  };
+  asio::thread_pool worker(1);
+  auto out = co_await offload(worker, std::move(protocol));
+  if (!out && out.error().code == "lock_timeout") {
+    a.log->append("info",
+                  {{"message", "gave up waiting for another installer after " +
+                                   format_duration(timeout) + "; installing without the cache"}});
+    co_return co_await run_installer(a, plan, timeout);
+  }
+  if (!out) co_return std::unexpected(a.cancel ? a.cancel_error : out.error());
+  json info = {{"cache", out->hit ? "hit" : "miss"},
+               {"key", key->key},
+               {"waited", out->waited},
+               {"files", out->placed.files},
+               {"bytes", out->placed.bytes},
+               {"linked", out->placed.linked},
+               {"copied", out->placed.copied}};
+  if (!out->warning.empty()) {
+    info["cache"] = "uncached";
+    info["warning"] = out->warning;
+  }
+  a.log->append("cache", info);
+  (void)repo_.set_install(a.row.id, info.dump());
+  if (out->use) uses_[dir] = std::move(out->use);
+  co_return Result<void>{};
 }
 
 asio::awaitable<Result<void>> Deployer::activate_and_restart(Active& a) {
@@ -519,6 +618,7 @@ void Deployer::prune(const std::string& name) {
     if (row.digest && (row.status == "running" || store_.has_release(row.component, row.release)))
       digests.insert(*row.digest);
   size_t blobs = store_.prune_blobs(digests);
+  release_cache_uses();
   if (releases || blobs)
     spdlog::info("{}: pruned {} old releases and {} unreferenced payloads", name, releases, blobs);
 }

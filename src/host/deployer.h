@@ -13,7 +13,9 @@
 #include <optional>
 #include <string>
 
+#include "cache/install_cache.h"
 #include "deploy/event_log.h"
+#include "deploy/installer.h"
 #include "deploy/release_store.h"
 #include "host/host_context.h"
 #include "http/message.h"
@@ -26,7 +28,8 @@ class Component;
 
 class Deployer {
  public:
-  Deployer(HostContext& ctx, DeploymentRepo& repo, Host& host);
+  // `cache` may be null (the install cache is off or its directory unusable).
+  Deployer(HostContext& ctx, DeploymentRepo& repo, Host& host, InstallCache* cache);
   ~Deployer();
 
   // At daemon start, before components start: every unfinished deployment becomes
@@ -49,6 +52,8 @@ class Deployer {
   // Daemon shutdown: every deploy stops at its next step as `interrupted` (installers are
   // killed); completes when no pipeline runs. Uploads still arriving are left to recovery.
   boost::asio::awaitable<void> shutdown();
+  // Drops the cache use marks of releases that no longer exist (after pruning, destroy).
+  void release_cache_uses();
   DeploymentRepo& repo() { return repo_; }
   const ReleaseStore& releases() const { return store_; }
 
@@ -61,6 +66,11 @@ class Deployer {
   boost::asio::awaitable<Result<void>> phases(Active& a);
   boost::asio::awaitable<Result<void>> extract(Active& a);
   boost::asio::awaitable<Result<void>> install(Active& a);
+  boost::asio::awaitable<Result<void>> run_installer(Active& a, const InstallPlan& plan,
+                                                     std::chrono::milliseconds timeout);
+  boost::asio::awaitable<Result<void>> cached_install(Active& a, const InstallPlan& plan,
+                                                      std::chrono::milliseconds timeout);
+  void hold_cache_uses();
   boost::asio::awaitable<Result<void>> activate_and_restart(Active& a);
   void set_phase(Active& a, const std::string& phase);
   void cancel(Active& a, Error why);
@@ -72,6 +82,8 @@ class Deployer {
   DeploymentRepo& repo_;
   Host& host_;
   ReleaseStore store_;
+  InstallCache* cache_;
+  std::map<std::filesystem::path, UseMark> uses_;  // release dir -> its cache entry's use mark
   boost::asio::thread_pool pool_{1};  // extraction: blocking file I/O off the event loop
   std::map<std::string, std::shared_ptr<Active>> active_;
   std::map<std::string, std::deque<std::string>> queue_;  // per component, arrival order

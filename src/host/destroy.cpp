@@ -47,6 +47,7 @@ asio::awaitable<Result<Host::Destroyed>> Host::destroy(const std::string& name) 
     fs::remove(deployer_->releases().link(name), ec);
     if (ec) problems.push_back("link: " + ec.message());
     fs::remove_all(deployer_->releases().releases_of(name), ec);
+    deployer_->release_cache_uses();
     if (ec) problems.push_back("releases: " + ec.message());
   }
   fs::remove_all(config_.home / "logs" / name, ec);

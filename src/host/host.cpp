@@ -59,12 +59,35 @@ Result<void> Host::open() {
   for (auto& n : report.notes) spdlog::warn("recovery: {}", n);
   if (auto r = tree_repo_->clear(); !r) return r;
   if (auto r = lease_repo_->clear(); !r) return r;
-  deployer_ = std::make_unique<Deployer>(*ctx_, *deployment_repo_, *this);
+  open_cache();
+  deployer_ = std::make_unique<Deployer>(*ctx_, *deployment_repo_, *this, cache_.get());
   destroy_ended_ = std::make_unique<StateEvent>(io_.get_executor());
   auto dead = component_repo_->tombstones();
   if (!dead) return std::unexpected(dead.error());
   tombstones_.insert(dead->begin(), dead->end());
   return deployer_->recover();
+}
+
+// A cache that cannot be opened (an unmounted share, say) must not stop the daemon: deploys
+// then install without it, and the log says why.
+void Host::open_cache() {
+  const auto& c = config_.cache;
+  if (!c.enabled) return;
+  char host[256] = "";
+  ::gethostname(host, sizeof host - 1);
+  CacheOptions o{c.dir,
+                 c.lock,
+                 {c.lease_heartbeat, c.lease_stale},
+                 c.copy ? CloneMode::kCopy : CloneMode::kLink,
+                 c.max_bytes,
+                 fmt::format("{} pid {} home {}", host, ::getpid(), config_.home.string())};
+  auto cache = InstallCache::open(std::move(o));
+  if (!cache) {
+    spdlog::error("install cache off: {}", cache.error().message);
+    return;
+  }
+  cache_ = std::move(*cache);
+  spdlog::info("install cache at {} ({} locks)", c.dir.string(), cache_->locks().name());
 }
 
 int Host::run() {

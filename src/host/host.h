@@ -42,6 +42,7 @@ class Host {
                                                     const std::filesystem::path& link);
   Result<void> set_desired(const std::string& name, bool running);
   Deployer& deployer() { return *deployer_; }
+  InstallCache* cache() { return cache_.get(); }
 
   // --- destroy and reconcile (host/destroy.cpp) ---
   struct Destroyed {
@@ -70,6 +71,7 @@ class Host {
 
  private:
   Result<void> open();
+  void open_cache();
   boost::asio::awaitable<void> shutdown();
 
   DaemonConfig config_;
@@ -87,6 +89,7 @@ class Host {
   std::string cgroup_why_;
   std::string token_;
   std::map<std::string, std::shared_ptr<Component>> components_;
+  std::unique_ptr<InstallCache> cache_;  // before the deployer, which holds use marks in it
   std::unique_ptr<Deployer> deployer_;
   std::set<std::string> tombstones_;  // mirror of the tombstones table
   std::set<std::string> destroying_;

@@ -7,7 +7,7 @@ namespace {
 
 constexpr const char* kColumns =
     "id, component, kind, release, previous, digest, size, status, phase, created_at, "
-    "updated_at, ended_at, error_code, error_message, error_phase, peer_results";
+    "updated_at, ended_at, error_code, error_message, error_phase, peer_results, install";
 
 DeploymentRow read_row(Stmt& s) {
   DeploymentRow r;
@@ -26,6 +26,7 @@ DeploymentRow read_row(Stmt& s) {
   if (!s.is_null(12)) r.error = Error{s.text_col(12), s.text_col(13)};
   r.error_phase = s.is_null(14) ? "" : s.text_col(14);
   r.peer_results = s.text_col(15);
+  if (!s.is_null(16)) r.install = s.text_col(16);
   return r;
 }
 
@@ -55,6 +56,12 @@ Result<void> DeploymentRepo::set_phase(const std::string& id, const std::string&
   auto s = db_.prepare("UPDATE deployments SET phase = ?2, updated_at = ?3 WHERE id = ?1");
   if (!s) return std::unexpected(s.error());
   return s->bind(1, id).bind(2, phase).bind(3, now_ms()).run();
+}
+
+Result<void> DeploymentRepo::set_install(const std::string& id, const std::string& install) {
+  auto s = db_.prepare("UPDATE deployments SET install = ?2, updated_at = ?3 WHERE id = ?1");
+  if (!s) return std::unexpected(s.error());
+  return s->bind(1, id).bind(2, install).bind(3, now_ms()).run();
 }
 
 Result<void> DeploymentRepo::set_payload(const std::string& id, const std::string& digest,

@@ -21,6 +21,7 @@ struct DeploymentRow {
   std::optional<Error> error;
   std::string error_phase;
   std::string peer_results = "[]";
+  std::string install;  // JSON: what the install phase did (cache hit or miss, key); "" if none
 };
 
 struct EventRow {
@@ -34,6 +35,7 @@ class DeploymentRepo {
 
   Result<void> insert(const DeploymentRow& row);
   Result<void> set_phase(const std::string& id, const std::string& phase);
+  Result<void> set_install(const std::string& id, const std::string& install);
   Result<void> set_payload(const std::string& id, const std::string& digest, int64_t size);
   // Status, error, end time and the closing events in one transaction.
   Result<void> finish(const DeploymentRow& row, const std::vector<EventRow>& closing);

@@ -72,6 +72,10 @@ constexpr const char* kMigrations[] = {
       destroyed_at INTEGER NOT NULL
     );
     )sql",
+    // 5: what the install phase did (the install cache's hit or miss and key), as JSON.
+    R"sql(
+      ALTER TABLE deployments ADD COLUMN install TEXT;
+    )sql",
 };
 
 }  // namespace

@@ -30,37 +30,6 @@ std::vector<json> json_lines(const std::string& out) {
   return v;
 }
 
-json deployment(TestDaemon& d, const std::string& id) {
-  return d.api("GET", "/v1/deployments/" + id).body;
-}
-
-json wait_deployment(TestDaemon& d, const std::string& id,
-                     const std::function<bool(const json&)>& pred) {
-  auto deadline = std::chrono::steady_clock::now() + 120s;
-  json last;
-  for (;;) {
-    last = deployment(d, id);
-    if (pred(last)) return last;
-    if (std::chrono::steady_clock::now() > deadline) {
-      ADD_FAILURE() << "deployment " << id << " never reached the condition: " << last.dump();
-      return last;
-    }
-    std::this_thread::sleep_for(5ms);
-  }
-}
-
-json wait_ended(TestDaemon& d, const std::string& id) {
-  return wait_deployment(d, id, [](const json& j) { return j.value("status", "") != "running"; });
-}
-
-std::string deploy_no_follow(TestDaemon& d, const fs::path& dir, const std::string& name) {
-  auto r = d.cli({"deploy", dir.string(), "--name", name, "--no-follow"});
-  EXPECT_EQ(r.code, 0) << r.err;
-  std::string id = r.out;
-  while (!id.empty() && id.back() == '\n') id.pop_back();
-  return id;
-}
-
 std::string live_release(TestDaemon& d, const std::string& name) {
   std::error_code ec;
   return fs::read_symlink(d.home() / "components" / name, ec).filename().string();

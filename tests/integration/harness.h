@@ -45,6 +45,9 @@ std::string pidfile_install(const std::filesystem::path& pidfile);
 // Quotes fixture actions into a TOML argv array: ["/path/fixture", "print:hi", ...].
 std::string fixture_command(const std::vector<std::string>& actions);
 
+// Polls until `ok` holds; false after 60 s (the caller fails the test).
+bool poll_until(const std::function<bool()>& ok);
+
 class TestDaemon {
  public:
   explicit TestDaemon(std::map<std::string, std::string> env = {});
@@ -78,5 +81,15 @@ class TestDaemon {
   std::map<std::string, std::string> env_;
   pid_t pid_ = 0;
 };
+
+// Deployments through the API and the CLI.
+json deployment(TestDaemon& d, const std::string& id);
+// Polls the deployment record until `pred` holds; fails the test after 120 s.
+json wait_deployment(TestDaemon& d, const std::string& id,
+                     const std::function<bool(const json&)>& pred);
+json wait_ended(TestDaemon& d, const std::string& id);  // until its status is not `running`
+// `berth deploy DIR --name NAME --no-follow`; returns the deployment id.
+std::string deploy_no_follow(TestDaemon& d, const std::filesystem::path& dir,
+                             const std::string& name);
 
 }  // namespace berth::testing

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "core/byte_size.h"
 #include "core/duration.h"
 #include "core/line_splitter.h"
 #include "core/sha256.h"
@@ -98,6 +99,17 @@ TEST(LineSplitter, BoundsMemoryForEndlessLines) {
   for (int i = 0; i < 100; ++i) s.feed("abcdefgh");
   EXPECT_LE(s.pending(), 16u);
   EXPECT_FALSE(out.empty());
+}
+
+TEST(ByteSize, ParsesUnitsAsPowersOf1024) {
+  EXPECT_EQ(*parse_byte_size("0"), 0u);
+  EXPECT_EQ(*parse_byte_size("512"), 512u);
+  EXPECT_EQ(*parse_byte_size("1KiB"), 1024u);
+  EXPECT_EQ(*parse_byte_size("2 MB"), 2u << 20);
+  EXPECT_EQ(*parse_byte_size("1.5g"), 3ull << 29);
+  EXPECT_EQ(*parse_byte_size("10GiB"), 10ull << 30);
+  for (const char* bad : {"", "lots", "-1G", "5 parsecs", "1e30"})
+    EXPECT_EQ(parse_byte_size(bad).error().code, "bad_size") << bad;
 }
 
 }  // namespace

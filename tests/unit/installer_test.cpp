@@ -96,5 +96,52 @@ TEST(ManifestInstall, ParsesCommandAndTimeout) {
   EXPECT_NE(bad.error().message.find("install.cmd"), std::string::npos) << bad.error().message;
 }
 
+TEST_F(PlanTest, PackageManagersGetDefaultCacheInputsAndOutputs) {
+  file("package.json", kDeps);
+  file("package-lock.json", "{}");
+  auto p = plan_install(dir_, {});
+  ASSERT_TRUE(p && *p);
+  EXPECT_TRUE((*p)->uncached.empty());
+  EXPECT_EQ((*p)->outputs, std::vector<std::string>{"node_modules"});
+  EXPECT_NE(std::find((*p)->inputs.begin(), (*p)->inputs.end(), "package-lock.json"),
+            (*p)->inputs.end());
+}
+
+TEST_F(PlanTest, ACustomCommandIsCachedOnlyWithInputsAndOutputs) {
+  InstallSpec spec;
+  spec.command = "pip install --target vendor -r requirements.txt";
+  auto p = plan_install(dir_, spec);
+  ASSERT_TRUE(p && *p);
+  EXPECT_NE((*p)->uncached.find("inputs and outputs"), std::string::npos);
+  spec.inputs = {"requirements.txt"};
+  spec.outputs = {"vendor"};
+  p = plan_install(dir_, spec);
+  EXPECT_TRUE((*p)->uncached.empty());
+  spec.cache = false;
+  p = plan_install(dir_, spec);
+  EXPECT_EQ((*p)->uncached, "[install] cache = false");
+  // A package manager behind an environment assignment still gets its defaults.
+  spec = {};
+  spec.command = "NODE_ENV=production npm ci --omit=dev";
+  p = plan_install(dir_, spec);
+  EXPECT_EQ((*p)->outputs, std::vector<std::string>{"node_modules"});
+}
+
+TEST(ManifestInstall, ParsesCacheInputsAndOutputs) {
+  auto m = parse_manifest(
+      "[run]\ncommand = \"x\"\n[install]\ncommand = \"make\"\ncache = true\n"
+      "inputs = [\"Makefile\", \"deps/list.txt\"]\noutputs = [\"build\"]\n",
+      "berth.toml");
+  ASSERT_TRUE(m) << m.error().message;
+  EXPECT_EQ(*m->install.inputs, (std::vector<std::string>{"Makefile", "deps/list.txt"}));
+  EXPECT_EQ(*m->install.outputs, std::vector<std::string>{"build"});
+  for (const char* bad : {"\"../up\"", "\"/etc\"", "\".\"", "3"}) {
+    auto r = parse_manifest(
+        std::string("[run]\ncommand = \"x\"\n[install]\noutputs = [") + bad + "]\n", "berth.toml");
+    ASSERT_FALSE(r) << bad;
+    EXPECT_NE(r.error().message.find("install.outputs"), std::string::npos) << r.error().message;
+  }
+}
+
 }  // namespace
 }  // namespace berth
