@@ -9,7 +9,8 @@ namespace {
 class OfdHeld : public HeldLock {
  public:
   explicit OfdHeld(OfdLock lock) : lock_(std::move(lock)) {}
-  ~OfdHeld() override { lock_.unlock(0); }
+  // Closing the descriptor releases the lock; no separate unlock call.
+  ~OfdHeld() override = default;
   bool lost() const override { return false; }
 
  private:

@@ -82,7 +82,10 @@ short type_of(OfdLock::Kind k) {
 }  // namespace
 
 Result<OfdLock> OfdLock::open(const std::filesystem::path& path) {
-  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+  // Lock files outlive their users, so the plain open nearly always succeeds; an O_CREAT open
+  // of an existing file costs measurably more on overlay filesystems.
+  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CLOEXEC));
+  if (!fd && errno == ENOENT) fd.reset(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
   if (!fd) return fail("io_error", errno_message("open lock file " + path.string(), errno));
   return OfdLock(std::move(fd), path);
 }
@@ -126,9 +129,10 @@ std::string OfdLock::holder() const {
 }
 
 void OfdLock::describe_holder(const std::string& who) {
+  // Readers stop at the first newline, so a longer note left by an earlier holder needs no
+  // truncation: one write per acquisition.
   std::string line = who + "\n";
-  if (::pwrite(fd_.get(), line.data(), line.size(), 0) == static_cast<ssize_t>(line.size()))
-    (void)::ftruncate(fd_.get(), static_cast<off_t>(line.size()));
+  (void)!::pwrite(fd_.get(), line.data(), line.size(), 0);
 }
 
 }  // namespace berth

@@ -48,6 +48,15 @@ void print_event(const http::SseEvent& ev, const json& e) {
         e.contains("unwrapped") ? " (unwrapped " + e["unwrapped"].get<std::string>() + "/)" : "");
   } else if (type == "info" || type == "rollback") {
     fmt::print("  {}\n", e.value("message", ""));
+  } else if (type == "cache") {
+    const std::string result = e.value("cache", ""), key = e.value("key", "").substr(0, 12);
+    if (result == "hit")
+      fmt::print("  install cache hit {}: {} files {}\n", key, e.value("files", 0),
+                 e.value("copied", 0) ? "copied" : "linked");
+    else if (result == "miss")
+      fmt::print("  stored in the install cache as {} ({} files)\n", key, e.value("files", 0));
+    else
+      fmt::print("  {}\n", e.value("warning", ""));
   } else if (type == "gap") {
     fmt::print("  … {} events not kept\n", e.value("dropped", 0));
   }
