@@ -6,6 +6,7 @@
 
 #include <algorithm>
 
+#include "core/duration.h"
 #include "core/fs_util.h"
 #include "core/random_id.h"
 #include "core/unique_fd.h"
@@ -18,12 +19,6 @@ namespace {
 
 constexpr off_t kUseByte = 1;
 constexpr const char* kEntryManifest = ".berth-entry.json";
-
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 bool is_key(const std::string& s) {
   return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) {

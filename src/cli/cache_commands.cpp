@@ -7,17 +7,12 @@
 #include <variant>
 
 #include "cli/format.h"
+#include "core/duration.h"
 
 namespace berth::cli {
 using json = nlohmann::json;
 
 namespace {
-
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // Sends one request and hands back its JSON body, or the exit code to return.
 std::variant<json, int> call(http::Client& client, const std::string& method,

@@ -54,4 +54,10 @@ std::string format_duration(Millis d) {
                      ms % 3'600'000 ? fmt::format("{}m", ms % 3'600'000 / 60'000) : "");
 }
 
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 }  // namespace berth

@@ -8,18 +8,11 @@
 #include <chrono>
 #include <cstring>
 
+#include "core/duration.h"
 #include "core/fs_util.h"
 
 namespace berth {
 namespace fs = std::filesystem;
-
-namespace {
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-}  // namespace
 
 LogSink::LogSink(boost::asio::any_io_executor ex, fs::path dir, LogLimits limits)
     : dir_(std::move(dir)), file_(dir_ / "output.log"), limits_(limits), changed_(std::move(ex)) {

@@ -36,11 +36,6 @@ Stmt& bind_opt(Stmt& s, int i, const std::optional<std::string>& v) {
 
 }  // namespace
 
-int64_t now_ms() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
-
 Result<void> DeploymentRepo::insert(const DeploymentRow& r) {
   auto s = db_.prepare(
       "INSERT INTO deployments (id, component, kind, release, previous, digest, size, status, "

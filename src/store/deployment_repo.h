@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "core/duration.h"
 #include "core/error.h"
 #include "store/db.h"
 
@@ -54,7 +55,5 @@ class DeploymentRepo {
   Result<void> insert_events(const std::string& id, const std::vector<EventRow>& events);
   Db& db_;
 };
-
-int64_t now_ms();
 
 }  // namespace berth

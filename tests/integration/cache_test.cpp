@@ -73,6 +73,28 @@ TEST(Cache, ASecondDeployWithTheSameInputsLinksTheCachedInstall) {
   EXPECT_EQ(lines_in(runs), 2u);
 }
 
+TEST(Cache, LeaseFileLocksServeTheSameProtocol) {
+  TestDaemon d;
+  std::ofstream(d.home() / "config.toml")
+      << "[cache]\nlock = \"lease-file\"\nlease_heartbeat = \"100ms\"\nlease_stale = \"1s\"\n";
+  d.terminate();
+  d.start();
+  auto runs = d.work() / "runs";
+  auto dir = cached_component(d, "app", runs);
+  std::vector<std::string> results;
+  for (int i = 0; i < 2; ++i) {
+    auto id = deploy_no_follow(d, dir, "app");
+    EXPECT_EQ(wait_ended(d, id)["status"], "success");
+    results.push_back(install_of(d, id)["cache"]);
+  }
+  EXPECT_EQ(results, (std::vector<std::string>{"miss", "hit"}));
+  EXPECT_EQ(lines_in(runs), 1u);
+  EXPECT_EQ(d.api("GET", "/v1/cache").body["lock"], "lease-file");
+  // The lease is gone once the install is stored.
+  for (auto& f : fs::directory_iterator(d.home() / "cache/.locks"))
+    EXPECT_NE(f.path().extension(), ".lease") << f.path();
+}
+
 TEST(Cache, TwoDaemonsSharingACacheInstallOnce) {
   TempDir shared;
   TestDaemon a({{"BERTH_CACHE_DIR", shared.path.string()}});
