@@ -259,7 +259,10 @@ TEST_F(CacheFixture, DifferentKeysInstallAtTheSameTime) {
   // Run one after the other, the first would wait for a start that never comes and fail.
   auto cmd_for = [&](const std::string& me, const std::string& other) {
     auto d = tmp.path.string();
-    return "date +%s%N > " + d + "/start." + me + "; i=0; while [ ! -e " + d + "/start." + other +
+    // The start file appears only once it holds its time (a redirection would create it
+    // empty first, and the other install could read it before the time is in).
+    return "date +%s%N > " + d + "/tmp." + me + " && mv " + d + "/tmp." + me + " " + d + "/start." +
+           me + "; i=0; while [ ! -e " + d + "/start." + other +
            " ]; do i=$((i+1)); [ $i -gt 3000 ] && exit 9; sleep 0.01; done; date +%s%N > " + d +
            "/end." + me + "; mkdir -p node_modules";
   };
