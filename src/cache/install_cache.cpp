@@ -254,8 +254,7 @@ std::vector<CacheEntry> InstallCache::list() const {
       auto free = lock->try_lock(OfdLock::Kind::kExclusive, kUseByte);
       e->in_use = free && !*free;
     }
-    auto held = locks_->try_acquire(e->key);
-    e->busy = held && !*held;
+    e->busy = locks_->busy(e->key);
     out.push_back(std::move(*e));
   }
   std::sort(out.begin(), out.end(), [](const CacheEntry& a, const CacheEntry& b) {

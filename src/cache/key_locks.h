@@ -38,6 +38,8 @@ class KeyLocks {
                                                     const LockWait& wait) = 0;
   // Takes it only if free; nullptr when someone holds it.
   virtual Result<std::unique_ptr<HeldLock>> try_acquire(const std::string& key) = 0;
+  // Whether someone holds the key's lock right now (a snapshot), without taking it.
+  virtual bool busy(const std::string& key) = 0;
   // What this backend is called in config and status ("ofd", "lease-file").
   virtual std::string name() const = 0;
 };

@@ -133,6 +133,11 @@ class LeaseKeyLocks : public KeyLocks {
     return std::move(*made);
   }
 
+  bool busy(const std::string& key) override {
+    std::error_code ec;
+    return fs::exists(dir_ / (key + ".lease"), ec);
+  }
+
   std::string name() const override { return "lease-file"; }
 
  private:

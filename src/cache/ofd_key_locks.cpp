@@ -1,4 +1,6 @@
 // KeyLocks on OFD locks: byte 0 of `.locks/KEY.lock` is the key's install lock.
+#include <fcntl.h>
+
 #include "cache/key_locks.h"
 #include "cache/ofd_lock.h"
 
@@ -43,6 +45,16 @@ class OfdKeyLocks : public KeyLocks {
     if (!got) return std::unexpected(got.error());
     if (!*got) return nullptr;
     return std::make_unique<OfdHeld>(std::move(*lock));
+  }
+
+  bool busy(const std::string& key) override {
+    auto lock = OfdLock::open(dir_ / (key + ".lock"));
+    if (!lock) return false;
+    struct flock fl {};
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    fl.l_len = 1;
+    return ::fcntl(lock->fd(), F_OFD_GETLK, &fl) == 0 && fl.l_type != F_UNLCK;
   }
 
   std::string name() const override { return "ofd"; }

@@ -362,6 +362,20 @@ TEST_F(CacheFixture, AWaiterHearsWhoHoldsTheLockAndTimesOut) {
   EXPECT_EQ(count_lines(runs), 0u);
 }
 
+TEST_F(CacheFixture, BusyReportsAHeldKeyWithoutTakingIt) {
+  fs::create_directories(cache_dir / ".locks");
+  const std::string key(64, 'e');
+  for (auto& locks : {make_ofd_locks(cache_dir / ".locks", "a"),
+                      make_lease_locks(cache_dir / ".locks", "a", {50ms, 300ms})}) {
+    EXPECT_FALSE(locks->busy(key)) << locks->name();
+    auto held = locks->acquire(key, {});
+    ASSERT_TRUE(held);
+    EXPECT_TRUE(locks->busy(key)) << locks->name();
+    held->reset();
+    EXPECT_FALSE(locks->busy(key)) << locks->name();
+  }
+}
+
 // ---- lease files ----
 
 TEST_F(CacheFixture, LeaseFilesRunOneInstallAcrossEightProcesses) {
