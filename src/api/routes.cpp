@@ -219,78 +219,75 @@ std::optional<Response> authorize(const Request& req, const std::string& token) 
 
 namespace {
 
-// The install cache. Listing and removing walk file trees, so each request does its file work
-// on a thread of its own, not on the event loop.
-void register_cache_routes(http::Router& router, Host& host) {
-  auto cache_off = [] {
-    return http::error_response(409, "cache_off",
-                                "the install cache is off (see [cache] in config.toml and the "
-                                "daemon log)");
-  };
-  router.add("GET", "/v1/cache", [&host, cache_off](Request&) -> asio::awaitable<Response> {
+// A /v1/cache route. It is refused while the cache is off; its handler walks file trees, so it
+// runs on a thread of its own (the request is not touched meanwhile) and builds the response
+// there.
+using CacheHandler = std::function<Response(InstallCache&, const Request&)>;
+
+void add_cache_route(http::Router& router, Host& host, const std::string& method,
+                     const std::string& path, CacheHandler handler) {
+  router.add(method, path, [&host, handler](Request& req) -> asio::awaitable<Response> {
     InstallCache* cache = host.cache();
-    if (!cache) co_return cache_off();
+    if (!cache)
+      co_return http::error_response(409, "cache_off",
+                                     "the install cache is off (see [cache] in config.toml and "
+                                     "the daemon log)");
     asio::thread_pool worker(1);
-    auto list = [cache] { return cache->list(); };
-    auto entries = co_await offload(worker, std::move(list));
-    json out = json::array();
-    uint64_t bytes = 0;
-    for (auto& e : entries) {
-      bytes += e.bytes;
-      out.push_back(e.to_json());
-    }
-    const auto& o = cache->options();
-    co_return ok({{"dir", o.dir.string()},
-                  {"lock", cache->locks().name()},
-                  {"max_bytes", o.max_bytes},
-                  {"bytes", bytes},
-                  {"entries", out}});
+    auto work = [cache, &req, &handler] { return handler(*cache, req); };
+    co_return co_await offload(worker, std::move(work));
   });
-  router.add("DELETE", "/v1/cache/{key}",
-             [&host, cache_off](Request& req) -> asio::awaitable<Response> {
-               InstallCache* cache = host.cache();
-               if (!cache) co_return cache_off();
-               const std::string prefix = req.params["key"];
-               const bool force = req.query.contains("force") && req.query["force"] != "false";
-               asio::thread_pool worker(1);
-               auto remove = [cache, prefix, force]() -> Result<CacheEntry> {
-                 auto key = cache->resolve(prefix);
-                 if (!key) return std::unexpected(key.error());
-                 return cache->remove(*key, force);
-               };
-               auto gone = co_await offload(worker, std::move(remove));
-               if (!gone) co_return from_error(gone.error());
-               co_return ok(gone->to_json());
-             });
-  router.add(
-      "POST", "/v1/cache/prune", [&host, cache_off](Request& req) -> asio::awaitable<Response> {
-        InstallCache* cache = host.cache();
-        if (!cache) co_return cache_off();
-        auto body = req.body.empty() ? json::object() : json::parse(req.body, nullptr, false);
-        if (!body.is_object())
-          co_return http::error_response(400, "bad_request",
-                                         "expected {\"max_size\": \"2GiB\", \"all\": false}");
-        uint64_t max = cache->options().max_bytes;
-        if (auto m = body.value("max_size", json()); m.is_number_unsigned()) {
-          max = m.get<uint64_t>();
-        } else if (m.is_string()) {
-          auto parsed = parse_byte_size(m.get<std::string>());
-          if (!parsed) co_return from_error(parsed.error());
-          max = *parsed;
-        } else if (!m.is_null()) {
-          co_return http::error_response(400, "bad_size",
-                                         "max_size: expected a size like \"2GiB\"");
-        }
-        const bool all = body.value("all", false);
-        asio::thread_pool worker(1);
-        auto prune = [cache, max, all] { return cache->prune(max, all); };
-        auto r = co_await offload(worker, std::move(prune));
-        co_return ok({{"removed", r.removed},
-                      {"kept_in_use", r.kept_in_use},
-                      {"freed_bytes", r.freed_bytes},
-                      {"remaining_bytes", r.remaining_bytes},
-                      {"partials_swept", r.partials_swept}});
-      });
+}
+
+Response cache_list(InstallCache& cache, const Request&) {
+  json out = json::array();
+  uint64_t bytes = 0;
+  for (auto& e : cache.list()) {
+    bytes += e.bytes;
+    out.push_back(e.to_json());
+  }
+  return ok({{"dir", cache.options().dir.string()},
+             {"lock", cache.locks().name()},
+             {"max_bytes", cache.options().max_bytes},
+             {"bytes", bytes},
+             {"entries", out}});
+}
+
+Response cache_remove(InstallCache& cache, const Request& req) {
+  auto key = cache.resolve(req.params.at("key"));
+  if (!key) return from_error(key.error());
+  auto force = req.query.find("force");
+  auto gone = cache.remove(*key, force != req.query.end() && force->second != "false");
+  if (!gone) return from_error(gone.error());
+  return ok(gone->to_json());
+}
+
+Response cache_prune(InstallCache& cache, const Request& req) {
+  auto body = req.body.empty() ? json::object() : json::parse(req.body, nullptr, false);
+  if (!body.is_object())
+    return http::error_response(400, "bad_request",
+                                "expected {\"max_size\": \"2GiB\", \"all\": false}");
+  uint64_t max = cache.options().max_bytes;
+  if (auto m = body.value("max_size", json()); m.is_number_unsigned()) {
+    max = m.get<uint64_t>();
+  } else if (m.is_string()) {
+    auto parsed = parse_byte_size(m.get<std::string>());
+    if (!parsed) return from_error(parsed.error());
+    max = *parsed;
+  } else if (!m.is_null()) {
+    return http::error_response(400, "bad_size", "max_size: expected a size like \"2GiB\"");
+  }
+  auto r = cache.prune(max, body.value("all", false));
+  return ok({{"removed", r.removed},
+             {"kept_in_use", r.kept_in_use},
+             {"freed_bytes", r.freed_bytes},
+             {"remaining_bytes", r.remaining_bytes},
+             {"partials_swept", r.partials_swept}});
+}
+
+void register_cache_routes(http::Router& router, Host& host) {
+  add_cache_route(router, host, "GET", "/v1/cache", cache_list);
+  add_cache_route(router, host, "DELETE", "/v1/cache/{key}", cache_remove);
+  add_cache_route(router, host, "POST", "/v1/cache/prune", cache_prune);
 }
 
 }  // namespace

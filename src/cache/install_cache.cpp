@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <set>
 
 #include "core/duration.h"
 #include "core/fs_util.h"
@@ -90,12 +91,21 @@ std::optional<CacheEntry> InstallCache::lookup(const std::string& key) const {
 }
 
 Result<UseMark> InstallCache::use(const std::string& key) const {
-  auto lock = OfdLock::open(opts_.dir / ".locks" / (key + ".lock"));
+  auto lock = OfdLock::open(lock_file(key));
   if (!lock) return std::unexpected(lock.error());
   auto got = lock->try_lock(OfdLock::Kind::kShared, kUseByte);
   if (!got) return std::unexpected(got.error());
   if (!*got) return fail("cache_entry_busy", "cache entry " + key + " is being removed");
   return std::make_unique<OfdLock>(std::move(*lock));
+}
+
+Result<std::optional<OfdLock>> InstallCache::unused(const std::string& key) const {
+  auto lock = OfdLock::open(lock_file(key));
+  if (!lock) return std::unexpected(lock.error());
+  auto free = lock->try_lock(OfdLock::Kind::kExclusive, kUseByte);
+  if (!free) return std::unexpected(free.error());
+  if (!*free) return std::nullopt;
+  return std::move(*lock);
 }
 
 Result<CloneStats> InstallCache::place(const CacheEntry& e, const fs::path& release) const {
@@ -208,7 +218,6 @@ Result<CacheEntry> InstallCache::store(const CacheFill& fill, const HeldLock& he
   if (held.lost())
     return give_up(
         Error{"lock_lost", "the lease on " + key + " was taken over during the install"});
-  if (fs::exists(entry_dir(key), ec)) (void)discard(key);
   if (::rename(partial.c_str(), entry_dir(key).c_str()) != 0)
     return give_up(
         Error{"io_error", errno_message("rename into " + entry_dir(key).string(), errno)});
@@ -250,10 +259,8 @@ std::vector<CacheEntry> InstallCache::list() const {
   for (auto& d : fs::directory_iterator(opts_.dir / ".done", ec)) {
     auto e = lookup(d.path().filename().string());
     if (!e) continue;
-    if (auto lock = OfdLock::open(opts_.dir / ".locks" / (e->key + ".lock"))) {
-      auto free = lock->try_lock(OfdLock::Kind::kExclusive, kUseByte);
-      e->in_use = free && !*free;
-    }
+    auto free = unused(e->key);
+    e->in_use = free && !*free;
     e->busy = locks_->busy(e->key);
     out.push_back(std::move(*e));
   }
@@ -288,9 +295,7 @@ Result<CacheEntry> InstallCache::remove(const std::string& key, bool force) {
   if (!held) return std::unexpected(held.error());
   if (!*held)
     return fail("cache_entry_busy", "cache entry " + key + " is being installed or removed");
-  auto mark = OfdLock::open(opts_.dir / ".locks" / (key + ".lock"));
-  if (!mark) return std::unexpected(mark.error());
-  auto free = mark->try_lock(OfdLock::Kind::kExclusive, kUseByte);
+  auto free = unused(key);  // held until the entry is gone, so no release can claim it meanwhile
   if (!free) return std::unexpected(free.error());
   if (!*free && !force)
     return fail("cache_entry_in_use",
@@ -300,7 +305,7 @@ Result<CacheEntry> InstallCache::remove(const std::string& key, bool force) {
   ::unlink(sentinel(key).c_str());
   fsync_dir(opts_.dir / ".done");
   if (auto r = discard(key); !r) return std::unexpected(r.error());
-  e->in_use = !*free;
+  e->in_use = !free->has_value();
   return *e;
 }
 
@@ -311,11 +316,7 @@ PruneReport InstallCache::prune(uint64_t max_bytes, bool all) {
   for (auto& e : entries) total += e.bytes;
   for (auto it = entries.rbegin(); it != entries.rend(); ++it) {
     if (!all && total <= max_bytes) break;
-    if (it->in_use || it->busy) {
-      if (it->in_use) report.kept_in_use.push_back(it->key);
-      continue;
-    }
-    auto gone = remove(it->key, false);
+    auto gone = remove(it->key, false);  // checks use marks and the install lock itself
     if (!gone) {
       if (gone.error().code == "cache_entry_in_use") report.kept_in_use.push_back(it->key);
       continue;
@@ -327,22 +328,18 @@ PruneReport InstallCache::prune(uint64_t max_bytes, bool all) {
   report.remaining_bytes = total;
   // What dead installers and removers left: partial entries whose key nobody is installing,
   // entry directories without a sentinel, trash.
+  std::set<std::string> leftovers;
   std::error_code ec;
   for (auto& d : fs::directory_iterator(opts_.dir / ".partial", ec)) {
     auto name = d.path().filename().string();
-    auto key = name.substr(0, name.find('.'));
+    leftovers.insert(name.substr(0, name.find('.')));
+  }
+  for (auto& d : fs::directory_iterator(opts_.dir, ec))
+    if (auto key = d.path().filename().string(); is_key(key) && !fs::exists(sentinel(key), ec))
+      leftovers.insert(key);
+  for (const auto& key : leftovers)
     if (auto held = locks_->try_acquire(key); held && *held)
       report.partials_swept += sweep_dead(key);
-  }
-  for (auto& d : fs::directory_iterator(opts_.dir, ec)) {
-    auto key = d.path().filename().string();
-    if (!is_key(key) || fs::exists(sentinel(key), ec)) continue;
-    auto held = locks_->try_acquire(key);
-    if (held && *held && !fs::exists(sentinel(key), ec)) {
-      (void)discard(key);
-      ++report.partials_swept;
-    }
-  }
   for (auto& d : fs::directory_iterator(opts_.dir / ".trash", ec)) fs::remove_all(d.path(), ec);
   return report;
 }

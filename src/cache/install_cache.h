@@ -106,6 +106,12 @@ class InstallCache {
   explicit InstallCache(CacheOptions opts);
   std::filesystem::path entry_dir(const std::string& key) const { return opts_.dir / key; }
   std::filesystem::path sentinel(const std::string& key) const { return opts_.dir / ".done" / key; }
+  std::filesystem::path lock_file(const std::string& key) const {
+    return opts_.dir / ".locks" / (key + ".lock");
+  }
+  // The key's use byte taken exclusively (held while the returned lock lives), or nullopt
+  // while some live release holds its use mark.
+  Result<std::optional<OfdLock>> unused(const std::string& key) const;
   Result<CloneStats> place(const CacheEntry& e, const std::filesystem::path& release) const;
   Result<CacheEntry> store(const CacheFill& fill, const HeldLock& held, CloneStats& stats);
   size_t sweep_dead(const std::string& key);  // under the key's lock; returns what it removed

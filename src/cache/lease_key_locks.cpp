@@ -11,10 +11,10 @@
 
 #include <condition_variable>
 #include <mutex>
+#include <sstream>
 #include <thread>
 
 #include "cache/key_locks.h"
-#include "core/fs_util.h"
 #include "core/random_id.h"
 #include "core/unique_fd.h"
 
@@ -25,36 +25,29 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 struct Seen {
-  std::string token;
+  std::string token, holder;  // the file's first and second lines
   ino_t ino = 0;
   timespec mtime{};
+  // The same lease, untouched: holder notes are not compared (the token decides).
   bool operator==(const Seen& o) const {
     return token == o.token && ino == o.ino && mtime.tv_sec == o.mtime.tv_sec &&
            mtime.tv_nsec == o.mtime.tv_nsec;
   }
 };
 
-// The lease at `p` as one inode: its token (first line), inode and mtime. nullopt if absent.
+// The lease at `p` as one inode: its lines, inode and mtime. nullopt if absent.
 std::optional<Seen> look(const fs::path& p) {
   UniqueFd fd(::open(p.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) return std::nullopt;
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) return std::nullopt;
-  char buf[256];
+  char buf[512];
   ssize_t n = ::pread(fd.get(), buf, sizeof buf, 0);
-  std::string s(buf, n > 0 ? static_cast<size_t>(n) : 0);
-  if (auto nl = s.find('\n'); nl != std::string::npos) s.resize(nl);
-  return Seen{s, st.st_ino, st.st_mtim};
-}
-
-std::string holder_line(const fs::path& p) {
-  auto text = read_file(p);
-  if (!text) return {};
-  auto nl = text->find('\n');
-  if (nl == std::string::npos) return {};
-  auto rest = text->substr(nl + 1);
-  if (auto e = rest.find('\n'); e != std::string::npos) rest.resize(e);
-  return rest;
+  std::istringstream text(std::string(buf, n > 0 ? static_cast<size_t>(n) : 0));
+  Seen seen{{}, {}, st.st_ino, st.st_mtim};
+  std::getline(text, seen.token);
+  std::getline(text, seen.holder);
+  return seen;
 }
 
 class LeaseHeld : public HeldLock {
@@ -106,9 +99,9 @@ class LeaseKeyLocks : public KeyLocks {
       auto made = create(path);
       if (!made) return std::unexpected(made.error());
       if (*made) return std::move(*made);
-      if (!told && wait.on_wait) wait.on_wait(holder_line(path));
-      told = true;
       auto seen = look(path);
+      if (!told && wait.on_wait) wait.on_wait(seen ? seen->holder : "");
+      told = true;
       if (seen) {
         if (!watching || !(*watching == *seen)) {
           watching = seen;

@@ -43,50 +43,17 @@ Result<void> copy_file(const fs::path& from, const fs::path& to, mode_t mode) {
   }
 }
 
-}  // namespace
-
-Result<CloneStats> clone_tree(const fs::path& from, const fs::path& to, CloneMode mode) {
+// Clones one entry at a time; the root and every entry beneath it go through `entry`.
+struct Cloner {
+  bool can_link;
   CloneStats stats;
-  struct stat root {};
-  if (::lstat(from.c_str(), &root) != 0)
-    return fail("io_error", errno_message("stat " + from.string(), errno));
-  if (S_ISLNK(root.st_mode)) {
-    std::error_code ec;
-    auto target = fs::read_symlink(from, ec);
-    if (ec || ::symlink(target.c_str(), to.c_str()) != 0)
-      return fail("io_error", errno_message("symlink " + to.string(), errno));
-    return stats;
-  }
-  if (S_ISREG(root.st_mode)) {
-    stats.files = 1;
-    stats.bytes = static_cast<uint64_t>(root.st_size);
-    if (mode == CloneMode::kLink && ::link(from.c_str(), to.c_str()) == 0) {
-      stats.linked = 1;
-      return stats;
-    }
-    if (auto r = copy_file(from, to, root.st_mode); !r) return std::unexpected(r.error());
-    stats.copied = 1;
-    return stats;
-  }
-  if (!S_ISDIR(root.st_mode))
-    return fail("io_error", from.string() + " is not a file or directory");
-  if (::mkdir(to.c_str(), root.st_mode & 07777) != 0)
-    return fail("io_error", errno_message("mkdir " + to.string(), errno));
-  bool can_link = mode == CloneMode::kLink;
-  std::error_code ec;
-  fs::recursive_directory_iterator it(from, ec), end;
-  if (ec) return fail("io_error", "cannot read " + from.string() + ": " + ec.message());
-  for (; it != end; it.increment(ec)) {
-    if (ec) return fail("io_error", "cannot read " + from.string() + ": " + ec.message());
-    const auto& src = it->path();
-    auto dst = to / src.lexically_relative(from);
-    struct stat st {};
-    if (::lstat(src.c_str(), &st) != 0)
-      return fail("io_error", errno_message("stat " + src.string(), errno));
+
+  Result<void> entry(const fs::path& src, const fs::path& dst, const struct stat& st) {
     if (S_ISDIR(st.st_mode)) {
       if (::mkdir(dst.c_str(), st.st_mode & 07777) != 0)
         return fail("io_error", errno_message("mkdir " + dst.string(), errno));
     } else if (S_ISLNK(st.st_mode)) {
+      std::error_code ec;
       auto target = fs::read_symlink(src, ec);
       if (ec || ::symlink(target.c_str(), dst.c_str()) != 0)
         return fail("io_error", errno_message("symlink " + dst.string(), errno));
@@ -95,17 +62,42 @@ Result<CloneStats> clone_tree(const fs::path& from, const fs::path& to, CloneMod
       stats.bytes += static_cast<uint64_t>(st.st_size);
       if (can_link && ::link(src.c_str(), dst.c_str()) == 0) {
         ++stats.linked;
-        continue;
+        return {};
       }
       // Another filesystem, or one without hard links: stop trying for the rest of the tree.
       if (can_link && errno != EXDEV && errno != EPERM && errno != EMLINK && errno != ENOTSUP)
         return fail("io_error", errno_message("link " + dst.string(), errno));
       if (can_link && errno != EMLINK) can_link = false;
-      if (auto r = copy_file(src, dst, st.st_mode); !r) return std::unexpected(r.error());
+      if (auto r = copy_file(src, dst, st.st_mode); !r) return r;
       ++stats.copied;
     }
+    return {};
   }
-  return stats;
+};
+
+}  // namespace
+
+Result<CloneStats> clone_tree(const fs::path& from, const fs::path& to, CloneMode mode) {
+  struct stat st {};
+  if (::lstat(from.c_str(), &st) != 0)
+    return fail("io_error", errno_message("stat " + from.string(), errno));
+  if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode))
+    return fail("io_error", from.string() + " is not a file, directory or symlink");
+  Cloner c{mode == CloneMode::kLink, {}};
+  if (auto r = c.entry(from, to, st); !r) return std::unexpected(r.error());
+  if (!S_ISDIR(st.st_mode)) return c.stats;
+  std::error_code ec;
+  fs::recursive_directory_iterator it(from, ec), end;
+  if (ec) return fail("io_error", "cannot read " + from.string() + ": " + ec.message());
+  for (; it != end; it.increment(ec)) {
+    if (ec) return fail("io_error", "cannot read " + from.string() + ": " + ec.message());
+    const auto& src = it->path();
+    if (::lstat(src.c_str(), &st) != 0)
+      return fail("io_error", errno_message("stat " + src.string(), errno));
+    if (auto r = c.entry(src, to / src.lexically_relative(from), st); !r)
+      return std::unexpected(r.error());
+  }
+  return c.stats;
 }
 
 }  // namespace berth

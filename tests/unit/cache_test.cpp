@@ -405,7 +405,7 @@ TEST_F(CacheFixture, AStaleLeaseIsTakenOverByExactlyOneWaiterAtATime) {
       if (!held) return 2;
       int fd = ::open(inside.c_str(), O_CREAT | O_EXCL | O_WRONLY, 0644);
       if (fd < 0) put(overlap, "two holders");
-      ::usleep(20000);
+      ::usleep(20000);  // hold a while, so an overlapping holder would be caught
       if (fd >= 0) ::close(fd), ::unlink(inside.c_str());
       return 0;
     }));
@@ -458,8 +458,10 @@ TEST_F(CacheFixture, PruneRemovesLeastRecentlyUsedEntriesButNeverOnesInUse) {
         fill_for(release(dep, dep),
                  install_cmd("head -c 1000 /dev/zero > big;") + " && mv big node_modules/"));
     ASSERT_TRUE(out);
+    // Last use is the sentinel's mtime: set it outright, an hour apart per entry.
+    timespec used[2] = {{0, UTIME_OMIT}, {static_cast<time_t>(1'000'000 + 3600 * outs.size()), 0}};
+    ::utimensat(AT_FDCWD, (cache_dir / ".done" / out->entry.key).c_str(), used, 0);
     outs.push_back(std::move(*out));
-    ::usleep(20000);  // distinct last-use times; ordering, not synchronisation
   }
   auto old_key = outs[0].entry.key, mid_key = outs[1].entry.key;
   outs[1].use.reset();  // "mid" is no longer used by any release
