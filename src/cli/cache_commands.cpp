@@ -4,7 +4,6 @@
 
 #include <chrono>
 #include <nlohmann/json.hpp>
-#include <variant>
 
 #include "cli/format.h"
 #include "core/duration.h"
@@ -12,23 +11,10 @@
 namespace berth::cli {
 using json = nlohmann::json;
 
-namespace {
-
-// Sends one request and hands back its JSON body, or the exit code to return.
-std::variant<json, int> call(http::Client& client, const std::string& method,
-                             const std::string& path, const std::string& body = "") {
-  auto r = client.request(method, path, body, std::chrono::minutes(10));
-  if (!r) return report(r.error());
-  if (int rc = check(*r)) return rc;
-  return json::parse(r->body, nullptr, false);
-}
-
-}  // namespace
-
 int cmd_cache_ls(http::Client& client, bool json_out) {
-  auto got = call(client, "GET", "/v1/cache");
-  if (auto* rc = std::get_if<int>(&got)) return *rc;
-  auto& j = std::get<json>(got);
+  auto got = fetch_json(client, "GET", "/v1/cache");
+  if (!got) return got.error();
+  auto& j = *got;
   if (json_out) {
     fmt::print("{}\n", j.dump());
     return 0;
@@ -54,9 +40,10 @@ int cmd_cache_ls(http::Client& client, bool json_out) {
 }
 
 int cmd_cache_rm(http::Client& client, const std::string& key, bool force, bool json_out) {
-  auto got = call(client, "DELETE", "/v1/cache/" + key + (force ? "?force=true" : ""));
-  if (auto* rc = std::get_if<int>(&got)) return *rc;
-  auto& j = std::get<json>(got);
+  auto got = fetch_json(client, "DELETE", "/v1/cache/" + key + (force ? "?force=true" : ""), "",
+                        std::chrono::minutes(10));
+  if (!got) return got.error();
+  auto& j = *got;
   if (json_out)
     fmt::print("{}\n", j.dump());
   else
@@ -68,9 +55,9 @@ int cmd_cache_rm(http::Client& client, const std::string& key, bool force, bool 
 int cmd_cache_prune(http::Client& client, const std::string& max_size, bool all, bool json_out) {
   json body = {{"all", all}};
   if (!max_size.empty()) body["max_size"] = max_size;
-  auto got = call(client, "POST", "/v1/cache/prune", body.dump());
-  if (auto* rc = std::get_if<int>(&got)) return *rc;
-  auto& j = std::get<json>(got);
+  auto got = fetch_json(client, "POST", "/v1/cache/prune", body.dump(), std::chrono::minutes(10));
+  if (!got) return got.error();
+  auto& j = *got;
   if (json_out) {
     fmt::print("{}\n", j.dump());
     return 0;

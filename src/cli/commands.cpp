@@ -79,10 +79,9 @@ void print_status(const json& c) {
 int wait_settled(http::Client& client, const std::string& name, bool json_out) {
   auto deadline = std::chrono::steady_clock::now() + 10min;
   for (;;) {
-    auto r = client.request("GET", "/v1/components/" + name);
-    if (!r) return report(r.error());
-    if (int rc = check(*r)) return rc;
-    auto c = json::parse(r->body);
+    auto got = fetch_json(client, "GET", "/v1/components/" + name);
+    if (!got) return got.error();
+    auto& c = *got;
     std::string state = c.value("state", "");
     if (state != "starting" || std::chrono::steady_clock::now() > deadline) {
       if (json_out)
@@ -106,10 +105,9 @@ int print_component(const http::ClientResponse& r, bool json_out) {
 }
 
 int cmd_ls(http::Client& client, const Options& o) {
-  auto r = client.request("GET", "/v1/components");
-  if (!r) return report(r.error());
-  if (int rc = check(*r)) return rc;
-  auto j = json::parse(r->body);
+  auto got = fetch_json(client, "GET", "/v1/components");
+  if (!got) return got.error();
+  auto& j = *got;
   if (o.json_out) {
     fmt::print("{}\n", j["components"].dump());
     return 0;
@@ -132,10 +130,9 @@ int cmd_ls(http::Client& client, const Options& o) {
 int cmd_logs(http::Client& client, const Options& o) {
   std::string target = fmt::format("/v1/components/{}/logs?n={}", o.name, o.lines);
   if (!o.follow) {
-    auto r = client.request("GET", target);
-    if (!r) return report(r.error());
-    if (int rc = check(*r)) return rc;
-    auto j = json::parse(r->body);
+    auto got = fetch_json(client, "GET", target);
+    if (!got) return got.error();
+    auto& j = *got;
     for (auto& l : j["lines"]) {
       if (o.json_out)
         fmt::print("{}\n", l.dump());
@@ -329,10 +326,9 @@ int main(int argc, char** argv) {
   if (cache_rm->parsed()) return cmd_cache_rm(client, cache_key, force, o.json_out);
   if (cache_prune->parsed()) return cmd_cache_prune(client, max_size, all, o.json_out);
   if (rm->parsed()) {
-    auto r = client.request("DELETE", "/v1/components/" + o.name, "", 10min);
-    if (!r) return report(r.error());
-    if (int rc = check(*r)) return rc;
-    auto j = json::parse(r->body);
+    auto got = fetch_json(client, "DELETE", "/v1/components/" + o.name, "", 10min);
+    if (!got) return got.error();
+    auto& j = *got;
     if (o.json_out)
       fmt::print("{}\n", j.dump());
     else
@@ -340,10 +336,9 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (reconcile->parsed()) {
-    auto r = client.request("POST", "/v1/reconcile", json{{"live", live}}.dump(), 10min);
-    if (!r) return report(r.error());
-    if (int rc = check(*r)) return rc;
-    auto j = json::parse(r->body);
+    auto got = fetch_json(client, "POST", "/v1/reconcile", json{{"live", live}}.dump(), 10min);
+    if (!got) return got.error();
+    auto& j = *got;
     if (o.json_out) {
       fmt::print("{}\n", j.dump());
     } else {

@@ -10,6 +10,7 @@
 #include "archive/pack.h"
 #include "cli/format.h"
 #include "config/manifest.h"
+#include "core/duration.h"
 #include "core/random_id.h"
 
 namespace berth::cli {
@@ -148,10 +149,9 @@ int cmd_deploy(http::Client& client, const DeployOptions& o) {
 int cmd_rollback(http::Client& client, const std::string& name, const std::string& to, bool follow,
                  bool json_out) {
   std::string body = to.empty() ? "" : json{{"to", to}}.dump();
-  auto r = client.request("POST", "/v1/components/" + name + "/rollback", body);
-  if (!r) return report(r.error());
-  if (int rc = check(*r)) return rc;
-  auto row = json::parse(r->body);
+  auto got = fetch_json(client, "POST", "/v1/components/" + name + "/rollback", body);
+  if (!got) return got.error();
+  auto& row = *got;
   if (!follow) {
     fmt::print("{}\n", json_out ? row.dump() : row.value("id", ""));
     return 0;
@@ -161,19 +161,16 @@ int cmd_rollback(http::Client& client, const std::string& name, const std::strin
 }
 
 int cmd_deployments(http::Client& client, const std::string& name, bool json_out) {
-  auto r = client.request("GET", "/v1/deployments?component=" + name);
-  if (!r) return report(r.error());
-  if (int rc = check(*r)) return rc;
-  auto j = json::parse(r->body);
+  auto got = fetch_json(client, "GET", "/v1/deployments?component=" + name);
+  if (!got) return got.error();
+  auto& j = *got;
   if (json_out) {
     fmt::print("{}\n", j.dump());
     return 0;
   }
   std::vector<std::vector<std::string>> rows{
       {"ID", "KIND", "STATUS", "RELEASE", "AGE", "DIGEST", "ERROR"}};
-  const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                       std::chrono::system_clock::now().time_since_epoch())
-                       .count();
+  const auto now = now_ms();
   for (auto& d : j["deployments"]) {
     std::string digest =
         d["digest"].is_string() ? d["digest"].get<std::string>().substr(7, 12) : "-";

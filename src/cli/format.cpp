@@ -57,4 +57,16 @@ int check(const http::ClientResponse& r) {
   return 1;
 }
 
+std::expected<nlohmann::json, int> fetch_json(http::Client& client, const std::string& method,
+                                              const std::string& target, const std::string& body,
+                                              std::chrono::milliseconds timeout) {
+  auto r = client.request(method, target, body, timeout);
+  if (!r) return std::unexpected(report(r.error()));
+  if (int rc = check(*r)) return std::unexpected(rc);
+  auto j = nlohmann::json::parse(r->body, nullptr, false);
+  if (j.is_discarded())
+    return std::unexpected(report(Error{"bad_response", "the daemon's answer is not JSON"}));
+  return j;
+}
+
 }  // namespace berth::cli

@@ -1,6 +1,9 @@
 // Human formatting for the CLI: tables, byte sizes, uptimes, and error reports.
 #pragma once
+#include <chrono>
 #include <cstdint>
+#include <expected>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -14,6 +17,11 @@ std::string human_uptime(int64_t ms);  // 3s, 5m, 2h, 4d
 // Left-aligned columns separated by two spaces.
 std::string table(const std::vector<std::vector<std::string>>& rows);
 
+// Sends a request and parses its JSON answer. On failure (no daemon, a non-2xx answer) the
+// error is printed and the exit code to return comes back instead.
+std::expected<nlohmann::json, int> fetch_json(
+    http::Client& client, const std::string& method, const std::string& target,
+    const std::string& body = "", std::chrono::milliseconds timeout = std::chrono::seconds(60));
 // Prints "berth: MESSAGE" to stderr; returns 1.
 int report(const Error& e);
 // Prints a server error ("message (code)") and returns 1; returns 0 on 2xx.
