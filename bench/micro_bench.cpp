@@ -32,7 +32,7 @@ BENCHMARK(BM_LineSplitter);
 void BM_MarkerSubstring(benchmark::State& state) {
   auto data = sample_output();
   for (auto _ : state) {
-    auto m = berth::MarkerMatcher::substring("server listening on port");
+    auto m = *berth::MarkerMatcher::substring("server listening on port");
     for (size_t off = 0; off < data.size(); off += 4093)
       m.feed(std::string_view(data).substr(off, 4093));
     benchmark::DoNotOptimize(m.matched());

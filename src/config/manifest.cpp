@@ -3,7 +3,8 @@
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
-#include <regex>
+#include <algorithm>
+#include <cctype>
 #include <set>
 
 #include "core/fs_util.h"
@@ -99,6 +100,12 @@ class Reader {
   std::string file_;
 };
 
+bool valid_env_name(std::string_view name) {
+  if (name.empty() || std::isdigit(static_cast<unsigned char>(name[0]))) return false;
+  return std::all_of(name.begin(), name.end(),
+                     [](unsigned char c) { return std::isalnum(c) || c == '_'; });
+}
+
 #define TRY(expr)                                                  \
   do {                                                             \
     if (auto r_ = (expr); !r_) return std::unexpected(r_.error()); \
@@ -124,10 +131,9 @@ Result<void> parse_run(const Reader& r, const toml::table& t, RunSpec& run) {
   }
   if (auto* env = t.get("env")) {
     if (!env->is_table()) return r.error("run.env", "expected a table of NAME = \"value\"");
-    static const std::regex kName("[A-Za-z_][A-Za-z0-9_]*");
     for (auto&& [k, v] : *env->as_table()) {
       std::string name(k.str());
-      if (!std::regex_match(name, kName))
+      if (!valid_env_name(name))
         return r.error("run.env." + name, "not a valid environment variable name");
       if (v.is_string())
         run.env[name] = v.as_string()->get();
@@ -164,17 +170,16 @@ Result<void> parse_ready(const Reader& r, const toml::table& t, ReadySpec& ready
   auto marker = r.string(t, "ready", "marker");
   if (!marker) return std::unexpected(marker.error());
   if (*marker && (*marker)->empty()) return r.error("ready.marker", "must not be empty");
+  if (*marker && (*marker)->size() > Pattern::kMaxLength)
+    return r.error("ready.marker", fmt::format("is longer than {} bytes", Pattern::kMaxLength));
   ready.marker = *marker;
   auto rx = r.string(t, "ready", "marker_regex");
   if (!rx) return std::unexpected(rx.error());
   if (*rx) {
-    try {
-      std::regex test(**rx);
-    } catch (const std::regex_error& e) {
-      return r.error("ready.marker_regex",
-                     fmt::format("not a valid regular expression ({})", e.what()));
-    }
-    ready.marker_regex = *rx;
+    if ((*rx)->empty()) return r.error("ready.marker_regex", "must not be empty");
+    auto p = Pattern::regex(**rx);
+    if (!p) return r.error("ready.marker_regex", p.error().message);
+    ready.marker_regex = std::move(*p);
   }
   if (ready.marker && ready.marker_regex)
     return r.error("ready.marker_regex", "set either marker or marker_regex, not both");
@@ -257,6 +262,11 @@ Result<void> parse_watch(const Reader& r, const toml::table& t, WatchSpec& w) {
   w.enabled = enabled->value_or(false);
   TRY(string_list(r, t, "watch", "ignore", w.ignore));
   TRY(string_list(r, t, "watch", "include", w.include));
+  for (auto* list : {&w.ignore, &w.include})
+    for (size_t i = 0; i < list->size(); ++i)
+      if (auto g = Pattern::glob((*list)[i]); !g)
+        return r.error(fmt::format("watch.{}[{}]", list == &w.ignore ? "ignore" : "include", i),
+                       g.error().message);
   TRY(r.duration(t, "watch", "debounce", w.debounce, Millis(1)));
   TRY(r.duration(t, "watch", "max_wait", w.max_wait, Millis(1)));
   TRY(r.duration(t, "watch", "poll_interval", w.poll_interval, Millis(10)));
@@ -376,8 +386,11 @@ Result<Manifest> load_manifest(const std::filesystem::path& dir) {
 }
 
 bool valid_component_name(const std::string& name) {
-  static const std::regex kName("[A-Za-z0-9][A-Za-z0-9._-]{0,62}");
-  return std::regex_match(name, kName);
+  if (name.empty() || name.size() > 63 || !std::isalnum(static_cast<unsigned char>(name[0])))
+    return false;
+  return std::all_of(name.begin(), name.end(), [](unsigned char c) {
+    return std::isalnum(c) || c == '.' || c == '_' || c == '-';
+  });
 }
 
 std::optional<int> parse_signal(std::string_view name) {

@@ -12,6 +12,7 @@
 
 #include "core/duration.h"
 #include "core/error.h"
+#include "core/pattern.h"
 
 namespace berth {
 
@@ -26,8 +27,8 @@ struct RunSpec {
 };
 
 struct ReadySpec {
-  std::optional<std::string> marker;        // substring, matched across chunk boundaries
-  std::optional<std::string> marker_regex;  // ECMAScript regex, matched per line
+  std::optional<std::string> marker;    // substring, matched across chunk boundaries
+  std::optional<Pattern> marker_regex;  // RE2 syntax, matched per line
   std::optional<uint16_t> port;             // ready when a TCP connect succeeds
   bool notify = false;                      // systemd NOTIFY_SOCKET, READY=1
   Millis idle_timeout{10'000};              // reset by every chunk of output

@@ -539,7 +539,11 @@ asio::awaitable<Result<void>> Deployer::activate_and_restart(Active& a) {
     c->pause_for_deploy();
   }
   (void)host_.set_desired(name, true);
-  auto r = fresh ? c->start_now() : co_await c->restart();
+  Result<void> r;
+  if (fresh)
+    r = c->start_now();
+  else
+    r = co_await c->restart();
   if (r) r = co_await c->wait_started();
   if (r) {
     a.log->append("info", {{"message", "ready"}});

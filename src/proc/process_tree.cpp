@@ -70,8 +70,10 @@ Result<std::shared_ptr<ProcessTree>> ProcessTree::start(asio::io_context& io, Re
   t->matchers_ = std::make_unique<Matchers>(line_sink('o'), line_sink('e'));
   const auto& ready = t->spec_.ready;
   if (ready.marker) {
-    t->matchers_->out_marker = MarkerMatcher::substring(*ready.marker);
-    t->matchers_->err_marker = MarkerMatcher::substring(*ready.marker);
+    auto m = MarkerMatcher::substring(*ready.marker);
+    if (!m) return std::unexpected(m.error());
+    t->matchers_->out_marker = *m;
+    t->matchers_->err_marker = std::move(*m);
   } else if (ready.marker_regex) {
     t->matchers_->out_marker = MarkerMatcher::regex(*ready.marker_regex);
     t->matchers_->err_marker = MarkerMatcher::regex(*ready.marker_regex);

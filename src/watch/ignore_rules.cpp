@@ -1,7 +1,5 @@
 #include "watch/ignore_rules.h"
 
-#include <fnmatch.h>
-
 #include <sstream>
 
 #include "core/fs_util.h"
@@ -18,27 +16,34 @@ const std::vector<std::string>& IgnoreRules::defaults() {
   return kDefaults;
 }
 
-void IgnoreRules::add(std::string_view line) {
+std::optional<IgnoreRules::Parsed> IgnoreRules::parse(std::string_view line) {
   while (!line.empty() && (line.back() == ' ' || line.back() == '\r')) line.remove_suffix(1);
-  if (line.empty() || line.front() == '#') return;
-  Rule r;
+  if (line.empty() || line.front() == '#') return std::nullopt;
+  Parsed p;
   if (line.front() == '!') {
-    r.negate = true;
+    p.negate = true;
     line.remove_prefix(1);
   }
   if (!line.empty() && line.back() == '/') {
-    r.dir_only = true;
+    p.dir_only = true;
     line.remove_suffix(1);
   }
   if (!line.empty() && line.front() == '/') {
-    r.anchored = true;
+    p.anchored = true;
     line.remove_prefix(1);
   }
-  if (line.empty()) return;
-  r.anchored = r.anchored || line.find('/') != std::string_view::npos;
-  r.deep = line.find("**") != std::string_view::npos;
-  r.glob = std::string(line);
-  rules_.push_back(std::move(r));
+  if (line.empty()) return std::nullopt;
+  p.anchored = p.anchored || line.find('/') != std::string_view::npos;
+  p.glob = std::string(line);
+  return p;
+}
+
+void IgnoreRules::add(std::string_view line) {
+  auto p = parse(line);
+  if (!p) return;
+  auto compiled = Pattern::glob(p->glob);
+  if (!compiled) return;
+  rules_.push_back({std::move(*compiled), p->negate, p->dir_only, p->anchored});
 }
 
 void IgnoreRules::add_file(const std::filesystem::path& file) {
@@ -65,35 +70,19 @@ IgnoreRules IgnoreRules::load(const std::filesystem::path& root,
   for (auto& e : extra) rules.add(e);
   rules.add_file(root / ".berthignore");
   for (auto& i : include) {
-    Rule r;
-    r.glob = i.starts_with("/") ? i.substr(1) : i;
-    r.anchored = r.glob.find('/') != std::string::npos;
-    r.deep = r.glob.find("**") != std::string::npos;
-    rules.include_.push_back(std::move(r));
+    std::string_view glob = i;
+    if (glob.starts_with('/')) glob.remove_prefix(1);
+    if (auto compiled = Pattern::glob(glob))
+      rules.include_.push_back(
+          {std::move(*compiled), false, false, glob.find('/') != std::string_view::npos});
   }
   return rules;
 }
 
 bool IgnoreRules::match(const Rule& r, std::string_view rel) {
-  std::string path(rel);
-  if (r.anchored) {
-    // `**` may span directories: without FNM_PATHNAME, `*` crosses '/' too.
-    if (r.deep) {
-      std::string g = r.glob;
-      // "a/**/b" must also match "a/b".
-      for (size_t p; (p = g.find("/**/")) != std::string::npos;) {
-        std::string collapsed = g.substr(0, p) + "/" + g.substr(p + 4);
-        if (::fnmatch(collapsed.c_str(), path.c_str(), 0) == 0) return true;
-        g.replace(p, 4, "/*/");
-      }
-      if (g.starts_with("**/") && ::fnmatch(g.substr(3).c_str(), path.c_str(), 0) == 0) return true;
-      return ::fnmatch(r.glob.c_str(), path.c_str(), 0) == 0;
-    }
-    return ::fnmatch(r.glob.c_str(), path.c_str(), FNM_PATHNAME) == 0;
-  }
-  auto slash = path.rfind('/');
-  std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
-  return ::fnmatch(r.glob.c_str(), base.c_str(), 0) == 0;
+  if (r.anchored) return r.pattern.full_match(rel);
+  auto slash = rel.rfind('/');
+  return r.pattern.full_match(slash == std::string_view::npos ? rel : rel.substr(slash + 1));
 }
 
 bool IgnoreRules::ignored(std::string_view rel, bool is_dir) const {

@@ -2,18 +2,24 @@
 // depth, editor swap files, logs, caches), the manifest's [watch] ignore globs and the root's
 // .berthignore (gitignore syntax: `#` comments, `!` negation, trailing `/` for directories,
 // a leading or inner `/` anchors to the root, `**` crosses directories). [watch] include,
-// when set, narrows which files count as changes; directories are still walked.
+// when set, narrows which files count as changes; directories are still walked. Every glob is
+// a Pattern (RE2): matching a path is linear in its length whatever the glob.
 #pragma once
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "core/pattern.h"
 
 namespace berth {
 
 class IgnoreRules {
  public:
-  // Defaults + `extra` (manifest globs) + ROOT/.berthignore if present.
+  // Defaults + `extra` (manifest globs) + ROOT/.berthignore if present. A glob that does not
+  // compile is skipped, as git skips a bad .gitignore line; the manifest has refused bad
+  // [watch] globs already.
   static IgnoreRules load(const std::filesystem::path& root, const std::vector<std::string>& extra,
                           const std::vector<std::string>& include);
   // What `berth deploy` leaves out of an upload: .git, node_modules and ROOT/.berthignore.
@@ -27,9 +33,15 @@ class IgnoreRules {
 
  private:
   struct Rule {
-    std::string glob;
-    bool negate = false, dir_only = false, anchored = false, deep = false;
+    Pattern pattern;
+    bool negate = false, dir_only = false;
+    bool anchored = false;  // matched against the whole relative path, else the base name
   };
+  struct Parsed {
+    std::string glob;
+    bool negate = false, dir_only = false, anchored = false;
+  };
+  static std::optional<Parsed> parse(std::string_view line);
   void add(std::string_view line);
   void add_file(const std::filesystem::path& file);
   static bool match(const Rule& r, std::string_view rel);

@@ -33,6 +33,31 @@ TEST_F(ReadyTest, MarkerRegexMatchesALine) {
             "ready");
 }
 
+// Under std::regex the first overflowed the daemon's stack and the second pinned its loop for
+// minutes; RE2 answers both at once. The daemon goes on serving, and a later line that does
+// match still makes the component ready.
+TEST_F(ReadyTest, PathologicalMarkerRegexesNeitherCrashNorStall) {
+  run("deep", {"repeat:8192:ab", "print:", "forever"},
+      "[ready]\nmarker_regex = \"(a|b)*c\"\nidle_timeout = \"300ms\"\n[restart]\npolicy = "
+      "\"never\"\n");
+  run("nested", {"repeat:34:a", "print:!", "sleep:100", "print:aaaa", "forever"},
+      "[ready]\nmarker_regex = \"^(a+)+$\"\n");
+  auto deep = d.wait_for("deep", [](const json& s) { return s["state"] != "starting"; });
+  EXPECT_EQ(deep["state"], "failed");
+  EXPECT_EQ(deep["last_error"]["code"], "startup_idle_timeout");
+  auto nested = d.wait_for("nested", [](const json& s) { return s["state"] != "starting"; });
+  EXPECT_EQ(nested["state"], "ready");
+  EXPECT_EQ(d.api("GET", "/healthz").status, 200);
+}
+
+TEST_F(ReadyTest, AMarkerRegexRe2CannotRunIsABadManifest) {
+  auto dir = d.component("backref", "[run]\ncommand = \"true\"\n[ready]\nmarker_regex = "
+                                    "'(a)\\1'\n");
+  auto r = d.api("POST", "/v1/components", json{{"dir", dir}}.dump());
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.body["error"]["code"], "bad_manifest");
+}
+
 TEST_F(ReadyTest, SilentHangFailsWithIdleTimeout) {
   run("silent", {"pidfile:" + (d.work() / "p").string(), "forever"},
       "[ready]\nmarker = \"never\"\nidle_timeout = \"300ms\"\n[restart]\npolicy = \"never\"\n");

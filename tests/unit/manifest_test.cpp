@@ -99,6 +99,13 @@ TEST(Manifest, BadValues) {
   EXPECT_NE(error_of("[run]\ncommand = \"x\"\n[ready]\nmarker_regex = \"(\"\n")
                 .find("ready.marker_regex"),
             std::string::npos);
+  // RE2 refuses what it cannot run in linear time (backreferences, lookaround).
+  EXPECT_NE(error_of("[run]\ncommand = \"x\"\n[ready]\nmarker_regex = '(a)\\1'\n")
+                .find("ready.marker_regex: not a valid RE2 regular expression"),
+            std::string::npos);
+  EXPECT_NE(error_of("[run]\ncommand = \"x\"\n[watch]\nignore = [\"ok\", \"[z-a]\"]\n")
+                .find("watch.ignore[1]"),
+            std::string::npos);
   EXPECT_NE(error_of("name = \"bad name\"\n[run]\ncommand = \"x\"\n").find("name"),
             std::string::npos);
   EXPECT_NE(error_of("[run]\ncommand = \"x\"\nenv = { \"1X\" = \"y\" }\n").find("run.env.1X"),

@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "core/fs_util.h"
+#include "core/pattern.h"
 #include "proc/log_sink.h"
 #include "proc/marker_matcher.h"
 #include "proc/proc_stat.h"
@@ -14,8 +15,13 @@
 namespace berth {
 namespace {
 
+MarkerMatcher substring(std::string_view marker) { return *MarkerMatcher::substring(marker); }
+MarkerMatcher regex(std::string_view pattern) {
+  return MarkerMatcher::regex(*Pattern::regex(pattern));
+}
+
 TEST(MarkerMatcher, SubstringSplitAcrossChunks) {
-  auto m = MarkerMatcher::substring("listening");
+  auto m = substring("listening");
   EXPECT_FALSE(m.feed("server lis"));
   EXPECT_FALSE(m.feed("te"));
   EXPECT_TRUE(m.feed("ning on 80"));
@@ -23,7 +29,7 @@ TEST(MarkerMatcher, SubstringSplitAcrossChunks) {
 }
 
 TEST(MarkerMatcher, SubstringOneByteAtATime) {
-  auto m = MarkerMatcher::substring("ready");
+  auto m = substring("ready");
   std::string text = "xxreadyxx";
   bool seen = false;
   for (char c : text) seen = m.feed(std::string(1, c)) || seen;
@@ -31,15 +37,66 @@ TEST(MarkerMatcher, SubstringOneByteAtATime) {
 }
 
 TEST(MarkerMatcher, SubstringAbsent) {
-  auto m = MarkerMatcher::substring("ready");
+  auto m = substring("ready");
   EXPECT_FALSE(m.feed("rea"));
   EXPECT_FALSE(m.feed("\ndy"));
 }
 
+TEST(MarkerMatcher, SubstringIsLiteral) {
+  auto m = substring("(a+)+$ [x]");
+  EXPECT_FALSE(m.feed("aaaa"));
+  EXPECT_TRUE(m.feed("..(a+)+$ [x].."));
+}
+
 TEST(MarkerMatcher, RegexMatchesLinesAssembledFromChunks) {
-  auto m = MarkerMatcher::regex("port [0-9]+$");
+  auto m = regex("port [0-9]+$");
   EXPECT_FALSE(m.feed("listening on po"));
   EXPECT_TRUE(m.feed("rt 8080\nmore"));
+}
+
+TEST(MarkerMatcher, RegexMatchesAnUnterminatedPrompt) {
+  auto m = regex("^ready> $");
+  EXPECT_FALSE(m.feed("rea"));
+  EXPECT_TRUE(m.feed("dy> "));
+}
+
+// The two inputs that took the daemon down under std::regex: a 16 KiB line against
+// `(a|b)*c` overflowed the stack, `(a+)+$` against 34 a's and a '!' never finished.
+TEST(MarkerMatcher, PathologicalPatternsFinishWithoutMatching) {
+  auto deep = regex("(a|b)*c");
+  std::string ab;
+  for (int i = 0; i < 8192; ++i) ab += "ab";
+  EXPECT_FALSE(deep.feed(ab + "\n"));
+  auto nested = regex("(a+)+$");
+  EXPECT_TRUE(nested.feed(std::string(34, 'a') + "!\n" + std::string(34, 'a') + "\n"));
+  auto bang = regex("(a+)+b");
+  EXPECT_FALSE(bang.feed(std::string(100000, 'a') + "!\n"));
+  auto alt = regex("(x+x+)+y");
+  EXPECT_FALSE(alt.feed(std::string(50000, 'x') + "\n"));
+}
+
+// A line fed a byte at a time is not searched again per byte once it is past a prompt's
+// length, and a line longer than the cap is still matched on its last part.
+TEST(MarkerMatcher, LongLinesAreBoundedAndStillMatch) {
+  auto m = regex("END$");
+  std::string big(MarkerMatcher::kMaxLine * 2, 'x');
+  for (size_t off = 0; off < big.size(); off += 997) EXPECT_FALSE(m.feed(big.substr(off, 997)));
+  EXPECT_TRUE(m.feed("END\n"));
+}
+
+TEST(MarkerMatcher, InvalidUtf8IsJustBytes) {
+  auto m = regex("ready");
+  EXPECT_FALSE(m.feed("\xff\xfe garbage \xc3\n"));
+  EXPECT_TRUE(m.feed("\xffready\xff\n"));
+}
+
+TEST(Pattern, RefusesWhatRe2CannotCompileOrTooLarge) {
+  EXPECT_EQ(Pattern::regex("(").error().code, "bad_pattern");
+  EXPECT_EQ(Pattern::regex("(a)\\1").error().code, "bad_pattern");  // backreference
+  EXPECT_EQ(Pattern::regex("(?=x)").error().code, "bad_pattern");     // lookahead
+  EXPECT_FALSE(Pattern::regex("((a{1000}){1000}){1000}"));
+  EXPECT_FALSE(Pattern::regex(std::string(Pattern::kMaxLength + 1, 'a')));
+  EXPECT_TRUE(Pattern::regex(std::string(Pattern::kMaxLength, 'a')));
 }
 
 TEST(RestartTracker, BackoffDoublesUpToTheCeiling) {

@@ -380,5 +380,49 @@ TEST(IgnoreRules, DefaultsAndGitignoreSyntax) {
   EXPECT_FALSE(r.ignored("src/app.js", false));
 }
 
+TEST(IgnoreRules, GlobSyntax) {
+  auto r = IgnoreRules::load("/nonexistent",
+                             {"**/gen/*.c", "out/**", "f?o.[ch]", "[!a]x.txt", "\\#lit", "a**b",
+                              "[]]z", "[[:digit:]]*.dat", "caf\xc3\xa9/"},
+                             {});
+  EXPECT_TRUE(r.ignored("gen/x.c", false));
+  EXPECT_TRUE(r.ignored("a/b/gen/x.c", false));
+  EXPECT_FALSE(r.ignored("a/gen/b/x.c", false));  // `*` stays in one segment
+  EXPECT_TRUE(r.ignored("out/a/b", false));
+  EXPECT_FALSE(r.ignored("out", false));
+  EXPECT_TRUE(r.ignored("d/fxo.h", false));
+  EXPECT_FALSE(r.ignored("d/fo.h", false));
+  EXPECT_TRUE(r.ignored("bx.txt", false));
+  EXPECT_FALSE(r.ignored("ax.txt", false));
+  EXPECT_TRUE(r.ignored("#lit", false));
+  EXPECT_TRUE(r.ignored("aXYb", false));
+  EXPECT_TRUE(r.ignored("]z", false));
+  EXPECT_TRUE(r.ignored("7run.dat", false));
+  EXPECT_TRUE(r.ignored("x/caf\xc3\xa9", true));
+  EXPECT_FALSE(r.ignored("\xff\xfe.txt", false));  // not UTF-8: still just a name
+  auto star = IgnoreRules::load("/nonexistent", {"*"}, {});
+  EXPECT_TRUE(star.ignored("\xff\xfe.txt", false));
+}
+
+// glibc's fnmatch backtracks: `*a*a*...b` against a long name of a's is exponential. Every
+// glob is RE2 now, so hostile globs in a manifest or .berthignore finish at once.
+TEST(IgnoreRules, HostileGlobsFinish) {
+  std::vector<std::string> hostile = {"*a*a*a*a*a*a*a*a*a*a*a*a*a*a*b", "**/**/**/**/**/**/x",
+                                      "[", "[!", "\\", "***********c", "a/**/**/**/**/**/b"};
+  auto r = IgnoreRules::load("/nonexistent", hostile, {});
+  std::string name(255, 'a');
+  std::string deep;
+  for (int i = 0; i < 200; ++i) deep += "a/";
+  EXPECT_FALSE(r.ignored(name, false));
+  EXPECT_FALSE(r.ignored(deep + name, false));
+  EXPECT_TRUE(r.ignored("[", false));
+}
+
+TEST(IgnoreRules, BadGlobsAreSkipped) {
+  auto r = IgnoreRules::load("/nonexistent", {"[z-a]", "ok.txt"}, {});
+  EXPECT_TRUE(r.ignored("ok.txt", false));
+  EXPECT_FALSE(r.ignored("z", false));
+}
+
 }  // namespace
 }  // namespace berth

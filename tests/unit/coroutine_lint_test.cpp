@@ -1,0 +1,82 @@
+// The coroutine-shape lint: it flags the shapes GCC 12 miscompiles, passes their named
+// rewrites, and finds none in the project's own sources (the check that keeps them out).
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "lint/coroutine_lint.h"
+
+namespace berth {
+namespace {
+namespace fs = std::filesystem;
+using lint::coroutine_hazards;
+
+TEST(CoroutineLint, FlagsAConditionalAroundAnAwait) {
+  auto f = coroutine_hazards("auto r = fresh ? c->start_now() : co_await c->restart();");
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(f[0].what, "conditional operator");
+  EXPECT_EQ(f[0].line, 1);
+  EXPECT_EQ(coroutine_hazards("x();\nco_return flag ? co_await a() : b;").at(0).line, 2);
+  EXPECT_EQ(coroutine_hazards("f(co_await g(), ok ? 1 : 2);").size(), 1u);
+}
+
+TEST(CoroutineLint, FlagsALambdaCapturingByCopyInsideAnAwait) {
+  auto f = coroutine_hazards("auto r = co_await offload(pool_, [dir, &x] { return go(dir); });");
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(f[0].what, "lambda capturing by copy: [dir]");
+  EXPECT_EQ(coroutine_hazards("co_await run([=] { work(); });").size(), 1u);
+  EXPECT_EQ(coroutine_hazards("co_await run([self = shared_from_this()] {});").size(), 1u);
+  EXPECT_EQ(coroutine_hazards("co_await [t = T{}]() -> awaitable<int> { co_return 1; }();").size(),
+            1u);
+}
+
+TEST(CoroutineLint, PassesTheNamedRewritesAndHarmlessShapes) {
+  const char* ok[] = {
+      "Result<void> r;\nif (fresh) r = c->start_now(); else r = co_await c->restart();",
+      "auto work = [dir] { return go(dir); };\nauto r = co_await offload(pool_, work);",
+      "co_await wait_until([&] { return done; }, deadline);",
+      "co_await run([this, &x] { go(x); });",
+      "if (auto r = co_await extract(a); !r) co_return a.cancel ? fail() : r;",
+      "auto v = items[i] ? 1 : 2;\nco_await next();",
+      "if (x) { y = a ? b : c; }\nco_await next();",
+      "co_await send(\"what? [x] {}\"); // a ? b : c\n/* [y] { } ? */",
+      "co_await send(R\"(a ? b : [x]{})\"); co_await wait(1'000);",
+      "auto [a, b] = co_await pair();",
+      "co_await f(v[0], m[k]);",
+      "#define X(a) (a ? 1 : 2)\nco_await next();",
+  };
+  for (const char* s : ok) {
+    auto f = coroutine_hazards(s);
+    EXPECT_TRUE(f.empty()) << s << "\n  flagged: " << (f.empty() ? "" : f[0].what);
+  }
+}
+
+// The project's own code stays free of both shapes; each finding names file, line and fix.
+TEST(CoroutineLint, NoneInTheSources) {
+  std::string report;
+  int files = 0;
+  for (const char* dir : {"src", "tests", "bench"}) {
+    for (auto& e : fs::recursive_directory_iterator(fs::path(BERTH_SOURCE_DIR) / dir)) {
+      auto ext = e.path().extension();
+      if (!e.is_regular_file() || (ext != ".cpp" && ext != ".h")) continue;
+      if (e.path().filename() == "coroutine_lint_test.cpp") continue;  // its samples are bad
+      std::ifstream in(e.path());
+      std::stringstream text;
+      text << in.rdbuf();
+      ++files;
+      for (auto& f : coroutine_hazards(text.str()))
+        report += fs::relative(e.path(), BERTH_SOURCE_DIR).string() + ":" +
+                  std::to_string(f.line) + ": " + f.what + " in a co_await expression: " +
+                  f.excerpt + "\n";
+    }
+  }
+  EXPECT_GT(files, 50);
+  EXPECT_TRUE(report.empty()) << "GCC 12 destroys temporaries of these twice; name the value "
+                                 "in a statement of its own first:\n"
+                              << report;
+}
+
+}  // namespace
+}  // namespace berth
