@@ -127,13 +127,25 @@ asio::awaitable<Result<void>> run_install(InstallRun run) {
   std::optional<TreeEnd> result;
   hooks.on_line = run.on_line;
   hooks.on_end = [&result](const TreeEnd& end) { result = end; };
+  // Recorded before it exists and once it does, like a component's tree (host/component.cpp):
+  // an installer the next daemon could not find is never left running.
+  TreeRow row{run.record_as, 0, 0, 0, 0, std::nullopt};
+  if (run.cgroup) row.cgroup = run.cgroup->string();
+  if (run.trees)
+    if (auto r = run.trees->put(row); !r)
+      co_return fail("not_recorded", "cannot record the installer's process tree, so it was not "
+                                     "started: " + r.error().message);
   auto tree = ProcessTree::start(run.io, run.reaper, std::move(spec), std::move(hooks));
-  if (!tree) co_return std::unexpected(tree.error());
+  if (!tree) {
+    if (run.trees) (void)run.trees->remove(run.record_as, 0);
+    co_return std::unexpected(tree.error());
+  }
   if (run.trees) {
-    TreeRow row{run.record_as,  0,           (*tree)->pid(), (*tree)->start_time(),
-                (*tree)->pid(), std::nullopt};
-    if (run.cgroup) row.cgroup = run.cgroup->string();
-    (void)run.trees->put(row);
+    row.pid = row.pgid = (*tree)->pid();
+    row.start_time = (*tree)->start_time();
+    if (auto r = run.trees->put(row); !r)
+      (*tree)->abort({"not_recorded", "cannot record the installer's process tree, so it was "
+                                      "killed at once: " + r.error().message});
   }
 
   bool timed_out = false;
@@ -159,6 +171,7 @@ asio::awaitable<Result<void>> run_install(InstallRun run) {
     co_return fail("install_timeout",
                    fmt::format("`{}` did not finish within {}; its process tree was killed",
                                run.plan.command, format_duration(run.timeout)));
+  if (result->startup_failure) co_return std::unexpected(*result->startup_failure);
   const auto& status = result->status;
   if (status.code != 0 || status.signal != 0)
     co_return fail("install_failed", fmt::format("`{}` {}", run.plan.command, status.describe()));

@@ -191,6 +191,22 @@ Result<void> Component::spawn_tree() {
       spdlog::warn("{}: {}; running without a cgroup", name_, r.error().message);
   }
   auto cgroup_dir = spec.spawn.cgroup;
+  // A tree is recorded before it exists (its cgroup, if any) and again once it does: a daemon
+  // that dies at any point leaves a row its successor can act on. A tree that cannot be
+  // recorded is not started, or, if its second record fails, killed at once.
+  TreeRow row{name_, instance, 0, 0, 0, std::nullopt};
+  if (cgroup_dir) row.cgroup = cgroup_dir->string();
+  if (auto r = ctx_.trees.put(row); !r) {
+    if (cgroup_dir) (void)cgroup::remove(*cgroup_dir);
+    if (manifest_.run.lease_address) (void)ctx_.leases.release(name_, instance);
+    Error why{"not_recorded", "cannot record the process tree, so it was not started: " +
+                                  r.error().message};
+    state_ = State::kFailed;
+    last_error_ = why;
+    note(why.message);
+    set_outcome(std::unexpected(why));
+    return std::unexpected(why);
+  }
 
   std::weak_ptr<Component> weak = weak_from_this();
   ProcessTree::Hooks hooks;
@@ -210,6 +226,7 @@ Result<void> Component::spawn_tree() {
   };
   auto tree = ProcessTree::start(ctx_.io, ctx_.reaper, std::move(spec), std::move(hooks));
   if (!tree) {
+    (void)ctx_.trees.remove(name_, instance);
     if (cgroup_dir) (void)cgroup::remove(*cgroup_dir);
     if (manifest_.run.lease_address) (void)ctx_.leases.release(name_, instance);
     state_ = State::kFailed;
@@ -224,10 +241,11 @@ Result<void> Component::spawn_tree() {
   last_error_.reset();
   last_tail_.clear();
   warnings_.clear();
-  TreeRow row{name_, instance, tree_->pid(), tree_->start_time(), tree_->pid(), std::nullopt};
-  if (cgroup_dir) row.cgroup = cgroup_dir->string();
+  row.pid = row.pgid = tree_->pid();
+  row.start_time = tree_->start_time();
   if (auto r = ctx_.trees.put(row); !r)
-    spdlog::error("{}: cannot record tree: {}", name_, r.error().message);
+    tree_->abort({"not_recorded", "cannot record the process tree, so it was killed at once: " +
+                                      r.error().message});
   note(fmt::format("started pid {}{}", tree_->pid(),
                    cgroup_dir ? " in cgroup " + cgroup_dir->filename().string() : ""));
   return {};

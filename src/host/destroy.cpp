@@ -33,6 +33,14 @@ asio::awaitable<Result<Host::Destroyed>> Host::destroy(const std::string& name) 
     co_return fail("destroy_failed", "the destroy running meanwhile failed; see its status");
   }
   destroying_.insert(name);
+  // The intent first: a daemon killed during the teardown finishes it at its next start
+  // (resume_destroys). If even that cannot be written, nothing is touched.
+  if (auto r = component_repo_->mark_destroying(name); !r) {
+    destroying_.erase(name);
+    destroy_ended_->notify_all();
+    co_return fail("destroy_failed", "cannot record the destroy of \"" + name +
+                                         "\", so nothing was removed: " + r.error().message);
+  }
   c->mark_destroyed();
   co_await deployer_->cancel_all(name);
   co_await c->stop();
@@ -57,8 +65,9 @@ asio::awaitable<Result<Host::Destroyed>> Host::destroy(const std::string& name) 
     std::string why;
     for (auto& p : problems) why += (why.empty() ? "" : "; ") + p;
     done = fail("destroy_failed", "could not remove everything of \"" + name + "\": " + why);
-  } else {
-    done = component_repo_->tombstone(name);
+  } else if (auto t = component_repo_->tombstone(name); !t) {
+    done = fail("destroy_failed", "removed everything of \"" + name +
+                                      "\" but cannot record its tombstone: " + t.error().message);
   }
   destroying_.erase(name);
   if (done) {
@@ -73,6 +82,26 @@ asio::awaitable<Result<Host::Destroyed>> Host::destroy(const std::string& name) 
   destroy_ended_->notify_all();
   if (!done) co_return std::unexpected(done.error());
   co_return Destroyed{false};
+}
+
+asio::awaitable<void> Host::resume_destroys(std::vector<std::string> names) {
+  for (auto& name : names) {
+    spdlog::warn("{}: finishing the destroy a previous daemon began", name);
+    if (auto r = co_await destroy(name); !r)
+      spdlog::error("{}: cannot finish its destroy: {}", name, r.error().message);
+  }
+}
+
+asio::awaitable<Result<void>> Host::finish_pending_destroy(const std::string& name) {
+  co_await destroy_settled(name);
+  auto c = find(name);
+  if (!c || !c->destroyed()) co_return Result<void>{};
+  auto r = co_await destroy(name);
+  if (!r)
+    co_return fail("destroy_failed", "\"" + name +
+                                         "\" is half destroyed and finishing that failed: " +
+                                         r.error().message);
+  co_return Result<void>{};
 }
 
 asio::awaitable<Host::Reconciled> Host::reconcile(const std::set<std::string>& live) {

@@ -103,10 +103,15 @@ int Host::run() {
     fmt::print(stderr, "berth daemon: {}\n", rows.error().message);
     return 1;
   }
+  std::vector<std::string> unfinished;
   for (auto& row : *rows) {
     auto c = std::make_shared<Component>(*ctx_, row.name, row.dir, row.watch);
     components_[row.name] = c;
-    if (row.desired == "running")
+    if (row.destroying) {
+      c->mark_destroyed();
+      c->set_destroy_failed({"destroy_failed", "the daemon stopped during its destroy"});
+      unfinished.push_back(row.name);
+    } else if (row.desired == "running")
       if (auto r = c->start_now(); !r)
         spdlog::error("{}: cannot start: {}", row.name, r.error().message);
   }
@@ -129,6 +134,8 @@ int Host::run() {
   spdlog::info("berth {} listening on 127.0.0.1:{} (home {})", BERTH_VERSION, port_,
                config_.home.string());
 
+  if (!unfinished.empty())
+    asio::co_spawn(io_, resume_destroys(std::move(unfinished)), asio::detached);
   asio::signal_set signals(io_, SIGINT, SIGTERM);
   signals.async_wait([this](const boost::system::error_code& ec, int sig) {
     if (ec) return;
@@ -197,6 +204,9 @@ Result<std::shared_ptr<Component>> Host::run_component(const std::string& dir_te
                     name));
   if (destroying_.contains(name))
     return fail("destroy_in_progress", "\"" + name + "\" is being destroyed; try again");
+  if (auto c = find(name); c && c->destroyed())
+    return fail("destroy_failed", "\"" + name + "\" is half destroyed; run `berth rm " + name +
+                                      "` to finish, then run it again");
   if (auto r = lift_tombstone(name); !r) return std::unexpected(r.error());
   auto c = find(name);
   if (c && c->dir() != dir)

@@ -49,14 +49,19 @@ class Host {
     bool already = false;  // it was destroyed before
   };
   // Cancels its deploys, stops the tree (every member gone), drops its watches, removes its
-  // live link, releases and logs, then tombstones it. Idempotent. A teardown that fails leaves
-  // it `destroy_failed` and not tombstoned; another destroy retries. Unknown: not_found.
+  // live link, releases and logs, then tombstones it. Idempotent. The intent is recorded
+  // first (if it cannot be, nothing is touched); a teardown or tombstone that fails leaves it
+  // `destroy_failed`, refusing to start; another destroy, a deploy, or the next daemon start
+  // finishes it. Unknown: not_found.
   boost::asio::awaitable<Result<Destroyed>> destroy(const std::string& name);
   bool tombstoned(const std::string& name) const { return tombstones_.contains(name); }
   // Only an explicit deploy or run (or reconcile healing a live name) calls this.
   Result<void> lift_tombstone(const std::string& name);
   // Completes at once, or when a destroy of `name` in progress has ended.
   boost::asio::awaitable<void> destroy_settled(const std::string& name);
+  // Before a deploy brings `name` back: waits for a destroy in progress, and completes a
+  // destroy that failed half-way (its teardown or its tombstone), so the deploy starts afresh.
+  boost::asio::awaitable<Result<void>> finish_pending_destroy(const std::string& name);
   struct Reconciled {
     std::vector<std::string> dropped, healed;
     std::vector<std::pair<std::string, std::string>> kept, failed;  // name, why
@@ -72,6 +77,8 @@ class Host {
  private:
   Result<void> open();
   void open_cache();
+  // Destroys recorded but not finished by a previous daemon (killed mid-teardown).
+  boost::asio::awaitable<void> resume_destroys(std::vector<std::string> names);
   boost::asio::awaitable<void> shutdown();
 
   DaemonConfig config_;

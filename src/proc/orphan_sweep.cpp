@@ -57,6 +57,10 @@ SweepReport sweep_orphans(const std::vector<TreeRow>& rows) {
                           : "cgroup already empty"));
       continue;
     }
+    if (row.pgid <= 0) {  // recorded just before a spawn that never happened or never finished
+      rep.notes.push_back(fmt::format("{}: never started", who));
+      continue;
+    }
     auto leader = read_proc_stat(row.pgid);
     if (leader && leader->start_time != row.start_time) {
       // The PID now names a different process, so our group died with its leader earlier and

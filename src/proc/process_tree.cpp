@@ -273,9 +273,13 @@ awaitable<void> ProcessTree::supervise() {
 
   // Startup: wait for ready, exit, a stop request, idle expiry or the absolute cap.
   const std::function<bool()> decided = [this] {
-    return ready_ || main_exit_.has_value() || stop_requested_;
+    return ready_ || main_exit_.has_value() || stop_requested_ || aborted_;
   };
   for (;;) {
+    if (aborted_) {
+      end.startup_failure = aborted_;
+      break;
+    }
     if (decided()) break;
     auto now = Clock::now();
     auto quiet_limit = last_output_ + (settle_mode ? ready.settle : ready.idle_timeout);
@@ -346,6 +350,12 @@ awaitable<void> ProcessTree::supervise() {
   }
   ended_ = true;
   if (hooks_.on_end) hooks_.on_end(end);
+  ev_.notify_all();
+}
+
+void ProcessTree::abort(Error why) {
+  if (aborted_ || ready_ || ended_) return;
+  aborted_ = std::move(why);
   ev_.notify_all();
 }
 

@@ -64,6 +64,9 @@ class ProcessTree : public std::enable_shared_from_this<ProcessTree> {
 
   // Begins the stop sequence (idempotent): stop signal, the manifest's grace, SIGKILL.
   void request_stop();
+  // Ends a tree that must not run (one the store could not record) before it is ready: it is
+  // killed at once, without grace, and ends as the startup failure `why`.
+  void abort(Error why);
   // Completes once on_end has run.
   boost::asio::awaitable<void> wait_ended();
 
@@ -102,6 +105,7 @@ class ProcessTree : public std::enable_shared_from_this<ProcessTree> {
   std::optional<ExitStatus> main_exit_;
   std::chrono::steady_clock::time_point main_exit_at_;
   bool ready_ = false, stop_requested_ = false, ended_ = false;
+  std::optional<Error> aborted_;
   std::chrono::steady_clock::time_point stop_requested_at_;
   int pumps_open_ = 0;
   std::deque<std::string> tail_;

@@ -12,6 +12,7 @@ struct ComponentRow {
   std::string dir;
   std::string desired;  // "running" | "stopped"
   bool watch = false;   // `berth run --watch`
+  bool destroying = false;  // a destroy began and has not finished
 };
 
 class ComponentRepo {
@@ -19,6 +20,8 @@ class ComponentRepo {
   explicit ComponentRepo(Db& db) : db_(db) {}
   Result<void> upsert(const ComponentRow& row);
   Result<void> set_desired(const std::string& name, const std::string& desired);
+  // Records that a destroy of `name` has begun (before anything is removed).
+  Result<void> mark_destroying(const std::string& name);
   Result<std::vector<ComponentRow>> list();
   // Destroy: the row goes and a tombstone is written, in one transaction.
   Result<void> tombstone(const std::string& name);

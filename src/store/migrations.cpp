@@ -76,6 +76,11 @@ constexpr const char* kMigrations[] = {
     R"sql(
       ALTER TABLE deployments ADD COLUMN install TEXT;
     )sql",
+    // 6: a destroy is recorded before its teardown starts, so a daemon killed in the middle
+    // (or a teardown that failed) finishes it at the next start instead of forgetting it.
+    R"sql(
+      ALTER TABLE components ADD COLUMN destroying INTEGER NOT NULL DEFAULT 0;
+    )sql",
 };
 
 }  // namespace

@@ -156,6 +156,101 @@ TEST(Destroy, FailedTeardownLeavesNoTombstoneAndARetryWorks) {
   EXPECT_EQ(d.api("GET", "/v1/components/stuck").status, 410);
 }
 
+// The daemon once aborted here (a double free in the deploy's restart step). A deploy after a
+// half-failed destroy finishes that destroy, then starts afresh.
+TEST(Destroy, DeployAfterAFailedTeardownFinishesTheDestroyAndStartsAfresh) {
+  TestDaemon d;
+  auto dir = d.component("stuck", app_toml());
+  ASSERT_EQ(d.cli({"deploy", dir.string()}).code, 0);
+  d.wait_state("stuck", "ready");
+  auto pinned = fs::canonical(d.home() / "components" / "stuck") / "berth.toml";
+  if (std::system(("chattr +i " + pinned.string() + " 2>/dev/null").c_str()) != 0)
+    GTEST_SKIP() << "chattr +i is not permitted here (needs CAP_LINUX_IMMUTABLE)";
+  auto rm = d.cli({"rm", "stuck"});
+  std::system(("chattr -i " + pinned.string()).c_str());
+  ASSERT_EQ(rm.code, 1);
+  EXPECT_EQ(d.api("POST", "/v1/components/stuck/start").status, 410);  // refuses to start
+  auto again = d.cli({"deploy", dir.string()});
+  EXPECT_EQ(again.code, 0) << again.out << again.err;
+  auto s = d.wait_state("stuck", "ready");
+  EXPECT_FALSE(s.contains("destroy_error"));
+  auto releases = fs::directory_iterator(d.home() / "releases" / "stuck");
+  EXPECT_EQ(std::distance(releases, fs::directory_iterator()), 1);  // the old one went too
+  EXPECT_EQ(d.api("GET", "/healthz").status, 200);
+}
+
+// A destroy is recorded before its teardown: a daemon SIGKILLed in the middle of one finishes
+// it at its next start (it once came back `failed` with a misleading bad_manifest instead).
+TEST(Destroy, KilledMidDestroyIsFinishedAtTheNextStart) {
+  TestDaemon d;
+  auto pidfile = d.work() / "pid";
+  auto dir = d.component(
+      "slow", "[run]\ncommand = " +
+                  fixture_command({"pidfile:" + pidfile.string(), "ignore-term", "print:up",
+                                   "forever"}) +
+                  "\n[ready]\nmarker = \"up\"\n[stop]\ngrace = \"60s\"\n");
+  ASSERT_EQ(d.cli({"deploy", dir.string()}).code, 0);
+  d.wait_state("slow", "ready");
+  pid_t pid = read_pidfile(pidfile);
+  std::thread rm([&] { d.cli({"rm", "slow"}); });
+  d.wait_state("slow", "stopping");  // the intent is written before the stop begins
+  d.kill9();
+  rm.join();
+  d.start();
+  ASSERT_TRUE(poll_until([&] { return d.api("GET", "/v1/components/slow").status == 410; }));
+  EXPECT_FALSE(pid_alive(pid));
+  EXPECT_EQ(footprint(d, "slow"), (Footprint{false, false, false, 0, 0}));
+  d.terminate();
+  d.start();  // and it stays destroyed
+  EXPECT_EQ(d.api("GET", "/v1/components/slow").status, 410);
+}
+
+// On a full disk a destroy that cannot even record itself touches nothing and says so; with
+// space again, redeploying and destroying work, and the daemon never went down.
+TEST(FullDisk, DestroyThenDeployAfterSpaceIsFreed) {
+  TestDaemon d({}, TestDaemon::Start::kLater);
+  if (auto why = d.use_small_disk("16m"); !why.empty()) GTEST_SKIP() << why;
+  d.start();
+  auto dir = d.component("app", app_toml());
+  ASSERT_EQ(d.cli({"deploy", dir.string()}).code, 0);
+  d.wait_state("app", "ready");
+  auto filler = fill_disk(d.home());
+  auto rm = d.cli({"rm", "app"});
+  EXPECT_EQ(rm.code, 1);
+  EXPECT_NE(rm.err.find("destroy_failed"), std::string::npos) << rm.err;
+  auto s = d.api("GET", "/v1/components/app").body;
+  EXPECT_TRUE(s["state"] == "ready" || s["state"] == "destroy_failed") << s.dump();
+  fs::remove(filler);
+  auto again = d.cli({"deploy", dir.string()});
+  EXPECT_EQ(again.code, 0) << again.out << again.err;
+  d.wait_state("app", "ready");
+  auto gone = d.cli({"rm", "app"});
+  EXPECT_EQ(gone.code, 0) << gone.err;
+  EXPECT_EQ(d.api("GET", "/v1/components/app").status, 410);
+  EXPECT_EQ(d.api("GET", "/healthz").status, 200);
+}
+
+// A tree that could not be recorded would be invisible to the next daemon's orphan sweep if
+// this one died: it is refused before anything is spawned.
+TEST(FullDisk, ATreeThatCannotBeRecordedIsNotStarted) {
+  TestDaemon d({}, TestDaemon::Start::kLater);
+  if (auto why = d.use_small_disk("16m"); !why.empty()) GTEST_SKIP() << why;
+  d.start();
+  auto dir = d.component("app", app_toml());
+  ASSERT_EQ(d.api("POST", "/v1/components", json{{"dir", dir}}.dump()).status, 201);
+  d.wait_state("app", "ready");
+  ASSERT_EQ(d.api("POST", "/v1/components/app/stop").status, 200);
+  auto filler = fill_disk(d.home());
+  auto r = d.api("POST", "/v1/components/app/start");
+  EXPECT_EQ(r.body["error"]["code"], "not_recorded") << r.body.dump();
+  auto s = d.api("GET", "/v1/components/app").body;
+  EXPECT_EQ(s["processes"], 0);
+  EXPECT_TRUE(s["pid"].is_null()) << s.dump();
+  fs::remove(filler);
+  EXPECT_EQ(d.api("POST", "/v1/components/app/start").status, 200);
+  d.wait_state("app", "ready");
+}
+
 TEST(Reconcile, DropsIdleKeepsActiveAndHealsLiveTombstones) {
   TestDaemon d;
   auto idle = d.component("idle", app_toml());

@@ -4,10 +4,12 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <fstream>
 #include <thread>
 
@@ -100,8 +102,28 @@ std::string fixture_command(const std::vector<std::string>& actions) {
   return a.dump();
 }
 
-TestDaemon::TestDaemon(std::map<std::string, std::string> env) : env_(std::move(env)) {
-  start();
+TestDaemon::TestDaemon(std::map<std::string, std::string> env, Start when)
+    : env_(std::move(env)) {
+  if (when == Start::kNow) start();
+}
+
+std::string TestDaemon::use_small_disk(const std::string& size) {
+  if (::mount("tmpfs", home_.path.c_str(), "tmpfs", MS_NOSUID | MS_NODEV,
+              ("size=" + size + ",mode=0700").c_str()) != 0)
+    return std::string("cannot mount a tmpfs (needs root): ") + std::strerror(errno);
+  mounted_ = true;
+  return "";
+}
+
+fs::path fill_disk(const fs::path& dir) {
+  auto path = dir / "filler";
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  static const std::string block(64 * 1024, 'x');
+  for (size_t len = block.size(); len > 0;) {
+    if (::write(fd, block.data(), len) < 0) len /= 2;  // the last blocks, smaller and smaller
+  }
+  ::close(fd);
+  return path;
 }
 
 TestDaemon::~TestDaemon() {
@@ -114,6 +136,7 @@ TestDaemon::~TestDaemon() {
     int status;
     ::waitpid(pid_, &status, 0);
   }
+  if (mounted_) ::umount2(home_.path.c_str(), MNT_DETACH);
 }
 
 std::map<std::string, std::string> TestDaemon::env() const {

@@ -50,10 +50,14 @@ bool poll_until(const std::function<bool()>& ok);
 
 class TestDaemon {
  public:
-  explicit TestDaemon(std::map<std::string, std::string> env = {});
+  enum class Start { kNow, kLater };
+  explicit TestDaemon(std::map<std::string, std::string> env = {}, Start when = Start::kNow);
   ~TestDaemon();
 
   void start();
+  // Before start(): puts the home on a tmpfs of `size` ("8m"), so tests can fill the disk.
+  // Empty when that is possible (root), else why not (the test skips with it).
+  std::string use_small_disk(const std::string& size);
   void kill9();     // SIGKILL, reaped
   int shutdown();   // `berth shutdown`; returns its exit code
   int terminate();  // SIGTERM; returns the daemon's wait status
@@ -80,7 +84,11 @@ class TestDaemon {
   TempDir home_, work_;
   std::map<std::string, std::string> env_;
   pid_t pid_ = 0;
+  bool mounted_ = false;
 };
+
+// Fills the filesystem holding `dir` with a file there until writes fail; returns its path.
+std::filesystem::path fill_disk(const std::filesystem::path& dir);
 
 // Deployments through the API and the CLI.
 json deployment(TestDaemon& d, const std::string& id);

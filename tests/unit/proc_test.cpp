@@ -9,6 +9,7 @@
 #include "core/pattern.h"
 #include "proc/log_sink.h"
 #include "proc/marker_matcher.h"
+#include "proc/process_tree.h"
 #include "proc/proc_stat.h"
 #include "proc/restart_policy.h"
 
@@ -97,6 +98,31 @@ TEST(Pattern, RefusesWhatRe2CannotCompileOrTooLarge) {
   EXPECT_FALSE(Pattern::regex("((a{1000}){1000}){1000}"));
   EXPECT_FALSE(Pattern::regex(std::string(Pattern::kMaxLength + 1, 'a')));
   EXPECT_TRUE(Pattern::regex(std::string(Pattern::kMaxLength, 'a')));
+}
+
+// A tree the store could not record is aborted right after its spawn: killed at once (no
+// grace, even though it ignores SIGTERM and the grace is an hour) and ended as that failure.
+TEST(ProcessTree, AbortKillsAtOnceAndEndsAsTheGivenFailure) {
+  boost::asio::io_context io;
+  Reaper reaper(io);
+  reaper.start();
+  TreeSpec spec;
+  spec.label = "t";
+  spec.spawn.argv = {"/bin/sh", "-c", "trap '' TERM; echo up; exec sleep 1000"};
+  spec.ready.marker = "never";
+  spec.stop.grace = std::chrono::hours(1);
+  std::optional<TreeEnd> end;
+  ProcessTree::Hooks hooks;
+  hooks.on_end = [&](const TreeEnd& e) { end = e; };
+  auto tree = ProcessTree::start(io, reaper, spec, hooks);
+  ASSERT_TRUE(tree);
+  pid_t pid = (*tree)->pid();
+  (*tree)->abort({"not_recorded", "cannot record"});
+  while (!end) io.run_one();
+  ASSERT_TRUE(end->startup_failure);
+  EXPECT_EQ(end->startup_failure->code, "not_recorded");
+  EXPECT_EQ(end->status.signal, SIGKILL);
+  EXPECT_FALSE(read_proc_stat(pid) && read_proc_stat(pid)->state != 'Z');
 }
 
 TEST(RestartTracker, BackoffDoublesUpToTheCeiling) {
