@@ -204,17 +204,16 @@ int status_for(const std::string& code) {
   return 500;
 }
 
-std::optional<Response> authorize(const Request& req, const std::string& token) {
-  if (req.path == "/healthz") return std::nullopt;
+http::Verdict authorize(const Request& req, const std::string& token) {
   const std::string prefix = "Bearer ";
+  const bool right = req.authorization.starts_with(prefix) &&
+                     constant_time_equal(req.authorization.substr(prefix.size()), token);
+  if (right || req.path == "/healthz") return {std::nullopt, right};
   if (req.authorization.empty())
-    return http::error_response(
+    return {http::error_response(
         401, "unauthorized",
-        "missing Authorization: Bearer <token> (the token is in $BERTH_HOME/token)");
-  if (!req.authorization.starts_with(prefix) ||
-      !constant_time_equal(req.authorization.substr(prefix.size()), token))
-    return http::error_response(401, "unauthorized", "wrong bearer token");
-  return std::nullopt;
+        "missing Authorization: Bearer <token> (the token is in $BERTH_HOME/token)")};
+  return {http::error_response(401, "unauthorized", "wrong bearer token")};
 }
 
 namespace {

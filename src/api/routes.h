@@ -13,9 +13,9 @@ class Host;
 namespace berth::api {
 
 void register_routes(http::Router& router, Host& host);
-// Every route but /healthz needs `Authorization: Bearer <token>`; returns the 401 to send, or
-// nullopt to proceed.
-std::optional<http::Response> authorize(const http::Request& req, const std::string& token);
+// Every route but /healthz needs `Authorization: Bearer <token>`: the verdict holds the 401 to
+// send, or none to proceed; it is `trusted` when the request carried the right token.
+http::Verdict authorize(const http::Request& req, const std::string& token);
 // Maps an Error's stable code to its HTTP status.
 int status_for(const std::string& code);
 

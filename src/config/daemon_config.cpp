@@ -101,6 +101,30 @@ Result<void> parse_cache(const toml::table& t, const std::string& file, CacheCon
   return {};
 }
 
+Result<void> parse_http(const toml::table& t, const std::string& file, HttpConfig& c) {
+  for (auto&& [k, v] : t) {
+    std::string key(k.str());
+    std::string where = file + ": http." + key;
+    auto bad = [&](const char* want) { return fail("bad_config", where + ": expected " + want); };
+    if (key == "max_connections") {
+      if (!v.is_integer() || v.as_integer()->get() < 8 || v.as_integer()->get() > 1'000'000)
+        return bad("an integer 8-1000000");
+      c.max_connections = static_cast<size_t>(v.as_integer()->get());
+    } else if (key == "header_timeout" || key == "idle_timeout" || key == "io_timeout") {
+      auto d = v.is_string() ? parse_duration(v.as_string()->get()) : fail("", "");
+      if (!d || d->count() < 10) return bad("a duration of at least 10ms, like \"10s\"");
+      (key == "header_timeout" ? c.header_timeout
+       : key == "idle_timeout" ? c.idle_timeout
+                               : c.io_timeout) = *d;
+    } else {
+      return fail("bad_config",
+                  where + ": unknown key (known: max_connections, header_timeout, "
+                          "idle_timeout, io_timeout)");
+    }
+  }
+  return {};
+}
+
 }  // namespace
 
 Result<DaemonConfig> load_daemon_config(const std::filesystem::path& home) {
@@ -121,6 +145,12 @@ Result<DaemonConfig> load_daemon_config(const std::filesystem::path& home) {
       if (key == "cache" && v.is_table()) {
         if (auto r = parse_cache(*v.as_table(), file.string(), c.cache); !r)
           return std::unexpected(r.error());
+      } else if (key == "http" && v.is_table()) {
+        if (auto r = parse_http(*v.as_table(), file.string(), c.http); !r)
+          return std::unexpected(r.error());
+      } else if (key == "daemon_log_rate" && v.is_integer() && v.as_integer()->get() >= 1 &&
+                 v.as_integer()->get() <= 100'000) {
+        c.daemon_log_rate = static_cast<int>(v.as_integer()->get());
       } else if (key == "port" && v.is_integer()) {
         auto p = parse_port(std::to_string(v.as_integer()->get()), where);
         if (!p) return std::unexpected(p.error());
@@ -153,7 +183,8 @@ Result<DaemonConfig> load_daemon_config(const std::filesystem::path& home) {
                         ": unknown key or bad value (known: port, cgroup, lease_range, "
                         "log_max_bytes >= 4096, log_files 0-100, log_ring_lines >= 10, "
                         "upload_limit >= 1024, extract_max_bytes >= 1024, "
-                        "extract_max_entries >= 1, releases_keep 1-1000, [cache])");
+                        "extract_max_entries >= 1, releases_keep 1-1000, daemon_log_rate "
+                        "1-100000, [cache], [http])");
       }
     }
   }

@@ -22,6 +22,14 @@ struct CacheConfig {
   uint64_t max_bytes = 10ULL << 30;  // least recently used entries pruned past this; 0: none
 };
 
+// [http]: the API server's limits (see http/server.h).
+struct HttpConfig {
+  size_t max_connections = 0;     // 0: half the process's RLIMIT_NOFILE
+  Millis header_timeout{10'000};  // a request head from a client not yet authenticated
+  Millis idle_timeout{60'000};    // an authenticated keep-alive connection between requests
+  Millis io_timeout{30'000};      // a request body's next bytes, a response's write
+};
+
 struct DaemonConfig {
   std::filesystem::path home;
   uint16_t port = 7370;  // 0 = ephemeral (tests)
@@ -37,6 +45,10 @@ struct DaemonConfig {
   uint64_t extract_max_entries = 200'000;     // entries in one payload
   int releases_keep = 5;                      // releases kept per component for rollback
   CacheConfig cache;
+  HttpConfig http;
+  // The daemon's own log: at most this many lines a second (bursts of 10x pass), the rest
+  // counted and reported; a log file on stderr is rotated past log_max_bytes.
+  int daemon_log_rate = 100;
 };
 
 // Default home: $BERTH_HOME, else /var/lib/berth for root, else ~/.local/state/berth.

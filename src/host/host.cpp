@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/routes.h"
+#include "core/daemon_log.h"
 #include "proc/orphan_sweep.h"
 
 namespace berth {
@@ -91,6 +92,7 @@ void Host::open_cache() {
 }
 
 int Host::run() {
+  install_daemon_log(config_.daemon_log_rate, config_.log_max_bytes);
   if (auto r = open(); !r) {
     fmt::print(stderr, "berth daemon: {}\n", r.error().message);
     return 1;
@@ -120,7 +122,9 @@ int Host::run() {
   std::string token = token_;
   server_ = std::make_unique<http::Server>(
       io_, router_, [token](const http::Request& req) { return api::authorize(req, token); },
-      http::ServerLimits{16 * 1024, config_.body_limit, config_.upload_limit});
+      http::ServerLimits{16 * 1024, config_.body_limit, config_.upload_limit,
+                         config_.http.header_timeout, config_.http.idle_timeout,
+                         config_.http.io_timeout, config_.http.max_connections});
   auto port = server_->listen("127.0.0.1", config_.port);
   if (!port) {
     fmt::print(stderr, "berth daemon: {}\n", port.error().message);

@@ -56,4 +56,11 @@ struct Response {
 // {"error":{"code":...,"message":...}} with the given status.
 Response error_response(int status, const std::string& code, const std::string& message);
 
+// What the server's gate (authentication) says about a request: a refusal to send instead of
+// routing it, and whether the client proved who it is (only such connections are kept alive).
+struct Verdict {
+  std::optional<Response> refusal;
+  bool trusted = false;
+};
+
 }  // namespace berth::http

@@ -1,11 +1,15 @@
 #include "http/server.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -60,7 +64,7 @@ Request convert(bhttp::request<Body>& req) {
 
 class BeastSse : public SseWriter {
  public:
-  BeastSse(beast::tcp_stream& s, std::chrono::seconds io) : stream_(s), io_(io) {}
+  BeastSse(beast::tcp_stream& s, std::chrono::milliseconds io) : stream_(s), io_(io) {}
   asio::awaitable<bool> event(const std::string& id, const std::string& type,
                               const std::string& data) override {
     if (!id.empty()) buf_ += "id: " + id + "\n";
@@ -95,9 +99,54 @@ class BeastSse : public SseWriter {
  private:
   static constexpr size_t kBatchBytes = 32 * 1024;
   beast::tcp_stream& stream_;
-  std::chrono::seconds io_;
+  std::chrono::milliseconds io_;
   std::string buf_;
 };
+
+// A deadline for a body read that, unlike tcp_stream's expiry (which closes the socket),
+// only cancels the read: the connection stays open for a 408 saying why.
+class Deadline {
+ public:
+  explicit Deadline(beast::tcp_stream& s) : stream_(s), timer_(s.get_executor()) {}
+  void arm(std::chrono::milliseconds d) {
+    fired_ = false;
+    timer_.expires_after(d);
+    timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (ec) return;  // disarmed or destroyed: touch nothing
+      fired_ = true;
+      boost::system::error_code ignored;
+      stream_.socket().cancel(ignored);
+    });
+  }
+  void disarm() { timer_.cancel(); }
+  bool fired() const { return fired_; }
+
+ private:
+  beast::tcp_stream& stream_;
+  asio::steady_timer timer_;
+  bool fired_ = false;
+};
+
+Response timed_out(std::chrono::milliseconds io) {
+  return error_response(408, "request_timeout",
+                        fmt::format("the request body did not arrive within {} ms", io.count()));
+}
+
+// A request Beast could not parse (bare LF, NUL in a header, a bad Content-Length or chunk
+// size, ...): answered with 400, then the connection is closed.
+bool is_parse_error(const boost::system::error_code& ec) {
+  return ec.category() == bhttp::make_error_code(bhttp::error::bad_target).category() &&
+         ec != bhttp::error::end_of_stream && ec != bhttp::error::need_buffer &&
+         ec != bhttp::error::body_limit && ec != bhttp::error::header_limit;
+}
+
+Response malformed(const boost::system::error_code& ec) {
+  if (ec == bhttp::error::partial_message)
+    return error_response(400, "bad_request",
+                          "the request ended before its body was complete (Content-Length or "
+                          "chunked framing promised more)");
+  return error_response(400, "bad_request", "malformed request: " + ec.message());
+}
 
 Response too_large(uint64_t limit) {
   return error_response(413, "payload_too_large",
@@ -108,18 +157,23 @@ class BeastBodyReader : public BodyReader {
  public:
   BeastBodyReader(beast::tcp_stream& s, beast::flat_buffer& buf,
                   bhttp::request_parser<bhttp::buffer_body>& p, const ServerLimits& limits)
-      : stream_(s), buf_(buf), parser_(p), limits_(limits) {}
+      : stream_(s), buf_(buf), parser_(p), limits_(limits), deadline_(s) {}
 
   asio::awaitable<Result<size_t>> read_some(char* out, size_t size) override {
     if (parser_.is_done()) co_return size_t{0};
     auto& body = parser_.get().body();
     body.data = out;
     body.size = size;
-    stream_.expires_after(limits_.io);
+    deadline_.arm(limits_.io);
     auto [ec, n] =
         co_await bhttp::async_read(stream_, buf_, parser_, asio::as_tuple(use_awaitable));
-    stream_.expires_never();
+    deadline_.disarm();
     if (ec == bhttp::error::need_buffer) ec = {};
+    if (ec && deadline_.fired()) {
+      failed_ = true;
+      co_return fail("request_timeout", fmt::format("the upload stalled for {} ms",
+                                                    limits_.io.count()));
+    }
     if (ec == bhttp::error::body_limit) {
       failed_ = true;
       co_return fail("payload_too_large",
@@ -142,6 +196,7 @@ class BeastBodyReader : public BodyReader {
   beast::flat_buffer& buf_;
   bhttp::request_parser<bhttp::buffer_body>& parser_;
   const ServerLimits& limits_;
+  Deadline deadline_;
   bool failed_ = false;
 };
 
@@ -163,6 +218,13 @@ Result<uint16_t> Server::listen(const std::string& address, uint16_t port) {
     return fail("listen_failed",
                 "cannot listen on " + address + ":" + std::to_string(port) + ": " + ec.message());
   ::fcntl(acceptor_.native_handle(), F_SETFD, FD_CLOEXEC);
+  // Connections may use at most half the descriptors: the rest is for processes, watches,
+  // the store and logs, and for answering the excess with a 503.
+  rlimit nofile{};
+  ::getrlimit(RLIMIT_NOFILE, &nofile);
+  if (limits_.max_connections == 0)
+    limits_.max_connections = std::max<size_t>(8, static_cast<size_t>(nofile.rlim_cur) / 2);
+  reserve_.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
   asio::co_spawn(io_, accept_loop(), asio::detached);
   return acceptor_.local_endpoint().port();
 }
@@ -172,14 +234,60 @@ void Server::close() {
   acceptor_.close(ec);
 }
 
+void Server::shed_one() {
+  reserve_.reset();
+  int fd = ::accept4(acceptor_.native_handle(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+  if (fd >= 0) ::close(fd);
+  reserve_.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+}
+
+void Server::refuse(tcp::socket& sock) {
+  static const std::string k503 = [] {
+    std::string body =
+        R"({"error":{"code":"too_many_connections","message":"the daemon is at its connection )"
+        R"(limit; retry shortly"}})"
+        "\n";
+    return fmt::format(
+        "HTTP/1.1 503 Service Unavailable\r\nServer: berth\r\nContent-Type: "
+        "application/json\r\nConnection: close\r\nRetry-After: 1\r\nContent-Length: "
+        "{}\r\n\r\n{}",
+        body.size(), body);
+  }();
+  (void)::send(sock.native_handle(), k503.data(), k503.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+  boost::system::error_code ignored;
+  sock.close(ignored);
+}
+
 asio::awaitable<void> Server::accept_loop() {
+  using namespace std::chrono_literals;
+  asio::steady_timer pause(io_);
+  auto backoff = 10ms;
+  uint64_t failures = 0, refused = 0;  // in the current episode, reported once when it ends
   for (;;) {
     auto [ec, sock] = co_await acceptor_.async_accept(asio::as_tuple(use_awaitable));
     if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
     if (ec) {
-      spdlog::warn("accept: {}", ec.message());
+      // Out of descriptors (or kernel memory) every retry fails at once: without a pause the
+      // loop spins at 100% CPU and logs each failure (665 MB in 25 s were seen).
+      if (ec == asio::error::no_descriptors || ec.value() == ENFILE) shed_one();
+      if (failures++ == 0)
+        spdlog::warn("accept: {}; shedding connections and backing off", ec.message());
+      pause.expires_after(backoff);
+      co_await pause.async_wait(asio::as_tuple(use_awaitable));
+      backoff = std::min<std::chrono::milliseconds>(backoff * 2, 1s);
       continue;
     }
+    if (failures) spdlog::info("accepting again after {} failed accepts", failures);
+    failures = 0;
+    backoff = 10ms;
+    if (open_ >= limits_.max_connections) {
+      if (refused++ == 0)
+        spdlog::warn("{} connections open, the limit: refusing new ones with 503", open_);
+      refuse(sock);
+      continue;
+    }
+    if (refused) spdlog::info("below the connection limit again; refused {}", refused);
+    refused = 0;
     ::fcntl(sock.native_handle(), F_SETFD, FD_CLOEXEC);
     asio::co_spawn(io_, session(std::move(sock)), asio::detached);
   }
@@ -200,16 +308,26 @@ asio::awaitable<Response> Server::call(const Router::Route& route, Request& req,
 }
 
 asio::awaitable<void> Server::session(tcp::socket sock) {
+  ++open_;
+  struct Count {
+    size_t& n;
+    ~Count() { --n; }
+  } count{open_};
   beast::tcp_stream stream(std::move(sock));
   beast::flat_buffer buf;
+  Deadline body_deadline(stream);
+  bool trusted = false;  // a request on this connection carried valid credentials
   for (;;) {
-    // The header first: auth and routing decide how (and whether) the body is read.
+    // The header first: auth and routing decide how (and whether) the body is read. Until
+    // the client is trusted it gets the short deadline: a slow or silent stranger holds a
+    // connection for seconds, not minutes.
     bhttp::request_parser<bhttp::empty_body> head;
     head.header_limit(limits_.header_limit);
     head.body_limit(std::max(limits_.body_limit, limits_.upload_limit));
-    stream.expires_after(limits_.idle);
+    stream.expires_after(trusted ? limits_.idle : limits_.header);
     auto [ec, n] =
         co_await bhttp::async_read_header(stream, buf, head, asio::as_tuple(use_awaitable));
+    stream.expires_never();
     if (ec == bhttp::error::end_of_stream || ec == asio::error::eof) break;
     std::optional<Response> early;
     if (ec == bhttp::error::body_limit)
@@ -218,18 +336,23 @@ asio::awaitable<void> Server::session(tcp::socket sock) {
       early = error_response(
           431, "headers_too_large",
           "request headers exceed " + std::to_string(limits_.header_limit) + " bytes");
+    else if (is_parse_error(ec) && ec != bhttp::error::partial_message)
+      early = malformed(ec);
     else if (ec)
-      break;  // timeouts, resets, garbage: nothing useful to answer
+      break;  // timeouts, resets, a head cut short: nothing useful to answer
     bool keep_alive = !early && head.get().keep_alive();
-    unsigned version = head.get().version();
+    unsigned version = ec ? 11 : head.get().version();
     Response resp;
     bool body_unread = early || head.chunked() || head.content_length().value_or(0) > 0;
     if (!early) {
       Request req = convert(head.get());
       const Router::Route* route = nullptr;
       Response refusal;
-      if (auto denied = gate_(req)) {
-        early = std::move(*denied);
+      Verdict verdict = gate_(req);
+      trusted = trusted || verdict.trusted;
+      if (!trusted) keep_alive = false;  // strangers get one request per connection
+      if (verdict.refusal) {
+        early = std::move(*verdict.refusal);
       } else if (!(route = router_.find(req, refusal))) {
         early = std::move(refusal);
       } else if (const uint64_t limit = route->upload ? limits_.upload_limit : limits_.body_limit;
@@ -245,13 +368,19 @@ asio::awaitable<void> Server::session(tcp::socket sock) {
       } else {
         bhttp::request_parser<bhttp::string_body> parser(std::move(head));
         parser.body_limit(limits_.body_limit);
-        stream.expires_after(limits_.io);
+        body_deadline.arm(limits_.io);
         auto [bec, bn] =
             co_await bhttp::async_read(stream, buf, parser, asio::as_tuple(use_awaitable));
+        body_deadline.disarm();
         if (bec == bhttp::error::body_limit)
           early = too_large(limits_.body_limit);
+        else if (bec && body_deadline.fired())
+          early = timed_out(limits_.io);
+        else if (is_parse_error(bec))
+          early = malformed(bec);
         else if (bec)
           break;
+        if (bec) keep_alive = false;
         if (!early) {
           body_unread = false;
           req.body = std::move(parser.get().body());

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -115,6 +116,73 @@ std::string TestDaemon::use_small_disk(const std::string& size) {
   return "";
 }
 
+void TestDaemon::write_config(const std::string& toml) {
+  std::ofstream(home_.path / "config.toml") << toml;
+}
+
+RawConnection::RawConnection(uint16_t port) {
+  fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(port);
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  EXPECT_EQ(::connect(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0) << std::strerror(errno);
+  timeval tv{60, 0};  // a guard against a hung test, not a measurement
+  ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+}
+
+RawConnection::~RawConnection() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void RawConnection::send(const std::string& bytes) {
+  EXPECT_EQ(::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(bytes.size()));
+}
+
+void RawConnection::shutdown_write() {
+  ::shutdown(fd_, SHUT_WR);
+}
+
+std::string RawConnection::read_to_close() {
+  std::string out = std::move(pending_);
+  pending_.clear();
+  char buf[4096];
+  for (;;) {
+    ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+    if (n > 0) {
+      out.append(buf, static_cast<size_t>(n));
+      continue;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) ADD_FAILURE() << "no close in 60 s";
+    return out;
+  }
+}
+
+std::string RawConnection::read_response() {
+  char buf[4096];
+  for (;;) {
+    auto end = pending_.find("\r\n\r\n");
+    if (end != std::string::npos) {
+      size_t body = 0;
+      auto cl = pending_.find("Content-Length: ");
+      if (cl != std::string::npos && cl < end) body = std::stoul(pending_.substr(cl + 16));
+      if (pending_.size() >= end + 4 + body) {
+        std::string r = pending_.substr(0, end + 4 + body);
+        pending_.erase(0, end + 4 + body);
+        return r;
+      }
+    }
+    ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+    if (n <= 0) {
+      std::string r = std::move(pending_);
+      pending_.clear();
+      return r;
+    }
+    pending_.append(buf, static_cast<size_t>(n));
+  }
+}
+
 fs::path fill_disk(const fs::path& dir) {
   auto path = dir / "filler";
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -154,6 +222,10 @@ void TestDaemon::start() {
     int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
     ::dup2(fd, 1);
     ::dup2(fd, 2);
+    if (nofile_) {
+      rlimit lim{nofile_, nofile_};
+      ::setrlimit(RLIMIT_NOFILE, &lim);
+    }
     for (auto& [k, v] : env()) ::setenv(k.c_str(), v.c_str(), 1);
     ::execl(BERTH_BIN, BERTH_BIN, "daemon", nullptr);
     ::_exit(127);

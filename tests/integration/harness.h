@@ -58,6 +58,10 @@ class TestDaemon {
   // Before start(): puts the home on a tmpfs of `size` ("8m"), so tests can fill the disk.
   // Empty when that is possible (root), else why not (the test skips with it).
   std::string use_small_disk(const std::string& size);
+  // Before start(): the daemon runs with this RLIMIT_NOFILE (soft and hard).
+  void limit_fds(unsigned n) { nofile_ = n; }
+  // Before start(): HOME/config.toml.
+  void write_config(const std::string& toml);
   void kill9();     // SIGKILL, reaped
   int shutdown();   // `berth shutdown`; returns its exit code
   int terminate();  // SIGTERM; returns the daemon's wait status
@@ -85,6 +89,25 @@ class TestDaemon {
   std::map<std::string, std::string> env_;
   pid_t pid_ = 0;
   bool mounted_ = false;
+  unsigned nofile_ = 0;
+};
+
+// A plain TCP connection to the daemon, for requests the HTTP client cannot or will not send.
+class RawConnection {
+ public:
+  explicit RawConnection(uint16_t port);  // blocking; fails the test if it cannot connect
+  ~RawConnection();
+  void send(const std::string& bytes);
+  void shutdown_write();
+  // Reads until the server closes (EOF or reset); fails the test after 60 s.
+  std::string read_to_close();
+  // Reads one whole response (head + Content-Length body).
+  std::string read_response();
+  int fd() const { return fd_; }
+
+ private:
+  int fd_ = -1;
+  std::string pending_;
 };
 
 // Fills the filesystem holding `dir` with a file there until writes fail; returns its path.

@@ -1,12 +1,21 @@
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+
 #include "core/byte_size.h"
+#include "core/daemon_log.h"
+#include "core/fs_util.h"
 #include "core/duration.h"
 #include "core/line_splitter.h"
 #include "core/sha256.h"
+#include "support/temp_dir.h"
 
 namespace berth {
 namespace {
+namespace fs = std::filesystem;
 
 TEST(Duration, ParsesUnitsAndCombinations) {
   EXPECT_EQ(parse_duration("250ms").value(), Millis(250));
@@ -110,6 +119,29 @@ TEST(ByteSize, ParsesUnitsAsPowersOf1024) {
   EXPECT_EQ(*parse_byte_size("10GiB"), 10ull << 30);
   for (const char* bad : {"", "lots", "-1G", "5 parsecs", "1e30"})
     EXPECT_EQ(parse_byte_size(bad).error().code, "bad_size") << bad;
+}
+
+// The daemon's log under a flood: ten seconds' worth of lines pass at once, the rest is
+// counted and reported when lines pass again, and the file rotates at its size cap.
+TEST(DaemonLogSink, RateLimitsCountsAndRotates) {
+  test::TempDir dir;
+  auto path = dir.path / "daemon.log";
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  ASSERT_GE(fd, 0);
+  auto now = std::chrono::steady_clock::time_point{};
+  auto sink = std::make_shared<DaemonLogSink>(fd, 10, 512, [&] { return now; });
+  spdlog::logger log("t", sink);
+  log.set_pattern("%v");
+  for (int i = 0; i < 1000; ++i) log.info("line {}", i);
+  EXPECT_EQ(sink->suppressed_total(), 900u);  // a burst of 10 s x 10 lines passed
+  now += std::chrono::seconds(1);             // 10 more tokens
+  log.info("after");
+  auto all = read_file(path).value_or("") + read_file(dir.path / "daemon.log.1").value_or("");
+  EXPECT_NE(all.find("900 log lines were dropped"), std::string::npos);
+  EXPECT_NE(all.find("after"), std::string::npos);
+  EXPECT_LE(fs::file_size(path), 512u);
+  EXPECT_TRUE(fs::exists(dir.path / "daemon.log.1"));  // 100 lines of ~8 bytes overflowed it
+  ::close(fd);
 }
 
 }  // namespace
