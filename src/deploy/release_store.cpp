@@ -99,6 +99,7 @@ size_t ReleaseStore::prune_releases(const std::string& name,
     fs::remove_all(d.path(), ec);
     ++n;
   }
+  fs::remove(releases_of(name), ec);  // only if empty (rmdir)
   return n;
 }
 

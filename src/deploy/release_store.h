@@ -33,7 +33,8 @@ class ReleaseStore {
   Result<void> promote(const std::string& name, const std::string& id,
                        const std::optional<std::string>& top);
 
-  // Removes release directories of NAME not in `keep`; returns how many went.
+  // Removes release directories of NAME not in `keep`, and releases/NAME itself once it is
+  // empty; returns how many releases went.
   size_t prune_releases(const std::string& name, const std::set<std::string>& keep) const;
   // Removes blobs whose digest is not in `keep`.
   size_t prune_blobs(const std::set<std::string>& keep) const;

@@ -548,7 +548,6 @@ asio::awaitable<Result<void>> Deployer::activate_and_restart(Active& a) {
   if (r) r = co_await c->wait_started();
   if (r) {
     a.log->append("info", {{"message", "ready"}});
-    prune(name);
     co_return r;
   }
   const Error why = r.error();
@@ -600,6 +599,9 @@ void Deployer::finish(Active& a, const Result<void>& r) {
   auto& q = queue_[a.row.component];
   std::erase(q, a.row.id);
   if (q.empty()) queue_.erase(a.row.component);
+  // After failures too: a failed deploy's payload and release would otherwise stay until a
+  // later success (on a full disk, keeping it full).
+  prune(a.row.component);
   active_.erase(a.row.id);
   turn_.notify_all();
 }
@@ -607,13 +609,18 @@ void Deployer::finish(Active& a, const Result<void>& r) {
 void Deployer::prune(const std::string& name) {
   auto history = repo_.list(name, 1000);
   if (!history) return;
-  std::set<std::string> keep;
-  if (auto cur = store_.current(name)) keep.insert(*cur);
+  // The live release, those of deploys in flight, and the newest `releases_keep` earlier
+  // successful ones for rollback.
+  std::set<std::string> keep, earlier;
+  auto cur = store_.current(name);
+  if (cur) keep.insert(*cur);
   for (auto& row : *history) {
     if (row.status == "running") keep.insert(row.release);
-    if (row.status == "success" && keep.size() < static_cast<size_t>(ctx_.config.releases_keep))
-      keep.insert(row.release);
+    if (row.status == "success" && row.release != cur &&
+        earlier.size() < static_cast<size_t>(ctx_.config.releases_keep))
+      earlier.insert(row.release);
   }
+  keep.insert(earlier.begin(), earlier.end());
   size_t releases = store_.prune_releases(name, keep);
   // A blob stays while some deployment's release (any component) still exists or runs.
   auto all = repo_.list("", 100000);

@@ -276,6 +276,56 @@ TEST(Deploy, MaliciousArchiveIsRefusedAndTheLiveComponentUntouched) {
   EXPECT_EQ(after["pid"], before["pid"]);
 }
 
+// A failed deploy leaves nothing on disk: not its payload (a 4-byte junk upload, a large
+// refused archive), not an empty releases/NAME. They used to stay until a later success.
+TEST(Deploy, FailedDeploysLeaveNoPayloadOrEmptyDirectories) {
+  TestDaemon d;
+  auto junk = d.work() / "junk.tar.gz";
+  std::ofstream(junk) << "junk";
+  auto r1 = d.cli({"deploy", junk.string(), "--name", "fresh", "--json"});
+  EXPECT_EQ(r1.code, 1);
+  EXPECT_EQ(json_lines(r1.out).back()["error"]["phase"], "extracting") << r1.out;
+  auto big = d.work() / "big.tar.gz";
+  {
+    test::TarBuilder tar(big);
+    tar.file("berth.toml", app_toml());
+    std::string noise;
+    for (int i = 0; noise.size() < 4'000'000; ++i) noise += std::to_string(i * 2654435761u);
+    tar.file("noise.bin", noise).file("/etc/evil", "x");
+  }
+  auto r2 = d.cli({"deploy", big.string(), "--name", "fresh", "--json"});
+  EXPECT_EQ(r2.code, 1);
+  auto blobs = d.home() / "blobs" / "sha256";
+  EXPECT_TRUE(!fs::exists(blobs) || fs::is_empty(blobs));
+  EXPECT_FALSE(fs::exists(d.home() / "releases" / "fresh"));
+  // A live component keeps its release and payload through a failed deploy.
+  auto dir = d.component("live", app_toml());
+  ASSERT_EQ(d.cli({"deploy", dir.string()}).code, 0);
+  EXPECT_EQ(d.cli({"deploy", junk.string(), "--name", "live"}).code, 1);
+  EXPECT_EQ(std::distance(fs::directory_iterator(blobs), fs::directory_iterator()), 1);
+  EXPECT_EQ(std::distance(fs::directory_iterator(d.home() / "releases" / "live"),
+                          fs::directory_iterator()),
+            1);
+}
+
+// releases_keep counts the releases kept for rollback besides the live one (as documented).
+TEST(Deploy, KeepsTheLiveReleasePlusReleasesKeepEarlierOnes) {
+  TestDaemon d({}, TestDaemon::Start::kLater);
+  d.write_config("releases_keep = 2\n");
+  d.start();
+  auto dir = d.component("kept", app_toml());
+  for (int i = 0; i < 4; ++i) {
+    std::ofstream(dir / "version.txt") << i;
+    ASSERT_EQ(d.cli({"deploy", dir.string()}).code, 0);
+  }
+  EXPECT_EQ(std::distance(fs::directory_iterator(d.home() / "releases" / "kept"),
+                          fs::directory_iterator()),
+            3);
+  EXPECT_EQ(std::distance(fs::directory_iterator(d.home() / "blobs" / "sha256"),
+                          fs::directory_iterator()),
+            3);
+}
+
 TEST(Deploy, BadRequestsGetCodes) {
   TestDaemon d;
   auto dir = d.component("x", app_toml());
