@@ -2,8 +2,10 @@
 
 #include <boost/asio/this_coro.hpp>
 #include <nlohmann/json.hpp>
+#include <charconv>
 #include <set>
 
+#include "api/json_body.h"
 #include "core/byte_size.h"
 #include "core/offload.h"
 #include "host/host.h"
@@ -63,13 +65,20 @@ std::optional<uint64_t> query_number(const Request& req, const std::string& key,
   return std::nullopt;
 }
 
-// Where an event stream resumes: after the Last-Event-ID the client sent, else from the start.
-uint64_t resume_after(const Request& req) {
-  try {
-    return req.last_event_id.empty() ? 0 : std::stoull(req.last_event_id);
-  } catch (...) {
-    return 0;
-  }
+// Where an event stream resumes: after the Last-Event-ID the client sent, else from the start;
+// nullopt when it is not a non-negative integer that fits (a negative one used to skip the
+// backlog and an overflowing one to replay everything).
+std::optional<uint64_t> resume_after(const Request& req) {
+  const std::string& s = req.last_event_id;
+  if (s.empty()) return 0;
+  uint64_t v = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+Response bad_event_id() {
+  return http::error_response(400, "bad_request", "Last-Event-ID must be a non-negative integer");
 }
 
 json line_json(const LogLine& l) {
@@ -261,10 +270,9 @@ Response cache_remove(InstallCache& cache, const Request& req) {
 }
 
 Response cache_prune(InstallCache& cache, const Request& req) {
-  auto body = req.body.empty() ? json::object() : json::parse(req.body, nullptr, false);
-  if (!body.is_object())
-    return http::error_response(400, "bad_request",
-                                "expected {\"max_size\": \"2GiB\", \"all\": false}");
+  auto parsed_body = read_body(req.body, {{"max_size", Kind::kSize}, {"all", Kind::kBool}}, true);
+  if (!parsed_body) return from_error(parsed_body.error());
+  const json& body = *parsed_body;
   uint64_t max = cache.options().max_bytes;
   if (auto m = body.value("max_size", json()); m.is_number_unsigned()) {
     max = m.get<uint64_t>();
@@ -302,16 +310,13 @@ void register_routes(http::Router& router, Host& host) {
   });
 
   router.add("POST", "/v1/components", [&host](Request& req) -> asio::awaitable<Response> {
-    auto body = json::parse(req.body, nullptr, false);
-    if (body.is_discarded() || !body.is_object() || !body.contains("dir") ||
-        !body["dir"].is_string())
-      co_return http::error_response(
-          400, "bad_request", "expected a JSON body {\"dir\": \"/abs/path\", \"name\": optional}");
-    std::string name =
-        body.contains("name") && body["name"].is_string() ? body["name"].get<std::string>() : "";
-    if (body.contains("watch") && !body["watch"].is_boolean())
-      co_return http::error_response(400, "bad_request", "watch must be true or false");
-    auto c = host.run_component(body["dir"].get<std::string>(), name, body.value("watch", false));
+    auto body = read_body(
+        req.body, {{"dir", Kind::kString}, {"name", Kind::kString}, {"watch", Kind::kBool}}, false);
+    if (!body) co_return from_error(body.error());
+    if (!body->contains("dir"))
+      co_return http::error_response(400, "bad_request", "\"dir\" (an absolute path) is required");
+    auto c = host.run_component((*body)["dir"].get<std::string>(), body->value("name", ""),
+                                body->value("watch", false));
     if (!c) co_return from_error(c.error());
     co_return ok((*c)->status(), 201);
   });
@@ -360,8 +365,11 @@ void register_routes(http::Router& router, Host& host) {
         auto n = query_number(req, "n", 100);
         if (!n)
           co_return http::error_response(400, "bad_request", "n must be a non-negative integer");
-        if (req.query.contains("follow") && req.query["follow"] != "0")
-          co_return logs_stream(c, *n, resume_after(req));
+        if (req.query.contains("follow") && req.query["follow"] != "0") {
+          auto resume = resume_after(req);
+          if (!resume) co_return bad_event_id();
+          co_return logs_stream(c, *n, *resume);
+        }
         json lines = json::array();
         for (auto& l : c->logs().tail(*n)) lines.push_back(line_json(l));
         co_return ok({{"name", c->name()}, {"lines", lines}});
@@ -376,15 +384,9 @@ void register_routes(http::Router& router, Host& host) {
 
   router.add("POST", "/v1/components/{name}/rollback",
              [&host](Request& req) -> asio::awaitable<Response> {
-               std::string to;
-               if (!req.body.empty()) {
-                 auto body = json::parse(req.body, nullptr, false);
-                 if (body.is_discarded() || !body.is_object() ||
-                     (body.contains("to") && !body["to"].is_string()))
-                   co_return http::error_response(
-                       400, "bad_request", "expected {\"to\": \"DEPLOYMENT_ID\"} or no body");
-                 to = body.value("to", "");
-               }
+               auto body = read_body(req.body, {{"to", Kind::kString}}, true);
+               if (!body) co_return from_error(body.error());
+               const std::string to = body->value("to", "");
                if (host.tombstoned(req.params["name"])) co_return missing(host, req.params["name"]);
                auto row = host.deployer().rollback(req.params["name"], to);
                if (!row) co_return from_error(row.error());
@@ -420,8 +422,10 @@ void register_routes(http::Router& router, Host& host) {
         if (!*row)
           co_return http::error_response(404, "not_found", "no deployment " + req.params["id"]);
         if (host.tombstoned((*row)->component)) co_return missing(host, (*row)->component);
+        auto resume = resume_after(req);
+        if (!resume || *resume > static_cast<uint64_t>(INT64_MAX)) co_return bad_event_id();
         co_return deployment_events(host.deployer(), req.params["id"],
-                                    static_cast<int64_t>(resume_after(req)));
+                                    static_cast<int64_t>(*resume));
       });
 
   router.add("DELETE", "/v1/components/{name}", [&host](Request& req) -> asio::awaitable<Response> {
@@ -431,20 +435,12 @@ void register_routes(http::Router& router, Host& host) {
   });
 
   router.add("POST", "/v1/reconcile", [&host](Request& req) -> asio::awaitable<Response> {
-    auto body = json::parse(req.body, nullptr, false);
-    std::set<std::string> live;
-    bool valid = !body.is_discarded() && body.is_object() && body.contains("live") &&
-                 body["live"].is_array();
-    if (valid)
-      for (auto& n : body["live"]) {
-        if (!n.is_string()) {
-          valid = false;
-          break;
-        }
-        live.insert(n.get<std::string>());
-      }
-    if (!valid)
+    auto body = read_body(req.body, {{"live", Kind::kStringArray}}, false);
+    if (!body) co_return from_error(body.error());
+    if (!body->contains("live"))
       co_return http::error_response(400, "bad_request", "expected {\"live\": [\"name\", ...]}");
+    std::set<std::string> live;
+    for (auto& n : (*body)["live"]) live.insert(n.get<std::string>());
     auto r = co_await host.reconcile(live);
     json kept = json::array(), failed = json::array();
     for (auto& [n, why] : r.kept) kept.push_back({{"name", n}, {"why", why}});

@@ -60,7 +60,7 @@ void print_status(const json& c) {
   if (c.contains("last_exit")) line("last exit", c["last_exit"].value("description", ""));
   if (c.contains("last_error")) {
     line("last error",
-         c["last_error"].value("code", "") + ": " + c["last_error"].value("message", ""));
+         c["last_error"].value("message", "") + " (" + c["last_error"].value("code", "") + ")");
     if (c["last_error"].contains("tail"))
       for (auto& t : c["last_error"]["tail"]) fmt::print("  | {}\n", t.get<std::string>());
   }

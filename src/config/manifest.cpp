@@ -321,6 +321,23 @@ const char* to_string(RestartPolicy p) {
   return "?";
 }
 
+// The key path of the first key or string holding a NUL byte (TOML's "\u0000"): every such
+// string would be cut short where it reaches the kernel (argv, env, paths).
+std::optional<std::string> nul_inside(const toml::node& n, const std::string& path) {
+  if (auto* s = n.as_string())
+    return s->get().find('\0') != std::string::npos ? std::optional(path) : std::nullopt;
+  if (auto* t = n.as_table())
+    for (auto&& [k, v] : *t) {
+      std::string sub = path.empty() ? std::string(k.str()) : path + "." + std::string(k.str());
+      if (k.str().find('\0') != std::string_view::npos) return sub;
+      if (auto hit = nul_inside(v, sub)) return hit;
+    }
+  if (auto* a = n.as_array())
+    for (size_t i = 0; i < a->size(); ++i)
+      if (auto hit = nul_inside(*a->get(i), path + "[" + std::to_string(i) + "]")) return hit;
+  return std::nullopt;
+}
+
 Result<Manifest> parse_manifest(std::string_view text, const std::string& file) {
   Reader r(file);
   toml::table root;
@@ -331,6 +348,8 @@ Result<Manifest> parse_manifest(std::string_view text, const std::string& file) 
     return fail("bad_manifest",
                 fmt::format("{}:{}:{}: {}", file, b.line, b.column, e.description()));
   }
+  if (auto key = nul_inside(root, ""))
+    return r.error(*key, "contains a NUL byte (\\u0000), which no command, path or variable can hold");
   Manifest m;
   TRY(r.only_keys(root, "",
                   {"name", "run", "ready", "stop", "restart", "watch", "install", "lifecycle"}));

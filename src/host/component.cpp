@@ -286,7 +286,7 @@ void Component::on_tree_end(const TreeEnd& end) {
                      end.startup_failure->message));
   } else {
     note(fmt::format("exited: {}", end.status.describe()));
-    if (failed) last_error_ = Error{"exited", "exited: " + end.status.describe()};
+    if (failed) last_error_ = Error{"exited", end.status.describe()};
   }
   auto decision =
       tracker_.on_run_end(manifest_.restart, failed, end.startup_failure.has_value(), end.ran);

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <set>
 #include <string>
 
 #include "core/fs_util.h"
@@ -56,6 +57,27 @@ std::vector<pid_t> pgroup_members(pid_t pgid) {
   }
   ::closedir(d);
   return out;
+}
+
+std::vector<pid_t> family_of(pid_t root, pid_t pgid, uint64_t not_before) {
+  std::vector<ProcStat> all;
+  if (DIR* d = ::opendir("/proc")) {
+    while (auto* e = ::readdir(d)) {
+      if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+      auto st = read_proc_stat(static_cast<pid_t>(std::atoi(e->d_name)));
+      if (st && st->state != 'Z' && st->start_time >= not_before) all.push_back(*st);
+    }
+    ::closedir(d);
+  }
+  std::set<pid_t> in;
+  for (auto& st : all)
+    if (st.pid == root || st.pgrp == pgid) in.insert(st.pid);
+  for (bool grew = true; grew;) {  // children of members are members, to a fixed point
+    grew = false;
+    for (auto& st : all)
+      if (!in.contains(st.pid) && in.contains(st.ppid)) grew = in.insert(st.pid).second;
+  }
+  return {in.begin(), in.end()};
 }
 
 uint64_t rss_bytes(const std::vector<pid_t>& pids) {

@@ -22,6 +22,9 @@ struct ProcStat {
 std::optional<ProcStat> read_proc_stat(pid_t pid);
 // Live (non-zombie) processes whose process group is `pgid`.
 std::vector<pid_t> pgroup_members(pid_t pgid);
+// Live processes in `pgid`'s group or descending from `root` by parent links, started at or
+// after `not_before` (so a recycled PID is never counted), `root` included.
+std::vector<pid_t> family_of(pid_t root, pid_t pgid, uint64_t not_before);
 // Resident memory of the given processes in bytes.
 uint64_t rss_bytes(const std::vector<pid_t>& pids);
 

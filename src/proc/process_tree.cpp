@@ -16,6 +16,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <csignal>
+#include <set>
 
 #include "core/line_splitter.h"
 #include "proc/cgroup.h"
@@ -222,6 +223,8 @@ void ProcessTree::signal_tree(int sig) {
       cgroup::kill_all(*spec_.spawn.cgroup);
     else
       cgroup::signal_all(*spec_.spawn.cgroup, sig);
+    // A leader that left the cgroup is still ours to end.
+    if (!main_exit_ && pidfd_) ::syscall(SYS_pidfd_send_signal, pidfd_.get(), sig, nullptr, 0);
     return;
   }
   // The group id is our leader's PID. While the leader is unreaped, or any member lives, the
@@ -241,6 +244,19 @@ awaitable<bool> ProcessTree::wait_gone(Clock::time_point deadline) {
     const std::function<bool()> gone = [this] { return tree_gone(); };
     co_await ev_.wait_until(gone, std::min(deadline, now + kGonePoll));
   }
+}
+
+std::vector<UniqueFd> ProcessTree::escapees() const {
+  std::vector<UniqueFd> out;
+  if (!spec_.spawn.cgroup) return out;
+  auto in_cgroup = members();
+  std::set<pid_t> inside(in_cgroup.begin(), in_cgroup.end());
+  for (pid_t p : family_of(pid_, pid_, start_time_)) {
+    if (inside.contains(p) || (p == pid_ && main_exit_)) continue;
+    UniqueFd fd(static_cast<int>(::syscall(SYS_pidfd_open, p, 0)));
+    if (fd) out.push_back(std::move(fd));
+  }
+  return out;
 }
 
 awaitable<bool> ProcessTree::terminate(bool graceful) {
@@ -320,11 +336,18 @@ awaitable<void> ProcessTree::supervise() {
 
   // End: a startup failure kills at once; a stop or an exited leader ends the rest gracefully.
   end.stop_requested = stop_requested_;
+  // Members that moved themselves out of the tree's cgroup (root may) are not reached by
+  // cgroup.kill and do not keep it populated: find them by group and parentage, and end them
+  // by pidfd (no PID-reuse risk) with the rest.
+  auto escaped = escapees();
+  for (auto& fd : escaped)
+    ::syscall(SYS_pidfd_send_signal, fd.get(), spec_.stop.signal, nullptr, 0);
   if (!tree_gone()) {
     bool graceful = !end.startup_failure;
     bool needed_kill = co_await terminate(graceful);
     end.killed_after_grace = graceful && needed_kill;
   }
+  for (auto& fd : escaped) ::syscall(SYS_pidfd_send_signal, fd.get(), SIGKILL, nullptr, 0);
   // Every member is dead, so every write end of the pipes is closed: drain what is left.
   const std::function<bool()> drained = [this] { return pumps_open_ == 0; };
   co_await ev_.wait_until(drained, Clock::now() + 2s);
@@ -336,6 +359,11 @@ awaitable<void> ProcessTree::supervise() {
     if (end.startup_failure->code == "exited_before_ready" && !tail_.empty())
       end.startup_failure->message += "; last output: " + tail_.back();
   }
+  if (!escaped.empty())
+    end.warnings.push_back(fmt::format(
+        "{} process(es) had left the tree's cgroup (a process running as root can move itself "
+        "out); berth found them by process group and parentage and killed them",
+        escaped.size()));
   if (ready.port && !port_is_free(spec_.address, *ready.port))
     end.warnings.push_back(
         fmt::format("port {}:{} is still taken after the tree was stopped: something "

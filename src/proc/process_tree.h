@@ -87,6 +87,8 @@ class ProcessTree : public std::enable_shared_from_this<ProcessTree> {
   boost::asio::awaitable<bool> wait_gone(std::chrono::steady_clock::time_point deadline);
   // Returns true when SIGKILL was needed (always true when not graceful).
   boost::asio::awaitable<bool> terminate(bool graceful);
+  // Processes of this tree outside its cgroup (see terminate), as pidfds.
+  std::vector<UniqueFd> escapees() const;
   void signal_tree(int sig);
   bool tree_gone() const;
   void on_output(char stream, std::string_view chunk);

@@ -9,6 +9,7 @@
 
 namespace berth::testing {
 namespace {
+namespace fs = std::filesystem;
 
 class TreeTest : public ::testing::TestWithParam<std::string> {
  protected:
@@ -165,6 +166,29 @@ TEST_P(TreeTest, EscapedProcessIsCaughtByCgroupOrReportedByPortCheck) {
               std::string::npos);
     ::kill(escaped, SIGKILL);
   }
+}
+
+// A member that moves itself out of the tree's cgroup (root may) is found by its process
+// group and parentage, killed with the tree, and the stop says so.
+TEST_P(TreeTest, AMemberThatLeavesTheCgroupIsStillStoppedAndReported) {
+  if (GetParam() == "off") GTEST_SKIP() << "about cgroups";
+  auto pidfile = d.work() / "out.pid";
+  auto dir = d.component("leaver", "[run]\ncommand = " +
+                                       fixture_command({"escape-cgroup:" + pidfile.string(),
+                                                        "print:up", "forever"}) +
+                                       "\n[ready]\nmarker = \"up\"\n");
+  ASSERT_EQ(d.api("POST", "/v1/components", json{{"dir", dir}}.dump()).status, 201);
+  auto ready = d.wait_state("leaver", "ready");
+  if (ready["isolation"] != "cgroup") GTEST_SKIP() << "no cgroup v2 here";
+  if (fs::exists(pidfile.string() + ".failed"))
+    GTEST_SKIP() << "this process may not move itself between cgroups";
+  pid_t out = read_pidfile(pidfile);
+  auto r = d.api("POST", "/v1/components/leaver/stop");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_FALSE(pid_alive(out));
+  ASSERT_EQ(r.body["warnings"].size(), 1u) << r.body.dump();
+  EXPECT_NE(r.body["warnings"][0].get<std::string>().find("left the tree's cgroup"),
+            std::string::npos);
 }
 
 INSTANTIATE_TEST_SUITE_P(Isolation, TreeTest, ::testing::Values("auto", "off"),
