@@ -11,21 +11,28 @@ namespace {
 
 const char* describe(Kind k) {
   switch (k) {
-    case Kind::kString: return "a string";
-    case Kind::kBool: return "true or false";
-    case Kind::kStringArray: return "an array of strings";
-    case Kind::kSize: return "a size in bytes or like \"2GiB\"";
+    case Kind::kString:
+      return "a string";
+    case Kind::kBool:
+      return "true or false";
+    case Kind::kStringArray:
+      return "an array of strings";
+    case Kind::kSize:
+      return "a size in bytes or like \"2GiB\"";
   }
   return "";
 }
 
 bool is(const json& v, Kind k) {
   switch (k) {
-    case Kind::kString: return v.is_string();
-    case Kind::kBool: return v.is_boolean();
+    case Kind::kString:
+      return v.is_string();
+    case Kind::kBool:
+      return v.is_boolean();
     case Kind::kStringArray:
       return v.is_array() && std::all_of(v.begin(), v.end(), [](auto& e) { return e.is_string(); });
-    case Kind::kSize: return v.is_number_unsigned() || v.is_string();
+    case Kind::kSize:
+      return v.is_number_unsigned() || v.is_string();
   }
   return false;
 }

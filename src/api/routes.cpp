@@ -1,8 +1,8 @@
 #include "api/routes.h"
 
 #include <boost/asio/this_coro.hpp>
-#include <nlohmann/json.hpp>
 #include <charconv>
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "api/json_body.h"

@@ -117,9 +117,9 @@ Result<void> parse_http(const toml::table& t, const std::string& file, HttpConfi
        : key == "idle_timeout" ? c.idle_timeout
                                : c.io_timeout) = *d;
     } else {
-      return fail("bad_config",
-                  where + ": unknown key (known: max_connections, header_timeout, "
-                          "idle_timeout, io_timeout)");
+      return fail("bad_config", where +
+                                    ": unknown key (known: max_connections, header_timeout, "
+                                    "idle_timeout, io_timeout)");
     }
   }
   return {};

@@ -349,7 +349,8 @@ Result<Manifest> parse_manifest(std::string_view text, const std::string& file) 
                 fmt::format("{}:{}:{}: {}", file, b.line, b.column, e.description()));
   }
   if (auto key = nul_inside(root, ""))
-    return r.error(*key, "contains a NUL byte (\\u0000), which no command, path or variable can hold");
+    return r.error(*key,
+                   "contains a NUL byte (\\u0000), which no command, path or variable can hold");
   Manifest m;
   TRY(r.only_keys(root, "",
                   {"name", "run", "ready", "stop", "restart", "watch", "install", "lifecycle"}));

@@ -29,11 +29,11 @@ struct RunSpec {
 struct ReadySpec {
   std::optional<std::string> marker;    // substring, matched across chunk boundaries
   std::optional<Pattern> marker_regex;  // RE2 syntax, matched per line
-  std::optional<uint16_t> port;             // ready when a TCP connect succeeds
-  bool notify = false;                      // systemd NOTIFY_SOCKET, READY=1
-  Millis idle_timeout{10'000};              // reset by every chunk of output
-  Millis max{120'000};                      // absolute cap
-  Millis settle{500};                       // with no other condition: quiet this long = ready
+  std::optional<uint16_t> port;         // ready when a TCP connect succeeds
+  bool notify = false;                  // systemd NOTIFY_SOCKET, READY=1
+  Millis idle_timeout{10'000};          // reset by every chunk of output
+  Millis max{120'000};                  // absolute cap
+  Millis settle{500};                   // with no other condition: quiet this long = ready
   bool has_condition() const { return marker || marker_regex || port || notify; }
 };
 

@@ -17,7 +17,7 @@ DaemonLogSink::DaemonLogSink(int fd, int lines_per_second, uint64_t max_bytes, C
       max_bytes_(max_bytes),
       clock_(clock ? std::move(clock) : [] { return std::chrono::steady_clock::now(); }),
       last_(clock_()) {
-  struct stat st{};
+  struct stat st {};
   if (::fstat(fd_, &st) == 0 && S_ISREG(st.st_mode)) {
     regular_ = true;
     size_ = static_cast<uint64_t>(st.st_size);
@@ -26,7 +26,8 @@ DaemonLogSink::DaemonLogSink(int fd, int lines_per_second, uint64_t max_bytes, C
 
 bool DaemonLogSink::take_token() {
   auto now = clock_();
-  tokens_ = std::min(capacity_, tokens_ + rate_ * std::chrono::duration<double>(now - last_).count());
+  tokens_ =
+      std::min(capacity_, tokens_ + rate_ * std::chrono::duration<double>(now - last_).count());
   last_ = now;
   if (tokens_ < 1) return false;
   tokens_ -= 1;
@@ -40,9 +41,8 @@ void DaemonLogSink::sink_it_(const spdlog::details::log_msg& msg) {
     return;
   }
   if (suppressed_) {
-    write_line("[berth] " + std::to_string(suppressed_) +
-               " log lines were dropped: more than " + std::to_string(static_cast<int>(rate_)) +
-               " a second\n");
+    write_line("[berth] " + std::to_string(suppressed_) + " log lines were dropped: more than " +
+               std::to_string(static_cast<int>(rate_)) + " a second\n");
     suppressed_ = 0;
   }
   spdlog::memory_buf_t out;
@@ -69,7 +69,8 @@ void DaemonLogSink::rotate() {
   int fresh = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (fresh < 0) return;
   // stdout usually shares the file (the CLI and tests point both at daemon.log): move it too.
-  struct stat out{}, err{};
+  struct stat out {
+  }, err{};
   if (::fstat(STDOUT_FILENO, &out) == 0 && ::fstat(fd_, &err) == 0 && fd_ != STDOUT_FILENO &&
       out.st_ino == err.st_ino && out.st_dev == err.st_dev)
     ::dup2(fresh, STDOUT_FILENO);

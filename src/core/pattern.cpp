@@ -139,6 +139,8 @@ bool Pattern::full_match(std::string_view s) const {
   return RE2::FullMatch(re2::StringPiece(s.data(), s.size()), *re_);
 }
 
-const std::string& Pattern::text() const { return re_->pattern(); }
+const std::string& Pattern::text() const {
+  return re_->pattern();
+}
 
 }  // namespace berth

@@ -133,8 +133,10 @@ asio::awaitable<Result<void>> run_install(InstallRun run) {
   if (run.cgroup) row.cgroup = run.cgroup->string();
   if (run.trees)
     if (auto r = run.trees->put(row); !r)
-      co_return fail("not_recorded", "cannot record the installer's process tree, so it was not "
-                                     "started: " + r.error().message);
+      co_return fail("not_recorded",
+                     "cannot record the installer's process tree, so it was not "
+                     "started: " +
+                         r.error().message);
   auto tree = ProcessTree::start(run.io, run.reaper, std::move(spec), std::move(hooks));
   if (!tree) {
     if (run.trees) (void)run.trees->remove(run.record_as, 0);
@@ -144,8 +146,10 @@ asio::awaitable<Result<void>> run_install(InstallRun run) {
     row.pid = row.pgid = (*tree)->pid();
     row.start_time = (*tree)->start_time();
     if (auto r = run.trees->put(row); !r)
-      (*tree)->abort({"not_recorded", "cannot record the installer's process tree, so it was "
-                                      "killed at once: " + r.error().message});
+      (*tree)->abort({"not_recorded",
+                      "cannot record the installer's process tree, so it was "
+                      "killed at once: " +
+                          r.error().message});
   }
 
   bool timed_out = false;

@@ -199,8 +199,8 @@ Result<void> Component::spawn_tree() {
   if (auto r = ctx_.trees.put(row); !r) {
     if (cgroup_dir) (void)cgroup::remove(*cgroup_dir);
     if (manifest_.run.lease_address) (void)ctx_.leases.release(name_, instance);
-    Error why{"not_recorded", "cannot record the process tree, so it was not started: " +
-                                  r.error().message};
+    Error why{"not_recorded",
+              "cannot record the process tree, so it was not started: " + r.error().message};
     state_ = State::kFailed;
     last_error_ = why;
     note(why.message);

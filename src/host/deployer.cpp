@@ -199,7 +199,8 @@ asio::awaitable<Result<DeploymentRow>> Deployer::receive(const std::string& name
   if (host_.shutting_down()) co_return fail("shutting_down", "the daemon is shutting down");
   // A deploy arriving while the component is being destroyed (or half destroyed) waits for
   // that destroy to end, then starts afresh.
-  if (auto r = co_await host_.finish_pending_destroy(name); !r) co_return std::unexpected(r.error());
+  if (auto r = co_await host_.finish_pending_destroy(name); !r)
+    co_return std::unexpected(r.error());
   if (auto r = host_.lift_tombstone(name); !r) co_return std::unexpected(r.error());
   if (auto c = host_.find(name); c && c->dir() != store_.link(name))
     co_return fail("name_taken", fmt::format("component \"{}\" runs in place from {}; deploy "

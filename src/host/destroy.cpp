@@ -98,9 +98,9 @@ asio::awaitable<Result<void>> Host::finish_pending_destroy(const std::string& na
   if (!c || !c->destroyed()) co_return Result<void>{};
   auto r = co_await destroy(name);
   if (!r)
-    co_return fail("destroy_failed", "\"" + name +
-                                         "\" is half destroyed and finishing that failed: " +
-                                         r.error().message);
+    co_return fail(
+        "destroy_failed",
+        "\"" + name + "\" is half destroyed and finishing that failed: " + r.error().message);
   co_return Result<void>{};
 }
 

@@ -171,8 +171,8 @@ class BeastBodyReader : public BodyReader {
     if (ec == bhttp::error::need_buffer) ec = {};
     if (ec && deadline_.fired()) {
       failed_ = true;
-      co_return fail("request_timeout", fmt::format("the upload stalled for {} ms",
-                                                    limits_.io.count()));
+      co_return fail("request_timeout",
+                     fmt::format("the upload stalled for {} ms", limits_.io.count()));
     }
     if (ec == bhttp::error::body_limit) {
       failed_ = true;

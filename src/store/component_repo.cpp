@@ -37,8 +37,8 @@ Result<std::vector<ComponentRow>> ComponentRepo::list() {
   if (!s) return std::unexpected(s.error());
   std::vector<ComponentRow> out;
   while (s->step())
-    out.push_back({s->text_col(0), s->text_col(1), s->text_col(2), s->int_col(3) != 0,
-                   s->int_col(4) != 0});
+    out.push_back(
+        {s->text_col(0), s->text_col(1), s->text_col(2), s->int_col(3) != 0, s->int_col(4) != 0});
   if (auto r = s->ok(); !r) return std::unexpected(r.error());
   return out;
 }

@@ -10,8 +10,8 @@ namespace berth {
 struct ComponentRow {
   std::string name;
   std::string dir;
-  std::string desired;  // "running" | "stopped"
-  bool watch = false;   // `berth run --watch`
+  std::string desired;      // "running" | "stopped"
+  bool watch = false;       // `berth run --watch`
   bool destroying = false;  // a destroy began and has not finished
 };
 

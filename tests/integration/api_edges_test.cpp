@@ -67,7 +67,8 @@ TEST(ApiEdges, BadLastEventIdsAreRefused) {
     const std::vector<std::string> targets = {
         "/v1/components/app/logs?follow=1", "/v1/deployments/" + id.get<std::string>() + "/events"};
     for (const auto& target : targets) {
-      auto r = c.follow(target, [](const http::SseEvent&) { return false; }, bad);
+      auto r = c.follow(
+          target, [](const http::SseEvent&) { return false; }, bad);
       ASSERT_TRUE(r);
       EXPECT_EQ(r->status, 400) << target << " " << bad << " " << r->body;
     }
@@ -82,8 +83,9 @@ TEST(ApiEdges, BadLastEventIdsAreRefused) {
 
 TEST(ApiEdges, StatusMessagesDoNotRepeatTheirCode) {
   TestDaemon d;
-  auto dir = d.component("gone", "[run]\ncommand = \"exit 127\"\n[restart]\npolicy = \"never\"\n"
-                                 "[ready]\nsettle = \"5s\"\n");
+  auto dir = d.component("gone",
+                         "[run]\ncommand = \"exit 127\"\n[restart]\npolicy = \"never\"\n"
+                         "[ready]\nsettle = \"5s\"\n");
   ASSERT_EQ(d.api("POST", "/v1/components", json{{"dir", dir}}.dump()).status, 201);
   auto s = d.wait_for("gone", [](const json& s) { return s["state"] == "failed"; });
   auto status = d.cli({"status", "gone"});

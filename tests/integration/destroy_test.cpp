@@ -184,11 +184,10 @@ TEST(Destroy, DeployAfterAFailedTeardownFinishesTheDestroyAndStartsAfresh) {
 TEST(Destroy, KilledMidDestroyIsFinishedAtTheNextStart) {
   TestDaemon d;
   auto pidfile = d.work() / "pid";
-  auto dir = d.component(
-      "slow", "[run]\ncommand = " +
-                  fixture_command({"pidfile:" + pidfile.string(), "ignore-term", "print:up",
-                                   "forever"}) +
-                  "\n[ready]\nmarker = \"up\"\n[stop]\ngrace = \"60s\"\n");
+  auto dir = d.component("slow", "[run]\ncommand = " +
+                                     fixture_command({"pidfile:" + pidfile.string(), "ignore-term",
+                                                      "print:up", "forever"}) +
+                                     "\n[ready]\nmarker = \"up\"\n[stop]\ngrace = \"60s\"\n");
   ASSERT_EQ(d.cli({"deploy", dir.string()}).code, 0);
   d.wait_state("slow", "ready");
   pid_t pid = read_pidfile(pidfile);

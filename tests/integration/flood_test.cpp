@@ -71,8 +71,7 @@ TEST(Flood, RunningOutOfDescriptorsNeitherSpinsNorFillsTheLog) {
   const double cpu = cpu_seconds(d.pid()) - cpu_before;
   const uint64_t logged = size_of(log) - log_before;
   flood.clear();
-  EXPECT_LT(cpu, 0.5 * std::chrono::duration<double>(window).count())
-      << "the accept loop spins";
+  EXPECT_LT(cpu, 0.5 * std::chrono::duration<double>(window).count()) << "the accept loop spins";
   EXPECT_LT(logged, 16u * 1024) << read_tail(log, 2000);
   EXPECT_TRUE(poll_until([&] { return healthy(d); }));
   EXPECT_EQ(d.api("GET", "/v1/components").status, 200);
@@ -126,8 +125,8 @@ TEST(Flood, MalformedRequestsGetA400) {
   TestDaemon d;
   const std::string auth = "Authorization: Bearer " + d.token() + "\r\n";
   const std::vector<std::string> bad = {
-      "GET /healthz HTTP/1.1\nHost: x\n\n",                                   // bare LF
-      std::string("GET /healthz HTTP/1.1\r\nHost: x\0y\r\n\r\n", 38),         // NUL in a header
+      "GET /healthz HTTP/1.1\nHost: x\n\n",                            // bare LF
+      std::string("GET /healthz HTTP/1.1\r\nHost: x\0y\r\n\r\n", 38),  // NUL in a header
       "POST /v1/reconcile HTTP/1.1\r\nHost: x\r\n" + auth + "Content-Length: 1x\r\n\r\n",
       "POST /v1/reconcile HTTP/1.1\r\nHost: x\r\n" + auth +
           "Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n",  // bad chunk size
@@ -150,7 +149,8 @@ TEST(Flood, ShortBodiesAreAnswered) {
   d.write_config("[http]\nio_timeout = \"300ms\"\n");
   d.start();
   const std::string head = "POST /v1/reconcile HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
-                           d.token() + "\r\nContent-Type: application/json\r\nContent-Length: 50\r\n\r\n{";
+                           d.token() +
+                           "\r\nContent-Type: application/json\r\nContent-Length: 50\r\n\r\n{";
   RawConnection ended(d.port());
   ended.send(head);
   ended.shutdown_write();

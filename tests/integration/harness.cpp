@@ -103,8 +103,7 @@ std::string fixture_command(const std::vector<std::string>& actions) {
   return a.dump();
 }
 
-TestDaemon::TestDaemon(std::map<std::string, std::string> env, Start when)
-    : env_(std::move(env)) {
+TestDaemon::TestDaemon(std::map<std::string, std::string> env, Start when) : env_(std::move(env)) {
   if (when == Start::kNow) start();
 }
 

@@ -173,10 +173,10 @@ TEST_P(TreeTest, EscapedProcessIsCaughtByCgroupOrReportedByPortCheck) {
 TEST_P(TreeTest, AMemberThatLeavesTheCgroupIsStillStoppedAndReported) {
   if (GetParam() == "off") GTEST_SKIP() << "about cgroups";
   auto pidfile = d.work() / "out.pid";
-  auto dir = d.component("leaver", "[run]\ncommand = " +
-                                       fixture_command({"escape-cgroup:" + pidfile.string(),
-                                                        "print:up", "forever"}) +
-                                       "\n[ready]\nmarker = \"up\"\n");
+  auto dir = d.component(
+      "leaver", "[run]\ncommand = " +
+                    fixture_command({"escape-cgroup:" + pidfile.string(), "print:up", "forever"}) +
+                    "\n[ready]\nmarker = \"up\"\n");
   ASSERT_EQ(d.api("POST", "/v1/components", json{{"dir", dir}}.dump()).status, 201);
   auto ready = d.wait_state("leaver", "ready");
   if (ready["isolation"] != "cgroup") GTEST_SKIP() << "no cgroup v2 here";

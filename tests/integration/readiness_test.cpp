@@ -51,8 +51,9 @@ TEST_F(ReadyTest, PathologicalMarkerRegexesNeitherCrashNorStall) {
 }
 
 TEST_F(ReadyTest, AMarkerRegexRe2CannotRunIsABadManifest) {
-  auto dir = d.component("backref", "[run]\ncommand = \"true\"\n[ready]\nmarker_regex = "
-                                    "'(a)\\1'\n");
+  auto dir = d.component("backref",
+                         "[run]\ncommand = \"true\"\n[ready]\nmarker_regex = "
+                         "'(a)\\1'\n");
   auto r = d.api("POST", "/v1/components", json{{"dir", dir}}.dump());
   EXPECT_EQ(r.status, 400);
   EXPECT_EQ(r.body["error"]["code"], "bad_manifest");

@@ -12,8 +12,12 @@ struct Token {
   int line;
 };
 
-bool ident_start(char c) { return std::isalpha(static_cast<unsigned char>(c)) || c == '_'; }
-bool ident_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
+bool ident_start(char c) {
+  return std::isalpha(static_cast<unsigned char>(c)) || c == '_';
+}
+bool ident_char(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+}
 
 // Identifiers, numbers and punctuation; comments, string and character literals and
 // preprocessor lines are dropped (a `?` or a `[` inside them is not code).
@@ -100,9 +104,15 @@ std::vector<Token> tokenize(std::string_view s) {
   return out;
 }
 
-bool is_open(const std::string& t) { return t == "(" || t == "[" || t == "{"; }
-bool is_close(const std::string& t) { return t == ")" || t == "]" || t == "}"; }
-bool is_word(const std::string& t) { return !t.empty() && ident_char(t[0]); }
+bool is_open(const std::string& t) {
+  return t == "(" || t == "[" || t == "{";
+}
+bool is_close(const std::string& t) {
+  return t == ")" || t == "]" || t == "}";
+}
+bool is_word(const std::string& t) {
+  return !t.empty() && ident_char(t[0]);
+}
 
 // Index of the token closing the bracket opened at `i`.
 size_t matching(const std::vector<Token>& t, size_t i) {

@@ -14,9 +14,9 @@
 namespace berth::lint {
 
 struct Finding {
-  int line = 0;          // 1-based line of the co_await
-  std::string what;      // "conditional operator" or "lambda capturing by copy: [x]"
-  std::string excerpt;   // the full-expression, whitespace collapsed
+  int line = 0;         // 1-based line of the co_await
+  std::string what;     // "conditional operator" or "lambda capturing by copy: [x]"
+  std::string excerpt;  // the full-expression, whitespace collapsed
 };
 
 std::vector<Finding> coroutine_hazards(std::string_view source);

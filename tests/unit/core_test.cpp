@@ -1,14 +1,13 @@
-#include <gtest/gtest.h>
-
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
 
 #include "core/byte_size.h"
 #include "core/daemon_log.h"
-#include "core/fs_util.h"
 #include "core/duration.h"
+#include "core/fs_util.h"
 #include "core/line_splitter.h"
 #include "core/sha256.h"
 #include "support/temp_dir.h"

@@ -9,14 +9,16 @@
 #include "core/pattern.h"
 #include "proc/log_sink.h"
 #include "proc/marker_matcher.h"
-#include "proc/process_tree.h"
 #include "proc/proc_stat.h"
+#include "proc/process_tree.h"
 #include "proc/restart_policy.h"
 
 namespace berth {
 namespace {
 
-MarkerMatcher substring(std::string_view marker) { return *MarkerMatcher::substring(marker); }
+MarkerMatcher substring(std::string_view marker) {
+  return *MarkerMatcher::substring(marker);
+}
 MarkerMatcher regex(std::string_view pattern) {
   return MarkerMatcher::regex(*Pattern::regex(pattern));
 }
@@ -94,7 +96,7 @@ TEST(MarkerMatcher, InvalidUtf8IsJustBytes) {
 TEST(Pattern, RefusesWhatRe2CannotCompileOrTooLarge) {
   EXPECT_EQ(Pattern::regex("(").error().code, "bad_pattern");
   EXPECT_EQ(Pattern::regex("(a)\\1").error().code, "bad_pattern");  // backreference
-  EXPECT_EQ(Pattern::regex("(?=x)").error().code, "bad_pattern");     // lookahead
+  EXPECT_EQ(Pattern::regex("(?=x)").error().code, "bad_pattern");   // lookahead
   EXPECT_FALSE(Pattern::regex("((a{1000}){1000}){1000}"));
   EXPECT_FALSE(Pattern::regex(std::string(Pattern::kMaxLength + 1, 'a')));
   EXPECT_TRUE(Pattern::regex(std::string(Pattern::kMaxLength, 'a')));

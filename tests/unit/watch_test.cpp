@@ -407,8 +407,13 @@ TEST(IgnoreRules, GlobSyntax) {
 // glibc's fnmatch backtracks: `*a*a*...b` against a long name of a's is exponential. Every
 // glob is RE2 now, so hostile globs in a manifest or .berthignore finish at once.
 TEST(IgnoreRules, HostileGlobsFinish) {
-  std::vector<std::string> hostile = {"*a*a*a*a*a*a*a*a*a*a*a*a*a*a*b", "**/**/**/**/**/**/x",
-                                      "[", "[!", "\\", "***********c", "a/**/**/**/**/**/b"};
+  std::vector<std::string> hostile = {"*a*a*a*a*a*a*a*a*a*a*a*a*a*a*b",
+                                      "**/**/**/**/**/**/x",
+                                      "[",
+                                      "[!",
+                                      "\\",
+                                      "***********c",
+                                      "a/**/**/**/**/**/b"};
   auto r = IgnoreRules::load("/nonexistent", hostile, {});
   std::string name(255, 'a');
   std::string deep;

@@ -1,5 +1,6 @@
-// The coroutine-shape lint: it flags the shapes GCC 12 miscompiles, passes their named
-// rewrites, and finds none in the project's own sources (the check that keeps them out).
+// Source checks that keep known failures from being written again: the coroutine shapes GCC
+// 12 miscompiles (flagged, their named rewrites passed, none in the sources), and std::regex,
+// which backtracks and recursed the daemon into a stack overflow on a user's marker.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -53,29 +54,42 @@ TEST(CoroutineLint, PassesTheNamedRewritesAndHarmlessShapes) {
   }
 }
 
-// The project's own code stays free of both shapes; each finding names file, line and fix.
-TEST(CoroutineLint, NoneInTheSources) {
-  std::string report;
-  int files = 0;
+// Every C++ file of the project but this one, with its path relative to the source root.
+std::vector<std::pair<std::string, std::string>> sources() {
+  std::vector<std::pair<std::string, std::string>> out;
   for (const char* dir : {"src", "tests", "bench"}) {
     for (auto& e : fs::recursive_directory_iterator(fs::path(BERTH_SOURCE_DIR) / dir)) {
       auto ext = e.path().extension();
       if (!e.is_regular_file() || (ext != ".cpp" && ext != ".h")) continue;
-      if (e.path().filename() == "coroutine_lint_test.cpp") continue;  // its samples are bad
+      if (e.path().filename() == "source_lint_test.cpp") continue;  // its samples are bad
       std::ifstream in(e.path());
       std::stringstream text;
       text << in.rdbuf();
-      ++files;
-      for (auto& f : coroutine_hazards(text.str()))
-        report += fs::relative(e.path(), BERTH_SOURCE_DIR).string() + ":" +
-                  std::to_string(f.line) + ": " + f.what + " in a co_await expression: " +
-                  f.excerpt + "\n";
+      out.emplace_back(fs::relative(e.path(), BERTH_SOURCE_DIR).string(), text.str());
     }
   }
-  EXPECT_GT(files, 50);
+  return out;
+}
+
+// The project's own code stays free of both shapes; each finding names file, line and fix.
+TEST(CoroutineLint, NoneInTheSources) {
+  std::string report;
+  auto files = sources();
+  for (auto& [path, text] : files)
+    for (auto& f : coroutine_hazards(text))
+      report += path + ":" + std::to_string(f.line) + ": " + f.what +
+                " in a co_await expression: " + f.excerpt + "\n";
+  EXPECT_GT(files.size(), 50u);
   EXPECT_TRUE(report.empty()) << "GCC 12 destroys temporaries of these twice; name the value "
                                  "in a statement of its own first:\n"
                               << report;
+}
+
+// User patterns go through core/pattern (RE2, linear time); std::regex is not used at all.
+TEST(SourceLint, NoStdRegex) {
+  for (auto& [path, text] : sources())
+    EXPECT_EQ(text.find("#include <regex>"), std::string::npos)
+        << path << ": use core/pattern.h (RE2) instead of std::regex";
 }
 
 }  // namespace
