@@ -122,11 +122,13 @@ TEST(Flood, StrangersAreDroppedSoonerThanTrustedClients) {
 // Requests Beast cannot parse get a 400 `bad_request` before the close (they used to get the
 // close alone).
 TEST(Flood, MalformedRequestsGetA400) {
+  static constexpr char kNulRaw[] = "GET /healthz HTTP/1.1\r\nHost: x\0y\r\n\r\n";
+  const std::string kNulHeader(kNulRaw, sizeof kNulRaw - 1);
   TestDaemon d;
   const std::string auth = "Authorization: Bearer " + d.token() + "\r\n";
   const std::vector<std::string> bad = {
       "GET /healthz HTTP/1.1\nHost: x\n\n",                            // bare LF
-      std::string("GET /healthz HTTP/1.1\r\nHost: x\0y\r\n\r\n", 38),  // NUL in a header
+      kNulHeader,  // NUL in a header
       "POST /v1/reconcile HTTP/1.1\r\nHost: x\r\n" + auth + "Content-Length: 1x\r\n\r\n",
       "POST /v1/reconcile HTTP/1.1\r\nHost: x\r\n" + auth +
           "Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n",  // bad chunk size
