@@ -62,15 +62,15 @@ Result<json> read_body(const std::string& body, const std::map<std::string, Kind
   if (body.empty() && empty_ok) return json::object();
   auto j = json::parse(body, nullptr, false);
   if (j.is_discarded() || !j.is_object())
-    return fail("bad_request", "expected a JSON object " + expected(fields));
-  if (has_nul(j)) return fail("bad_request", "a string in the body contains a NUL byte");
+    return fail(Code::kBadRequest, "expected a JSON object " + expected(fields));
+  if (has_nul(j)) return fail(Code::kBadRequest, "a string in the body contains a NUL byte");
   for (auto& [key, value] : j.items()) {
     auto f = fields.find(key);
     if (f == fields.end())
-      return fail("bad_request",
+      return fail(Code::kBadRequest,
                   fmt::format("unknown key \"{}\" (expected {})", key, expected(fields)));
     if (!is(value, f->second))
-      return fail("bad_request", fmt::format("\"{}\" must be {}", key, describe(f->second)));
+      return fail(Code::kBadRequest, fmt::format("\"{}\" must be {}", key, describe(f->second)));
   }
   return j;
 }

@@ -32,16 +32,16 @@ Response ok(const json& j, int status = 200) {
 }
 
 Response from_error(const Error& e) {
-  return http::error_response(status_for(e.code), e.code, e.message);
+  return http::error_response(e);
 }
 
 // 410 for a destroyed name (it has no side effect and never brings anything back), else 404.
 Response missing(const Host& host, const std::string& name) {
   if (host.tombstoned(name))
     return http::error_response(
-        410, "component_destroyed",
+        Code::kComponentDestroyed,
         "component \"" + name + "\" was destroyed; deploy or run it again to bring it back");
-  return http::error_response(404, "not_found", "no component named \"" + name + "\"");
+  return http::error_response(Code::kNotFound, "no component named \"" + name + "\"");
 }
 
 bool constant_time_equal(const std::string& a, const std::string& b) {
@@ -78,7 +78,7 @@ std::optional<uint64_t> resume_after(const Request& req) {
 }
 
 Response bad_event_id() {
-  return http::error_response(400, "bad_request", "Last-Event-ID must be a non-negative integer");
+  return http::error_response(Code::kBadRequest, "Last-Event-ID must be a non-negative integer");
 }
 
 json line_json(const LogLine& l) {
@@ -179,40 +179,6 @@ Response deployment_events(Deployer& deployer, std::string id, int64_t cursor) {
 
 }  // namespace
 
-int status_for(const std::string& code) {
-  static const std::map<std::string, int> kStatus = {
-      {"not_found", 404},
-      {"unauthorized", 401},
-      {"bad_manifest", 400},
-      {"bad_request", 400},
-      {"bad_name", 400},
-      {"bad_dir", 400},
-      {"name_taken", 409},
-      {"spawn_failed", 422},
-      {"no_free_address", 503},
-      {"shutting_down", 503},
-      {"payload_too_large", 413},
-      {"method_not_allowed", 405},
-      {"upload_incomplete", 400},
-      {"deploy_in_progress", 409},
-      {"not_deployed", 409},
-      {"no_previous_release", 409},
-      {"release_gone", 410},
-      {"component_destroyed", 410},
-      {"destroy_in_progress", 409},
-      {"cache_off", 409},
-      {"cache_entry_not_found", 404},
-      {"cache_key_ambiguous", 400},
-      {"cache_entry_in_use", 409},
-      {"cache_entry_busy", 409},
-      {"bad_size", 400},
-  };
-  auto it = kStatus.find(code);
-  if (it != kStatus.end()) return it->second;
-  if (code.starts_with("archive_")) return 422;
-  return 500;
-}
-
 http::Verdict authorize(const Request& req, const std::string& token) {
   const std::string prefix = "Bearer ";
   const bool right = req.authorization.starts_with(prefix) &&
@@ -220,9 +186,9 @@ http::Verdict authorize(const Request& req, const std::string& token) {
   if (right || req.path == "/healthz") return {std::nullopt, right};
   if (req.authorization.empty())
     return {http::error_response(
-        401, "unauthorized",
+        Code::kUnauthorized,
         "missing Authorization: Bearer <token> (the token is in $BERTH_HOME/token)")};
-  return {http::error_response(401, "unauthorized", "wrong bearer token")};
+  return {http::error_response(Code::kUnauthorized, "wrong bearer token")};
 }
 
 namespace {
@@ -237,7 +203,7 @@ void add_cache_route(http::Router& router, Host& host, const std::string& method
   router.add(method, path, [&host, handler](Request& req) -> asio::awaitable<Response> {
     InstallCache* cache = host.cache();
     if (!cache)
-      co_return http::error_response(409, "cache_off",
+      co_return http::error_response(Code::kCacheOff,
                                      "the install cache is off (see [cache] in config.toml and "
                                      "the daemon log)");
     asio::thread_pool worker(1);
@@ -281,7 +247,7 @@ Response cache_prune(InstallCache& cache, const Request& req) {
     if (!parsed) return from_error(parsed.error());
     max = *parsed;
   } else if (!m.is_null()) {
-    return http::error_response(400, "bad_size", "max_size: expected a size like \"2GiB\"");
+    return http::error_response(Code::kBadSize, "max_size: expected a size like \"2GiB\"");
   }
   auto r = cache.prune(max, body.value("all", false));
   return ok({{"removed", r.removed},
@@ -314,7 +280,7 @@ void register_routes(http::Router& router, Host& host) {
         req.body, {{"dir", Kind::kString}, {"name", Kind::kString}, {"watch", Kind::kBool}}, false);
     if (!body) co_return from_error(body.error());
     if (!body->contains("dir"))
-      co_return http::error_response(400, "bad_request", "\"dir\" (an absolute path) is required");
+      co_return http::error_response(Code::kBadRequest, "\"dir\" (an absolute path) is required");
     auto c = host.run_component((*body)["dir"].get<std::string>(), body->value("name", ""),
                                 body->value("watch", false));
     if (!c) co_return from_error(c.error());
@@ -337,11 +303,11 @@ void register_routes(http::Router& router, Host& host) {
                  if (!c) co_return missing(host, req.params["name"]);
                  const bool up = verb != "stop";
                  if (up && host.shutting_down())
-                   co_return http::error_response(503, "shutting_down",
+                   co_return http::error_response(Code::kShuttingDown,
                                                   "the daemon is shutting down");
                  if (verb == "restart" && host.deployer().in_flight(c->name()))
                    co_return http::error_response(
-                       409, "deploy_in_progress",
+                       Code::kDeployInProgress,
                        "a deploy of \"" + c->name() +
                            "\" is in flight; it restarts the component itself when it ends");
                  if (!up) (void)host.set_desired(c->name(), false);
@@ -364,7 +330,7 @@ void register_routes(http::Router& router, Host& host) {
         if (!c) co_return missing(host, req.params["name"]);
         auto n = query_number(req, "n", 100);
         if (!n)
-          co_return http::error_response(400, "bad_request", "n must be a non-negative integer");
+          co_return http::error_response(Code::kBadRequest, "n must be a non-negative integer");
         if (req.query.contains("follow") && req.query["follow"] != "0") {
           auto resume = resume_after(req);
           if (!resume) co_return bad_event_id();
@@ -396,7 +362,7 @@ void register_routes(http::Router& router, Host& host) {
   router.add("GET", "/v1/deployments", [&host](Request& req) -> asio::awaitable<Response> {
     auto limit = query_number(req, "limit", 50);
     if (!limit || *limit == 0)
-      co_return http::error_response(400, "bad_request", "limit must be a positive integer");
+      co_return http::error_response(Code::kBadRequest, "limit must be a positive integer");
     if (!req.query["component"].empty() && host.tombstoned(req.query["component"]))
       co_return missing(host, req.query["component"]);
     auto rows = host.deployer().repo().list(req.query["component"], *limit);
@@ -409,8 +375,7 @@ void register_routes(http::Router& router, Host& host) {
   router.add("GET", "/v1/deployments/{id}", [&host](Request& req) -> asio::awaitable<Response> {
     auto row = host.deployer().repo().get(req.params["id"]);
     if (!row) co_return from_error(row.error());
-    if (!*row)
-      co_return http::error_response(404, "not_found", "no deployment " + req.params["id"]);
+    if (!*row) co_return http::error_response(Code::kNotFound, "no deployment " + req.params["id"]);
     if (host.tombstoned((*row)->component)) co_return missing(host, (*row)->component);
     co_return ok(deployment_json(**row));
   });
@@ -420,7 +385,7 @@ void register_routes(http::Router& router, Host& host) {
         auto row = host.deployer().repo().get(req.params["id"]);
         if (!row) co_return from_error(row.error());
         if (!*row)
-          co_return http::error_response(404, "not_found", "no deployment " + req.params["id"]);
+          co_return http::error_response(Code::kNotFound, "no deployment " + req.params["id"]);
         if (host.tombstoned((*row)->component)) co_return missing(host, (*row)->component);
         auto resume = resume_after(req);
         if (!resume || *resume > static_cast<uint64_t>(INT64_MAX)) co_return bad_event_id();
@@ -438,7 +403,7 @@ void register_routes(http::Router& router, Host& host) {
     auto body = read_body(req.body, {{"live", Kind::kStringArray}}, false);
     if (!body) co_return from_error(body.error());
     if (!body->contains("live"))
-      co_return http::error_response(400, "bad_request", "expected {\"live\": [\"name\", ...]}");
+      co_return http::error_response(Code::kBadRequest, "expected {\"live\": [\"name\", ...]}");
     std::set<std::string> live;
     for (auto& n : (*body)["live"]) live.insert(n.get<std::string>());
     auto r = co_await host.reconcile(live);

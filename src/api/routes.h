@@ -16,7 +16,5 @@ void register_routes(http::Router& router, Host& host);
 // Every route but /healthz needs `Authorization: Bearer <token>`: the verdict holds the 401 to
 // send, or none to proceed; it is `trusted` when the request carried the right token.
 http::Verdict authorize(const http::Request& req, const std::string& token);
-// Maps an Error's stable code to its HTTP status.
-int status_for(const std::string& code);
 
 }  // namespace berth::api

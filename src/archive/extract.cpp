@@ -65,7 +65,7 @@ class Extractor {
 
   Result<ExtractStats> run(const fs::path& archive_path) {
     root_.reset(::open(dest_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW));
-    if (!root_) return fail("extract_failed", errno_message("open " + dest_.string(), errno));
+    if (!root_) return fail(Code::kExtractFailed, errno_message("open " + dest_.string(), errno));
     // A checker reads only the headers, on its own thread, ahead of the writer: the limits
     // and most refusals are judged before much is written (a million-entry archive is
     // refused after a few hundred files, not after 200,000), at no cost in wall time.
@@ -85,13 +85,13 @@ class Extractor {
       auto r = pass(archive_path);
       checker.join();
       if (verdict) return std::unexpected(*verdict);
-      if (!r) return std::unexpected(r.error());
+      BERTH_TRY(r);
     }
-    if (stats_.entries == 0) return fail("archive_empty", "the archive holds no entries");
-    if (auto v = verify_symlinks(); !v) return std::unexpected(v.error());
+    if (stats_.entries == 0) return fail(Code::kArchiveEmpty, "the archive holds no entries");
+    BERTH_TRY(verify_symlinks());
     UniqueFd sync_fd(::open(dest_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW));
     if (!sync_fd || ::syncfs(sync_fd.get()) != 0)
-      return fail("extract_failed", errno_message("syncfs " + dest_.string(), errno));
+      return fail(Code::kExtractFailed, errno_message("syncfs " + dest_.string(), errno));
     stats_.top = single_top();
     return stats_;
   }
@@ -117,22 +117,22 @@ class Extractor {
     bool truncated = m.find("runcated") != std::string::npos ||
                      m.find("Premature end") != std::string::npos ||
                      m.find("unexpected end") != std::string::npos;
-    return Error{truncated ? "archive_truncated" : "archive_invalid", what + ": " + m};
+    return Error{truncated ? Code::kArchiveTruncated : Code::kArchiveInvalid, what + ": " + m};
   }
 
   Result<void> loop() {
     archive_entry* e = nullptr;
     for (;;) {
-      if (cancel_ && cancel_->load()) return fail("cancelled", "extraction cancelled");
-      if (stop_ && stop_->load()) return fail("cancelled", "refused by the header check");
+      if (cancel_ && cancel_->load()) return fail(Code::kCancelled, "extraction cancelled");
+      if (stop_ && stop_->load()) return fail(Code::kCancelled, "refused by the header check");
       int rc = archive_read_next_header(a_, &e);
       if (rc == ARCHIVE_EOF) return {};
       if (rc < ARCHIVE_WARN) return std::unexpected(read_error("reading the archive"));
       if (++stats_.entries > limits_.max_entries)
-        return fail("archive_too_many_entries",
+        return fail(Code::kArchiveTooManyEntries,
                     fmt::format("more than {} entries", limits_.max_entries));
-      if (auto r = check_ratio(); !r) return r;
-      if (auto r = entry(e); !r) return r;
+      BERTH_TRY(check_ratio());
+      BERTH_TRY(entry(e));
     }
   }
 
@@ -140,50 +140,52 @@ class Extractor {
     auto raw = archive_filter_bytes(a_, -1), plain = archive_filter_bytes(a_, 0);
     if (plain > static_cast<int64_t>(limits_.ratio_floor) && raw > 0 &&
         static_cast<double>(plain) > limits_.max_ratio * static_cast<double>(raw))
-      return fail("archive_bomb", fmt::format("compression ratio above {:.0f}:1 ({} bytes from {})",
-                                              limits_.max_ratio, plain, raw));
+      return fail(Code::kArchiveBomb,
+                  fmt::format("compression ratio above {:.0f}:1 ({} bytes from {})",
+                              limits_.max_ratio, plain, raw));
     return {};
   }
 
   // Splits an entry path into components, refusing absolute paths and "..".
-  Result<Parts> split(const char* raw, const char* what, const std::string& escape_code) {
+  Result<Parts> split(const char* raw, const char* what, Code escape_code) {
     std::string_view p = raw ? raw : "";
     if (p.size() > limits_.max_path)
-      return fail("archive_path_too_long",
+      return fail(Code::kArchivePathTooLong,
                   fmt::format("{} path longer than {} bytes", what, limits_.max_path));
     if (p.starts_with('/'))
-      return fail(escape_code == "archive_hardlink_escape" ? escape_code : "archive_absolute_path",
-                  fmt::format("absolute {} path \"{}\"", what, p));
+      return fail(
+          escape_code == Code::kArchiveHardlinkEscape ? escape_code : Code::kArchiveAbsolutePath,
+          fmt::format("absolute {} path \"{}\"", what, p));
     Parts parts;
     while (!p.empty()) {
       auto slash = p.find('/');
       auto c = p.substr(0, slash);
       if (c == "..")
         return fail(
-            escape_code == "archive_hardlink_escape" ? escape_code : "archive_path_traversal",
+            escape_code == Code::kArchiveHardlinkEscape ? escape_code : Code::kArchivePathTraversal,
             fmt::format("{} path \"{}\" climbs out with ..", what, raw));
       if (!c.empty() && c != ".") parts.emplace_back(c);
       if (slash == std::string_view::npos) break;
       p.remove_prefix(slash + 1);
     }
     if (parts.size() > limits_.max_depth)
-      return fail("archive_too_deep",
+      return fail(Code::kArchiveTooDeep,
                   fmt::format("{} path \"{}\" deeper than {}", what, raw, limits_.max_depth));
     return parts;
   }
 
-  static Error open_error(int err, const std::string& path, const std::string& escape_code) {
+  static Error open_error(int err, const std::string& path, Code escape_code) {
     if (err == ELOOP)
       return Error{escape_code, fmt::format("\"{}\" would be written through a symlink", path)};
     if (err == EXDEV) return Error{escape_code, fmt::format("\"{}\" leaves the release", path)};
     if (err == ENOTDIR)
-      return Error{"archive_entry_conflict",
+      return Error{Code::kArchiveEntryConflict,
                    fmt::format("\"{}\": a parent is not a directory", path)};
-    return Error{"extract_failed", errno_message(path, err)};
+    return Error{Code::kExtractFailed, errno_message(path, err)};
   }
 
   // The directory holding the first `n` components, created as needed, never through a link.
-  Result<int> dir_fd(const Parts& parts, size_t n, const std::string& escape_code) {
+  Result<int> dir_fd(const Parts& parts, size_t n, Code escape_code) {
     std::string key = join(parts, n);
     if (key == cached_key_ && cached_) return cached_.get();
     int fd = openat2_fd(root_.get(), key.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC, 0, kResolve);
@@ -213,24 +215,25 @@ class Extractor {
     struct stat st {};
     if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return {};
     if (S_ISDIR(st.st_mode))
-      return fail("archive_entry_conflict", fmt::format("\"{}\" would replace a directory", path));
+      return fail(Code::kArchiveEntryConflict,
+                  fmt::format("\"{}\" would replace a directory", path));
     if (::unlinkat(dirfd, name.c_str(), 0) != 0)
-      return fail("extract_failed", errno_message("unlink " + path, errno));
+      return fail(Code::kExtractFailed, errno_message("unlink " + path, errno));
     return {};
   }
 
   Result<void> entry(archive_entry* e) {
     const char* raw = archive_entry_pathname(e);
-    auto parts = split(raw, "entry", "archive_through_symlink");
-    if (!parts) return std::unexpected(parts.error());
+    auto parts = split(raw, "entry", Code::kArchiveThroughSymlink);
+    BERTH_TRY(parts);
     if (parts->empty()) return {};  // "./"
     const std::string path = join(*parts, parts->size());
     const std::string& name = parts->back();
 
     if (const char* link = archive_entry_hardlink(e)) return hardlink(*parts, path, link);
     if (dry_) return check_only(e, *parts, path);
-    auto parent = dir_fd(*parts, parts->size() - 1, "archive_through_symlink");
-    if (!parent) return std::unexpected(parent.error());
+    auto parent = dir_fd(*parts, parts->size() - 1, Code::kArchiveThroughSymlink);
+    BERTH_TRY(parent);
     mode_t mode = archive_entry_perm(e);
     if (mode & (S_ISUID | S_ISGID | S_ISVTX)) ++stats_.setid_stripped;
     mode &= 0777;
@@ -238,11 +241,12 @@ class Extractor {
     switch (archive_entry_filetype(e)) {
       case AE_IFDIR: {
         if (::mkdirat(*parent, name.c_str(), mode | 0700) != 0) {
-          if (errno != EEXIST) return fail("extract_failed", errno_message("mkdir " + path, errno));
+          if (errno != EEXIST)
+            return fail(Code::kExtractFailed, errno_message("mkdir " + path, errno));
           struct stat st {};
           if (::fstatat(*parent, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 ||
               !S_ISDIR(st.st_mode))
-            return fail("archive_entry_conflict",
+            return fail(Code::kArchiveEntryConflict,
                         fmt::format("directory \"{}\" clashes with an earlier entry", path));
           ::fchmodat(*parent, name.c_str(), mode | 0700, 0);
         }
@@ -253,7 +257,7 @@ class Extractor {
       case AE_IFLNK:
         return symlink(*parts, *parent, path, archive_entry_symlink(e));
       default:
-        return fail("archive_special_file",
+        return fail(Code::kArchiveSpecialFile,
                     fmt::format("\"{}\" is a device, FIFO or socket; refused", path));
     }
   }
@@ -266,7 +270,7 @@ class Extractor {
       case AE_IFREG: {
         stats_.bytes += static_cast<uint64_t>(std::max<la_int64_t>(0, archive_entry_size(e)));
         if (stats_.bytes > limits_.max_bytes)
-          return fail("archive_too_large",
+          return fail(Code::kArchiveTooLarge,
                       fmt::format("contents exceed {} bytes", limits_.max_bytes));
         if (archive_read_data_skip(a_) < ARCHIVE_WARN)
           return std::unexpected(read_error("reading " + path));
@@ -275,7 +279,7 @@ class Extractor {
       case AE_IFLNK:
         return check_target(parts, path, archive_entry_symlink(e));
       default:
-        return fail("archive_special_file",
+        return fail(Code::kArchiveSpecialFile,
                     fmt::format("\"{}\" is a device, FIFO or socket; refused", path));
     }
   }
@@ -284,17 +288,18 @@ class Extractor {
                        const std::string& path, mode_t mode) {
     if (archive_entry_size_is_set(e) &&
         stats_.bytes + static_cast<uint64_t>(archive_entry_size(e)) > limits_.max_bytes)
-      return fail("archive_too_large", fmt::format("contents exceed {} bytes", limits_.max_bytes));
+      return fail(Code::kArchiveTooLarge,
+                  fmt::format("contents exceed {} bytes", limits_.max_bytes));
     const uint64_t flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
     // Created with its final mode when the umask leaves it whole: one syscall less per file.
     const bool exact = (mode & umask_) == 0;
     const mode_t create_mode = exact ? mode | 0200 : 0600;
     int fd = openat2_fd(parent, name.c_str(), flags, create_mode, kResolve);
     if (fd < 0 && errno == EEXIST) {
-      if (auto r = make_room(parent, name, path); !r) return r;
+      BERTH_TRY(make_room(parent, name, path));
       fd = openat2_fd(parent, name.c_str(), flags, create_mode, kResolve);
     }
-    if (fd < 0) return std::unexpected(open_error(errno, path, "archive_through_symlink"));
+    if (fd < 0) return std::unexpected(open_error(errno, path, Code::kArchiveThroughSymlink));
     UniqueFd out(fd);
     const void* buf = nullptr;
     size_t size = 0;
@@ -305,15 +310,15 @@ class Extractor {
       if (rc < ARCHIVE_WARN) return std::unexpected(read_error("reading " + path));
       stats_.bytes += size;
       if (stats_.bytes > limits_.max_bytes)
-        return fail("archive_too_large",
+        return fail(Code::kArchiveTooLarge,
                     fmt::format("contents exceed {} bytes", limits_.max_bytes));
-      if (auto r = check_ratio(); !r) return r;
+      BERTH_TRY(check_ratio());
       const char* p = static_cast<const char*>(buf);
       while (size > 0) {
         ssize_t n = ::pwrite(out.get(), p, size, offset);
         if (n < 0) {
           if (errno == EINTR) continue;
-          return fail("extract_failed", errno_message("write " + path, errno));
+          return fail(Code::kExtractFailed, errno_message("write " + path, errno));
         }
         p += n;
         offset += n;
@@ -337,9 +342,9 @@ class Extractor {
                                    const char* target) {
     std::string_view t = target ? target : "";
     if (t.empty())
-      return fail("archive_invalid", fmt::format("symlink \"{}\" has no target", path));
+      return fail(Code::kArchiveInvalid, fmt::format("symlink \"{}\" has no target", path));
     if (t.starts_with('/'))
-      return fail("archive_symlink_escape",
+      return fail(Code::kArchiveSymlinkEscape,
                   fmt::format("symlink \"{}\" points to the absolute path \"{}\"", path, t));
     size_t depth = parts.size() - 1;
     for (std::string_view rest = t; !rest.empty();) {
@@ -347,7 +352,7 @@ class Extractor {
       auto c = rest.substr(0, slash);
       if (c == "..") {
         if (depth == 0)
-          return fail("archive_symlink_escape",
+          return fail(Code::kArchiveSymlinkEscape,
                       fmt::format("symlink \"{}\" -> \"{}\" leaves the release", path, t));
         --depth;
       } else if (!c.empty() && c != ".") {
@@ -361,41 +366,42 @@ class Extractor {
 
   Result<void> symlink(const Parts& parts, int parent, const std::string& path,
                        const char* target) {
-    if (auto r = check_target(parts, path, target); !r) return r;
+    BERTH_TRY(check_target(parts, path, target));
     const std::string& name = parts.back();
     if (::symlinkat(target, parent, name.c_str()) != 0) {
-      if (errno != EEXIST) return fail("extract_failed", errno_message("symlink " + path, errno));
-      if (auto r = make_room(parent, name, path); !r) return r;
+      if (errno != EEXIST)
+        return fail(Code::kExtractFailed, errno_message("symlink " + path, errno));
+      BERTH_TRY(make_room(parent, name, path));
       if (::symlinkat(target, parent, name.c_str()) != 0)
-        return fail("extract_failed", errno_message("symlink " + path, errno));
+        return fail(Code::kExtractFailed, errno_message("symlink " + path, errno));
     }
     symlinks_.push_back(path);
     return {};
   }
 
   Result<void> hardlink(const Parts& parts, const std::string& path, const char* link) {
-    auto src = split(link, "hardlink target", "archive_hardlink_escape");
-    if (!src) return std::unexpected(src.error());
+    auto src = split(link, "hardlink target", Code::kArchiveHardlinkEscape);
+    BERTH_TRY(src);
     if (src->empty())
-      return fail("archive_hardlink_escape", fmt::format("hardlink \"{}\" to the root", path));
+      return fail(Code::kArchiveHardlinkEscape, fmt::format("hardlink \"{}\" to the root", path));
     if (dry_) return {};
-    auto src_dir = dir_fd(*src, src->size() - 1, "archive_hardlink_escape");
-    if (!src_dir) return std::unexpected(src_dir.error());
+    auto src_dir = dir_fd(*src, src->size() - 1, Code::kArchiveHardlinkEscape);
+    BERTH_TRY(src_dir);
     UniqueFd src_parent(::fcntl(*src_dir, F_DUPFD_CLOEXEC, 0));
     struct stat st {};
     if (::fstatat(src_parent.get(), src->back().c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 ||
         !S_ISREG(st.st_mode))
       return fail(
-          "archive_hardlink_escape",
+          Code::kArchiveHardlinkEscape,
           fmt::format("hardlink \"{}\" -> \"{}\": not a file extracted before", path, link));
-    auto parent = dir_fd(parts, parts.size() - 1, "archive_through_symlink");
-    if (!parent) return std::unexpected(parent.error());
+    auto parent = dir_fd(parts, parts.size() - 1, Code::kArchiveThroughSymlink);
+    BERTH_TRY(parent);
     const std::string& name = parts.back();
     if (::linkat(src_parent.get(), src->back().c_str(), *parent, name.c_str(), 0) != 0) {
-      if (errno != EEXIST) return fail("extract_failed", errno_message("link " + path, errno));
-      if (auto r = make_room(*parent, name, path); !r) return r;
+      if (errno != EEXIST) return fail(Code::kExtractFailed, errno_message("link " + path, errno));
+      BERTH_TRY(make_room(*parent, name, path));
       if (::linkat(src_parent.get(), src->back().c_str(), *parent, name.c_str(), 0) != 0)
-        return fail("extract_failed", errno_message("link " + path, errno));
+        return fail(Code::kExtractFailed, errno_message("link " + path, errno));
     }
     ++stats_.files;
     return {};
@@ -410,7 +416,7 @@ class Extractor {
       if (fd >= 0) {
         ::close(fd);
       } else if (errno == EXDEV) {
-        return fail("archive_symlink_escape",
+        return fail(Code::kArchiveSymlinkEscape,
                     fmt::format("symlink \"{}\" resolves outside the release", p));
       }
     }

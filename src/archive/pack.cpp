@@ -26,13 +26,13 @@ struct Writer {
   }
   Error error(const std::string& what) const {
     const char* m = archive_error_string(a);
-    return Error{"pack_failed", what + ": " + (m ? m : "unknown error")};
+    return Error{Code::kPackFailed, what + ": " + (m ? m : "unknown error")};
   }
 };
 
 Result<void> add_file(Writer& w, const fs::path& abs, const std::string& rel, PackStats& stats) {
   UniqueFd fd(::open(abs.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-  if (!fd) return fail("pack_failed", errno_message("open " + abs.string(), errno));
+  if (!fd) return fail(Code::kPackFailed, errno_message("open " + abs.string(), errno));
   struct stat st {};
   ::fstat(fd.get(), &st);
   archive_entry_clear(w.e);
@@ -45,7 +45,7 @@ Result<void> add_file(Writer& w, const fs::path& abs, const std::string& rel, Pa
   for (;;) {
     ssize_t n = ::read(fd.get(), buf.data(), buf.size());
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return fail("pack_failed", errno_message("read " + abs.string(), errno));
+    if (n < 0) return fail(Code::kPackFailed, errno_message("read " + abs.string(), errno));
     if (n == 0) break;
     if (archive_write_data(w.a, buf.data(), static_cast<size_t>(n)) < 0)
       return std::unexpected(w.error(rel));
@@ -58,7 +58,7 @@ Result<void> add_file(Writer& w, const fs::path& abs, const std::string& rel, Pa
 Result<void> add_other(Writer& w, const fs::path& abs, const std::string& rel) {
   struct stat st {};
   if (::lstat(abs.c_str(), &st) != 0)
-    return fail("pack_failed", errno_message("stat " + abs.string(), errno));
+    return fail(Code::kPackFailed, errno_message("stat " + abs.string(), errno));
   archive_entry_clear(w.e);
   archive_entry_copy_stat(w.e, &st);
   archive_entry_set_pathname(w.e, rel.c_str());
@@ -67,7 +67,7 @@ Result<void> add_other(Writer& w, const fs::path& abs, const std::string& rel) {
   if (S_ISLNK(st.st_mode)) {
     std::error_code ec;
     auto target = fs::read_symlink(abs, ec);
-    if (ec) return fail("pack_failed", "readlink " + abs.string() + ": " + ec.message());
+    if (ec) return fail(Code::kPackFailed, "readlink " + abs.string() + ": " + ec.message());
     archive_entry_set_symlink(w.e, target.c_str());
   }
   if (archive_write_header(w.a, w.e) != ARCHIVE_OK) return std::unexpected(w.error(rel));
@@ -87,9 +87,9 @@ Result<PackStats> pack_directory(const fs::path& dir, const fs::path& out) {
   PackStats stats;
   std::error_code ec;
   fs::recursive_directory_iterator it(dir, fs::directory_options::none, ec), end;
-  if (ec) return fail("pack_failed", "cannot read " + dir.string() + ": " + ec.message());
+  if (ec) return fail(Code::kPackFailed, "cannot read " + dir.string() + ": " + ec.message());
   for (; it != end; it.increment(ec)) {
-    if (ec) return fail("pack_failed", "cannot read " + dir.string() + ": " + ec.message());
+    if (ec) return fail(Code::kPackFailed, "cannot read " + dir.string() + ": " + ec.message());
     const auto& abs = it->path();
     std::string rel = abs.lexically_relative(dir).generic_string();
     bool is_dir = it->is_directory(ec) && !it->is_symlink(ec);
@@ -104,7 +104,7 @@ Result<PackStats> pack_directory(const fs::path& dir, const fs::path& out) {
       r = add_file(w, abs, rel, stats);
     else
       continue;  // sockets, FIFOs, devices never travel
-    if (!r) return std::unexpected(r.error());
+    BERTH_TRY(r);
   }
   if (archive_write_close(w.a) != ARCHIVE_OK) return std::unexpected(w.error("closing"));
   return stats;

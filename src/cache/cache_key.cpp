@@ -96,7 +96,7 @@ Result<CacheKey> cache_key(const std::string& command, const fs::path& dir,
   for (const auto& f : files) {
     auto norm = fs::path(f).lexically_normal();
     if (f.empty() || norm.is_absolute() || *norm.begin() == "..")
-      return fail("bad_manifest",
+      return fail(Code::kBadManifest,
                   "[install] inputs: \"" + f + "\" must be a path inside the release");
     std::error_code ec;
     if (!fs::is_regular_file(dir / f, ec)) {
@@ -104,7 +104,7 @@ Result<CacheKey> cache_key(const std::string& command, const fs::path& dir,
       continue;
     }
     auto text = read_file(dir / f);
-    if (!text) return std::unexpected(text.error());
+    BERTH_TRY(text);
     inputs[f] = Sha256::of(*text);
   }
   return CacheKey{Sha256::of(basis.dump()), basis};

@@ -58,15 +58,15 @@ InstallCache::InstallCache(CacheOptions opts) : opts_(std::move(opts)) {}
 
 Result<std::unique_ptr<InstallCache>> InstallCache::open(CacheOptions opts) {
   if (opts.lock != "ofd" && opts.lock != "lease-file")
-    return fail("bad_config", "[cache] lock: expected \"ofd\" or \"lease-file\"");
+    return fail(Code::kBadConfig, "[cache] lock: expected \"ofd\" or \"lease-file\"");
   if (opts.lease.stale <= opts.lease.heartbeat)
-    return fail("bad_config", "[cache] lease_stale must be longer than lease_heartbeat");
+    return fail(Code::kBadConfig, "[cache] lease_stale must be longer than lease_heartbeat");
   for (const char* sub : {"", ".done", ".locks", ".partial", ".trash"}) {
     std::error_code ec;
     fs::create_directories(opts.dir / sub, ec);
     if (ec)
-      return fail("io_error", "cannot create the cache directory " + (opts.dir / sub).string() +
-                                  ": " + ec.message());
+      return fail(Code::kIoError, "cannot create the cache directory " + (opts.dir / sub).string() +
+                                      ": " + ec.message());
   }
   std::unique_ptr<InstallCache> c(new InstallCache(std::move(opts)));
   auto& o = c->opts_;
@@ -92,18 +92,18 @@ std::optional<CacheEntry> InstallCache::lookup(const std::string& key) const {
 
 Result<UseMark> InstallCache::use(const std::string& key) const {
   auto lock = OfdLock::open(lock_file(key));
-  if (!lock) return std::unexpected(lock.error());
+  BERTH_TRY(lock);
   auto got = lock->try_lock(OfdLock::Kind::kShared, kUseByte);
-  if (!got) return std::unexpected(got.error());
-  if (!*got) return fail("cache_entry_busy", "cache entry " + key + " is being removed");
+  BERTH_TRY(got);
+  if (!*got) return fail(Code::kCacheEntryBusy, "cache entry " + key + " is being removed");
   return std::make_unique<OfdLock>(std::move(*lock));
 }
 
 Result<std::optional<OfdLock>> InstallCache::unused(const std::string& key) const {
   auto lock = OfdLock::open(lock_file(key));
-  if (!lock) return std::unexpected(lock.error());
+  BERTH_TRY(lock);
   auto free = lock->try_lock(OfdLock::Kind::kExclusive, kUseByte);
-  if (!free) return std::unexpected(free.error());
+  BERTH_TRY(free);
   if (!*free) return std::nullopt;
   return std::move(*lock);
 }
@@ -118,7 +118,7 @@ Result<CloneStats> InstallCache::place(const CacheEntry& e, const fs::path& rele
     fs::remove_all(dst, ec);
     fs::create_directories(dst.parent_path(), ec);
     auto s = clone_tree(src, dst, opts_.link);
-    if (!s) return std::unexpected(s.error());
+    BERTH_TRY(s);
     total += *s;
   }
   return total;
@@ -134,7 +134,7 @@ Result<std::optional<CacheOutcome>> InstallCache::try_hit(const CacheFill& fill,
   auto e = lookup(key);
   if (!e) return std::nullopt;
   auto placed = place(*e, fill.release);
-  if (!placed) return std::unexpected(placed.error());
+  BERTH_TRY(placed);
   ::utimensat(AT_FDCWD, sentinel(key).c_str(), nullptr, 0);
   CacheOutcome out;
   out.hit = true;
@@ -148,7 +148,7 @@ Result<std::optional<CacheOutcome>> InstallCache::try_hit(const CacheFill& fill,
 Result<CacheOutcome> InstallCache::get_or_install(const CacheFill& fill) {
   const auto& key = fill.key.key;
   auto hit = try_hit(fill, false);
-  if (!hit) return std::unexpected(hit.error());
+  BERTH_TRY(hit);
   if (*hit) return std::move(**hit);
 
   bool waited = false;
@@ -158,13 +158,13 @@ Result<CacheOutcome> InstallCache::get_or_install(const CacheFill& fill) {
     if (fill.wait.on_wait) fill.wait.on_wait(holder);
   };
   auto held = locks_->acquire(key, wait);
-  if (!held) return std::unexpected(held.error());
+  BERTH_TRY(held);
   hit = try_hit(fill, waited);
-  if (!hit) return std::unexpected(hit.error());
+  BERTH_TRY(hit);
   if (*hit) return std::move(**hit);
 
   sweep_dead(key);
-  if (auto r = fill.install(); !r) return std::unexpected(r.error());
+  BERTH_TRY(fill.install());
   CacheOutcome out;
   out.waited = waited;
   auto entry = store(fill, **held, out.placed);
@@ -189,7 +189,7 @@ Result<CacheEntry> InstallCache::store(const CacheFill& fill, const HeldLock& he
     return std::unexpected(std::move(e));
   };
   if (::mkdir(partial.c_str(), 0755) != 0)
-    return fail("io_error", errno_message("mkdir " + partial.string(), errno));
+    return fail(Code::kIoError, errno_message("mkdir " + partial.string(), errno));
   CacheEntry e;
   e.key = key;
   e.command = fill.command;
@@ -213,14 +213,14 @@ Result<CacheEntry> InstallCache::store(const CacheFill& fill, const HeldLock& he
   {
     UniqueFd fd(::open(partial.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!fd || ::syncfs(fd.get()) != 0)
-      return give_up(Error{"io_error", errno_message("sync " + partial.string(), errno)});
+      return give_up(Error{Code::kIoError, errno_message("sync " + partial.string(), errno)});
   }
   if (held.lost())
     return give_up(
-        Error{"lock_lost", "the lease on " + key + " was taken over during the install"});
+        Error{Code::kLockLost, "the lease on " + key + " was taken over during the install"});
   if (::rename(partial.c_str(), entry_dir(key).c_str()) != 0)
     return give_up(
-        Error{"io_error", errno_message("rename into " + entry_dir(key).string(), errno)});
+        Error{Code::kIoError, errno_message("rename into " + entry_dir(key).string(), errno)});
   fsync_dir(opts_.dir);
   if (auto r = write_file_atomic(sentinel(key), j.dump()); !r) {
     (void)discard(key);
@@ -247,7 +247,8 @@ size_t InstallCache::sweep_dead(const std::string& key) {
 Result<void> InstallCache::discard(const std::string& key) {
   auto trash = opts_.dir / ".trash" / (key + "." + random_hex(4));
   if (::rename(entry_dir(key).c_str(), trash.c_str()) != 0)
-    return fail("io_error", errno_message("move " + entry_dir(key).string() + " to trash", errno));
+    return fail(Code::kIoError,
+                errno_message("move " + entry_dir(key).string() + " to trash", errno));
   std::error_code ec;
   fs::remove_all(trash, ec);
   return {};
@@ -273,7 +274,7 @@ std::vector<CacheEntry> InstallCache::list() const {
 Result<std::string> InstallCache::resolve(const std::string& prefix) const {
   if (prefix.size() < 6 || prefix.size() > 64 ||
       !std::all_of(prefix.begin(), prefix.end(), [](char c) { return std::isxdigit(c); }))
-    return fail("cache_entry_not_found",
+    return fail(Code::kCacheEntryNotFound,
                 "\"" + prefix + "\" is not a cache key (64 hex digits, or a prefix of 6 or more)");
   std::vector<std::string> found;
   std::error_code ec;
@@ -281,30 +282,30 @@ Result<std::string> InstallCache::resolve(const std::string& prefix) const {
     auto name = d.path().filename().string();
     if (is_key(name) && name.starts_with(prefix)) found.push_back(name);
   }
-  if (found.empty()) return fail("cache_entry_not_found", "no cache entry " + prefix);
+  if (found.empty()) return fail(Code::kCacheEntryNotFound, "no cache entry " + prefix);
   if (found.size() > 1)
-    return fail("cache_key_ambiguous",
+    return fail(Code::kCacheKeyAmbiguous,
                 "\"" + prefix + "\" matches " + std::to_string(found.size()) + " entries");
   return found.front();
 }
 
 Result<CacheEntry> InstallCache::remove(const std::string& key, bool force) {
   auto e = lookup(key);
-  if (!e) return fail("cache_entry_not_found", "no cache entry " + key);
+  if (!e) return fail(Code::kCacheEntryNotFound, "no cache entry " + key);
   auto held = locks_->try_acquire(key);
-  if (!held) return std::unexpected(held.error());
+  BERTH_TRY(held);
   if (!*held)
-    return fail("cache_entry_busy", "cache entry " + key + " is being installed or removed");
+    return fail(Code::kCacheEntryBusy, "cache entry " + key + " is being installed or removed");
   auto free = unused(key);  // held until the entry is gone, so no release can claim it meanwhile
-  if (!free) return std::unexpected(free.error());
+  BERTH_TRY(free);
   if (!*free && !force)
-    return fail("cache_entry_in_use",
+    return fail(Code::kCacheEntryInUse,
                 "cache entry " + key.substr(0, 12) +
                     " is in use by a live release (releases hold their own links; force to "
                     "remove it anyway)");
   ::unlink(sentinel(key).c_str());
   fsync_dir(opts_.dir / ".done");
-  if (auto r = discard(key); !r) return std::unexpected(r.error());
+  BERTH_TRY(discard(key));
   e->in_use = !free->has_value();
   return *e;
 }
@@ -318,7 +319,7 @@ PruneReport InstallCache::prune(uint64_t max_bytes, bool all) {
     if (!all && total <= max_bytes) break;
     auto gone = remove(it->key, false);  // checks use marks and the install lock itself
     if (!gone) {
-      if (gone.error().code == "cache_entry_in_use") report.kept_in_use.push_back(it->key);
+      if (gone.error().code == Code::kCacheEntryInUse) report.kept_in_use.push_back(it->key);
       continue;
     }
     total -= gone->bytes;

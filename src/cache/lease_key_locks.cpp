@@ -97,7 +97,7 @@ class LeaseKeyLocks : public KeyLocks {
     const auto poll = std::min(std::chrono::milliseconds(50), timing_.heartbeat / 4);
     for (;;) {
       auto made = create(path);
-      if (!made) return std::unexpected(made.error());
+      BERTH_TRY(made);
       if (*made) return std::move(*made);
       auto seen = look(path);
       if (!told && wait.on_wait) wait.on_wait(seen ? seen->holder : "");
@@ -113,16 +113,16 @@ class LeaseKeyLocks : public KeyLocks {
         }
       }
       if (wait.cancel && wait.cancel->load())
-        return fail("cancelled", "stopped waiting for " + path.string());
+        return fail(Code::kCancelled, "stopped waiting for " + path.string());
       if (Clock::now() >= wait.deadline)
-        return fail("lock_timeout", "timed out waiting for " + path.string());
+        return fail(Code::kLockTimeout, "timed out waiting for " + path.string());
       std::this_thread::sleep_for(poll);
     }
   }
 
   Result<std::unique_ptr<HeldLock>> try_acquire(const std::string& key) override {
     auto made = create(dir_ / (key + ".lease"));
-    if (!made) return std::unexpected(made.error());
+    BERTH_TRY(made);
     return std::move(*made);
   }
 
@@ -139,7 +139,7 @@ class LeaseKeyLocks : public KeyLocks {
     UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
     if (!fd) {
       if (errno == EEXIST) return nullptr;
-      return fail("lock_failed", errno_message("create lease " + path.string(), errno));
+      return fail(Code::kLockFailed, errno_message("create lease " + path.string(), errno));
     }
     auto token = random_hex(16);
     std::string text = token + "\n" + who_ + "\n";
@@ -147,7 +147,7 @@ class LeaseKeyLocks : public KeyLocks {
         ::fsync(fd.get()) != 0) {
       int err = errno;
       ::unlink(path.c_str());
-      return fail("lock_failed", errno_message("write lease " + path.string(), err));
+      return fail(Code::kLockFailed, errno_message("write lease " + path.string(), err));
     }
     return std::make_unique<LeaseHeld>(path, token, timing_.heartbeat);
   }

@@ -26,13 +26,12 @@ class OfdKeyLocks : public KeyLocks {
 
   Result<std::unique_ptr<HeldLock>> acquire(const std::string& key, const LockWait& wait) override {
     auto lock = OfdLock::open(dir_ / (key + ".lock"));
-    if (!lock) return std::unexpected(lock.error());
+    BERTH_TRY(lock);
     auto now = lock->try_lock(OfdLock::Kind::kExclusive, 0);
-    if (!now) return std::unexpected(now.error());
+    BERTH_TRY(now);
     if (!*now) {
       if (wait.on_wait) wait.on_wait(lock->holder());
-      if (auto r = lock->lock(OfdLock::Kind::kExclusive, 0, wait.deadline, wait.cancel); !r)
-        return std::unexpected(r.error());
+      BERTH_TRY(lock->lock(OfdLock::Kind::kExclusive, 0, wait.deadline, wait.cancel));
     }
     lock->describe_holder(who_);
     return std::make_unique<OfdHeld>(std::move(*lock));
@@ -40,9 +39,9 @@ class OfdKeyLocks : public KeyLocks {
 
   Result<std::unique_ptr<HeldLock>> try_acquire(const std::string& key) override {
     auto lock = OfdLock::open(dir_ / (key + ".lock"));
-    if (!lock) return std::unexpected(lock.error());
+    BERTH_TRY(lock);
     auto got = lock->try_lock(OfdLock::Kind::kExclusive, 0);
-    if (!got) return std::unexpected(got.error());
+    BERTH_TRY(got);
     if (!*got) return nullptr;
     return std::make_unique<OfdHeld>(std::move(*lock));
   }

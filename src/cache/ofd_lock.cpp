@@ -86,7 +86,7 @@ Result<OfdLock> OfdLock::open(const std::filesystem::path& path) {
   // of an existing file costs measurably more on overlay filesystems.
   UniqueFd fd(::open(path.c_str(), O_RDWR | O_CLOEXEC));
   if (!fd && errno == ENOENT) fd.reset(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
-  if (!fd) return fail("io_error", errno_message("open lock file " + path.string(), errno));
+  if (!fd) return fail(Code::kIoError, errno_message("open lock file " + path.string(), errno));
   return OfdLock(std::move(fd), path);
 }
 
@@ -94,23 +94,25 @@ Result<bool> OfdLock::try_lock(Kind kind, off_t byte) {
   auto fl = range(type_of(kind), byte);
   if (::fcntl(fd_.get(), F_OFD_SETLK, &fl) == 0) return true;
   if (errno == EAGAIN || errno == EACCES) return false;
-  return fail("lock_failed", errno_message("lock " + path_.string(), errno));
+  return fail(Code::kLockFailed, errno_message("lock " + path_.string(), errno));
 }
 
 Result<void> OfdLock::lock(Kind kind, off_t byte, Deadline deadline,
                            const std::atomic<bool>* cancel) {
   auto now = try_lock(kind, byte);
-  if (!now) return std::unexpected(now.error());
+  BERTH_TRY(now);
   if (*now) return {};
   WakeTimer wake;
-  if (!wake.armed()) return fail("lock_failed", errno_message("timer_create", errno));
+  if (!wake.armed()) return fail(Code::kLockFailed, errno_message("timer_create", errno));
   auto fl = range(type_of(kind), byte);
   for (;;) {
-    if (cancel && cancel->load()) return fail("cancelled", "stopped waiting for " + path_.string());
+    if (cancel && cancel->load())
+      return fail(Code::kCancelled, "stopped waiting for " + path_.string());
     if (std::chrono::steady_clock::now() >= deadline)
-      return fail("lock_timeout", "timed out waiting for " + path_.string());
+      return fail(Code::kLockTimeout, "timed out waiting for " + path_.string());
     if (::fcntl(fd_.get(), F_OFD_SETLKW, &fl) == 0) return {};
-    if (errno != EINTR) return fail("lock_failed", errno_message("lock " + path_.string(), errno));
+    if (errno != EINTR)
+      return fail(Code::kLockFailed, errno_message("lock " + path_.string(), errno));
   }
 }
 

@@ -15,9 +15,9 @@ namespace {
 
 Result<void> copy_file(const fs::path& from, const fs::path& to, mode_t mode) {
   UniqueFd in(::open(from.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!in) return fail("io_error", errno_message("open " + from.string(), errno));
+  if (!in) return fail(Code::kIoError, errno_message("open " + from.string(), errno));
   UniqueFd out(::open(to.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode & 07777));
-  if (!out) return fail("io_error", errno_message("create " + to.string(), errno));
+  if (!out) return fail(Code::kIoError, errno_message("create " + to.string(), errno));
   if (::ioctl(out.get(), FICLONE, in.get()) == 0) return {};
   for (bool fallback = false;;) {
     ssize_t n = 0;
@@ -33,13 +33,13 @@ Result<void> copy_file(const fs::path& from, const fs::path& to, mode_t mode) {
       for (ssize_t off = 0; n > 0 && off < n;) {
         ssize_t w = ::write(out.get(), buf + off, static_cast<size_t>(n - off));
         if (w < 0 && errno != EINTR)
-          return fail("io_error", errno_message("write " + to.string(), errno));
+          return fail(Code::kIoError, errno_message("write " + to.string(), errno));
         off += w > 0 ? w : 0;
       }
     }
     if (n == 0) return {};
     if (n < 0 && errno != EINTR)
-      return fail("io_error", errno_message("copy " + from.string(), errno));
+      return fail(Code::kIoError, errno_message("copy " + from.string(), errno));
   }
 }
 
@@ -51,12 +51,12 @@ struct Cloner {
   Result<void> entry(const fs::path& src, const fs::path& dst, const struct stat& st) {
     if (S_ISDIR(st.st_mode)) {
       if (::mkdir(dst.c_str(), st.st_mode & 07777) != 0)
-        return fail("io_error", errno_message("mkdir " + dst.string(), errno));
+        return fail(Code::kIoError, errno_message("mkdir " + dst.string(), errno));
     } else if (S_ISLNK(st.st_mode)) {
       std::error_code ec;
       auto target = fs::read_symlink(src, ec);
       if (ec || ::symlink(target.c_str(), dst.c_str()) != 0)
-        return fail("io_error", errno_message("symlink " + dst.string(), errno));
+        return fail(Code::kIoError, errno_message("symlink " + dst.string(), errno));
     } else if (S_ISREG(st.st_mode)) {
       ++stats.files;
       stats.bytes += static_cast<uint64_t>(st.st_size);
@@ -66,9 +66,9 @@ struct Cloner {
       }
       // Another filesystem, or one without hard links: stop trying for the rest of the tree.
       if (can_link && errno != EXDEV && errno != EPERM && errno != EMLINK && errno != ENOTSUP)
-        return fail("io_error", errno_message("link " + dst.string(), errno));
+        return fail(Code::kIoError, errno_message("link " + dst.string(), errno));
       if (can_link && errno != EMLINK) can_link = false;
-      if (auto r = copy_file(src, dst, st.st_mode); !r) return r;
+      BERTH_TRY(copy_file(src, dst, st.st_mode));
       ++stats.copied;
     }
     return {};
@@ -80,22 +80,21 @@ struct Cloner {
 Result<CloneStats> clone_tree(const fs::path& from, const fs::path& to, CloneMode mode) {
   struct stat st {};
   if (::lstat(from.c_str(), &st) != 0)
-    return fail("io_error", errno_message("stat " + from.string(), errno));
+    return fail(Code::kIoError, errno_message("stat " + from.string(), errno));
   if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode))
-    return fail("io_error", from.string() + " is not a file, directory or symlink");
+    return fail(Code::kIoError, from.string() + " is not a file, directory or symlink");
   Cloner c{mode == CloneMode::kLink, {}};
-  if (auto r = c.entry(from, to, st); !r) return std::unexpected(r.error());
+  BERTH_TRY(c.entry(from, to, st));
   if (!S_ISDIR(st.st_mode)) return c.stats;
   std::error_code ec;
   fs::recursive_directory_iterator it(from, ec), end;
-  if (ec) return fail("io_error", "cannot read " + from.string() + ": " + ec.message());
+  if (ec) return fail(Code::kIoError, "cannot read " + from.string() + ": " + ec.message());
   for (; it != end; it.increment(ec)) {
-    if (ec) return fail("io_error", "cannot read " + from.string() + ": " + ec.message());
+    if (ec) return fail(Code::kIoError, "cannot read " + from.string() + ": " + ec.message());
     const auto& src = it->path();
     if (::lstat(src.c_str(), &st) != 0)
-      return fail("io_error", errno_message("stat " + src.string(), errno));
-    if (auto r = c.entry(src, to / src.lexically_relative(from), st); !r)
-      return std::unexpected(r.error());
+      return fail(Code::kIoError, errno_message("stat " + src.string(), errno));
+    BERTH_TRY(c.entry(src, to / src.lexically_relative(from), st));
   }
   return c.stats;
 }

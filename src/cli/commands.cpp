@@ -95,12 +95,12 @@ int wait_settled(http::Client& client, const std::string& name, bool json_out) {
 }
 
 int print_component(const http::ClientResponse& r, bool json_out) {
-  if (int rc = check(r)) return rc;
-  auto c = json::parse(r.body);
+  auto c = answer_json(r);
+  if (!c) return c.error();
   if (json_out)
-    fmt::print("{}\n", c.dump());
+    fmt::print("{}\n", c->dump());
   else
-    print_status(c);
+    print_status(*c);
   return 0;
 }
 
@@ -297,8 +297,11 @@ int main(int argc, char** argv) {
     if (!o.name.empty()) body["name"] = o.name;
     auto r = client.request("POST", "/v1/components", body.dump());
     if (!r) return report(r.error());
-    if (o.wait && r->status / 100 == 2)
-      return wait_settled(client, json::parse(r->body).value("name", ""), o.json_out);
+    if (o.wait && r->status / 100 == 2) {
+      auto c = answer_json(*r);
+      if (!c) return c.error();
+      return wait_settled(client, c->value("name", ""), o.json_out);
+    }
     return print_component(*r, o.json_out);
   }
   if (ls->parsed()) return cmd_ls(client, o);

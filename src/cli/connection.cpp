@@ -18,13 +18,13 @@ namespace {
 
 Result<Connection> try_connect(const fs::path& home) {
   auto info = read_daemon_info(home);
-  if (!info) return fail("daemon_unreachable", "no daemon.json in " + home.string());
+  if (!info) return fail(Code::kDaemonUnreachable, "no daemon.json in " + home.string());
   auto token = read_token(home);
-  if (!token) return fail("daemon_unreachable", token.error().message);
+  if (!token) return fail(Code::kDaemonUnreachable, token.error().message);
   auto client = std::make_unique<http::Client>("127.0.0.1", info->port, *token);
   auto health = client->request("GET", "/healthz", "", 3s);
   if (!health || health->status != 200)
-    return fail("daemon_unreachable",
+    return fail(Code::kDaemonUnreachable,
                 "daemon does not answer on port " + std::to_string(info->port));
   return Connection{std::move(client), info->pid};
 }
@@ -34,11 +34,11 @@ Result<void> spawn_daemon(const fs::path& home) {
   fs::create_directories(home, ec);
   char self[4096];
   ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
-  if (n <= 0) return fail("daemon_unreachable", "cannot find the berth executable");
+  if (n <= 0) return fail(Code::kDaemonUnreachable, "cannot find the berth executable");
   self[n] = 0;
   std::string log = (home / "daemon.log").string();
   pid_t pid = ::fork();
-  if (pid < 0) return fail("daemon_unreachable", errno_message("fork", errno));
+  if (pid < 0) return fail(Code::kDaemonUnreachable, errno_message("fork", errno));
   if (pid == 0) {
     // Detach fully: new session, no terminal, output to the home's daemon.log.
     ::setsid();
@@ -63,7 +63,7 @@ Result<void> spawn_daemon(const fs::path& home) {
 Result<Connection> connect(const fs::path& home, bool autostart) {
   auto c = try_connect(home);
   if (c || !autostart) return c;
-  if (auto r = spawn_daemon(home); !r) return std::unexpected(r.error());
+  BERTH_TRY(spawn_daemon(home));
   auto deadline = std::chrono::steady_clock::now() + 15s;
   while (std::chrono::steady_clock::now() < deadline) {
     // Polling is fine here: a person (or script) waits once, at first use.
@@ -71,7 +71,7 @@ Result<Connection> connect(const fs::path& home, bool autostart) {
     c = try_connect(home);
     if (c) return c;
   }
-  return fail("daemon_unreachable",
+  return fail(Code::kDaemonUnreachable,
               fmt::format("started berth daemon but it did not become healthy; see {}",
                           (home / "daemon.log").string()));
 }

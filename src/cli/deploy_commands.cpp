@@ -90,7 +90,8 @@ int follow_deployment(http::Client& client, const std::string& id, bool json_out
         last_id, [] { std::fflush(stdout); });
     if (r && r->status / 100 != 2) return check(*r);
   }
-  if (status.empty()) return report(Error{"daemon_unreachable", "lost the event stream of " + id});
+  if (status.empty())
+    return report(Error{Code::kDaemonUnreachable, "lost the event stream of " + id});
   if (!json_out) {
     auto secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     if (status == "success")
@@ -123,7 +124,7 @@ int cmd_deploy(http::Client& client, const DeployOptions& o) {
   } else if (fs::is_regular_file(src, ec)) {
     if (name.empty()) name = strip_archive_suffix(src.filename().string());
   } else {
-    return report(Error{"bad_request", o.path + " is neither a directory nor an archive"});
+    return report(Error{Code::kBadRequest, o.path + " is neither a directory nor an archive"});
   }
   const bool bar = !o.json_out && ::isatty(STDERR_FILENO);
   auto r = client.upload("PUT", "/v1/components/" + name, payload.string(),
@@ -135,8 +136,9 @@ int cmd_deploy(http::Client& client, const DeployOptions& o) {
                            if (sent == total) fmt::print(stderr, "\n");
                          });
   if (!r) return report(r.error());
-  if (int rc = check(*r)) return rc;
-  auto row = json::parse(r->body);
+  auto answer = answer_json(*r);
+  if (!answer) return answer.error();
+  const auto& row = *answer;
   const std::string id = row.value("id", "");
   if (!o.follow) {
     fmt::print("{}\n", o.json_out ? row.dump() : id);

@@ -62,10 +62,14 @@ std::expected<nlohmann::json, int> fetch_json(http::Client& client, const std::s
                                               std::chrono::milliseconds timeout) {
   auto r = client.request(method, target, body, timeout);
   if (!r) return std::unexpected(report(r.error()));
-  if (int rc = check(*r)) return std::unexpected(rc);
-  auto j = nlohmann::json::parse(r->body, nullptr, false);
-  if (j.is_discarded())
-    return std::unexpected(report(Error{"bad_response", "the daemon's answer is not JSON"}));
+  return answer_json(*r);
+}
+
+std::expected<nlohmann::json, int> answer_json(const http::ClientResponse& r) {
+  if (int rc = check(r)) return std::unexpected(rc);
+  auto j = nlohmann::json::parse(r.body, nullptr, false);
+  if (j.is_discarded() || !j.is_object())
+    return std::unexpected(report(Error{Code::kBadResponse, "the daemon's answer is not JSON"}));
   return j;
 }
 

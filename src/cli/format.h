@@ -22,6 +22,8 @@ std::string table(const std::vector<std::vector<std::string>>& rows);
 std::expected<nlohmann::json, int> fetch_json(
     http::Client& client, const std::string& method, const std::string& target,
     const std::string& body = "", std::chrono::milliseconds timeout = std::chrono::seconds(60));
+// A 2xx answer's JSON object; else the error is printed and the exit code comes back.
+std::expected<nlohmann::json, int> answer_json(const http::ClientResponse& r);
 // Prints "berth: MESSAGE" to stderr; returns 1.
 int report(const Error& e);
 // Prints a server error ("message (code)") and returns 1; returns 0 on 2xx.

@@ -23,19 +23,19 @@ namespace {
 Result<uint16_t> parse_port(std::string_view text, const std::string& where) {
   int v = 0;
   if (text.empty() || text.size() > 5)
-    return fail("bad_config", where + ": expected a port 0-65535");
+    return fail(Code::kBadConfig, where + ": expected a port 0-65535");
   for (char c : text) {
-    if (c < '0' || c > '9') return fail("bad_config", where + ": expected a port 0-65535");
+    if (c < '0' || c > '9') return fail(Code::kBadConfig, where + ": expected a port 0-65535");
     v = v * 10 + (c - '0');
   }
-  if (v > 65535) return fail("bad_config", where + ": expected a port 0-65535");
+  if (v > 65535) return fail(Code::kBadConfig, where + ": expected a port 0-65535");
   return static_cast<uint16_t>(v);
 }
 
 Result<void> parse_lease_range(std::string_view text, const std::string& where, DaemonConfig& c) {
   auto dash = text.find('-');
-  auto bad =
-      fail("bad_config", where + ": expected \"127.0.0.2-127.0.0.254\" (two loopback addresses)");
+  auto bad = fail(Code::kBadConfig,
+                  where + ": expected \"127.0.0.2-127.0.0.254\" (two loopback addresses)");
   if (dash == std::string_view::npos) return bad;
   std::string a(text.substr(0, dash)), b(text.substr(dash + 1));
   in_addr ia{}, ib{};
@@ -55,7 +55,7 @@ Result<void> apply_cgroup(std::string_view v, const std::string& where, DaemonCo
   else if (v == "off")
     c.cgroup = CgroupMode::kOff;
   else
-    return fail("bad_config", where + ": expected \"auto\" or \"off\"");
+    return fail(Code::kBadConfig, where + ": expected \"auto\" or \"off\"");
   return {};
 }
 
@@ -63,7 +63,9 @@ Result<void> parse_cache(const toml::table& t, const std::string& file, CacheCon
   for (auto&& [k, v] : t) {
     std::string key(k.str());
     std::string where = file + ": cache." + key;
-    auto bad = [&](const char* want) { return fail("bad_config", where + ": expected " + want); };
+    auto bad = [&](const char* want) {
+      return fail(Code::kBadConfig, where + ": expected " + want);
+    };
     if (key == "enabled") {
       if (!v.is_boolean()) return bad("true or false");
       c.enabled = v.as_boolean()->get();
@@ -79,24 +81,24 @@ Result<void> parse_cache(const toml::table& t, const std::string& file, CacheCon
         return bad("\"hardlink\" or \"copy\"");
       c.copy = v.as_string()->get() == "copy";
     } else if (key == "lease_heartbeat" || key == "lease_stale") {
-      auto d = v.is_string() ? parse_duration(v.as_string()->get()) : fail("", "");
+      auto d = v.is_string() ? parse_duration(v.as_string()->get()) : fail(Code::kBadConfig, "");
       if (!d || d->count() < 10) return bad("a duration of at least 10ms, like \"2s\"");
       (key == "lease_heartbeat" ? c.lease_heartbeat : c.lease_stale) = *d;
     } else if (key == "max_size") {
       Result<uint64_t> n = v.is_integer() && v.as_integer()->get() >= 0
                                ? Result<uint64_t>(static_cast<uint64_t>(v.as_integer()->get()))
                            : v.is_string() ? parse_byte_size(v.as_string()->get())
-                                           : fail("", "");
+                                           : fail(Code::kBadConfig, "");
       if (!n) return bad("a size like \"10GiB\" (0: no limit)");
       c.max_bytes = *n;
     } else {
-      return fail("bad_config", where +
-                                    ": unknown key (known: enabled, dir, lock, link, "
-                                    "lease_heartbeat, lease_stale, max_size)");
+      return fail(Code::kBadConfig, where +
+                                        ": unknown key (known: enabled, dir, lock, link, "
+                                        "lease_heartbeat, lease_stale, max_size)");
     }
   }
   if (c.lease_stale <= c.lease_heartbeat)
-    return fail("bad_config",
+    return fail(Code::kBadConfig,
                 file + ": cache.lease_stale must be longer than cache.lease_heartbeat");
   return {};
 }
@@ -105,21 +107,23 @@ Result<void> parse_http(const toml::table& t, const std::string& file, HttpConfi
   for (auto&& [k, v] : t) {
     std::string key(k.str());
     std::string where = file + ": http." + key;
-    auto bad = [&](const char* want) { return fail("bad_config", where + ": expected " + want); };
+    auto bad = [&](const char* want) {
+      return fail(Code::kBadConfig, where + ": expected " + want);
+    };
     if (key == "max_connections") {
       if (!v.is_integer() || v.as_integer()->get() < 8 || v.as_integer()->get() > 1'000'000)
         return bad("an integer 8-1000000");
       c.max_connections = static_cast<size_t>(v.as_integer()->get());
     } else if (key == "header_timeout" || key == "idle_timeout" || key == "io_timeout") {
-      auto d = v.is_string() ? parse_duration(v.as_string()->get()) : fail("", "");
+      auto d = v.is_string() ? parse_duration(v.as_string()->get()) : fail(Code::kBadConfig, "");
       if (!d || d->count() < 10) return bad("a duration of at least 10ms, like \"10s\"");
       (key == "header_timeout" ? c.header_timeout
        : key == "idle_timeout" ? c.idle_timeout
                                : c.io_timeout) = *d;
     } else {
-      return fail("bad_config", where +
-                                    ": unknown key (known: max_connections, header_timeout, "
-                                    "idle_timeout, io_timeout)");
+      return fail(Code::kBadConfig, where +
+                                        ": unknown key (known: max_connections, header_timeout, "
+                                        "idle_timeout, io_timeout)");
     }
   }
   return {};
@@ -136,31 +140,28 @@ Result<DaemonConfig> load_daemon_config(const std::filesystem::path& home) {
     try {
       t = toml::parse_file(file.string());
     } catch (const toml::parse_error& e) {
-      return fail("bad_config", fmt::format("{}:{}:{}: {}", file.string(), e.source().begin.line,
-                                            e.source().begin.column, e.description()));
+      return fail(Code::kBadConfig,
+                  fmt::format("{}:{}:{}: {}", file.string(), e.source().begin.line,
+                              e.source().begin.column, e.description()));
     }
     for (auto&& [k, v] : t) {
       std::string key(k.str());
       std::string where = file.string() + ": " + key;
       if (key == "cache" && v.is_table()) {
-        if (auto r = parse_cache(*v.as_table(), file.string(), c.cache); !r)
-          return std::unexpected(r.error());
+        BERTH_TRY(parse_cache(*v.as_table(), file.string(), c.cache));
       } else if (key == "http" && v.is_table()) {
-        if (auto r = parse_http(*v.as_table(), file.string(), c.http); !r)
-          return std::unexpected(r.error());
+        BERTH_TRY(parse_http(*v.as_table(), file.string(), c.http));
       } else if (key == "daemon_log_rate" && v.is_integer() && v.as_integer()->get() >= 1 &&
                  v.as_integer()->get() <= 100'000) {
         c.daemon_log_rate = static_cast<int>(v.as_integer()->get());
       } else if (key == "port" && v.is_integer()) {
         auto p = parse_port(std::to_string(v.as_integer()->get()), where);
-        if (!p) return std::unexpected(p.error());
+        BERTH_TRY(p);
         c.port = *p;
       } else if (key == "cgroup" && v.is_string()) {
-        if (auto r = apply_cgroup(v.as_string()->get(), where, c); !r)
-          return std::unexpected(r.error());
+        BERTH_TRY(apply_cgroup(v.as_string()->get(), where, c));
       } else if (key == "lease_range" && v.is_string()) {
-        if (auto r = parse_lease_range(v.as_string()->get(), where, c); !r)
-          return std::unexpected(r.error());
+        BERTH_TRY(parse_lease_range(v.as_string()->get(), where, c));
       } else if (key == "log_max_bytes" && v.is_integer() && v.as_integer()->get() >= 4096) {
         c.log_max_bytes = static_cast<uint64_t>(v.as_integer()->get());
       } else if (key == "log_files" && v.is_integer() && v.as_integer()->get() >= 0 &&
@@ -178,7 +179,7 @@ Result<DaemonConfig> load_daemon_config(const std::filesystem::path& home) {
                  v.as_integer()->get() <= 1000) {
         c.releases_keep = static_cast<int>(v.as_integer()->get());
       } else {
-        return fail("bad_config",
+        return fail(Code::kBadConfig,
                     where +
                         ": unknown key or bad value (known: port, cgroup, lease_range, "
                         "log_max_bytes >= 4096, log_files 0-100, log_ring_lines >= 10, "
@@ -193,14 +194,13 @@ Result<DaemonConfig> load_daemon_config(const std::filesystem::path& home) {
   if (c.cache.dir.is_relative()) c.cache.dir = home / c.cache.dir;
   if (const char* p = std::getenv("BERTH_PORT"); p && *p) {
     auto port = parse_port(p, "BERTH_PORT");
-    if (!port) return std::unexpected(port.error());
+    BERTH_TRY(port);
     c.port = *port;
   }
   if (const char* v = std::getenv("BERTH_CGROUP"); v && *v)
-    if (auto r = apply_cgroup(v, "BERTH_CGROUP", c); !r) return std::unexpected(r.error());
+    BERTH_TRY(apply_cgroup(v, "BERTH_CGROUP", c));
   if (const char* v = std::getenv("BERTH_LEASE_RANGE"); v && *v)
-    if (auto r = parse_lease_range(v, "BERTH_LEASE_RANGE", c); !r)
-      return std::unexpected(r.error());
+    BERTH_TRY(parse_lease_range(v, "BERTH_LEASE_RANGE", c));
   return c;
 }
 

@@ -27,7 +27,7 @@ class Reader {
   explicit Reader(std::string file) : file_(std::move(file)) {}
 
   std::unexpected<Error> error(std::string_view key, std::string why) const {
-    return fail("bad_manifest", fmt::format("{}: {}: {}", file_, key, why));
+    return fail(Code::kBadManifest, fmt::format("{}: {}: {}", file_, key, why));
   }
 
   Result<void> only_keys(const toml::table& t, std::string_view where,
@@ -106,13 +106,8 @@ bool valid_env_name(std::string_view name) {
                      [](unsigned char c) { return std::isalnum(c) || c == '_'; });
 }
 
-#define TRY(expr)                                                  \
-  do {                                                             \
-    if (auto r_ = (expr); !r_) return std::unexpected(r_.error()); \
-  } while (0)
-
 Result<void> parse_run(const Reader& r, const toml::table& t, RunSpec& run) {
-  TRY(r.only_keys(t, "run", {"command", "env", "cwd", "address"}));
+  BERTH_TRY(r.only_keys(t, "run", {"command", "env", "cwd", "address"}));
   auto* cmd = t.get("command");
   if (!cmd) return r.error("run.command", "missing: the command to run is required");
   if (cmd->is_string()) {
@@ -146,7 +141,7 @@ Result<void> parse_run(const Reader& r, const toml::table& t, RunSpec& run) {
     }
   }
   auto cwd = r.string(t, "run", "cwd");
-  if (!cwd) return std::unexpected(cwd.error());
+  BERTH_TRY(cwd);
   if (*cwd) {
     std::filesystem::path p(**cwd);
     if (p.is_absolute()) return r.error("run.cwd", "must be relative to the component root");
@@ -156,7 +151,7 @@ Result<void> parse_run(const Reader& r, const toml::table& t, RunSpec& run) {
     run.cwd = **cwd;
   }
   auto addr = r.string(t, "run", "address");
-  if (!addr) return std::unexpected(addr.error());
+  BERTH_TRY(addr);
   if (*addr) {
     if (**addr != "lease") return r.error("run.address", "the only supported value is \"lease\"");
     run.lease_address = true;
@@ -165,16 +160,16 @@ Result<void> parse_run(const Reader& r, const toml::table& t, RunSpec& run) {
 }
 
 Result<void> parse_ready(const Reader& r, const toml::table& t, ReadySpec& ready) {
-  TRY(r.only_keys(t, "ready",
-                  {"marker", "marker_regex", "port", "notify", "idle_timeout", "max", "settle"}));
+  BERTH_TRY(r.only_keys(
+      t, "ready", {"marker", "marker_regex", "port", "notify", "idle_timeout", "max", "settle"}));
   auto marker = r.string(t, "ready", "marker");
-  if (!marker) return std::unexpected(marker.error());
+  BERTH_TRY(marker);
   if (*marker && (*marker)->empty()) return r.error("ready.marker", "must not be empty");
   if (*marker && (*marker)->size() > Pattern::kMaxLength)
     return r.error("ready.marker", fmt::format("is longer than {} bytes", Pattern::kMaxLength));
   ready.marker = *marker;
   auto rx = r.string(t, "ready", "marker_regex");
-  if (!rx) return std::unexpected(rx.error());
+  BERTH_TRY(rx);
   if (*rx) {
     if ((*rx)->empty()) return r.error("ready.marker_regex", "must not be empty");
     auto p = Pattern::regex(**rx);
@@ -184,19 +179,19 @@ Result<void> parse_ready(const Reader& r, const toml::table& t, ReadySpec& ready
   if (ready.marker && ready.marker_regex)
     return r.error("ready.marker_regex", "set either marker or marker_regex, not both");
   auto port = r.integer(t, "ready", "port", 1, 65535);
-  if (!port) return std::unexpected(port.error());
+  BERTH_TRY(port);
   if (*port) ready.port = static_cast<uint16_t>(**port);
   auto notify = r.boolean(t, "ready", "notify");
-  if (!notify) return std::unexpected(notify.error());
+  BERTH_TRY(notify);
   ready.notify = notify->value_or(false);
-  TRY(r.duration(t, "ready", "idle_timeout", ready.idle_timeout, Millis(1)));
-  TRY(r.duration(t, "ready", "max", ready.max, Millis(1)));
-  TRY(r.duration(t, "ready", "settle", ready.settle, Millis(1)));
+  BERTH_TRY(r.duration(t, "ready", "idle_timeout", ready.idle_timeout, Millis(1)));
+  BERTH_TRY(r.duration(t, "ready", "max", ready.max, Millis(1)));
+  BERTH_TRY(r.duration(t, "ready", "settle", ready.settle, Millis(1)));
   return {};
 }
 
 Result<void> parse_stop(const Reader& r, const toml::table& t, StopSpec& stop) {
-  TRY(r.only_keys(t, "stop", {"signal", "grace"}));
+  BERTH_TRY(r.only_keys(t, "stop", {"signal", "grace"}));
   auto* sig = t.get("signal");
   if (sig) {
     std::optional<int> s;
@@ -207,14 +202,15 @@ Result<void> parse_stop(const Reader& r, const toml::table& t, StopSpec& stop) {
     if (!s) return r.error("stop.signal", "expected a signal name like \"SIGTERM\" or \"INT\"");
     stop.signal = *s;
   }
-  TRY(r.duration(t, "stop", "grace", stop.grace));
+  BERTH_TRY(r.duration(t, "stop", "grace", stop.grace));
   return {};
 }
 
 Result<void> parse_restart(const Reader& r, const toml::table& t, RestartSpec& rs) {
-  TRY(r.only_keys(t, "restart", {"policy", "backoff", "backoff_max", "stable", "start_limit"}));
+  BERTH_TRY(
+      r.only_keys(t, "restart", {"policy", "backoff", "backoff_max", "stable", "start_limit"}));
   auto policy = r.string(t, "restart", "policy");
-  if (!policy) return std::unexpected(policy.error());
+  BERTH_TRY(policy);
   if (*policy) {
     if (**policy == "on-failure")
       rs.policy = RestartPolicy::kOnFailure;
@@ -226,13 +222,13 @@ Result<void> parse_restart(const Reader& r, const toml::table& t, RestartSpec& r
       return r.error("restart.policy",
                      fmt::format("\"{}\" is not one of on-failure, always, never", **policy));
   }
-  TRY(r.duration(t, "restart", "backoff", rs.backoff));
-  TRY(r.duration(t, "restart", "backoff_max", rs.backoff_max));
-  TRY(r.duration(t, "restart", "stable", rs.stable));
+  BERTH_TRY(r.duration(t, "restart", "backoff", rs.backoff));
+  BERTH_TRY(r.duration(t, "restart", "backoff_max", rs.backoff_max));
+  BERTH_TRY(r.duration(t, "restart", "stable", rs.stable));
   if (rs.backoff_max < rs.backoff)
     return r.error("restart.backoff_max", "must not be smaller than restart.backoff");
   auto limit = r.integer(t, "restart", "start_limit", 1, 1000);
-  if (!limit) return std::unexpected(limit.error());
+  BERTH_TRY(limit);
   if (*limit) rs.start_limit = static_cast<int>(**limit);
   return {};
 }
@@ -254,26 +250,26 @@ Result<void> string_list(const Reader& r, const toml::table& t, std::string_view
 }
 
 Result<void> parse_watch(const Reader& r, const toml::table& t, WatchSpec& w) {
-  TRY(r.only_keys(
+  BERTH_TRY(r.only_keys(
       t, "watch",
       {"enabled", "ignore", "include", "debounce", "max_wait", "poll_interval", "retries"}));
   auto enabled = r.boolean(t, "watch", "enabled");
-  if (!enabled) return std::unexpected(enabled.error());
+  BERTH_TRY(enabled);
   w.enabled = enabled->value_or(false);
-  TRY(string_list(r, t, "watch", "ignore", w.ignore));
-  TRY(string_list(r, t, "watch", "include", w.include));
+  BERTH_TRY(string_list(r, t, "watch", "ignore", w.ignore));
+  BERTH_TRY(string_list(r, t, "watch", "include", w.include));
   for (auto* list : {&w.ignore, &w.include})
     for (size_t i = 0; i < list->size(); ++i)
       if (auto g = Pattern::glob((*list)[i]); !g)
         return r.error(fmt::format("watch.{}[{}]", list == &w.ignore ? "ignore" : "include", i),
                        g.error().message);
-  TRY(r.duration(t, "watch", "debounce", w.debounce, Millis(1)));
-  TRY(r.duration(t, "watch", "max_wait", w.max_wait, Millis(1)));
-  TRY(r.duration(t, "watch", "poll_interval", w.poll_interval, Millis(10)));
+  BERTH_TRY(r.duration(t, "watch", "debounce", w.debounce, Millis(1)));
+  BERTH_TRY(r.duration(t, "watch", "max_wait", w.max_wait, Millis(1)));
+  BERTH_TRY(r.duration(t, "watch", "poll_interval", w.poll_interval, Millis(10)));
   if (w.max_wait < w.debounce)
     return r.error("watch.max_wait", "must not be smaller than watch.debounce");
   auto retries = r.integer(t, "watch", "retries", 0, 1000);
-  if (!retries) return std::unexpected(retries.error());
+  BERTH_TRY(retries);
   if (*retries) w.retries = static_cast<int>(**retries);
   return {};
 }
@@ -283,7 +279,7 @@ Result<void> release_paths(const Reader& r, const toml::table& t, std::string_vi
                            std::optional<std::vector<std::string>>& out) {
   if (!t.get(key)) return {};
   out.emplace();
-  TRY(string_list(r, t, "install", key, *out, "paths inside the release"));
+  BERTH_TRY(string_list(r, t, "install", key, *out, "paths inside the release"));
   for (const auto& p : *out) {
     auto norm = std::filesystem::path(p).lexically_normal();
     if (norm.is_absolute() || norm.empty() || *norm.begin() == ".." || norm == ".")
@@ -294,16 +290,16 @@ Result<void> release_paths(const Reader& r, const toml::table& t, std::string_vi
 }
 
 Result<void> parse_install(const Reader& r, const toml::table& t, InstallSpec& in) {
-  TRY(r.only_keys(t, "install", {"command", "timeout", "cache", "inputs", "outputs"}));
+  BERTH_TRY(r.only_keys(t, "install", {"command", "timeout", "cache", "inputs", "outputs"}));
   auto command = r.string(t, "install", "command");
-  if (!command) return std::unexpected(command.error());
+  BERTH_TRY(command);
   in.command = *command;
-  TRY(r.duration(t, "install", "timeout", in.timeout, Millis(1000)));
+  BERTH_TRY(r.duration(t, "install", "timeout", in.timeout, Millis(1000)));
   auto cache = r.boolean(t, "install", "cache");
-  if (!cache) return std::unexpected(cache.error());
+  BERTH_TRY(cache);
   in.cache = cache->value_or(true);
-  TRY(release_paths(r, t, "inputs", in.inputs));
-  TRY(release_paths(r, t, "outputs", in.outputs));
+  BERTH_TRY(release_paths(r, t, "inputs", in.inputs));
+  BERTH_TRY(release_paths(r, t, "outputs", in.outputs));
   return {};
 }
 
@@ -345,17 +341,17 @@ Result<Manifest> parse_manifest(std::string_view text, const std::string& file) 
     root = toml::parse(text, file);
   } catch (const toml::parse_error& e) {
     const auto& b = e.source().begin;
-    return fail("bad_manifest",
+    return fail(Code::kBadManifest,
                 fmt::format("{}:{}:{}: {}", file, b.line, b.column, e.description()));
   }
   if (auto key = nul_inside(root, ""))
     return r.error(*key,
                    "contains a NUL byte (\\u0000), which no command, path or variable can hold");
   Manifest m;
-  TRY(r.only_keys(root, "",
-                  {"name", "run", "ready", "stop", "restart", "watch", "install", "lifecycle"}));
+  BERTH_TRY(r.only_keys(
+      root, "", {"name", "run", "ready", "stop", "restart", "watch", "install", "lifecycle"}));
   auto name = r.string(root, "", "name");
-  if (!name) return std::unexpected(name.error());
+  BERTH_TRY(name);
   if (*name) {
     if (!valid_component_name(**name))
       return r.error("name",
@@ -363,30 +359,30 @@ Result<Manifest> parse_manifest(std::string_view text, const std::string& file) 
     m.name = **name;
   }
   auto run = r.table(root, "run");
-  if (!run) return std::unexpected(run.error());
+  BERTH_TRY(run);
   if (!*run) return r.error("run.command", "missing: add a [run] table with command = \"...\"");
-  TRY(parse_run(r, **run, m.run));
+  BERTH_TRY(parse_run(r, **run, m.run));
   auto ready = r.table(root, "ready");
-  if (!ready) return std::unexpected(ready.error());
-  if (*ready) TRY(parse_ready(r, **ready, m.ready));
+  BERTH_TRY(ready);
+  if (*ready) BERTH_TRY(parse_ready(r, **ready, m.ready));
   auto stop = r.table(root, "stop");
-  if (!stop) return std::unexpected(stop.error());
-  if (*stop) TRY(parse_stop(r, **stop, m.stop));
+  BERTH_TRY(stop);
+  if (*stop) BERTH_TRY(parse_stop(r, **stop, m.stop));
   auto restart = r.table(root, "restart");
-  if (!restart) return std::unexpected(restart.error());
-  if (*restart) TRY(parse_restart(r, **restart, m.restart));
+  BERTH_TRY(restart);
+  if (*restart) BERTH_TRY(parse_restart(r, **restart, m.restart));
   auto watch = r.table(root, "watch");
-  if (!watch) return std::unexpected(watch.error());
-  if (*watch) TRY(parse_watch(r, **watch, m.watch));
+  BERTH_TRY(watch);
+  if (*watch) BERTH_TRY(parse_watch(r, **watch, m.watch));
   auto install = r.table(root, "install");
-  if (!install) return std::unexpected(install.error());
-  if (*install) TRY(parse_install(r, **install, m.install));
+  BERTH_TRY(install);
+  if (*install) BERTH_TRY(parse_install(r, **install, m.install));
   auto lifecycle = r.table(root, "lifecycle");
-  if (!lifecycle) return std::unexpected(lifecycle.error());
+  BERTH_TRY(lifecycle);
   if (*lifecycle) {
-    TRY(r.only_keys(**lifecycle, "lifecycle", {"keep"}));
+    BERTH_TRY(r.only_keys(**lifecycle, "lifecycle", {"keep"}));
     auto keep = r.boolean(**lifecycle, "lifecycle", "keep");
-    if (!keep) return std::unexpected(keep.error());
+    BERTH_TRY(keep);
     m.lifecycle.keep = keep->value_or(false);
   }
   return m;
@@ -397,10 +393,10 @@ Result<Manifest> load_manifest(const std::filesystem::path& dir) {
   auto text = read_file(path);
   if (!text) {
     if (!std::filesystem::exists(path))
-      return fail("bad_manifest",
+      return fail(Code::kBadManifest,
                   fmt::format("{}: not found (a component needs a berth.toml with [run] command)",
                               path.string()));
-    return fail("bad_manifest", text.error().message);
+    return fail(Code::kBadManifest, text.error().message);
   }
   return parse_manifest(*text, path.string());
 }

@@ -8,7 +8,7 @@
 namespace berth {
 
 Result<uint64_t> parse_byte_size(std::string_view text) {
-  auto bad = fail("bad_size", fmt::format("\"{}\" is not a size (like 512MiB or 10GiB)", text));
+  auto bad = fail(Code::kBadSize, fmt::format("\"{}\" is not a size (like 512MiB or 10GiB)", text));
   double value = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (ec != std::errc() || value < 0) return bad;

@@ -9,7 +9,7 @@ namespace berth {
 
 Result<Millis> parse_duration(std::string_view text) {
   auto bad = [&](std::string why) {
-    return fail("bad_duration", fmt::format("\"{}\" is not a duration ({})", text, why));
+    return fail(Code::kBadDuration, fmt::format("\"{}\" is not a duration ({})", text, why));
   };
   if (text.empty()) return bad("empty");
   double total_ms = 0;

@@ -10,14 +10,14 @@ namespace berth {
 
 Result<std::string> read_file(const std::filesystem::path& p) {
   UniqueFd fd(::open(p.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) return fail("io_error", errno_message("open " + p.string(), errno));
+  if (!fd) return fail(Code::kIoError, errno_message("open " + p.string(), errno));
   std::string out;
   char buf[65536];
   for (;;) {
     ssize_t n = ::read(fd.get(), buf, sizeof buf);
     if (n < 0) {
       if (errno == EINTR) continue;
-      return fail("io_error", errno_message("read " + p.string(), errno));
+      return fail(Code::kIoError, errno_message("read " + p.string(), errno));
     }
     if (n == 0) break;
     out.append(buf, static_cast<size_t>(n));
@@ -29,22 +29,22 @@ Result<void> write_file_atomic(const std::filesystem::path& p, std::string_view 
   auto tmp = p;
   tmp += ".tmp";
   UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
-  if (!fd) return fail("io_error", errno_message("create " + tmp.string(), errno));
+  if (!fd) return fail(Code::kIoError, errno_message("create " + tmp.string(), errno));
   ::fchmod(fd.get(), static_cast<mode_t>(mode));
   size_t off = 0;
   while (off < data.size()) {
     ssize_t n = ::write(fd.get(), data.data() + off, data.size() - off);
     if (n < 0) {
       if (errno == EINTR) continue;
-      return fail("io_error", errno_message("write " + tmp.string(), errno));
+      return fail(Code::kIoError, errno_message("write " + tmp.string(), errno));
     }
     off += static_cast<size_t>(n);
   }
   if (::fsync(fd.get()) != 0)
-    return fail("io_error", errno_message("fsync " + tmp.string(), errno));
+    return fail(Code::kIoError, errno_message("fsync " + tmp.string(), errno));
   fd.reset();
   if (::rename(tmp.c_str(), p.c_str()) != 0)
-    return fail("io_error", errno_message("rename " + p.string(), errno));
+    return fail(Code::kIoError, errno_message("rename " + p.string(), errno));
   return {};
 }
 

@@ -12,8 +12,8 @@ constexpr int64_t kMaxMemory = 4 << 20;
 
 Result<Pattern> Pattern::compile(std::string_view text, bool literal, Encoding enc) {
   if (text.size() > kMaxLength)
-    return fail("bad_pattern", "the pattern is " + std::to_string(text.size()) +
-                                   " bytes long; the limit is " + std::to_string(kMaxLength));
+    return fail(Code::kBadPattern, "the pattern is " + std::to_string(text.size()) +
+                                       " bytes long; the limit is " + std::to_string(kMaxLength));
   RE2::Options o;
   o.set_log_errors(false);
   o.set_max_mem(kMaxMemory);
@@ -21,7 +21,8 @@ Result<Pattern> Pattern::compile(std::string_view text, bool literal, Encoding e
   o.set_encoding(enc == Encoding::kBytes ? RE2::Options::EncodingLatin1
                                          : RE2::Options::EncodingUTF8);
   auto re = std::make_shared<const re2::RE2>(re2::StringPiece(text.data(), text.size()), o);
-  if (!re->ok()) return fail("bad_pattern", "not a valid RE2 regular expression: " + re->error());
+  if (!re->ok())
+    return fail(Code::kBadPattern, "not a valid RE2 regular expression: " + re->error());
   return Pattern(std::move(re));
 }
 
@@ -35,10 +36,10 @@ Result<Pattern> Pattern::literal(std::string_view text) {
 
 Result<Pattern> Pattern::glob(std::string_view glob) {
   if (glob.size() > kMaxLength)
-    return fail("bad_pattern", "the glob is " + std::to_string(glob.size()) +
-                                   " bytes long; the limit is " + std::to_string(kMaxLength));
+    return fail(Code::kBadPattern, "the glob is " + std::to_string(glob.size()) +
+                                       " bytes long; the limit is " + std::to_string(kMaxLength));
   auto p = compile(glob_to_regex(glob), false, Encoding::kBytes);
-  if (!p) return fail("bad_pattern", "not a valid glob: " + p.error().message);
+  if (!p) return fail(Code::kBadPattern, "not a valid glob: " + p.error().message);
   return p;
 }
 

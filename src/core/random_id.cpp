@@ -1,8 +1,12 @@
 #include "core/random_id.h"
 
+#include <fcntl.h>
 #include <sys/random.h>
+#include <unistd.h>
 
-#include <stdexcept>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <vector>
 
 namespace berth {
@@ -12,7 +16,16 @@ std::string random_hex(size_t bytes) {
   size_t got = 0;
   while (got < bytes) {
     ssize_t n = ::getrandom(buf.data() + got, bytes - got, 0);
-    if (n < 0) throw std::runtime_error("getrandom failed");
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {  // no getrandom (a kernel before 3.17): the device it reads from
+      int fd = ::open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+      n = fd < 0 ? -1 : ::read(fd, buf.data() + got, bytes - got);
+      if (fd >= 0) ::close(fd);
+    }
+    if (n <= 0) {  // no entropy at all: ids would collide; nothing sane is left to do
+      std::fputs("berth: no source of random bytes (getrandom, /dev/urandom)\n", stderr);
+      std::abort();
+    }
     got += static_cast<size_t>(n);
   }
   static constexpr char kHex[] = "0123456789abcdef";

@@ -78,10 +78,10 @@ Result<std::optional<InstallPlan>> plan_for(const fs::path& dir, const InstallSp
   std::error_code ec;
   if (!fs::exists(dir / "package.json", ec)) return std::nullopt;
   auto text = read_file(dir / "package.json");
-  if (!text) return std::unexpected(text.error());
+  BERTH_TRY(text);
   auto pkg = nlohmann::json::parse(*text, nullptr, false);
   if (pkg.is_discarded() || !pkg.is_object())
-    return fail("bad_package_json", "package.json is not a JSON object");
+    return fail(Code::kBadPackageJson, "package.json is not a JSON object");
   if (!has_deps(pkg)) return std::nullopt;
   auto exists = [&](const char* f) { return fs::exists(dir / f, ec); };
   if (auto pm = declared_manager(pkg)) {
@@ -95,7 +95,7 @@ Result<std::optional<InstallPlan>> plan_for(const fs::path& dir, const InstallSp
       return InstallPlan{exists("yarn.lock") ? "yarn install --frozen-lockfile" : "yarn install",
                          why};
     if (*pm == "bun") return InstallPlan{"bun install", why};
-    return fail("bad_package_json",
+    return fail(Code::kBadPackageJson,
                 fmt::format("devEngines.packageManager \"{}\" is not one berth knows (npm, pnpm, "
                             "yarn, bun); set [install] command in berth.toml",
                             *pm));
@@ -133,7 +133,7 @@ asio::awaitable<Result<void>> run_install(InstallRun run) {
   if (run.cgroup) row.cgroup = run.cgroup->string();
   if (run.trees)
     if (auto r = run.trees->put(row); !r)
-      co_return fail("not_recorded",
+      co_return fail(Code::kNotRecorded,
                      "cannot record the installer's process tree, so it was not "
                      "started: " +
                          r.error().message);
@@ -146,7 +146,7 @@ asio::awaitable<Result<void>> run_install(InstallRun run) {
     row.pid = row.pgid = (*tree)->pid();
     row.start_time = (*tree)->start_time();
     if (auto r = run.trees->put(row); !r)
-      (*tree)->abort({"not_recorded",
+      (*tree)->abort({Code::kNotRecorded,
                       "cannot record the installer's process tree, so it was "
                       "killed at once: " +
                           r.error().message});
@@ -172,13 +172,14 @@ asio::awaitable<Result<void>> run_install(InstallRun run) {
   timer.cancel();
   if (run.trees) (void)run.trees->remove(run.record_as, 0);
   if (timed_out)
-    co_return fail("install_timeout",
+    co_return fail(Code::kInstallTimeout,
                    fmt::format("`{}` did not finish within {}; its process tree was killed",
                                run.plan.command, format_duration(run.timeout)));
   if (result->startup_failure) co_return std::unexpected(*result->startup_failure);
   const auto& status = result->status;
   if (status.code != 0 || status.signal != 0)
-    co_return fail("install_failed", fmt::format("`{}` {}", run.plan.command, status.describe()));
+    co_return fail(Code::kInstallFailed,
+                   fmt::format("`{}` {}", run.plan.command, status.describe()));
   co_return Result<void>{};
 }
 

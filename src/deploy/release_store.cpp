@@ -12,7 +12,7 @@ namespace fs = std::filesystem;
 Result<void> fsync_dir(const fs::path& dir) {
   UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!fd || ::fsync(fd.get()) != 0)
-    return fail("io_error", errno_message("fsync " + dir.string(), errno));
+    return fail(Code::kIoError, errno_message("fsync " + dir.string(), errno));
   return {};
 }
 
@@ -56,11 +56,11 @@ Result<void> ReleaseStore::activate(const std::string& name, const std::string& 
   auto tmp = dir / ("." + name + ".link-" + random_hex(4));
   fs::create_directory_symlink(release_dir(name, id), tmp, ec);
   if (ec)
-    return fail("activate_failed", "cannot create link " + tmp.string() + ": " + ec.message());
+    return fail(Code::kActivateFailed, "cannot create link " + tmp.string() + ": " + ec.message());
   if (::rename(tmp.c_str(), link(name).c_str()) != 0) {
     int err = errno;
     fs::remove(tmp, ec);
-    return fail("activate_failed", errno_message("cannot replace " + link(name).string(), err));
+    return fail(Code::kActivateFailed, errno_message("cannot replace " + link(name).string(), err));
   }
   return fsync_dir(dir);
 }
@@ -74,7 +74,7 @@ Result<void> ReleaseStore::store_blob(const fs::path& incoming, const std::strin
     return {};
   }
   if (::rename(incoming.c_str(), blob(digest).c_str()) != 0)
-    return fail("io_error", errno_message("cannot store blob " + digest, errno));
+    return fail(Code::kIoError, errno_message("cannot store blob " + digest, errno));
   return fsync_dir(dir);
 }
 
@@ -83,7 +83,8 @@ Result<void> ReleaseStore::promote(const std::string& name, const std::string& i
   auto staging = staging_dir(name, id);
   auto root = top ? staging / *top : staging;
   if (::rename(root.c_str(), release_dir(name, id).c_str()) != 0)
-    return fail("io_error", errno_message("cannot move " + root.string() + " into place", errno));
+    return fail(Code::kIoError,
+                errno_message("cannot move " + root.string() + " into place", errno));
   std::error_code ec;
   if (top) fs::remove(staging, ec);  // now empty
   return fsync_dir(releases_of(name));

@@ -84,7 +84,8 @@ asio::awaitable<Result<void>> Component::start() {
 }
 
 Result<void> Component::start_now() {
-  if (destroyed_) return fail("component_destroyed", "component \"" + name_ + "\" was destroyed");
+  if (destroyed_)
+    return fail(Code::kComponentDestroyed, "component \"" + name_ + "\" was destroyed");
   if (tree_ && !tree_->ended()) return {};
   auto m = load_manifest(dir_);
   if (!m) {
@@ -199,7 +200,7 @@ Result<void> Component::spawn_tree() {
   if (auto r = ctx_.trees.put(row); !r) {
     if (cgroup_dir) (void)cgroup::remove(*cgroup_dir);
     if (manifest_.run.lease_address) (void)ctx_.leases.release(name_, instance);
-    Error why{"not_recorded",
+    Error why{Code::kNotRecorded,
               "cannot record the process tree, so it was not started: " + r.error().message};
     state_ = State::kFailed;
     last_error_ = why;
@@ -244,8 +245,8 @@ Result<void> Component::spawn_tree() {
   row.pid = row.pgid = tree_->pid();
   row.start_time = tree_->start_time();
   if (auto r = ctx_.trees.put(row); !r)
-    tree_->abort({"not_recorded", "cannot record the process tree, so it was killed at once: " +
-                                      r.error().message});
+    tree_->abort({Code::kNotRecorded, "cannot record the process tree, so it was killed at once: " +
+                                          r.error().message});
   note(fmt::format("started pid {}{}", tree_->pid(),
                    cgroup_dir ? " in cgroup " + cgroup_dir->filename().string() : ""));
   return {};
@@ -268,9 +269,9 @@ void Component::on_tree_end(const TreeEnd& end) {
     if (end.startup_failure)
       set_outcome(std::unexpected(*end.startup_failure));
     else if (end.stop_requested)
-      set_outcome(fail("stopped", "stopped before it was ready"));
+      set_outcome(fail(Code::kStopped, "stopped before it was ready"));
     else
-      set_outcome(fail("exited_before_ready", "exited before ready: " + end.status.describe()));
+      set_outcome(fail(Code::kExitedBeforeReady, "exited before ready: " + end.status.describe()));
   }
   if (end.stop_requested) {
     state_ = State::kStopped;
@@ -282,11 +283,11 @@ void Component::on_tree_end(const TreeEnd& end) {
   if (end.startup_failure) {
     last_error_ = end.startup_failure;
     last_tail_ = end.tail;
-    note(fmt::format("startup failed: {} ({})", end.startup_failure->code,
+    note(fmt::format("startup failed: {} ({})", wire(end.startup_failure->code),
                      end.startup_failure->message));
   } else {
     note(fmt::format("exited: {}", end.status.describe()));
-    if (failed) last_error_ = Error{"exited", end.status.describe()};
+    if (failed) last_error_ = Error{Code::kExited, end.status.describe()};
   }
   auto decision =
       tracker_.on_run_end(manifest_.restart, failed, end.startup_failure.has_value(), end.ran);
@@ -342,7 +343,7 @@ asio::awaitable<void> Component::stop_tree() {
 asio::awaitable<Result<void>> Component::restart() {
   auto self = shared_from_this();
   auto m = load_manifest(dir_);  // refuse before stopping if the new manifest is broken
-  if (!m) co_return std::unexpected(m.error());
+  BERTH_CO_TRY(m);
   co_await stop_tree();
   ++restarts_;
   co_return start_now();

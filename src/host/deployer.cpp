@@ -39,7 +39,8 @@ std::string new_id() {
 }
 
 Error interrupted(const std::string& phase, const std::string& note) {
-  return Error{"interrupted", fmt::format("the daemon stopped during the {} phase{}", phase, note)};
+  return Error{Code::kInterrupted,
+               fmt::format("the daemon stopped during the {} phase{}", phase, note)};
 }
 
 // The last event of every deployment.
@@ -101,7 +102,7 @@ std::shared_ptr<DeploymentLog> Deployer::live_log(const std::string& id) const {
 
 Result<void> Deployer::recover() {
   auto rows = repo_.unfinished();
-  if (!rows) return std::unexpected(rows.error());
+  BERTH_TRY(rows);
   for (auto& row : *rows) {
     std::error_code ec;
     fs::remove_all(store_.staging_dir(row.component, row.id), ec);
@@ -125,7 +126,7 @@ Result<void> Deployer::recover() {
     row.ended_at = now_ms();
     DeploymentLog log(ctx_.io.get_executor(), repo_, row.id, repo_.last_seq(row.id));
     log.append("end", end_event(row));
-    if (auto r = repo_.finish(row, log.close()); !r) return r;
+    BERTH_TRY(repo_.finish(row, log.close()));
     spdlog::warn("deployment {} of {} interrupted during {}", row.id, row.component,
                  row.error_phase);
   }
@@ -161,7 +162,7 @@ Result<std::shared_ptr<Deployer::Active>> Deployer::begin(const std::string& nam
                                                           DeploymentRow row) {
   row.component = name;
   row.created_at = row.updated_at = now_ms();
-  if (auto r = repo_.insert(row); !r) return std::unexpected(r.error());
+  BERTH_TRY(repo_.insert(row));
   auto a = std::make_shared<Active>();
   a->row = std::move(row);
   a->log = std::make_shared<DeploymentLog>(ctx_.io.get_executor(), repo_, a->row.id);
@@ -192,26 +193,25 @@ void Deployer::end_lifecycle(const std::string& name, DeploymentLog& log) {
 asio::awaitable<Result<DeploymentRow>> Deployer::receive(const std::string& name,
                                                          http::BodyReader& body) {
   if (!valid_component_name(name))
-    co_return fail("bad_name",
+    co_return fail(Code::kBadName,
                    fmt::format("\"{}\" is not a valid component name (1-63 letters, digits, "
                                "'.', '_', '-')",
                                name));
-  if (host_.shutting_down()) co_return fail("shutting_down", "the daemon is shutting down");
+  if (host_.shutting_down()) co_return fail(Code::kShuttingDown, "the daemon is shutting down");
   // A deploy arriving while the component is being destroyed (or half destroyed) waits for
   // that destroy to end, then starts afresh.
-  if (auto r = co_await host_.finish_pending_destroy(name); !r)
-    co_return std::unexpected(r.error());
-  if (auto r = host_.lift_tombstone(name); !r) co_return std::unexpected(r.error());
+  BERTH_CO_TRY(co_await host_.finish_pending_destroy(name));
+  BERTH_CO_TRY(host_.lift_tombstone(name));
   if (auto c = host_.find(name); c && c->dir() != store_.link(name))
-    co_return fail("name_taken", fmt::format("component \"{}\" runs in place from {}; deploy "
-                                             "under another name or remove it first",
-                                             name, c->dir().string()));
+    co_return fail(Code::kNameTaken, fmt::format("component \"{}\" runs in place from {}; deploy "
+                                                 "under another name or remove it first",
+                                                 name, c->dir().string()));
   DeploymentRow row;
   row.id = new_id();
   row.release = row.id;
   row.previous = store_.current(name);
   auto begun = begin(name, row);
-  if (!begun) co_return std::unexpected(begun.error());
+  BERTH_CO_TRY(begun);
   auto a = *begun;
   const std::string id = a->row.id;
 
@@ -222,7 +222,7 @@ asio::awaitable<Result<DeploymentRow>> Deployer::receive(const std::string& name
   Result<void> stored;
   {
     UniqueFd fd(::open(incoming.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
-    if (!fd) stored = fail("io_error", errno_message("create " + incoming.string(), errno));
+    if (!fd) stored = fail(Code::kIoError, errno_message("create " + incoming.string(), errno));
     Sha256 hash;
     std::vector<char> buf(256 * 1024);
     uint64_t size = 0;
@@ -238,15 +238,16 @@ asio::awaitable<Result<DeploymentRow>> Deployer::receive(const std::string& name
         ssize_t w = ::write(fd.get(), buf.data() + off, *n - off);
         if (w < 0 && errno == EINTR) continue;
         if (w < 0) {
-          stored = fail("io_error", errno_message("write " + incoming.string(), errno));
+          stored = fail(Code::kIoError, errno_message("write " + incoming.string(), errno));
           break;
         }
         off += static_cast<size_t>(w);
       }
       size += *n;
     }
-    if (stored && size == 0) stored = fail("bad_request", "the upload is empty");
-    if (stored && ::fsync(fd.get()) != 0) stored = fail("io_error", errno_message("fsync", errno));
+    if (stored && size == 0) stored = fail(Code::kBadRequest, "the upload is empty");
+    if (stored && ::fsync(fd.get()) != 0)
+      stored = fail(Code::kIoError, errno_message("fsync", errno));
     if (stored) {
       a->row.digest = hash.hex();
       a->row.size = static_cast<int64_t>(size);
@@ -268,18 +269,18 @@ asio::awaitable<Result<DeploymentRow>> Deployer::receive(const std::string& name
 
 Result<DeploymentRow> Deployer::rollback(const std::string& name, const std::string& to) {
   auto c = host_.find(name);
-  if (!c) return fail("not_found", "no component named \"" + name + "\"");
+  if (!c) return fail(Code::kNotFound, "no component named \"" + name + "\"");
   if (c->dir() != store_.link(name))
-    return fail("not_deployed", "\"" + name + "\" runs in place; it has no releases");
+    return fail(Code::kNotDeployed, "\"" + name + "\" runs in place; it has no releases");
   auto current = store_.current(name);
   auto history = repo_.list(name, 1000);
-  if (!history) return std::unexpected(history.error());
+  BERTH_TRY(history);
   const DeploymentRow* target = nullptr;
   for (auto& row : *history) {
     bool usable = row.status == "success" && store_.has_release(name, row.release);
     if (!to.empty() && row.id == to) {
       if (!store_.has_release(name, row.release))
-        return fail("release_gone", "the release of deployment " + to + " was pruned");
+        return fail(Code::kReleaseGone, "the release of deployment " + to + " was pruned");
       target = &row;
       break;
     }
@@ -289,9 +290,9 @@ Result<DeploymentRow> Deployer::rollback(const std::string& name, const std::str
     }
   }
   if (!target)
-    return to.empty() ? fail("no_previous_release",
+    return to.empty() ? fail(Code::kNoPreviousRelease,
                              "\"" + name + "\" has no earlier release to roll back to")
-                      : fail("not_found", "no deployment " + to + " of \"" + name + "\"");
+                      : fail(Code::kNotFound, "no deployment " + to + " of \"" + name + "\"");
   DeploymentRow row;
   row.id = new_id();
   row.kind = "rollback";
@@ -300,7 +301,7 @@ Result<DeploymentRow> Deployer::rollback(const std::string& name, const std::str
   row.size = target->size;
   row.previous = current;
   auto a = begin(name, row);
-  if (!a) return std::unexpected(a.error());
+  BERTH_TRY(a);
   (*a)->log->append("info", {{"message", "rolling back to release " + target->release}});
   asio::co_spawn(ctx_.io, pipeline(*a), asio::detached);
   return (*a)->row;
@@ -313,7 +314,7 @@ asio::awaitable<void> Deployer::pipeline(std::shared_ptr<Active> a) {
     r = co_await phases(*a);
   } catch (const std::exception& e) {
     // A bug must end this deployment, not the daemon.
-    r = fail("internal", std::string("deploy pipeline: ") + e.what());
+    r = fail(Code::kInternal, std::string("deploy pipeline: ") + e.what());
   }
   finish(*a, r);
   --pipelines_;
@@ -337,8 +338,8 @@ void Deployer::cancel(Active& a, Error why) {
 asio::awaitable<void> Deployer::cancel_all(const std::string& component) {
   for (auto& [id, a] : active_)
     if (a->row.component == component)
-      cancel(*a,
-             Error{"component_destroyed", "\"" + component + "\" was destroyed during the deploy"});
+      cancel(*a, Error{Code::kComponentDestroyed,
+                       "\"" + component + "\" was destroyed during the deploy"});
   turn_.notify_all();
   const std::function<bool()> idle = [this, component] { return !depth_.contains(component); };
   co_await turn_.wait_until(idle, std::chrono::steady_clock::time_point::max());
@@ -382,7 +383,7 @@ asio::awaitable<Result<void>> Deployer::extract(Active& a) {
   auto staging = store_.staging_dir(name, id);
   std::error_code ec;
   fs::create_directories(staging, ec);
-  if (ec) co_return fail("io_error", "cannot create " + staging.string() + ": " + ec.message());
+  if (ec) co_return fail(Code::kIoError, "cannot create " + staging.string() + ": " + ec.message());
   ExtractLimits limits;
   limits.max_bytes = ctx_.config.extract_max_bytes;
   limits.max_entries = ctx_.config.extract_max_entries;
@@ -414,9 +415,9 @@ asio::awaitable<Result<void>> Deployer::install(Active& a) {
   set_phase(a, "installing");
   auto dir = store_.release_dir(a.row.component, a.row.id);
   auto manifest = load_manifest(dir);
-  if (!manifest) co_return std::unexpected(manifest.error());
+  BERTH_CO_TRY(manifest);
   auto plan = plan_install(dir, manifest->install);
-  if (!plan) co_return std::unexpected(plan.error());
+  BERTH_CO_TRY(plan);
   if (!*plan) {
     a.log->append("info", {{"message", "nothing to install"}});
     co_return Result<void>{};
@@ -468,7 +469,7 @@ asio::awaitable<Result<void>> Deployer::cached_install(Active& a, const InstallP
   std::optional<CacheKey> key;
   auto protocol = [&]() -> Result<CacheOutcome> {
     auto k = cache_key(plan.command, dir, plan.inputs, cache_->tools());
-    if (!k) return std::unexpected(k.error());
+    BERTH_TRY(k);
     key = *k;
     CacheFill fill{*k, plan.command, dir, plan.outputs, {}, {}};
     fill.wait.deadline = std::chrono::steady_clock::now() + timeout;
@@ -485,7 +486,7 @@ asio::awaitable<Result<void>> Deployer::cached_install(Active& a, const InstallP
       auto result = done->get_future();
       asio::co_spawn(io, run_installer(a, plan, timeout),
                      [done](std::exception_ptr e, Result<void> r) {
-                       done->set_value(e ? fail("install_failed", "the installer failed to run")
+                       done->set_value(e ? fail(Code::kInstallFailed, "the installer failed to run")
                                          : std::move(r));
                      });
       try {
@@ -498,7 +499,7 @@ asio::awaitable<Result<void>> Deployer::cached_install(Active& a, const InstallP
   };
   asio::thread_pool worker(1);
   auto out = co_await offload(worker, std::move(protocol));
-  if (!out && out.error().code == "lock_timeout") {
+  if (!out && out.error().code == Code::kLockTimeout) {
     a.log->append("info",
                   {{"message", "gave up waiting for another installer after " +
                                    format_duration(timeout) + "; installing without the cache"}});
@@ -527,7 +528,7 @@ asio::awaitable<Result<void>> Deployer::activate_and_restart(Active& a) {
   set_phase(a, "activating");
   a.row.previous = store_.current(name);
   if (a.row.previous == a.row.release) a.row.previous.reset();  // rollback to what runs
-  if (auto r = store_.activate(name, a.row.release); !r) co_return r;
+  BERTH_CO_TRY(store_.activate(name, a.row.release));
   a.log->append("activated", {{"release", a.row.release},
                               {"previous", a.row.previous ? json(*a.row.previous) : json()}});
 
@@ -536,7 +537,7 @@ asio::awaitable<Result<void>> Deployer::activate_and_restart(Active& a) {
   bool fresh = !c;
   if (fresh) {
     auto made = host_.adopt_deployed(name, store_.link(name));
-    if (!made) co_return std::unexpected(made.error());
+    BERTH_CO_TRY(made);
     c = *made;
     c->pause_for_deploy();
   }
@@ -579,7 +580,7 @@ void Deployer::finish(Active& a, const Result<void>& r) {
     a.row.status = "success";
   } else {
     if (a.row.status == "running")
-      a.row.status = r.error().code == "interrupted" ? "interrupted" : "failed";
+      a.row.status = r.error().code == Code::kInterrupted ? "interrupted" : "failed";
     a.row.error = r.error();
     a.row.error_phase = a.row.phase;
   }

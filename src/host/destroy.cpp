@@ -11,7 +11,7 @@ namespace fs = std::filesystem;
 
 Result<void> Host::lift_tombstone(const std::string& name) {
   if (!tombstones_.contains(name)) return {};
-  if (auto r = component_repo_->lift(name); !r) return r;
+  BERTH_TRY(component_repo_->lift(name));
   tombstones_.erase(name);
   spdlog::info("{}: tombstone lifted", name);
   return {};
@@ -25,12 +25,12 @@ asio::awaitable<void> Host::destroy_settled(const std::string& name) {
 asio::awaitable<Result<Host::Destroyed>> Host::destroy(const std::string& name) {
   if (tombstones_.contains(name)) co_return Destroyed{true};
   auto c = find(name);
-  if (!c) co_return fail("not_found", "no component named \"" + name + "\"");
+  if (!c) co_return fail(Code::kNotFound, "no component named \"" + name + "\"");
   if (destroying_.contains(name)) {
     // Two destroys of one name: the second answers with the first's outcome.
     co_await destroy_settled(name);
     if (tombstones_.contains(name)) co_return Destroyed{true};
-    co_return fail("destroy_failed", "the destroy running meanwhile failed; see its status");
+    co_return fail(Code::kDestroyFailed, "the destroy running meanwhile failed; see its status");
   }
   destroying_.insert(name);
   // The intent first: a daemon killed during the teardown finishes it at its next start
@@ -38,8 +38,8 @@ asio::awaitable<Result<Host::Destroyed>> Host::destroy(const std::string& name) 
   if (auto r = component_repo_->mark_destroying(name); !r) {
     destroying_.erase(name);
     destroy_ended_->notify_all();
-    co_return fail("destroy_failed", "cannot record the destroy of \"" + name +
-                                         "\", so nothing was removed: " + r.error().message);
+    co_return fail(Code::kDestroyFailed, "cannot record the destroy of \"" + name +
+                                             "\", so nothing was removed: " + r.error().message);
   }
   c->mark_destroyed();
   co_await deployer_->cancel_all(name);
@@ -64,10 +64,11 @@ asio::awaitable<Result<Host::Destroyed>> Host::destroy(const std::string& name) 
   if (!problems.empty()) {
     std::string why;
     for (auto& p : problems) why += (why.empty() ? "" : "; ") + p;
-    done = fail("destroy_failed", "could not remove everything of \"" + name + "\": " + why);
+    done = fail(Code::kDestroyFailed, "could not remove everything of \"" + name + "\": " + why);
   } else if (auto t = component_repo_->tombstone(name); !t) {
-    done = fail("destroy_failed", "removed everything of \"" + name +
-                                      "\" but cannot record its tombstone: " + t.error().message);
+    done =
+        fail(Code::kDestroyFailed, "removed everything of \"" + name +
+                                       "\" but cannot record its tombstone: " + t.error().message);
   }
   destroying_.erase(name);
   if (done) {
@@ -80,7 +81,7 @@ asio::awaitable<Result<Host::Destroyed>> Host::destroy(const std::string& name) 
     spdlog::error("{}: {}", name, done.error().message);
   }
   destroy_ended_->notify_all();
-  if (!done) co_return std::unexpected(done.error());
+  BERTH_CO_TRY(done);
   co_return Destroyed{false};
 }
 
@@ -99,7 +100,7 @@ asio::awaitable<Result<void>> Host::finish_pending_destroy(const std::string& na
   auto r = co_await destroy(name);
   if (!r)
     co_return fail(
-        "destroy_failed",
+        Code::kDestroyFailed,
         "\"" + name + "\" is half destroyed and finishing that failed: " + r.error().message);
   co_return Result<void>{};
 }

@@ -16,33 +16,33 @@ Result<HomeLock> HomeLock::acquire(const fs::path& home) {
   std::error_code ec;
   fs::create_directories(home, ec);
   if (ec)
-    return fail("home_error", fmt::format("cannot create {}: {}", home.string(), ec.message()));
+    return fail(Code::kHomeError, fmt::format("cannot create {}: {}", home.string(), ec.message()));
   ::chmod(home.c_str(), 0700);
   HomeLock lock;
   lock.dir_ = home;
   auto path = home / "daemon.lock";
   // O_CLOEXEC: a component must never inherit (and so keep alive) the daemon's lock.
   lock.fd_.reset(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
-  if (!lock.fd_) return fail("home_error", errno_message("open " + path.string(), errno));
+  if (!lock.fd_) return fail(Code::kHomeError, errno_message("open " + path.string(), errno));
   struct flock fl {};
   fl.l_type = F_WRLCK;
   fl.l_whence = SEEK_SET;
   if (::fcntl(lock.fd_.get(), F_OFD_SETLK, &fl) != 0) {
     if (errno == EAGAIN || errno == EACCES) {
       auto info = read_daemon_info(home);
-      return fail("daemon_running",
+      return fail(Code::kDaemonRunning,
                   fmt::format("another berth daemon{} already runs with home {}",
                               info ? fmt::format(" (pid {}, port {})", info->pid, info->port) : "",
                               home.string()));
     }
-    return fail("home_error", errno_message("lock " + path.string(), errno));
+    return fail(Code::kHomeError, errno_message("lock " + path.string(), errno));
   }
   return lock;
 }
 
 Result<std::string> read_token(const fs::path& home) {
   auto t = read_file(home / "token");
-  if (!t) return std::unexpected(t.error());
+  BERTH_TRY(t);
   while (!t->empty() && (t->back() == '\n' || t->back() == ' ')) t->pop_back();
   return *t;
 }
@@ -53,8 +53,7 @@ Result<std::string> ensure_token(const fs::path& home) {
     return read_token(home);
   }
   std::string token = random_hex(32);
-  if (auto r = write_file_atomic(home / "token", token + "\n", 0600); !r)
-    return std::unexpected(r.error());
+  BERTH_TRY(write_file_atomic(home / "token", token + "\n", 0600));
   return token;
 }
 
@@ -65,10 +64,10 @@ Result<void> write_daemon_info(const fs::path& home, const DaemonInfo& info) {
 
 Result<DaemonInfo> read_daemon_info(const fs::path& home) {
   auto text = read_file(home / "daemon.json");
-  if (!text) return std::unexpected(text.error());
+  BERTH_TRY(text);
   auto j = nlohmann::json::parse(*text, nullptr, false);
   if (j.is_discarded() || !j.contains("port") || !j.contains("pid"))
-    return fail("home_error", (home / "daemon.json").string() + " is malformed");
+    return fail(Code::kHomeError, (home / "daemon.json").string() + " is malformed");
   return DaemonInfo{j["port"].get<uint16_t>(), j["pid"].get<int>()};
 }
 

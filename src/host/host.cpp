@@ -25,17 +25,17 @@ Host::~Host() = default;
 
 Result<void> Host::open() {
   auto lock = HomeLock::acquire(config_.home);
-  if (!lock) return std::unexpected(lock.error());
+  BERTH_TRY(lock);
   lock_.emplace(std::move(*lock));
   std::error_code ec;
   fs::create_directories(config_.home / "logs", ec);
   auto token = ensure_token(config_.home);
-  if (!token) return std::unexpected(token.error());
+  BERTH_TRY(token);
   token_ = *token;
   auto db = Db::open(config_.home / "berth.db");
-  if (!db) return std::unexpected(db.error());
+  BERTH_TRY(db);
   db_ = std::move(*db);
-  if (auto r = migrate(*db_); !r) return r;
+  BERTH_TRY(migrate(*db_));
   component_repo_ = std::make_unique<ComponentRepo>(*db_);
   tree_repo_ = std::make_unique<TreeRepo>(*db_);
   lease_repo_ = std::make_unique<LeaseRepo>(*db_);
@@ -55,16 +55,16 @@ Result<void> Host::open() {
 
   // Whatever a previous daemon left running dies before anything new starts.
   auto rows = tree_repo_->list();
-  if (!rows) return std::unexpected(rows.error());
+  BERTH_TRY(rows);
   auto report = sweep_orphans(*rows);
   for (auto& n : report.notes) spdlog::warn("recovery: {}", n);
-  if (auto r = tree_repo_->clear(); !r) return r;
-  if (auto r = lease_repo_->clear(); !r) return r;
+  BERTH_TRY(tree_repo_->clear());
+  BERTH_TRY(lease_repo_->clear());
   open_cache();
   deployer_ = std::make_unique<Deployer>(*ctx_, *deployment_repo_, *this, cache_.get());
   destroy_ended_ = std::make_unique<StateEvent>(io_.get_executor());
   auto dead = component_repo_->tombstones();
-  if (!dead) return std::unexpected(dead.error());
+  BERTH_TRY(dead);
   tombstones_.insert(dead->begin(), dead->end());
   return deployer_->recover();
 }
@@ -111,7 +111,7 @@ int Host::run() {
     components_[row.name] = c;
     if (row.destroying) {
       c->mark_destroyed();
-      c->set_destroy_failed({"destroy_failed", "the daemon stopped during its destroy"});
+      c->set_destroy_failed({Code::kDestroyFailed, "the daemon stopped during its destroy"});
       unfinished.push_back(row.name);
     } else if (row.desired == "running")
       if (auto r = c->start_now(); !r)
@@ -188,40 +188,39 @@ std::shared_ptr<Component> Host::find(const std::string& name) const {
 
 Result<std::shared_ptr<Component>> Host::run_component(const std::string& dir_text,
                                                        const std::string& name_arg, bool watch) {
-  if (shutting_down_) return fail("shutting_down", "the daemon is shutting down");
+  if (shutting_down_) return fail(Code::kShuttingDown, "the daemon is shutting down");
   fs::path dir(dir_text);
   if (!dir.is_absolute())
-    return fail("bad_request", "dir must be an absolute path, got \"" + dir_text + "\"");
+    return fail(Code::kBadRequest, "dir must be an absolute path, got \"" + dir_text + "\"");
   std::error_code ec;
-  if (!fs::is_directory(dir, ec)) return fail("bad_dir", dir_text + " is not a directory");
+  if (!fs::is_directory(dir, ec)) return fail(Code::kBadDir, dir_text + " is not a directory");
   dir = fs::canonical(dir, ec);
   auto manifest = load_manifest(dir);
-  if (!manifest) return std::unexpected(manifest.error());
+  BERTH_TRY(manifest);
   std::string name = !name_arg.empty()         ? name_arg
                      : !manifest->name.empty() ? manifest->name
                                                : dir.filename().string();
   if (!valid_component_name(name))
     return fail(
-        "bad_name",
+        Code::kBadName,
         fmt::format("\"{}\" is not a valid component name (1-63 letters, digits, '.', '_', '-'; "
                     "pass --name)",
                     name));
   if (destroying_.contains(name))
-    return fail("destroy_in_progress", "\"" + name + "\" is being destroyed; try again");
+    return fail(Code::kDestroyInProgress, "\"" + name + "\" is being destroyed; try again");
   if (auto c = find(name); c && c->destroyed())
-    return fail("destroy_failed", "\"" + name + "\" is half destroyed; run `berth rm " + name +
-                                      "` to finish, then run it again");
-  if (auto r = lift_tombstone(name); !r) return std::unexpected(r.error());
+    return fail(Code::kDestroyFailed, "\"" + name + "\" is half destroyed; run `berth rm " + name +
+                                          "` to finish, then run it again");
+  BERTH_TRY(lift_tombstone(name));
   auto c = find(name);
   if (c && c->dir() != dir)
-    return fail("name_taken",
+    return fail(Code::kNameTaken,
                 fmt::format("component \"{}\" already runs from {}", name, c->dir().string()));
   if (c)
     c->set_watch_flag(watch);
   else
     c = std::make_shared<Component>(*ctx_, name, dir, watch);
-  if (auto r = component_repo_->upsert({name, dir.string(), "running", watch}); !r)
-    return std::unexpected(r.error());
+  BERTH_TRY(component_repo_->upsert({name, dir.string(), "running", watch}));
   components_[name] = c;
   if (auto r = c->start_now(); !r) {
     (void)component_repo_->set_desired(name, "stopped");
@@ -232,8 +231,7 @@ Result<std::shared_ptr<Component>> Host::run_component(const std::string& dir_te
 
 Result<std::shared_ptr<Component>> Host::adopt_deployed(const std::string& name,
                                                         const fs::path& link) {
-  if (auto r = component_repo_->upsert({name, link.string(), "running", false}); !r)
-    return std::unexpected(r.error());
+  BERTH_TRY(component_repo_->upsert({name, link.string(), "running", false}));
   auto c = std::make_shared<Component>(*ctx_, name, link, false);
   components_[name] = c;
   return c;

@@ -55,8 +55,8 @@ asio::awaitable<Result<void>> open_connection(beast::tcp_stream& stream, const s
   tcp::endpoint ep(asio::ip::make_address(host), port);
   auto [ec] = co_await stream.async_connect(ep, asio::as_tuple(use_awaitable));
   if (ec)
-    co_return fail("daemon_unreachable", "cannot connect to berth at " + host + ":" +
-                                             std::to_string(port) + ": " + ec.message());
+    co_return fail(Code::kDaemonUnreachable, "cannot connect to berth at " + host + ":" +
+                                                 std::to_string(port) + ": " + ec.message());
   co_return Result<void>{};
 }
 
@@ -69,8 +69,8 @@ asio::awaitable<Result<ClientResponse>> read_reply(beast::tcp_stream& stream,
   parser.body_limit(64 * 1024 * 1024);
   auto [ec, n] = co_await bhttp::async_read(stream, buf, parser, asio::as_tuple(use_awaitable));
   if (ec && write_error)
-    co_return fail("daemon_unreachable", "sending the request: " + write_error.message());
-  if (ec) co_return fail("daemon_unreachable", "reading the response: " + ec.message());
+    co_return fail(Code::kDaemonUnreachable, "sending the request: " + write_error.message());
+  if (ec) co_return fail(Code::kDaemonUnreachable, "reading the response: " + ec.message());
   co_return ClientResponse{static_cast<int>(parser.get().result_int()),
                            std::move(parser.get().body())};
 }
@@ -84,8 +84,7 @@ Result<ClientResponse> Client::request(const std::string& method, const std::str
                                        const std::string& body, std::chrono::milliseconds timeout) {
   auto op = [&]() -> asio::awaitable<Result<ClientResponse>> {
     beast::tcp_stream stream(co_await asio::this_coro::executor);
-    if (auto c = co_await open_connection(stream, host_, port_, timeout); !c)
-      co_return std::unexpected(c.error());
+    BERTH_CO_TRY(co_await open_connection(stream, host_, port_, timeout));
     auto req = make_request(method, target, host_, token_);
     if (!body.empty()) {
       req.set(bhttp::field::content_type, "application/json");
@@ -103,13 +102,12 @@ Result<ClientResponse> Client::upload(const std::string& method, const std::stri
                                       const std::function<void(uint64_t, uint64_t)>& progress) {
   auto op = [&]() -> asio::awaitable<Result<ClientResponse>> {
     UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd) co_return fail("bad_request", errno_message("open " + file, errno));
+    if (!fd) co_return fail(Code::kBadRequest, errno_message("open " + file, errno));
     struct stat st {};
     ::fstat(fd.get(), &st);
     const auto total = static_cast<uint64_t>(st.st_size);
     beast::tcp_stream stream(co_await asio::this_coro::executor);
-    if (auto c = co_await open_connection(stream, host_, port_, std::chrono::seconds(10)); !c)
-      co_return std::unexpected(c.error());
+    BERTH_CO_TRY(co_await open_connection(stream, host_, port_, std::chrono::seconds(10)));
     auto req = make_request<bhttp::empty_body>(method, target, host_, token_);
     req.set(bhttp::field::content_type, "application/gzip");
     req.content_length(total);
@@ -121,7 +119,7 @@ Result<ClientResponse> Client::upload(const std::string& method, const std::stri
     for (uint64_t sent = 0; !wec && sent < total;) {
       ssize_t n = ::read(fd.get(), chunk.data(), chunk.size());
       if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) co_return fail("bad_request", errno_message("read " + file, errno));
+      if (n <= 0) co_return fail(Code::kBadRequest, errno_message("read " + file, errno));
       stream.expires_after(std::chrono::seconds(30));
       auto [ec, wn] = co_await asio::async_write(stream, asio::buffer(chunk.data(), n),
                                                  asio::as_tuple(use_awaitable));
@@ -141,25 +139,24 @@ Result<ClientResponse> Client::follow(const std::string& target,
                                       const std::function<void()>& on_batch) {
   auto op = [&]() -> asio::awaitable<Result<ClientResponse>> {
     beast::tcp_stream stream(co_await asio::this_coro::executor);
-    if (auto c = co_await open_connection(stream, host_, port_, std::chrono::seconds(10)); !c)
-      co_return std::unexpected(c.error());
+    BERTH_CO_TRY(co_await open_connection(stream, host_, port_, std::chrono::seconds(10)));
     auto req = make_request("GET", target, host_, token_);
     req.set(bhttp::field::accept, "text/event-stream");
     if (!last_event_id.empty()) req.set("Last-Event-ID", last_event_id);
     auto [wec, wn] = co_await bhttp::async_write(stream, req, asio::as_tuple(use_awaitable));
-    if (wec) co_return fail("daemon_unreachable", "sending request: " + wec.message());
+    if (wec) co_return fail(Code::kDaemonUnreachable, "sending request: " + wec.message());
 
     beast::flat_buffer buf;
     bhttp::response_parser<bhttp::string_body> parser;
     parser.body_limit(boost::none);
     auto [hec, hn] =
         co_await bhttp::async_read_header(stream, buf, parser, asio::as_tuple(use_awaitable));
-    if (hec) co_return fail("daemon_unreachable", "reading response: " + hec.message());
+    if (hec) co_return fail(Code::kDaemonUnreachable, "reading response: " + hec.message());
     int status = static_cast<int>(parser.get().result_int());
     if (status / 100 != 2) {
       auto [bec, bn] =
           co_await bhttp::async_read(stream, buf, parser, asio::as_tuple(use_awaitable));
-      if (bec) co_return fail("daemon_unreachable", "reading error response: " + bec.message());
+      if (bec) co_return fail(Code::kDaemonUnreachable, "reading error response: " + bec.message());
       co_return ClientResponse{status, std::move(parser.get().body())};
     }
     // Parse the event stream incrementally as chunks arrive.
@@ -200,7 +197,7 @@ Result<ClientResponse> Client::follow(const std::string& target,
           co_await bhttp::async_read_some(stream, buf, parser, asio::as_tuple(use_awaitable));
       if (stop) break;
       if (rec == bhttp::error::end_of_stream || rec == asio::error::eof) break;
-      if (rec) co_return fail("daemon_unreachable", "event stream: " + rec.message());
+      if (rec) co_return fail(Code::kDaemonUnreachable, "event stream: " + rec.message());
     }
     co_return ClientResponse{status, ""};
   };

@@ -53,8 +53,11 @@ struct Response {
   std::function<boost::asio::awaitable<void>(SseWriter&)> sse;
 };
 
-// {"error":{"code":...,"message":...}} with the given status.
-Response error_response(int status, const std::string& code, const std::string& message);
+// {"error": {"code", "message"}} with the code's HTTP status.
+Response error_response(Code code, const std::string& message);
+inline Response error_response(const Error& e) {
+  return error_response(e.code, e.message);
+}
 
 // What the server's gate (authentication) says about a request: a refusal to send instead of
 // routing it, and whether the client proved who it is (only such connections are kept alive).

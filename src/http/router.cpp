@@ -23,9 +23,10 @@ std::vector<std::string> split_path(const std::string& p) {
 
 }  // namespace
 
-Response error_response(int status, const std::string& code, const std::string& message) {
+Response error_response(Code code, const std::string& message) {
   nlohmann::json j = {{"error", {{"code", code}, {"message", message}}}};
-  return Response{status, j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n"};
+  return Response{http_status(code),
+                  j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n"};
 }
 
 void Router::add(std::string method, std::string pattern, Handler h) {
@@ -58,8 +59,8 @@ const Router::Route* Router::find(Request& req, Response& refusal) const {
   }
   refusal =
       path_known
-          ? error_response(405, "method_not_allowed", req.method + " is not allowed on " + req.path)
-          : error_response(404, "not_found", "no route for " + req.method + " " + req.path);
+          ? error_response(Code::kMethodNotAllowed, req.method + " is not allowed on " + req.path)
+          : error_response(Code::kNotFound, "no route for " + req.method + " " + req.path);
   return nullptr;
 }
 

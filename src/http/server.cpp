@@ -128,7 +128,7 @@ class Deadline {
 };
 
 Response timed_out(std::chrono::milliseconds io) {
-  return error_response(408, "request_timeout",
+  return error_response(Code::kRequestTimeout,
                         fmt::format("the request body did not arrive within {} ms", io.count()));
 }
 
@@ -142,14 +142,14 @@ bool is_parse_error(const boost::system::error_code& ec) {
 
 Response malformed(const boost::system::error_code& ec) {
   if (ec == bhttp::error::partial_message)
-    return error_response(400, "bad_request",
+    return error_response(Code::kBadRequest,
                           "the request ended before its body was complete (Content-Length or "
                           "chunked framing promised more)");
-  return error_response(400, "bad_request", "malformed request: " + ec.message());
+  return error_response(Code::kBadRequest, "malformed request: " + ec.message());
 }
 
 Response too_large(uint64_t limit) {
-  return error_response(413, "payload_too_large",
+  return error_response(Code::kPayloadTooLarge,
                         "request body exceeds " + std::to_string(limit) + " bytes");
 }
 
@@ -171,17 +171,17 @@ class BeastBodyReader : public BodyReader {
     if (ec == bhttp::error::need_buffer) ec = {};
     if (ec && deadline_.fired()) {
       failed_ = true;
-      co_return fail("request_timeout",
+      co_return fail(Code::kRequestTimeout,
                      fmt::format("the upload stalled for {} ms", limits_.io.count()));
     }
     if (ec == bhttp::error::body_limit) {
       failed_ = true;
-      co_return fail("payload_too_large",
+      co_return fail(Code::kPayloadTooLarge,
                      "request body exceeds " + std::to_string(limits_.upload_limit) + " bytes");
     }
     if (ec) {
       failed_ = true;
-      co_return fail("upload_incomplete", "the upload stopped: " + ec.message());
+      co_return fail(Code::kUploadIncomplete, "the upload stopped: " + ec.message());
     }
     co_return size - body.size;
   }
@@ -208,14 +208,14 @@ Server::Server(asio::io_context& io, const Router& router, Gate gate, ServerLimi
 Result<uint16_t> Server::listen(const std::string& address, uint16_t port) {
   boost::system::error_code ec;
   auto addr = asio::ip::make_address(address, ec);
-  if (ec) return fail("bad_config", "bad listen address " + address);
+  if (ec) return fail(Code::kBadConfig, "bad listen address " + address);
   tcp::endpoint ep(addr, port);
   acceptor_.open(ep.protocol(), ec);
   if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
   if (!ec) acceptor_.bind(ep, ec);
   if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
   if (ec)
-    return fail("listen_failed",
+    return fail(Code::kListenFailed,
                 "cannot listen on " + address + ":" + std::to_string(port) + ": " + ec.message());
   ::fcntl(acceptor_.native_handle(), F_SETFD, FD_CLOEXEC);
   // Connections may use at most half the descriptors: the rest is for processes, watches,
@@ -243,15 +243,13 @@ void Server::shed_one() {
 
 void Server::refuse(tcp::socket& sock) {
   static const std::string k503 = [] {
-    std::string body =
-        R"({"error":{"code":"too_many_connections","message":"the daemon is at its connection )"
-        R"(limit; retry shortly"}})"
-        "\n";
+    Response r = error_response(Code::kTooManyConnections,
+                                "the daemon is at its connection limit; retry shortly");
     return fmt::format(
-        "HTTP/1.1 503 Service Unavailable\r\nServer: berth\r\nContent-Type: "
+        "HTTP/1.1 {} Service Unavailable\r\nServer: berth\r\nContent-Type: "
         "application/json\r\nConnection: close\r\nRetry-After: 1\r\nContent-Length: "
         "{}\r\n\r\n{}",
-        body.size(), body);
+        r.status, r.body.size(), r.body);
   }();
   (void)::send(sock.native_handle(), k503.data(), k503.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
   boost::system::error_code ignored;
@@ -302,7 +300,7 @@ asio::awaitable<Response> Server::call(const Router::Route& route, Request& req,
       resp = co_await route.handler(req);
   } catch (const std::exception& e) {
     spdlog::error("{} {}: {}", req.method, req.path, e.what());
-    resp = error_response(500, "internal", e.what());
+    resp = error_response(Code::kInternal, e.what());
   }
   co_return resp;
 }
@@ -334,7 +332,7 @@ asio::awaitable<void> Server::session(tcp::socket sock) {
       early = too_large(std::max(limits_.body_limit, limits_.upload_limit));
     else if (ec == bhttp::error::header_limit)
       early = error_response(
-          431, "headers_too_large",
+          Code::kHeadersTooLarge,
           "request headers exceed " + std::to_string(limits_.header_limit) + " bytes");
     else if (is_parse_error(ec) && ec != bhttp::error::partial_message)
       early = malformed(ec);

@@ -94,7 +94,7 @@ namespace cgroup {
 
 Result<void> create(const fs::path& dir) {
   if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST)
-    return fail("cgroup_error", errno_message("mkdir " + dir.string(), errno));
+    return fail(Code::kCgroupError, errno_message("mkdir " + dir.string(), errno));
   return {};
 }
 
@@ -132,7 +132,7 @@ void kill_all(const fs::path& dir) {
 
 Result<void> remove(const fs::path& dir) {
   if (::rmdir(dir.c_str()) != 0 && errno != ENOENT)
-    return fail("cgroup_error", errno_message("rmdir " + dir.string(), errno));
+    return fail(Code::kCgroupError, errno_message("rmdir " + dir.string(), errno));
   return {};
 }
 

@@ -4,7 +4,7 @@ namespace berth {
 
 Result<MarkerMatcher> MarkerMatcher::substring(std::string_view marker) {
   auto p = Pattern::literal(marker);
-  if (!p) return std::unexpected(p.error());
+  BERTH_TRY(p);
   return MarkerMatcher(std::move(*p), marker.empty() ? 0 : marker.size() - 1);
 }
 

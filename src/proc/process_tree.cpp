@@ -72,7 +72,7 @@ Result<std::shared_ptr<ProcessTree>> ProcessTree::start(asio::io_context& io, Re
   const auto& ready = t->spec_.ready;
   if (ready.marker) {
     auto m = MarkerMatcher::substring(*ready.marker);
-    if (!m) return std::unexpected(m.error());
+    BERTH_TRY(m);
     t->matchers_->out_marker = *m;
     t->matchers_->err_marker = std::move(*m);
   } else if (ready.marker_regex) {
@@ -90,12 +90,12 @@ Result<std::shared_ptr<ProcessTree>> ProcessTree::start(asio::io_context& io, Re
     std::memcpy(sa.sun_path + 1, name.data(), std::min(name.size(), sizeof(sa.sun_path) - 2));
     socklen_t len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size());
     if (!notify_fd || ::bind(notify_fd.get(), reinterpret_cast<sockaddr*>(&sa), len) != 0)
-      return fail("spawn_failed", errno_message("notify socket", errno));
+      return fail(Code::kSpawnFailed, errno_message("notify socket", errno));
     t->spec_.spawn.env["NOTIFY_SOCKET"] = "@" + name;
   }
 
   auto spawned = spawn_process(t->spec_.spawn);
-  if (!spawned) return std::unexpected(spawned.error());
+  BERTH_TRY(spawned);
   t->pid_ = spawned->pid;
   t->pidfd_ = std::move(spawned->pidfd);
   auto st = read_proc_stat(t->pid_);
@@ -305,12 +305,12 @@ awaitable<void> ProcessTree::supervise() {
     }
     if (!settle_mode && now >= quiet_limit) {
       end.startup_failure =
-          Error{"startup_idle_timeout",
+          Error{Code::kStartupIdleTimeout,
                 fmt::format("no output and not ready for {}", format_duration(ready.idle_timeout))};
       break;
     }
     if (now >= cap) {
-      end.startup_failure = Error{"startup_max_exceeded",
+      end.startup_failure = Error{Code::kStartupMaxExceeded,
                                   fmt::format("not ready within {}", format_duration(ready.max))};
       break;
     }
@@ -322,7 +322,7 @@ awaitable<void> ProcessTree::supervise() {
     co_await ev_.wait_until(drained_or_ready, Clock::now() + 1s);
     if (!ready_)
       end.startup_failure =
-          Error{"exited_before_ready", "exited before ready: " + main_exit_->describe()};
+          Error{Code::kExitedBeforeReady, "exited before ready: " + main_exit_->describe()};
   }
 
   end.reached_ready = ready_ && !end.startup_failure;
@@ -356,7 +356,7 @@ awaitable<void> ProcessTree::supervise() {
       (main_exit_ ? main_exit_at_ : Clock::now()) - spawned_at_);
   if (end.startup_failure) {
     end.tail.assign(tail_.begin(), tail_.end());
-    if (end.startup_failure->code == "exited_before_ready" && !tail_.empty())
+    if (end.startup_failure->code == Code::kExitedBeforeReady && !tail_.empty())
       end.startup_failure->message += "; last output: " + tail_.back();
   }
   if (!escaped.empty())

@@ -34,7 +34,7 @@ std::map<std::string, std::string> current_environment() {
 }
 
 Result<Spawned> spawn_process(const SpawnSpec& spec) {
-  if (spec.argv.empty()) return fail("spawn_failed", "empty command");
+  if (spec.argv.empty()) return fail(Code::kSpawnFailed, "empty command");
   // Everything the child needs is prepared before fork.
   std::vector<std::string> env_strings;
   for (auto& [k, v] : spec.env) env_strings.push_back(k + "=" + v);
@@ -47,17 +47,18 @@ Result<Spawned> spawn_process(const SpawnSpec& spec) {
   std::string procs_path = spec.cgroup ? (*spec.cgroup / "cgroup.procs").string() : std::string();
 
   int out[2], err[2], status[2];
-  if (::pipe2(out, O_CLOEXEC) != 0) return fail("spawn_failed", errno_message("pipe", errno));
+  if (::pipe2(out, O_CLOEXEC) != 0) return fail(Code::kSpawnFailed, errno_message("pipe", errno));
   UniqueFd out_r(out[0]), out_w(out[1]);
-  if (::pipe2(err, O_CLOEXEC) != 0) return fail("spawn_failed", errno_message("pipe", errno));
+  if (::pipe2(err, O_CLOEXEC) != 0) return fail(Code::kSpawnFailed, errno_message("pipe", errno));
   UniqueFd err_r(err[0]), err_w(err[1]);
-  if (::pipe2(status, O_CLOEXEC) != 0) return fail("spawn_failed", errno_message("pipe", errno));
+  if (::pipe2(status, O_CLOEXEC) != 0)
+    return fail(Code::kSpawnFailed, errno_message("pipe", errno));
   UniqueFd st_r(status[0]), st_w(status[1]);
   int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   UniqueFd null_fd(devnull);
 
   pid_t pid = ::fork();
-  if (pid < 0) return fail("spawn_failed", errno_message("fork", errno));
+  if (pid < 0) return fail(Code::kSpawnFailed, errno_message("fork", errno));
   if (pid == 0) {
     int sfd = st_w.get();
     // Join the cgroup first: anything forked from here on is born inside it.
@@ -96,7 +97,7 @@ Result<Spawned> spawn_process(const SpawnSpec& spec) {
     std::string what = kStage[payload[0] >= 1 && payload[0] <= 5 ? payload[0] : 5];
     if (payload[0] == 4) what += " " + cwd;
     if (payload[0] == 5) what += " " + spec.argv[0];
-    return fail("spawn_failed", fmt::format("cannot {}: {}", what, std::strerror(payload[1])));
+    return fail(Code::kSpawnFailed, fmt::format("cannot {}: {}", what, std::strerror(payload[1])));
   }
   Spawned s;
   s.pid = pid;

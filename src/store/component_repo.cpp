@@ -10,7 +10,7 @@ Result<void> ComponentRepo::upsert(const ComponentRow& row) {
       "VALUES (?1, ?2, ?3, ?4, ?4, ?5) "
       "ON CONFLICT(name) DO UPDATE SET dir = ?2, desired = ?3, updated_at = ?4, watch = ?5, "
       "destroying = 0");
-  if (!s) return std::unexpected(s.error());
+  BERTH_TRY(s);
   return s->bind(1, row.name)
       .bind(2, row.dir)
       .bind(3, row.desired)
@@ -21,55 +21,54 @@ Result<void> ComponentRepo::upsert(const ComponentRow& row) {
 
 Result<void> ComponentRepo::set_desired(const std::string& name, const std::string& desired) {
   auto s = db_.prepare("UPDATE components SET desired = ?2, updated_at = ?3 WHERE name = ?1");
-  if (!s) return std::unexpected(s.error());
+  BERTH_TRY(s);
   return s->bind(1, name).bind(2, desired).bind(3, static_cast<int64_t>(std::time(nullptr))).run();
 }
 
 Result<void> ComponentRepo::mark_destroying(const std::string& name) {
   auto s = db_.prepare("UPDATE components SET destroying = 1, updated_at = ?2 WHERE name = ?1");
-  if (!s) return std::unexpected(s.error());
+  BERTH_TRY(s);
   return s->bind(1, name).bind(2, static_cast<int64_t>(std::time(nullptr))).run();
 }
 
 Result<std::vector<ComponentRow>> ComponentRepo::list() {
   auto s =
       db_.prepare("SELECT name, dir, desired, watch, destroying FROM components ORDER BY name");
-  if (!s) return std::unexpected(s.error());
+  BERTH_TRY(s);
   std::vector<ComponentRow> out;
   while (s->step())
     out.push_back(
         {s->text_col(0), s->text_col(1), s->text_col(2), s->int_col(3) != 0, s->int_col(4) != 0});
-  if (auto r = s->ok(); !r) return std::unexpected(r.error());
+  BERTH_TRY(s->ok());
   return out;
 }
 
 Result<void> ComponentRepo::tombstone(const std::string& name) {
   Tx tx(db_);
-  if (!tx) return fail("store_error", "cannot begin transaction");
+  if (!tx) return fail(Code::kStoreError, "cannot begin transaction");
   auto del = db_.prepare("DELETE FROM components WHERE name = ?1");
-  if (!del) return std::unexpected(del.error());
-  if (auto r = del->bind(1, name).run(); !r) return r;
+  BERTH_TRY(del);
+  BERTH_TRY(del->bind(1, name).run());
   auto add = db_.prepare(
       "INSERT INTO tombstones (name, destroyed_at) VALUES (?1, ?2) "
       "ON CONFLICT(name) DO UPDATE SET destroyed_at = ?2");
-  if (!add) return std::unexpected(add.error());
-  if (auto r = add->bind(1, name).bind(2, static_cast<int64_t>(std::time(nullptr))).run(); !r)
-    return r;
+  BERTH_TRY(add);
+  BERTH_TRY(add->bind(1, name).bind(2, static_cast<int64_t>(std::time(nullptr))).run());
   return tx.commit();
 }
 
 Result<void> ComponentRepo::lift(const std::string& name) {
   auto s = db_.prepare("DELETE FROM tombstones WHERE name = ?1");
-  if (!s) return std::unexpected(s.error());
+  BERTH_TRY(s);
   return s->bind(1, name).run();
 }
 
 Result<std::vector<std::string>> ComponentRepo::tombstones() {
   auto s = db_.prepare("SELECT name FROM tombstones ORDER BY name");
-  if (!s) return std::unexpected(s.error());
+  BERTH_TRY(s);
   std::vector<std::string> out;
   while (s->step()) out.push_back(s->text_col(0));
-  if (auto r = s->ok(); !r) return std::unexpected(r.error());
+  BERTH_TRY(s->ok());
   return out;
 }
 

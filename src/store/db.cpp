@@ -6,7 +6,7 @@ namespace berth {
 namespace {
 
 std::unexpected<Error> sql_error(sqlite3* db, std::string_view what) {
-  return fail("store_error", fmt::format("{}: {}", what, sqlite3_errmsg(db)));
+  return fail(Code::kStoreError, fmt::format("{}: {}", what, sqlite3_errmsg(db)));
 }
 
 }  // namespace
@@ -36,7 +36,7 @@ Stmt& Stmt::bind_null(int idx) {
 bool Stmt::step() {
   int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
-  if (rc != SQLITE_DONE) error_ = Error{"store_error", sqlite3_errmsg(db_)};
+  if (rc != SQLITE_DONE) error_ = Error{Code::kStoreError, sqlite3_errmsg(db_)};
   return false;
 }
 
@@ -91,7 +91,7 @@ Result<void> Db::exec(const std::string& sql) {
   if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
     std::string msg = err ? err : "unknown";
     sqlite3_free(err);
-    return fail("store_error", msg);
+    return fail(Code::kStoreError, msg);
   }
   return {};
 }

@@ -23,7 +23,8 @@ DeploymentRow read_row(Stmt& s) {
   r.created_at = s.int_col(9);
   r.updated_at = s.int_col(10);
   if (!s.is_null(11)) r.ended_at = s.int_col(11);
-  if (!s.is_null(12)) r.error = Error{s.text_col(12), s.text_col(13)};
+  if (!s.is_null(12))  // a code this version does not know reads as internal, message intact
+    r.error = Error{code_from_wire(s.text_col(12)).value_or(Code::kInternal), s.text_col(13)};
   r.error_phase = s.is_null(14) ? "" : s.text_col(14);
   r.peer_results = s.text_col(15);
   if (!s.is_null(16)) r.install = s.text_col(16);
@@ -40,7 +41,7 @@ Result<void> DeploymentRepo::insert(const DeploymentRow& r) {
   auto s = db_.prepare(
       "INSERT INTO deployments (id, component, kind, release, previous, digest, size, status, "
       "phase, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)");
-  if (!s) return std::unexpected(s.error());
+  BERTH_TRY(s);
   s->bind(1, r.id).bind(2, r.component).bind(3, r.kind).bind(4, r.release);
   bind_opt(*s, 5, r.previous);
   bind_opt(*s, 6, r.digest);
@@ -49,13 +50,13 @@ Result<void> DeploymentRepo::insert(const DeploymentRow& r) {
 
 Result<void> DeploymentRepo::set_phase(const std::string& id, const std::string& phase) {
   auto s = db_.prepare("UPDATE deployments SET phase = ?2, updated_at = ?3 WHERE id = ?1");
-  if (!s) return std::unexpected(s.error());
+  BERTH_TRY(s);
   return s->bind(1, id).bind(2, phase).bind(3, now_ms()).run();
 }
 
 Result<void> DeploymentRepo::set_install(const std::string& id, const std::string& install) {
   auto s = db_.prepare("UPDATE deployments SET install = ?2, updated_at = ?3 WHERE id = ?1");
-  if (!s) return std::unexpected(s.error());
+  BERTH_TRY(s);
   return s->bind(1, id).bind(2, install).bind(3, now_ms()).run();
 }
 
@@ -63,36 +64,36 @@ Result<void> DeploymentRepo::set_payload(const std::string& id, const std::strin
                                          int64_t size) {
   auto s =
       db_.prepare("UPDATE deployments SET digest = ?2, size = ?3, updated_at = ?4 WHERE id = ?1");
-  if (!s) return std::unexpected(s.error());
+  BERTH_TRY(s);
   return s->bind(1, id).bind(2, digest).bind(3, size).bind(4, now_ms()).run();
 }
 
 Result<void> DeploymentRepo::finish(const DeploymentRow& r, const std::vector<EventRow>& closing) {
   Tx tx(db_);
-  if (!tx) return fail("store_error", "cannot begin transaction");
-  if (auto e = insert_events(r.id, closing); !e) return e;
+  if (!tx) return fail(Code::kStoreError, "cannot begin transaction");
+  BERTH_TRY(insert_events(r.id, closing));
   auto s = db_.prepare(
       "UPDATE deployments SET status = ?2, phase = ?3, updated_at = ?4, ended_at = ?4, "
       "error_code = ?5, error_message = ?6, error_phase = ?7, peer_results = ?8, previous = ?9 "
       "WHERE id = ?1");
-  if (!s) return std::unexpected(s.error());
+  BERTH_TRY(s);
   s->bind(1, r.id).bind(2, r.status).bind(3, r.phase).bind(4, r.ended_at.value_or(now_ms()));
   if (r.error)
-    s->bind(5, r.error->code).bind(6, r.error->message).bind(7, r.error_phase);
+    s->bind(5, std::string(wire(r.error->code))).bind(6, r.error->message).bind(7, r.error_phase);
   else
     s->bind_null(5).bind_null(6).bind_null(7);
   s->bind(8, r.peer_results);
   bind_opt(*s, 9, r.previous);
-  if (auto e = s->run(); !e) return e;
+  BERTH_TRY(s->run());
   return tx.commit();
 }
 
 Result<std::optional<DeploymentRow>> DeploymentRepo::get(const std::string& id) {
   auto s = db_.prepare(std::string("SELECT ") + kColumns + " FROM deployments WHERE id = ?1");
-  if (!s) return std::unexpected(s.error());
+  BERTH_TRY(s);
   s->bind(1, id);
   if (s->step()) return std::optional<DeploymentRow>(read_row(*s));
-  if (auto r = s->ok(); !r) return std::unexpected(r.error());
+  BERTH_TRY(s->ok());
   return std::optional<DeploymentRow>();
 }
 
@@ -101,29 +102,29 @@ Result<std::vector<DeploymentRow>> DeploymentRepo::list(const std::string& compo
   auto s = db_.prepare(std::string("SELECT ") + kColumns +
                        " FROM deployments WHERE (?1 = '' OR component = ?1) "
                        "ORDER BY created_at DESC, rowid DESC LIMIT ?2");
-  if (!s) return std::unexpected(s.error());
+  BERTH_TRY(s);
   s->bind(1, component).bind(2, static_cast<int64_t>(limit));
   std::vector<DeploymentRow> out;
   while (s->step()) out.push_back(read_row(*s));
-  if (auto r = s->ok(); !r) return std::unexpected(r.error());
+  BERTH_TRY(s->ok());
   return out;
 }
 
 Result<std::vector<DeploymentRow>> DeploymentRepo::unfinished() {
   auto s = db_.prepare(std::string("SELECT ") + kColumns +
                        " FROM deployments WHERE status = 'running' ORDER BY created_at");
-  if (!s) return std::unexpected(s.error());
+  BERTH_TRY(s);
   std::vector<DeploymentRow> out;
   while (s->step()) out.push_back(read_row(*s));
-  if (auto r = s->ok(); !r) return std::unexpected(r.error());
+  BERTH_TRY(s->ok());
   return out;
 }
 
 Result<void> DeploymentRepo::append_events(const std::string& id,
                                            const std::vector<EventRow>& events) {
   Tx tx(db_);
-  if (!tx) return fail("store_error", "cannot begin transaction");
-  if (auto r = insert_events(id, events); !r) return r;
+  if (!tx) return fail(Code::kStoreError, "cannot begin transaction");
+  BERTH_TRY(insert_events(id, events));
   return tx.commit();
 }
 
@@ -133,10 +134,10 @@ Result<void> DeploymentRepo::insert_events(const std::string& id,
   auto s = db_.prepare(
       "INSERT OR REPLACE INTO deployment_events (deployment, seq, ts, type, data) "
       "VALUES (?1, ?2, ?3, ?4, ?5)");
-  if (!s) return std::unexpected(s.error());
+  BERTH_TRY(s);
   for (auto& e : events) {
     s->reset().bind(1, id).bind(2, e.seq).bind(3, e.ts).bind(4, e.type).bind(5, e.data);
-    if (auto r = s->run(); !r) return r;
+    BERTH_TRY(s->run());
   }
   return {};
 }
@@ -146,11 +147,11 @@ Result<std::vector<EventRow>> DeploymentRepo::events_after(const std::string& id
   auto s = db_.prepare(
       "SELECT seq, ts, type, data FROM deployment_events WHERE deployment = ?1 AND seq > ?2 "
       "ORDER BY seq LIMIT ?3");
-  if (!s) return std::unexpected(s.error());
+  BERTH_TRY(s);
   s->bind(1, id).bind(2, after).bind(3, static_cast<int64_t>(limit));
   std::vector<EventRow> out;
   while (s->step()) out.push_back({s->int_col(0), s->int_col(1), s->text_col(2), s->text_col(3)});
-  if (auto r = s->ok(); !r) return std::unexpected(r.error());
+  BERTH_TRY(s->ok());
   return out;
 }
 
@@ -165,9 +166,8 @@ Result<int64_t> DeploymentRepo::cap_events(const std::string& id, int64_t first,
   auto s = db_.prepare(
       "DELETE FROM deployment_events WHERE deployment = ?1 AND seq > ?2 AND seq <= "
       "(SELECT MAX(seq) FROM deployment_events WHERE deployment = ?1) - ?3");
-  if (!s) return std::unexpected(s.error());
-  if (auto r = s->bind(1, id).bind(2, first).bind(3, last).run(); !r)
-    return std::unexpected(r.error());
+  BERTH_TRY(s);
+  BERTH_TRY(s->bind(1, id).bind(2, first).bind(3, last).run());
   return db_.changes();
 }
 

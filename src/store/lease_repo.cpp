@@ -25,31 +25,30 @@ std::string to_text(uint32_t v) {
 Result<std::string> LeaseRepo::acquire(const std::string& component, int instance,
                                        const std::string& first, const std::string& last) {
   Tx tx(db_);
-  if (!tx) return fail("store_error", "cannot begin lease transaction");
+  if (!tx) return fail(Code::kStoreError, "cannot begin lease transaction");
   auto mine = db_.prepare("SELECT address FROM leases WHERE component = ?1 AND instance = ?2");
-  if (!mine) return std::unexpected(mine.error());
+  BERTH_TRY(mine);
   mine->bind(1, component).bind(2, instance);
   if (mine->step()) return mine->text_col(0);
   auto taken_q = db_.prepare("SELECT address FROM leases");
-  if (!taken_q) return std::unexpected(taken_q.error());
+  BERTH_TRY(taken_q);
   std::set<uint32_t> taken;
   while (taken_q->step()) taken.insert(to_u32(taken_q->text_col(0)));
   for (uint32_t a = to_u32(first); a <= to_u32(last); ++a) {
     if (taken.contains(a)) continue;
     auto ins = db_.prepare("INSERT INTO leases (address, component, instance) VALUES (?1, ?2, ?3)");
-    if (!ins) return std::unexpected(ins.error());
-    if (auto r = ins->bind(1, to_text(a)).bind(2, component).bind(3, instance).run(); !r)
-      return std::unexpected(r.error());
-    if (auto r = tx.commit(); !r) return std::unexpected(r.error());
+    BERTH_TRY(ins);
+    BERTH_TRY(ins->bind(1, to_text(a)).bind(2, component).bind(3, instance).run());
+    BERTH_TRY(tx.commit());
     return to_text(a);
   }
-  return fail("no_free_address",
+  return fail(Code::kNoFreeAddress,
               "every loopback address in the lease range " + first + "-" + last + " is leased");
 }
 
 Result<void> LeaseRepo::release(const std::string& component, int instance) {
   auto s = db_.prepare("DELETE FROM leases WHERE component = ?1 AND instance = ?2");
-  if (!s) return std::unexpected(s.error());
+  BERTH_TRY(s);
   return s->bind(1, component).bind(2, instance).run();
 }
 

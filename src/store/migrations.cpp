@@ -86,25 +86,23 @@ constexpr const char* kMigrations[] = {
 }  // namespace
 
 Result<void> migrate(Db& db) {
-  if (auto r = db.exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"); !r)
-    return r;
+  BERTH_TRY(db.exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"));
   auto q = db.prepare("SELECT COALESCE(MAX(version), 0) FROM schema_version");
-  if (!q) return std::unexpected(q.error());
+  BERTH_TRY(q);
   int64_t current = q->step() ? q->int_col(0) : 0;
   constexpr int64_t latest = std::size(kMigrations);
   if (current > latest)
     return fail(
-        "store_error",
+        Code::kStoreError,
         fmt::format("database schema version {} is newer than this berth ({}); upgrade berth",
                     current, latest));
   for (int64_t v = current + 1; v <= latest; ++v) {
     Tx tx(db);
-    if (!tx) return fail("store_error", "cannot begin migration transaction");
+    if (!tx) return fail(Code::kStoreError, "cannot begin migration transaction");
     if (auto r = db.exec(kMigrations[v - 1]); !r)
-      return fail("store_error", fmt::format("migration {}: {}", v, r.error().message));
-    if (auto r = db.exec(fmt::format("INSERT INTO schema_version (version) VALUES ({})", v)); !r)
-      return r;
-    if (auto r = tx.commit(); !r) return r;
+      return fail(Code::kStoreError, fmt::format("migration {}: {}", v, r.error().message));
+    BERTH_TRY(db.exec(fmt::format("INSERT INTO schema_version (version) VALUES ({})", v)));
+    BERTH_TRY(tx.commit());
   }
   return {};
 }

@@ -6,7 +6,7 @@ Result<void> TreeRepo::put(const TreeRow& row) {
   auto s = db_.prepare(
       "INSERT OR REPLACE INTO trees (component, instance, pid, start_time, pgid, cgroup) VALUES "
       "(?1, ?2, ?3, ?4, ?5, ?6)");
-  if (!s) return std::unexpected(s.error());
+  BERTH_TRY(s);
   s->bind(1, row.component)
       .bind(2, row.instance)
       .bind(3, row.pid)
@@ -21,13 +21,13 @@ Result<void> TreeRepo::put(const TreeRow& row) {
 
 Result<void> TreeRepo::remove(const std::string& component, int instance) {
   auto s = db_.prepare("DELETE FROM trees WHERE component = ?1 AND instance = ?2");
-  if (!s) return std::unexpected(s.error());
+  BERTH_TRY(s);
   return s->bind(1, component).bind(2, instance).run();
 }
 
 Result<std::vector<TreeRow>> TreeRepo::list() {
   auto s = db_.prepare("SELECT component, instance, pid, start_time, pgid, cgroup FROM trees");
-  if (!s) return std::unexpected(s.error());
+  BERTH_TRY(s);
   std::vector<TreeRow> out;
   while (s->step()) {
     TreeRow r{s->text_col(0),
@@ -39,7 +39,7 @@ Result<std::vector<TreeRow>> TreeRepo::list() {
     if (!s->is_null(5)) r.cgroup = s->text_col(5);
     out.push_back(std::move(r));
   }
-  if (auto r = s->ok(); !r) return std::unexpected(r.error());
+  BERTH_TRY(s->ok());
   return out;
 }
 

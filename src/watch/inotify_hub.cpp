@@ -17,9 +17,9 @@ Result<void> InotifyHub::open() {
   if (fd < 0) {
     int err = errno;
     if (err == EMFILE || err == ENFILE)
-      return fail("inotify_instances",
+      return fail(Code::kInotifyInstances,
                   errno_message("inotify_init1 (raise fs.inotify.max_user_instances)", err));
-    return fail("watch_failed", errno_message("inotify_init1", err));
+    return fail(Code::kWatchFailed, errno_message("inotify_init1", err));
   }
   sd_.emplace(io_, fd);
   arm();
@@ -27,17 +27,17 @@ Result<void> InotifyHub::open() {
 }
 
 Result<int> InotifyHub::add(const std::string& path, uint32_t mask, Listener* l) {
-  if (auto r = open(); !r) return std::unexpected(r.error());
+  BERTH_TRY(open());
   int wd = api_.add_watch(sd_->native_handle(), path.c_str(), mask);
   if (wd < 0) {
     int err = errno;
     if (err == ENOSPC)
       return fail(
-          "inotify_watches",
+          Code::kInotifyWatches,
           errno_message("inotify_add_watch " + path + " (raise fs.inotify.max_user_watches)", err));
     if (err == EMFILE || err == ENFILE)
-      return fail("inotify_instances", errno_message("inotify_add_watch " + path, err));
-    return fail("watch_failed", errno_message("inotify_add_watch " + path, err));
+      return fail(Code::kInotifyInstances, errno_message("inotify_add_watch " + path, err));
+    return fail(Code::kWatchFailed, errno_message("inotify_add_watch " + path, err));
   }
   removed_.erase(wd);
   auto& owners = owners_[wd];

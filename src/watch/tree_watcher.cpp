@@ -100,7 +100,7 @@ bool TreeWatcher::watch_tree(const std::string& rel, std::vector<std::string>* f
     // Watch first, then list: whatever is created in between is either listed or reported.
     auto wd = hub_.add(full.string(), kMask, this);
     if (!wd) {
-      if (wd.error().code == "watch_failed") continue;  // vanished meanwhile
+      if (wd.error().code == Code::kWatchFailed) continue;  // vanished meanwhile
       error_ = wd.error();
       return false;
     }
@@ -271,8 +271,8 @@ void TreeWatcher::enter_polling(const Error& why) {
     warned_polling_ = true;
     spdlog::warn("watch {}: {}; polling every {} instead (raise the limit with `sysctl -w {}=N`)",
                  opts_.root.string(), why.message, format_duration(opts_.poll_interval),
-                 why.code == "inotify_instances" ? "fs.inotify.max_user_instances"
-                                                 : "fs.inotify.max_user_watches");
+                 why.code == Code::kInotifyInstances ? "fs.inotify.max_user_instances"
+                                                     : "fs.inotify.max_user_watches");
   }
   snapshot_ = scan_tree(opts_.root, opts_.rules);
   last_inotify_try_ = std::chrono::steady_clock::now();

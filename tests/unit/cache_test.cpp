@@ -69,7 +69,7 @@ Result<void> run_sh(const std::string& cmd, const fs::path& cwd) {
     ::_exit(127);
   }
   int code = wait_child(pid);
-  if (code != 0) return fail("install_failed", "exit " + std::to_string(code));
+  if (code != 0) return fail(Code::kInstallFailed, "exit " + std::to_string(code));
   return {};
 }
 
@@ -143,11 +143,11 @@ TEST_F(CacheFixture, LockWaitEndsWithTimeoutOrCancel) {
   ASSERT_TRUE(*a->try_lock(OfdLock::Kind::kExclusive, 0));
   auto r = b->lock(OfdLock::Kind::kExclusive, 0, std::chrono::steady_clock::now() + 50ms);
   ASSERT_FALSE(r);
-  EXPECT_EQ(r.error().code, "lock_timeout");
+  EXPECT_EQ(r.error().code, Code::kLockTimeout);
   std::atomic<bool> cancel{true};
   r = b->lock(OfdLock::Kind::kExclusive, 0, std::chrono::steady_clock::time_point::max(), &cancel);
   ASSERT_FALSE(r);
-  EXPECT_EQ(r.error().code, "cancelled");
+  EXPECT_EQ(r.error().code, Code::kCancelled);
 }
 
 TEST_F(CacheFixture, ASigkilledHoldersLockIsGrantedToTheWaiter) {
@@ -288,7 +288,7 @@ TEST_F(CacheFixture, AFailedInstallLeavesNoSentinelAndTheNextOneReinstalls) {
   };
   auto out = cache->get_or_install(failing);
   ASSERT_FALSE(out);
-  EXPECT_EQ(out.error().code, "install_failed");
+  EXPECT_EQ(out.error().code, Code::kInstallFailed);
   EXPECT_FALSE(cache->lookup(failing.key.key));
   EXPECT_TRUE(fs::is_empty(cache_dir / ".done"));
   EXPECT_TRUE(fs::is_empty(cache_dir / ".partial"));
@@ -357,7 +357,7 @@ TEST_F(CacheFixture, AWaiterHearsWhoHoldsTheLockAndTimesOut) {
   f.wait.deadline = std::chrono::steady_clock::now() + 30ms;
   auto out = open_cache()->get_or_install(f);
   ASSERT_FALSE(out);
-  EXPECT_EQ(out.error().code, "lock_timeout");
+  EXPECT_EQ(out.error().code, Code::kLockTimeout);
   EXPECT_EQ(heard, "host-b pid 42 deployment d1");
   EXPECT_EQ(count_lines(runs), 0u);
 }
@@ -487,10 +487,10 @@ TEST_F(CacheFixture, RemoveRefusesAnEntryInUseUnlessForced) {
   EXPECT_TRUE(listed[0].in_use);
   auto r = cache->remove(out->entry.key, false);
   ASSERT_FALSE(r);
-  EXPECT_EQ(r.error().code, "cache_entry_in_use");
+  EXPECT_EQ(r.error().code, Code::kCacheEntryInUse);
   EXPECT_TRUE(cache->remove(out->entry.key, true));
   EXPECT_TRUE(cache->list().empty());
-  EXPECT_EQ(cache->remove(out->entry.key, true).error().code, "cache_entry_not_found");
+  EXPECT_EQ(cache->remove(out->entry.key, true).error().code, Code::kCacheEntryNotFound);
 }
 
 TEST_F(CacheFixture, KeysResolveFromAUniquePrefix) {
@@ -498,8 +498,8 @@ TEST_F(CacheFixture, KeysResolveFromAUniquePrefix) {
   auto out = cache->get_or_install(fill_for(release("r"), install_cmd()));
   ASSERT_TRUE(out);
   EXPECT_EQ(*cache->resolve(out->entry.key.substr(0, 8)), out->entry.key);
-  EXPECT_EQ(cache->resolve("abc").error().code, "cache_entry_not_found");
-  EXPECT_EQ(cache->resolve("../../etc").error().code, "cache_entry_not_found");
+  EXPECT_EQ(cache->resolve("abc").error().code, Code::kCacheEntryNotFound);
+  EXPECT_EQ(cache->resolve("../../etc").error().code, Code::kCacheEntryNotFound);
 }
 
 TEST_F(CacheFixture, PruneSweepsWhatDeadInstallersLeft) {
@@ -530,7 +530,7 @@ TEST_F(CacheFixture, TheKeyFollowsInputsCommandAndNothingElse) {
   EXPECT_EQ(k1->key.size(), 64u);
   EXPECT_TRUE(k1->basis["inputs"]["package-lock.json"].is_null());
   EXPECT_TRUE(k1->basis["tools"].contains("node"));
-  EXPECT_EQ(cache_key("x", rel, {"../etc/passwd"}, tools).error().code, "bad_manifest");
+  EXPECT_EQ(cache_key("x", rel, {"../etc/passwd"}, tools).error().code, Code::kBadManifest);
 }
 
 TEST_F(CacheFixture, CloneLinksOrCopiesAndKeepsLinksAndModes) {

@@ -29,7 +29,7 @@ TEST(Duration, RefusesBareNumbersAndUnknownUnits) {
   EXPECT_FALSE(parse_duration("10 s"));
   EXPECT_FALSE(parse_duration("10y"));
   EXPECT_FALSE(parse_duration(""));
-  EXPECT_EQ(parse_duration("10").error().code, "bad_duration");
+  EXPECT_EQ(parse_duration("10").error().code, Code::kBadDuration);
 }
 
 TEST(Duration, FormatsShortly) {
@@ -117,7 +117,7 @@ TEST(ByteSize, ParsesUnitsAsPowersOf1024) {
   EXPECT_EQ(*parse_byte_size("1.5g"), 3ull << 29);
   EXPECT_EQ(*parse_byte_size("10GiB"), 10ull << 30);
   for (const char* bad : {"", "lots", "-1G", "5 parsecs", "1e30"})
-    EXPECT_EQ(parse_byte_size(bad).error().code, "bad_size") << bad;
+    EXPECT_EQ(parse_byte_size(bad).error().code, Code::kBadSize) << bad;
 }
 
 // The daemon's log under a flood: ten seconds' worth of lines pass at once, the rest is

@@ -52,7 +52,7 @@ TEST_F(DaemonConfigTest, BadCacheSettingsAreRefusedByName) {
         "lease_heartbeat = \"5s\"\nlease_stale = \"5s\"", "colour = 1", "lease_stale = 10"}) {
     auto c = load(std::string("[cache]\n") + bad + "\n");
     ASSERT_FALSE(c) << bad;
-    EXPECT_EQ(c.error().code, "bad_config");
+    EXPECT_EQ(c.error().code, Code::kBadConfig);
     EXPECT_NE(c.error().message.find("cache"), std::string::npos) << c.error().message;
   }
 }

@@ -66,14 +66,14 @@ TEST_F(PlanTest, UnknownPackageManagerIsAnError) {
     "devEngines": {"packageManager": {"name": "zpm"}}})");
   auto p = plan_install(dir_, {});
   ASSERT_FALSE(p);
-  EXPECT_EQ(p.error().code, "bad_package_json");
+  EXPECT_EQ(p.error().code, Code::kBadPackageJson);
 }
 
 TEST_F(PlanTest, BrokenPackageJsonIsAnError) {
   file("package.json", "{not json");
   auto p = plan_install(dir_, {});
   ASSERT_FALSE(p);
-  EXPECT_EQ(p.error().code, "bad_package_json");
+  EXPECT_EQ(p.error().code, Code::kBadPackageJson);
 }
 
 TEST_F(PlanTest, ManifestCommandWinsAndEmptySkips) {

@@ -13,7 +13,7 @@ std::string error_of(const std::string& text) {
   auto m = parse(text);
   EXPECT_FALSE(m);
   if (m) return "";
-  EXPECT_EQ(m.error().code, "bad_manifest");
+  EXPECT_EQ(m.error().code, Code::kBadManifest);
   return m.error().message;
 }
 

@@ -94,9 +94,9 @@ TEST(MarkerMatcher, InvalidUtf8IsJustBytes) {
 }
 
 TEST(Pattern, RefusesWhatRe2CannotCompileOrTooLarge) {
-  EXPECT_EQ(Pattern::regex("(").error().code, "bad_pattern");
-  EXPECT_EQ(Pattern::regex("(a)\\1").error().code, "bad_pattern");  // backreference
-  EXPECT_EQ(Pattern::regex("(?=x)").error().code, "bad_pattern");   // lookahead
+  EXPECT_EQ(Pattern::regex("(").error().code, Code::kBadPattern);
+  EXPECT_EQ(Pattern::regex("(a)\\1").error().code, Code::kBadPattern);  // backreference
+  EXPECT_EQ(Pattern::regex("(?=x)").error().code, Code::kBadPattern);   // lookahead
   EXPECT_FALSE(Pattern::regex("((a{1000}){1000}){1000}"));
   EXPECT_FALSE(Pattern::regex(std::string(Pattern::kMaxLength + 1, 'a')));
   EXPECT_TRUE(Pattern::regex(std::string(Pattern::kMaxLength, 'a')));
@@ -119,10 +119,10 @@ TEST(ProcessTree, AbortKillsAtOnceAndEndsAsTheGivenFailure) {
   auto tree = ProcessTree::start(io, reaper, spec, hooks);
   ASSERT_TRUE(tree);
   pid_t pid = (*tree)->pid();
-  (*tree)->abort({"not_recorded", "cannot record"});
+  (*tree)->abort({Code::kNotRecorded, "cannot record"});
   while (!end) io.run_one();
   ASSERT_TRUE(end->startup_failure);
-  EXPECT_EQ(end->startup_failure->code, "not_recorded");
+  EXPECT_EQ(end->startup_failure->code, Code::kNotRecorded);
   EXPECT_EQ(end->status.signal, SIGKILL);
   EXPECT_FALSE(read_proc_stat(pid) && read_proc_stat(pid)->state != 'Z');
 }

@@ -78,7 +78,7 @@ TEST_F(StoreTest, LeasesAreStableDistinctAndBounded) {
   EXPECT_EQ(*repo.acquire("a", 0, "127.0.0.2", "127.0.0.3"), *a);  // same instance, same lease
   auto c = repo.acquire("c", 0, "127.0.0.2", "127.0.0.3");
   ASSERT_FALSE(c);
-  EXPECT_EQ(c.error().code, "no_free_address");
+  EXPECT_EQ(c.error().code, Code::kNoFreeAddress);
   ASSERT_TRUE(repo.release("a", 0));
   EXPECT_EQ(*repo.acquire("c", 0, "127.0.0.2", "127.0.0.3"), *a);
 }
@@ -88,7 +88,7 @@ TEST_F(StoreTest, HomeLockIsExclusive) {
   ASSERT_TRUE(first) << first.error().message;
   auto second = HomeLock::acquire(dir / "home");
   ASSERT_FALSE(second);
-  EXPECT_EQ(second.error().code, "daemon_running");
+  EXPECT_EQ(second.error().code, Code::kDaemonRunning);
 }
 
 }  // namespace
@@ -107,13 +107,13 @@ TEST_F(StoreTest, DeploymentFinishWritesStatusAndClosingEventsTogether) {
   ASSERT_TRUE(repo.insert(row));
   ASSERT_TRUE(repo.append_events("d1", {{1, 1, "phase", "{}"}, {2, 2, "install", "{}"}}));
   row.status = row.phase = "failed";
-  row.error = Error{"install_failed", "exit 1"};
+  row.error = Error{Code::kInstallFailed, "exit 1"};
   row.error_phase = "installing";
   ASSERT_TRUE(repo.finish(row, {{3, 3, "end", "{}"}}));
   auto got = repo.get("d1");
   ASSERT_TRUE(got && *got);
   EXPECT_EQ((*got)->status, "failed");
-  EXPECT_EQ((*got)->error->code, "install_failed");
+  EXPECT_EQ((*got)->error->code, Code::kInstallFailed);
   EXPECT_EQ((*got)->error_phase, "installing");
   EXPECT_TRUE((*got)->ended_at);
   auto events = repo.events_after("d1", 0, 100);
