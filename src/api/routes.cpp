@@ -82,8 +82,7 @@ Response bad_event_id() {
 }
 
 json line_json(const LogLine& l) {
-  const char* stream = l.stream == 'e' ? "stderr" : l.stream == 'b' ? "berth" : "stdout";
-  return {{"seq", l.seq}, {"ts", l.ts_ms}, {"stream", stream}, {"text", l.text}};
+  return {{"seq", l.seq}, {"ts", l.ts_ms}, {"stream", to_string(l.stream)}, {"text", l.text}};
 }
 
 Response logs_stream(std::shared_ptr<Component> c, size_t n, uint64_t resume) {

@@ -14,6 +14,7 @@
 #include "config/manifest.h"
 #include "core/error.h"
 #include "proc/reaper.h"
+#include "proc/stream.h"
 #include "store/tree_repo.h"
 
 namespace berth {
@@ -37,7 +38,7 @@ struct InstallRun {
   InstallPlan plan;
   std::chrono::milliseconds timeout;
   std::optional<std::filesystem::path> cgroup;  // created by the caller, or none
-  std::function<void(char stream, std::string_view line)> on_line;
+  std::function<void(Stream stream, std::string_view line)> on_line;
   // Recorded while it runs, so a daemon killed mid-install has its installer swept at restart.
   TreeRepo* trees = nullptr;
   std::string record_as;

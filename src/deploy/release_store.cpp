@@ -30,12 +30,6 @@ fs::path ReleaseStore::release_dir(const std::string& name, const std::string& i
 fs::path ReleaseStore::staging_dir(const std::string& name, const std::string& id) const {
   return releases_of(name) / (".staging-" + id);
 }
-fs::path ReleaseStore::incoming_blob(const std::string& id) const {
-  return home_ / "blobs" / (".incoming-" + id);
-}
-fs::path ReleaseStore::blob(const std::string& digest) const {
-  return home_ / "blobs" / "sha256" / digest;
-}
 
 std::optional<std::string> ReleaseStore::current(const std::string& name) const {
   std::error_code ec;
@@ -65,19 +59,6 @@ Result<void> ReleaseStore::activate(const std::string& name, const std::string& 
   return fsync_dir(dir);
 }
 
-Result<void> ReleaseStore::store_blob(const fs::path& incoming, const std::string& digest) {
-  auto dir = home_ / "blobs" / "sha256";
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (fs::exists(blob(digest), ec)) {
-    fs::remove(incoming, ec);
-    return {};
-  }
-  if (::rename(incoming.c_str(), blob(digest).c_str()) != 0)
-    return fail(Code::kIoError, errno_message("cannot store blob " + digest, errno));
-  return fsync_dir(dir);
-}
-
 Result<void> ReleaseStore::promote(const std::string& name, const std::string& id,
                                    const std::optional<std::string>& top) {
   auto staging = staging_dir(name, id);
@@ -104,22 +85,9 @@ size_t ReleaseStore::prune_releases(const std::string& name,
   return n;
 }
 
-size_t ReleaseStore::prune_blobs(const std::set<std::string>& keep) const {
-  size_t n = 0;
-  std::error_code ec;
-  for (auto& d : fs::directory_iterator(home_ / "blobs" / "sha256", ec)) {
-    if (keep.contains(d.path().filename().string())) continue;
-    fs::remove(d.path(), ec);
-    ++n;
-  }
-  return n;
-}
-
 size_t ReleaseStore::sweep_partials() const {
   size_t n = 0;
   std::error_code ec;
-  for (auto& d : fs::directory_iterator(home_ / "blobs", ec))
-    if (d.path().filename().string().starts_with(".incoming-")) n += fs::remove(d.path(), ec);
   for (auto& c : fs::directory_iterator(home_ / "releases", ec))
     for (auto& d : fs::directory_iterator(c.path(), ec))
       if (d.path().filename().string().starts_with(".staging-")) {

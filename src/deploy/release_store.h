@@ -1,6 +1,6 @@
-// Where deployed components live on disk: blobs/sha256/HEX (payloads), releases/NAME/ID
-// (extracted trees, staging as releases/NAME/.staging-ID) and components/NAME, a symlink to
-// the live release that is replaced atomically (a crash leaves the old link or the new one).
+// Where deployed components live on disk: releases/NAME/ID (extracted trees, staging as
+// releases/NAME/.staging-ID) and components/NAME, a symlink to the live release that is
+// replaced atomically (a crash leaves the old link or the new one). Payloads: blob_store.h.
 #pragma once
 #include <filesystem>
 #include <optional>
@@ -19,16 +19,12 @@ class ReleaseStore {
   std::filesystem::path releases_of(const std::string& name) const;  // releases/NAME
   std::filesystem::path release_dir(const std::string& name, const std::string& id) const;
   std::filesystem::path staging_dir(const std::string& name, const std::string& id) const;
-  std::filesystem::path incoming_blob(const std::string& id) const;
-  std::filesystem::path blob(const std::string& digest) const;
 
   // The release id components/NAME points at, if it is a link into releases/NAME.
   std::optional<std::string> current(const std::string& name) const;
   bool has_release(const std::string& name, const std::string& id) const;
   // Points components/NAME at releases/NAME/ID: new link beside it, rename over, fsync.
   Result<void> activate(const std::string& name, const std::string& id);
-  // Moves an uploaded temp file to its content address (dropping it if already stored).
-  Result<void> store_blob(const std::filesystem::path& incoming, const std::string& digest);
   // Turns a finished staging tree into releases/NAME/ID (`top`: the single folder to unwrap).
   Result<void> promote(const std::string& name, const std::string& id,
                        const std::optional<std::string>& top);
@@ -36,9 +32,7 @@ class ReleaseStore {
   // Removes release directories of NAME not in `keep`, and releases/NAME itself once it is
   // empty; returns how many releases went.
   size_t prune_releases(const std::string& name, const std::set<std::string>& keep) const;
-  // Removes blobs whose digest is not in `keep`.
-  size_t prune_blobs(const std::set<std::string>& keep) const;
-  // Removes every staging directory and incoming blob (after a crash).
+  // Removes every staging directory and half-made link (after a crash).
   size_t sweep_partials() const;
 
  private:

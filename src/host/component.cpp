@@ -70,7 +70,7 @@ void Component::resume_after_deploy() {
 }
 
 void Component::note(const std::string& text) {
-  logs_.append('b', "[berth] " + text);
+  logs_.append(Stream::kBerth, "[berth] " + text);
   spdlog::info("{}: {}", name_, text);
 }
 
@@ -211,7 +211,7 @@ Result<void> Component::spawn_tree() {
 
   std::weak_ptr<Component> weak = weak_from_this();
   ProcessTree::Hooks hooks;
-  hooks.on_line = [weak](char stream, std::string_view line) {
+  hooks.on_line = [weak](Stream stream, std::string_view line) {
     if (auto self = weak.lock()) self->logs_.append(stream, line);
   };
   hooks.on_ready = [weak] {
@@ -261,7 +261,7 @@ void Component::on_tree_end(const TreeEnd& end) {
   for (const auto& w : end.warnings) {
     warnings_.push_back(w);
     spdlog::warn("{}: {}", name_, w);
-    logs_.append('b', "[berth] warning: " + w);
+    logs_.append(Stream::kBerth, "[berth] warning: " + w);
   }
   if (end.stop_to_gone)
     last_stop_us_ = {end.stop_to_exit ? end.stop_to_exit->count() : -1, end.stop_to_gone->count()};

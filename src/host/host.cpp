@@ -61,7 +61,9 @@ Result<void> Host::open() {
   BERTH_TRY(tree_repo_->clear());
   BERTH_TRY(lease_repo_->clear());
   open_cache();
-  deployer_ = std::make_unique<Deployer>(*ctx_, *deployment_repo_, *this, cache_.get());
+  deployer_ =
+      std::make_unique<Deployer>(DeployerContext{io_, reaper_, config_, *tree_repo_, ctx_->cgroup},
+                                 *deployment_repo_, *this, cache_.get());
   destroy_ended_ = std::make_unique<StateEvent>(io_.get_executor());
   auto dead = component_repo_->tombstones();
   BERTH_TRY(dead);
@@ -113,7 +115,7 @@ int Host::run() {
       c->mark_destroyed();
       c->set_destroy_failed({Code::kDestroyFailed, "the daemon stopped during its destroy"});
       unfinished.push_back(row.name);
-    } else if (row.desired == "running")
+    } else if (row.desired == Desired::kRunning)
       if (auto r = c->start_now(); !r)
         spdlog::error("{}: cannot start: {}", row.name, r.error().message);
   }
@@ -220,10 +222,10 @@ Result<std::shared_ptr<Component>> Host::run_component(const std::string& dir_te
     c->set_watch_flag(watch);
   else
     c = std::make_shared<Component>(*ctx_, name, dir, watch);
-  BERTH_TRY(component_repo_->upsert({name, dir.string(), "running", watch}));
+  BERTH_TRY(component_repo_->upsert({name, dir.string(), Desired::kRunning, watch}));
   components_[name] = c;
   if (auto r = c->start_now(); !r) {
-    (void)component_repo_->set_desired(name, "stopped");
+    (void)component_repo_->set_desired(name, Desired::kStopped);
     return std::unexpected(r.error());
   }
   return c;
@@ -231,14 +233,14 @@ Result<std::shared_ptr<Component>> Host::run_component(const std::string& dir_te
 
 Result<std::shared_ptr<Component>> Host::adopt_deployed(const std::string& name,
                                                         const fs::path& link) {
-  BERTH_TRY(component_repo_->upsert({name, link.string(), "running", false}));
+  BERTH_TRY(component_repo_->upsert({name, link.string(), Desired::kRunning, false}));
   auto c = std::make_shared<Component>(*ctx_, name, link, false);
   components_[name] = c;
   return c;
 }
 
 Result<void> Host::set_desired(const std::string& name, bool running) {
-  return component_repo_->set_desired(name, running ? "running" : "stopped");
+  return component_repo_->set_desired(name, running ? Desired::kRunning : Desired::kStopped);
 }
 
 nlohmann::json Host::health() const {

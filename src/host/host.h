@@ -10,8 +10,9 @@
 #include <vector>
 
 #include "config/daemon_config.h"
+#include "deploy/deploy_target.h"
+#include "deploy/deployer.h"
 #include "host/component.h"
-#include "host/deployer.h"
 #include "host/home.h"
 #include "http/router.h"
 #include "http/server.h"
@@ -21,7 +22,7 @@
 
 namespace berth {
 
-class Host {
+class Host final : public DeployTarget {
  public:
   explicit Host(DaemonConfig config);
   ~Host();
@@ -71,7 +72,15 @@ class Host {
   boost::asio::awaitable<Reconciled> reconcile(const std::set<std::string>& live);
   // Stops every tree (in parallel) and then the event loop.
   void request_shutdown();
-  bool shutting_down() const { return shutting_down_; }
+  bool shutting_down() const override { return shutting_down_; }
+
+  // --- DeployTarget: what the deploy pipeline asks of the components (host/deploy_target.cpp)
+  boost::asio::awaitable<Result<void>> admit(const std::string& name) override;
+  Result<void> deployed(const std::string& name) const override;
+  void deploys_began(const std::string& name) override;
+  void deploys_ended(const std::string& name) override;
+  boost::asio::awaitable<Result<void>> restart(const std::string& name) override;
+  boost::asio::awaitable<void> stop(const std::string& name) override;
   nlohmann::json health() const;
 
  private:

@@ -21,7 +21,7 @@ LogSink::LogSink(boost::asio::any_io_executor ex, fs::path dir, LogLimits limits
   std::string tail = read_tail(file_, 64 * 1024);
   size_t start = 0;
   for (size_t nl; (nl = tail.find('\n', start)) != std::string::npos; start = nl + 1) {
-    ring_.push_back({next_seq_++, 0, 'o', tail.substr(start, nl - start)});
+    ring_.push_back({next_seq_++, 0, Stream::kStdout, tail.substr(start, nl - start)});
     if (ring_.size() > limits_.ring_lines) ring_.pop_front();
   }
   open_file();
@@ -50,7 +50,7 @@ void LogSink::rotate() {
   open_file();
 }
 
-void LogSink::append(char stream, std::string_view text) {
+void LogSink::append(Stream stream, std::string_view text) {
   if (closed_) return;
   if (fd_) {
     if (size_ + text.size() + 1 > limits_.max_bytes && size_ > 0) rotate();

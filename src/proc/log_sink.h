@@ -11,13 +11,14 @@
 
 #include "core/state_event.h"
 #include "core/unique_fd.h"
+#include "proc/stream.h"
 
 namespace berth {
 
 struct LogLine {
   uint64_t seq = 0;   // 1, 2, ... within this daemon's life
   int64_t ts_ms = 0;  // wall clock, ms since epoch
-  char stream = 'o';  // 'o' stdout, 'e' stderr, 'b' berth's own notes about the component
+  Stream stream = Stream::kStdout;
   std::string text;
 };
 
@@ -32,7 +33,7 @@ class LogSink {
   // Preloads the ring with the tail of an existing output.log so `logs` survives restarts.
   LogSink(boost::asio::any_io_executor ex, std::filesystem::path dir, LogLimits limits);
 
-  void append(char stream, std::string_view text);
+  void append(Stream stream, std::string_view text);
   // Up to `n` most recent lines.
   std::vector<LogLine> tail(size_t n) const;
   // Lines with seq > after still in the ring (a slow follower may have missed older ones).

@@ -61,14 +61,14 @@ ProcessTree::~ProcessTree() {
 Result<std::shared_ptr<ProcessTree>> ProcessTree::start(asio::io_context& io, Reaper& reaper,
                                                         TreeSpec spec, Hooks hooks) {
   std::shared_ptr<ProcessTree> t(new ProcessTree(io, reaper, std::move(spec), std::move(hooks)));
-  auto line_sink = [raw = t.get()](char stream) {
+  auto line_sink = [raw = t.get()](Stream stream) {
     return [raw, stream](std::string_view line) {
       raw->tail_.emplace_back(line);
       if (raw->tail_.size() > kTailLines) raw->tail_.pop_front();
       if (raw->hooks_.on_line) raw->hooks_.on_line(stream, line);
     };
   };
-  t->matchers_ = std::make_unique<Matchers>(line_sink('o'), line_sink('e'));
+  t->matchers_ = std::make_unique<Matchers>(line_sink(Stream::kStdout), line_sink(Stream::kStderr));
   const auto& ready = t->spec_.ready;
   if (ready.marker) {
     auto m = MarkerMatcher::substring(*ready.marker);
@@ -114,24 +114,24 @@ Result<std::shared_ptr<ProcessTree>> ProcessTree::start(asio::io_context& io, Re
   });
 
   t->pumps_open_ = 2;
-  asio::co_spawn(io, t->pump(spawned->out.release(), 'o'), asio::detached);
-  asio::co_spawn(io, t->pump(spawned->err.release(), 'e'), asio::detached);
+  asio::co_spawn(io, t->pump(spawned->out.release(), Stream::kStdout), asio::detached);
+  asio::co_spawn(io, t->pump(spawned->err.release(), Stream::kStderr), asio::detached);
   if (ready.port) asio::co_spawn(io, t->probe_port(), asio::detached);
   if (notify_fd) asio::co_spawn(io, t->read_notify(notify_fd.release()), asio::detached);
   asio::co_spawn(io, t->supervise(), asio::detached);
   return t;
 }
 
-void ProcessTree::on_output(char stream, std::string_view chunk) {
+void ProcessTree::on_output(Stream stream, std::string_view chunk) {
   last_output_ = Clock::now();
   auto& m = *matchers_;
-  auto& marker = stream == 'o' ? m.out_marker : m.err_marker;
+  auto& marker = stream == Stream::kStdout ? m.out_marker : m.err_marker;
   if (!ready_ && marker && marker->feed(chunk)) ready_ = true;
-  (stream == 'o' ? m.out_lines : m.err_lines).feed(chunk);
+  (stream == Stream::kStdout ? m.out_lines : m.err_lines).feed(chunk);
   ev_.notify_all();
 }
 
-awaitable<void> ProcessTree::pump(int fd, char stream) {
+awaitable<void> ProcessTree::pump(int fd, Stream stream) {
   auto self = shared_from_this();
   asio::posix::stream_descriptor d(io_, fd);
   // Wait for readability, then read into one buffer shared by every pump of this thread and
@@ -154,7 +154,7 @@ awaitable<void> ProcessTree::pump(int fd, char stream) {
       break;
     }
   }
-  (stream == 'o' ? matchers_->out_lines : matchers_->err_lines).flush();
+  (stream == Stream::kStdout ? matchers_->out_lines : matchers_->err_lines).flush();
   --pumps_open_;
   ev_.notify_all();
 }

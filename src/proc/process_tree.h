@@ -22,6 +22,7 @@
 #include "core/state_event.h"
 #include "proc/reaper.h"
 #include "proc/spawn.h"
+#include "proc/stream.h"
 
 namespace berth {
 
@@ -52,7 +53,7 @@ struct TreeEnd {
 class ProcessTree : public std::enable_shared_from_this<ProcessTree> {
  public:
   struct Hooks {
-    std::function<void(char stream, std::string_view line)> on_line;
+    std::function<void(Stream stream, std::string_view line)> on_line;
     std::function<void()> on_ready;
     std::function<void(const TreeEnd&)> on_end;
   };
@@ -81,7 +82,7 @@ class ProcessTree : public std::enable_shared_from_this<ProcessTree> {
  private:
   ProcessTree(boost::asio::io_context& io, Reaper& reaper, TreeSpec spec, Hooks hooks);
   boost::asio::awaitable<void> supervise();
-  boost::asio::awaitable<void> pump(int fd, char stream);
+  boost::asio::awaitable<void> pump(int fd, Stream stream);
   boost::asio::awaitable<void> probe_port();
   boost::asio::awaitable<void> read_notify(int fd);
   boost::asio::awaitable<bool> wait_gone(std::chrono::steady_clock::time_point deadline);
@@ -91,7 +92,7 @@ class ProcessTree : public std::enable_shared_from_this<ProcessTree> {
   std::vector<UniqueFd> escapees() const;
   void signal_tree(int sig);
   bool tree_gone() const;
-  void on_output(char stream, std::string_view chunk);
+  void on_output(Stream stream, std::string_view chunk);
 
   boost::asio::io_context& io_;
   Reaper& reaper_;

@@ -3,6 +3,13 @@
 #include <ctime>
 
 namespace berth {
+namespace {
+
+std::string_view to_string(Desired d) {
+  return d == Desired::kRunning ? "running" : "stopped";
+}
+
+}  // namespace
 
 Result<void> ComponentRepo::upsert(const ComponentRow& row) {
   auto s = db_.prepare(
@@ -13,16 +20,19 @@ Result<void> ComponentRepo::upsert(const ComponentRow& row) {
   BERTH_TRY(s);
   return s->bind(1, row.name)
       .bind(2, row.dir)
-      .bind(3, row.desired)
+      .bind(3, to_string(row.desired))
       .bind(4, static_cast<int64_t>(std::time(nullptr)))
       .bind(5, int64_t{row.watch ? 1 : 0})
       .run();
 }
 
-Result<void> ComponentRepo::set_desired(const std::string& name, const std::string& desired) {
+Result<void> ComponentRepo::set_desired(const std::string& name, Desired desired) {
   auto s = db_.prepare("UPDATE components SET desired = ?2, updated_at = ?3 WHERE name = ?1");
   BERTH_TRY(s);
-  return s->bind(1, name).bind(2, desired).bind(3, static_cast<int64_t>(std::time(nullptr))).run();
+  return s->bind(1, name)
+      .bind(2, to_string(desired))
+      .bind(3, static_cast<int64_t>(std::time(nullptr)))
+      .run();
 }
 
 Result<void> ComponentRepo::mark_destroying(const std::string& name) {
@@ -37,8 +47,9 @@ Result<std::vector<ComponentRow>> ComponentRepo::list() {
   BERTH_TRY(s);
   std::vector<ComponentRow> out;
   while (s->step())
-    out.push_back(
-        {s->text_col(0), s->text_col(1), s->text_col(2), s->int_col(3) != 0, s->int_col(4) != 0});
+    out.push_back({s->text_col(0), s->text_col(1),
+                   s->text_col(2) == "running" ? Desired::kRunning : Desired::kStopped,
+                   s->int_col(3) != 0, s->int_col(4) != 0});
   BERTH_TRY(s->ok());
   return out;
 }

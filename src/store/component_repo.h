@@ -7,10 +7,13 @@
 
 namespace berth {
 
+// Whether a component should run: what the next daemon start brings back.
+enum class Desired { kRunning, kStopped };
+
 struct ComponentRow {
   std::string name;
   std::string dir;
-  std::string desired;      // "running" | "stopped"
+  Desired desired = Desired::kStopped;
   bool watch = false;       // `berth run --watch`
   bool destroying = false;  // a destroy began and has not finished
 };
@@ -19,7 +22,7 @@ class ComponentRepo {
  public:
   explicit ComponentRepo(Db& db) : db_(db) {}
   Result<void> upsert(const ComponentRow& row);
-  Result<void> set_desired(const std::string& name, const std::string& desired);
+  Result<void> set_desired(const std::string& name, Desired desired);
   // Records that a destroy of `name` has begun (before anything is removed).
   Result<void> mark_destroying(const std::string& name);
   Result<std::vector<ComponentRow>> list();

@@ -1,24 +1,61 @@
 #include "store/deployment_repo.h"
 
 #include <chrono>
+#include <nlohmann/json.hpp>
 
 namespace berth {
+
+std::string_view to_string(DeploymentKind k) {
+  return k == DeploymentKind::kRollback ? "rollback" : "deploy";
+}
+
+std::string_view to_string(DeploymentStatus s) {
+  switch (s) {
+    case DeploymentStatus::kRunning:
+      return "running";
+    case DeploymentStatus::kSuccess:
+      return "success";
+    case DeploymentStatus::kFailed:
+      return "failed";
+    case DeploymentStatus::kRolledBack:
+      return "rolled_back";
+    case DeploymentStatus::kInterrupted:
+      return "interrupted";
+  }
+  return "failed";
+}
+
+void to_json(nlohmann::json& j, DeploymentKind k) {
+  j = std::string(to_string(k));
+}
+
+void to_json(nlohmann::json& j, DeploymentStatus s) {
+  j = std::string(to_string(s));
+}
+
 namespace {
+
+DeploymentStatus status_from(const std::string& s) {
+  for (auto st : {DeploymentStatus::kRunning, DeploymentStatus::kSuccess, DeploymentStatus::kFailed,
+                  DeploymentStatus::kRolledBack, DeploymentStatus::kInterrupted})
+    if (to_string(st) == s) return st;
+  return DeploymentStatus::kFailed;
+}
 
 constexpr const char* kColumns =
     "id, component, kind, release, previous, digest, size, status, phase, created_at, "
-    "updated_at, ended_at, error_code, error_message, error_phase, peer_results, install";
+    "updated_at, ended_at, error_code, error_message, error_phase, peer_results, install, origin";
 
 DeploymentRow read_row(Stmt& s) {
   DeploymentRow r;
   r.id = s.text_col(0);
   r.component = s.text_col(1);
-  r.kind = s.text_col(2);
+  r.kind = s.text_col(2) == "rollback" ? DeploymentKind::kRollback : DeploymentKind::kDeploy;
   r.release = s.text_col(3);
   if (!s.is_null(4)) r.previous = s.text_col(4);
   if (!s.is_null(5)) r.digest = s.text_col(5);
   r.size = s.int_col(6);
-  r.status = s.text_col(7);
+  r.status = status_from(s.text_col(7));
   r.phase = s.text_col(8);
   r.created_at = s.int_col(9);
   r.updated_at = s.int_col(10);
@@ -28,6 +65,7 @@ DeploymentRow read_row(Stmt& s) {
   r.error_phase = s.is_null(14) ? "" : s.text_col(14);
   r.peer_results = s.text_col(15);
   if (!s.is_null(16)) r.install = s.text_col(16);
+  if (!s.is_null(17)) r.origin = s.text_col(17);
   return r;
 }
 
@@ -40,12 +78,18 @@ Stmt& bind_opt(Stmt& s, int i, const std::optional<std::string>& v) {
 Result<void> DeploymentRepo::insert(const DeploymentRow& r) {
   auto s = db_.prepare(
       "INSERT INTO deployments (id, component, kind, release, previous, digest, size, status, "
-      "phase, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)");
+      "phase, created_at, updated_at, origin) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11)");
   BERTH_TRY(s);
-  s->bind(1, r.id).bind(2, r.component).bind(3, r.kind).bind(4, r.release);
+  s->bind(1, r.id).bind(2, r.component).bind(3, std::string(to_string(r.kind))).bind(4, r.release);
   bind_opt(*s, 5, r.previous);
   bind_opt(*s, 6, r.digest);
-  return s->bind(7, r.size).bind(8, r.status).bind(9, r.phase).bind(10, r.created_at).run();
+  return s->bind(7, r.size)
+      .bind(8, std::string(to_string(r.status)))
+      .bind(9, r.phase)
+      .bind(10, r.created_at)
+      .bind(11, r.origin)
+      .run();
 }
 
 Result<void> DeploymentRepo::set_phase(const std::string& id, const std::string& phase) {
@@ -77,7 +121,10 @@ Result<void> DeploymentRepo::finish(const DeploymentRow& r, const std::vector<Ev
       "error_code = ?5, error_message = ?6, error_phase = ?7, peer_results = ?8, previous = ?9 "
       "WHERE id = ?1");
   BERTH_TRY(s);
-  s->bind(1, r.id).bind(2, r.status).bind(3, r.phase).bind(4, r.ended_at.value_or(now_ms()));
+  s->bind(1, r.id)
+      .bind(2, std::string(to_string(r.status)))
+      .bind(3, r.phase)
+      .bind(4, r.ended_at.value_or(now_ms()));
   if (r.error)
     s->bind(5, std::string(wire(r.error->code))).bind(6, r.error->message).bind(7, r.error_phase);
   else

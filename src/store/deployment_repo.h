@@ -2,6 +2,7 @@
 // event log. The terminal status and final fields are written in one transaction.
 #pragma once
 #include <cstdint>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -12,17 +13,32 @@
 
 namespace berth {
 
+enum class DeploymentKind { kDeploy, kRollback };
+// kRunning until the terminal write; kRolledBack: the new release failed to start and the
+// previous one runs again; kInterrupted: the daemon stopped during it.
+enum class DeploymentStatus { kRunning, kSuccess, kFailed, kRolledBack, kInterrupted };
+
+std::string_view to_string(DeploymentKind k);
+std::string_view to_string(DeploymentStatus s);
+// JSON shows the strings ("deploy", "rolled_back").
+void to_json(nlohmann::json& j, DeploymentKind k);
+void to_json(nlohmann::json& j, DeploymentStatus s);
+
 struct DeploymentRow {
-  std::string id, component, kind = "deploy", release;
+  std::string id, component;
+  DeploymentKind kind = DeploymentKind::kDeploy;
+  std::string release;
   std::optional<std::string> previous, digest;
   int64_t size = 0;
-  std::string status = "running", phase = "received";
+  DeploymentStatus status = DeploymentStatus::kRunning;
+  std::string phase = "received";  // received, extracting, ... then the final status's name
   int64_t created_at = 0, updated_at = 0;
   std::optional<int64_t> ended_at;
   std::optional<Error> error;
   std::string error_phase;
   std::string peer_results = "[]";
   std::string install;  // JSON: what the install phase did (cache hit or miss, key); "" if none
+  std::string origin = "upload";  // where it came from: "upload", "blob", a peer's name
 };
 
 struct EventRow {

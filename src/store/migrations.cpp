@@ -81,6 +81,10 @@ constexpr const char* kMigrations[] = {
     R"sql(
       ALTER TABLE components ADD COLUMN destroying INTEGER NOT NULL DEFAULT 0;
     )sql",
+    // 7: where a deployment came from (an upload, a stored payload, a peer).
+    R"sql(
+      ALTER TABLE deployments ADD COLUMN origin TEXT NOT NULL DEFAULT 'upload';
+    )sql",
 };
 
 }  // namespace

@@ -194,7 +194,7 @@ class LogSinkTest : public ::testing::Test {
 
 TEST_F(LogSinkTest, RotatesBySizeAndKeepsNFiles) {
   LogSink sink(io.get_executor(), dir, {100, 2, 10});
-  for (int i = 0; i < 50; ++i) sink.append('o', "line number " + std::to_string(i));
+  for (int i = 0; i < 50; ++i) sink.append(Stream::kStdout, "line number " + std::to_string(i));
   EXPECT_TRUE(std::filesystem::exists(dir / "output.log"));
   EXPECT_TRUE(std::filesystem::exists(dir / "output.log.1"));
   EXPECT_TRUE(std::filesystem::exists(dir / "output.log.2"));
@@ -209,7 +209,7 @@ TEST_F(LogSinkTest, RotatesBySizeAndKeepsNFiles) {
 TEST_F(LogSinkTest, RingIsBoundedAndSurvivesReopen) {
   {
     LogSink sink(io.get_executor(), dir, {1 << 20, 1, 5});
-    for (int i = 0; i < 20; ++i) sink.append('o', "l" + std::to_string(i));
+    for (int i = 0; i < 20; ++i) sink.append(Stream::kStdout, "l" + std::to_string(i));
     EXPECT_EQ(sink.tail(100).size(), 5u);
   }
   LogSink again(io.get_executor(), dir, {1 << 20, 1, 5});

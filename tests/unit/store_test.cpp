@@ -36,7 +36,7 @@ TEST_F(StoreTest, MigrationsAreIdempotent) {
   auto s = db->prepare("SELECT COUNT(*) FROM schema_version");
   ASSERT_TRUE(s);
   ASSERT_TRUE(s->step());
-  EXPECT_EQ(s->int_col(0), 6);  // one row per migration
+  EXPECT_EQ(s->int_col(0), 7);  // one row per migration
 }
 
 TEST_F(StoreTest, RefusesANewerSchema) {
@@ -48,14 +48,14 @@ TEST_F(StoreTest, RefusesANewerSchema) {
 
 TEST_F(StoreTest, ComponentsUpsertAndDesiredState) {
   ComponentRepo repo(*db);
-  ASSERT_TRUE(repo.upsert({"a", "/srv/a", "running"}));
-  ASSERT_TRUE(repo.upsert({"a", "/srv/a2", "running"}));
-  ASSERT_TRUE(repo.set_desired("a", "stopped"));
+  ASSERT_TRUE(repo.upsert({"a", "/srv/a", Desired::kRunning}));
+  ASSERT_TRUE(repo.upsert({"a", "/srv/a2", Desired::kRunning}));
+  ASSERT_TRUE(repo.set_desired("a", Desired::kStopped));
   auto list = repo.list();
   ASSERT_TRUE(list);
   ASSERT_EQ(list->size(), 1u);
   EXPECT_EQ((*list)[0].dir, "/srv/a2");
-  EXPECT_EQ((*list)[0].desired, "stopped");
+  EXPECT_EQ((*list)[0].desired, Desired::kStopped);
 }
 
 TEST_F(StoreTest, TreesRoundTrip) {
@@ -106,13 +106,14 @@ TEST_F(StoreTest, DeploymentFinishWritesStatusAndClosingEventsTogether) {
   row.created_at = now_ms();
   ASSERT_TRUE(repo.insert(row));
   ASSERT_TRUE(repo.append_events("d1", {{1, 1, "phase", "{}"}, {2, 2, "install", "{}"}}));
-  row.status = row.phase = "failed";
+  row.status = DeploymentStatus::kFailed;
+  row.phase = "failed";
   row.error = Error{Code::kInstallFailed, "exit 1"};
   row.error_phase = "installing";
   ASSERT_TRUE(repo.finish(row, {{3, 3, "end", "{}"}}));
   auto got = repo.get("d1");
   ASSERT_TRUE(got && *got);
-  EXPECT_EQ((*got)->status, "failed");
+  EXPECT_EQ((*got)->status, DeploymentStatus::kFailed);
   EXPECT_EQ((*got)->error->code, Code::kInstallFailed);
   EXPECT_EQ((*got)->error_phase, "installing");
   EXPECT_TRUE((*got)->ended_at);

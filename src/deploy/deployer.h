@@ -1,45 +1,66 @@
-// Runs deployments. A deployment is a record plus an event log: the payload is streamed into
-// the blob store, then extracted into a staging directory, installed, activated by flipping
-// components/NAME, and the component restarted exactly once; a release that fails readiness
-// is rolled back. Deploys of one component run one after another in arrival order (a second
-// one waits, and says so); while any is in flight the component's watchers are paused.
+// Runs deployments: a record plus an event log, and the pipeline extract -> install ->
+// activate (flip components/NAME) -> restart exactly once, rolling back to the previous
+// release when the new one fails to start. A deploy starts from a payload in the blob store:
+// streamed in by an upload (receive) or already there (start, for a peer that fetched it).
+// Deploys of one component run one after another in arrival order; while any is in flight the
+// component's watchers are released (DeployTarget). Event-loop thread; extraction runs on a
+// pool thread and the cached install on one of its own.
 #pragma once
 #include <atomic>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <deque>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "cache/install_cache.h"
+#include "config/daemon_config.h"
+#include "deploy/blob_store.h"
+#include "deploy/cache_uses.h"
+#include "deploy/deploy_target.h"
 #include "deploy/event_log.h"
 #include "deploy/installer.h"
+#include "deploy/observer.h"
 #include "deploy/release_store.h"
-#include "host/host_context.h"
 #include "http/message.h"
+#include "proc/cgroup.h"
+#include "proc/reaper.h"
 #include "store/deployment_repo.h"
+#include "store/tree_repo.h"
 
 namespace berth {
 
-class Host;
-class Component;
+// What the pipeline runs on, passed by reference (no globals).
+struct DeployerContext {
+  boost::asio::io_context& io;
+  Reaper& reaper;
+  const DaemonConfig& config;
+  TreeRepo& trees;                          // installers are recorded like components' trees
+  const std::optional<CgroupBase>& cgroup;  // installers get a cgroup where components do
+};
 
 class Deployer {
  public:
   // `cache` may be null (the install cache is off or its directory unusable).
-  Deployer(HostContext& ctx, DeploymentRepo& repo, Host& host, InstallCache* cache);
+  Deployer(DeployerContext ctx, DeploymentRepo& repo, DeployTarget& target, InstallCache* cache);
   ~Deployer();
 
-  // At daemon start, before components start: every unfinished deployment becomes
-  // `interrupted`, its staging is removed and a half-done activation is undone, so the
-  // component comes back on the release it ran before.
+  // At daemon start, before components start: see deploy/recovery.h; then re-takes the
+  // install cache's use marks of the releases on disk.
   Result<void> recover();
-  // PUT /v1/components/{name}: stores the body as a blob, records the deployment and starts
-  // its pipeline. Returns the record once the payload is stored.
+  // PUT /v1/components/{name}: records the deployment from the first byte, stores the body as
+  // a blob, then starts the pipeline. Returns the record once the payload is stored.
   boost::asio::awaitable<Result<DeploymentRow>> receive(const std::string& name,
                                                         http::BodyReader& body);
+  // A deploy of a payload already in the blob store (not_found when it is not), `origin`
+  // saying where it came from. Returns the record; the pipeline runs on.
+  boost::asio::awaitable<Result<DeploymentRow>> start(const std::string& name,
+                                                      const std::string& digest,
+                                                      const std::string& origin);
   // Back to release `to` (a deployment id), or to the newest earlier release when empty.
   Result<DeploymentRow> rollback(const std::string& name, const std::string& to);
   // The live event log of a running deployment; null once it has ended.
@@ -53,15 +74,21 @@ class Deployer {
   // killed); completes when no pipeline runs. Uploads still arriving are left to recovery.
   boost::asio::awaitable<void> shutdown();
   // Drops the cache use marks of releases that no longer exist (after pruning, destroy).
-  void release_cache_uses();
+  void release_cache_uses() { uses_.release_gone(); }
+  // Observers hear of every phase and end after the event log; they must outlive the deployer.
+  void add_observer(DeploymentObserver* o) { observers_.push_back(o); }
+
   DeploymentRepo& repo() { return repo_; }
-  const ReleaseStore& releases() const { return store_; }
+  const ReleaseStore& releases() const { return releases_; }
+  const BlobStore& blobs() const { return blobs_; }
 
  private:
   struct Active;
   class Guard;
+  class EventLogObserver;
 
   Result<std::shared_ptr<Active>> begin(const std::string& name, DeploymentRow row);
+  void launch(std::shared_ptr<Active> a);
   boost::asio::awaitable<void> pipeline(std::shared_ptr<Active> a);
   boost::asio::awaitable<Result<void>> phases(Active& a);
   boost::asio::awaitable<Result<void>> extract(Active& a);
@@ -70,7 +97,6 @@ class Deployer {
                                                      std::chrono::milliseconds timeout);
   boost::asio::awaitable<Result<void>> cached_install(Active& a, const InstallPlan& plan,
                                                       std::chrono::milliseconds timeout);
-  void hold_cache_uses();
   boost::asio::awaitable<Result<void>> activate_and_restart(Active& a);
   void set_phase(Active& a, const std::string& phase);
   void cancel(Active& a, Error why);
@@ -78,12 +104,15 @@ class Deployer {
   void prune(const std::string& name);
   void end_lifecycle(const std::string& name, DeploymentLog& log);
 
-  HostContext& ctx_;
+  DeployerContext ctx_;
   DeploymentRepo& repo_;
-  Host& host_;
-  ReleaseStore store_;
+  DeployTarget& target_;
+  ReleaseStore releases_;
+  BlobStore blobs_;
   InstallCache* cache_;
-  std::map<std::filesystem::path, UseMark> uses_;  // release dir -> its cache entry's use mark
+  CacheUses uses_;
+  std::unique_ptr<EventLogObserver> event_log_;  // observers_[0]
+  std::vector<DeploymentObserver*> observers_;
   boost::asio::thread_pool pool_{1};  // extraction: blocking file I/O off the event loop
   std::map<std::string, std::shared_ptr<Active>> active_;
   std::map<std::string, std::deque<std::string>> queue_;  // per component, arrival order

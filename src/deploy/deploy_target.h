@@ -1,0 +1,34 @@
+// What the deploy pipeline needs from the components it deploys, and nothing more: the host
+// implements it. Everything here runs on the event-loop thread.
+#pragma once
+#include <boost/asio/awaitable.hpp>
+#include <string>
+
+#include "core/error.h"
+
+namespace berth {
+
+class DeployTarget {
+ public:
+  virtual ~DeployTarget() = default;
+
+  virtual bool shutting_down() const = 0;
+  // Before a deploy of `name` is recorded: waits for a destroy of it in progress (and
+  // finishes one that failed half-way), lifts its tombstone, and refuses a name that runs in
+  // place (name_taken).
+  virtual boost::asio::awaitable<Result<void>> admit(const std::string& name) = 0;
+  // Before a rollback: ok when a deployed component of that name exists (else not_found, or
+  // not_deployed for one run in place, or component_destroyed).
+  virtual Result<void> deployed(const std::string& name) const = 0;
+  // Lesson 1: the first deploy of `name` in flight releases its watches and turns change
+  // restarts off; when the last one ends a fresh watcher is built on the live release.
+  virtual void deploys_began(const std::string& name) = 0;
+  virtual void deploys_ended(const std::string& name) = 0;
+  // Starts (first deploy: registers) or restarts the component from its live link, records
+  // that it should run, and completes when it is ready or has failed to start.
+  virtual boost::asio::awaitable<Result<void>> restart(const std::string& name) = 0;
+  // Stops it and records that it should not run (a first release that failed).
+  virtual boost::asio::awaitable<void> stop(const std::string& name) = 0;
+};
+
+}  // namespace berth
