@@ -34,7 +34,10 @@ json expect_next_restart_is(TestDaemon& d, const std::string& name, int n,
 TEST(Watch, BurstOf5000WritesRestartsExactlyOnce) {
   TestDaemon d;
   auto dir = d.component("hot", "[run]\ncommand = " + fixture_command({"print:up", "forever"}) +
-                                    "\n[ready]\nmarker = \"up\"\n[watch]\nmax_wait = \"60s\"\n");
+                                    "\n[ready]\nmarker = \"up\"\n[watch]\nmax_wait = \"60s\"\n"
+                                    // A burst ends after a quiet period: one long enough that
+                                    // a loaded machine pausing the writer does not split it.
+                                    "debounce = \"1s\"\n");
   auto run = d.cli({"run", dir.string(), "--watch", "--wait", "--json"});
   ASSERT_EQ(run.code, 0) << run.err;
   auto s = json::parse(run.out);
