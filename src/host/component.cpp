@@ -353,60 +353,47 @@ size_t Component::tree_size() const {
   return tree_ ? tree_->members().size() : 0;
 }
 
-json Component::status() const {
+api::ComponentStatus Component::status() const {
   using namespace std::chrono;
-  json j;
-  j["name"] = name_;
-  j["dir"] = dir_.string();
-  j["state"] = destroy_error_ ? "destroy_failed" : to_string(state_);
-  if (destroy_error_)
-    j["destroy_error"] = {{"code", destroy_error_->code}, {"message", destroy_error_->message}};
-  j["restarts"] = restarts_;
-  j["isolation"] = ctx_.cgroup ? "cgroup" : "process-group";
-  j["address"] = address_;
-  j["pid"] = tree_ ? json(tree_->pid()) : json(nullptr);
+  api::ComponentStatus s;
+  s.name = name_;
+  s.dir = dir_.string();
+  s.state = destroy_error_ ? "destroy_failed" : to_string(state_);
+  s.destroy_error = destroy_error_;
+  s.restarts = restarts_;
+  s.cgroup_isolation = ctx_.cgroup.has_value();
+  s.address = address_;
   if (tree_) {
     auto members = tree_->members();
-    j["processes"] = members.size();
-    j["memory_bytes"] = rss_bytes(members);
+    s.pid = tree_->pid();
+    s.processes = members.size();
+    s.memory_bytes = rss_bytes(members);
     auto since = state_ == State::kReady ? ready_at_ : started_at_;
-    j["uptime_ms"] = duration_cast<milliseconds>(system_clock::now() - since).count();
-    if (tree_->cgroup()) j["cgroup"] = tree_->cgroup()->string();
-  } else {
-    j["processes"] = 0;
-    j["memory_bytes"] = 0;
-    j["uptime_ms"] = 0;
+    s.uptime_ms = duration_cast<milliseconds>(system_clock::now() - since).count();
+    s.cgroup = tree_->cgroup();
   }
-  if (backoff_until_) {
-    auto left = duration_cast<milliseconds>(*backoff_until_ - steady_clock::now()).count();
-    j["restart_in_ms"] = std::max<int64_t>(0, left);
-  }
-  if (last_exit_) {
-    j["last_exit"] = {
-        {"code", last_exit_->code},
-        {"signal", last_exit_->signal ? json(signal_name(last_exit_->signal)) : json(nullptr)},
-        {"description", last_exit_->describe()}};
-  }
-  if (last_error_) {
-    j["last_error"] = {{"code", last_error_->code}, {"message", last_error_->message}};
-    if (!last_tail_.empty()) j["last_error"]["tail"] = last_tail_;
-  }
-  j["warnings"] = warnings_;
+  if (backoff_until_)
+    s.restart_in_ms = std::max<int64_t>(
+        0, duration_cast<milliseconds>(*backoff_until_ - steady_clock::now()).count());
+  if (last_exit_)
+    s.last_exit = {
+        last_exit_->code,
+        last_exit_->signal ? std::optional(signal_name(last_exit_->signal)) : std::nullopt,
+        last_exit_->describe()};
+  s.last_error = last_error_;
+  if (last_error_) s.last_error_tail = last_tail_;
+  s.warnings = warnings_;
   if (watcher_) {
-    j["watch"] = {{"mode", to_string(watcher_->mode())}, {"watches", watcher_->watches()}};
-    if (!watcher_->reason().empty()) j["watch"]["reason"] = watcher_->reason();
+    s.watch = api::ComponentStatus::Watch{to_string(watcher_->mode()), watcher_->reason(),
+                                          watcher_->watches(), std::nullopt};
     if (last_change_)
-      j["watch"]["last_change"] = {
-          {"path", last_change_->first},
-          {"at_ms", duration_cast<milliseconds>(last_change_->second.time_since_epoch()).count()}};
-  } else {
-    j["watch"] = nullptr;
+      s.watch->last_change = {
+          last_change_->first,
+          duration_cast<milliseconds>(last_change_->second.time_since_epoch()).count()};
   }
-  if (last_stop_us_)
-    j["last_stop"] = {{"leader_exit_us", last_stop_us_->first},
-                      {"tree_gone_us", last_stop_us_->second}};
-  j["restart_policy"] = to_string(manifest_.restart.policy);
-  return j;
+  s.last_stop_us = last_stop_us_;
+  s.restart_policy = to_string(manifest_.restart.policy);
+  return s;
 }
 
 }  // namespace berth

@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 
+#include "api/backend.h"
 #include "config/manifest.h"
 #include "host/host_context.h"
 #include "proc/log_sink.h"
@@ -20,26 +21,26 @@
 
 namespace berth {
 
-class Component : public std::enable_shared_from_this<Component> {
+class Component final : public api::ComponentApi, public std::enable_shared_from_this<Component> {
  public:
   enum class State { kStopped, kStarting, kReady, kStopping, kBackoff, kCrashLooping, kFailed };
 
   // `watch`: `berth run --watch` (the manifest's [watch] enabled also turns watching on).
   Component(HostContext& ctx, std::string name, std::filesystem::path dir, bool watch = false);
 
-  const std::string& name() const { return name_; }
+  const std::string& name() const override { return name_; }
   const std::filesystem::path& dir() const { return dir_; }
   State state() const { return state_; }
 
   // Re-reads berth.toml and starts a tree unless one is running. Clears crash-loop history.
   // A start that arrives while the tree is stopping waits for the stop to finish first.
-  boost::asio::awaitable<Result<void>> start();
+  boost::asio::awaitable<Result<void>> start() override;
   // The same, for callers off a coroutine (daemon start-up): never waits.
   Result<void> start_now();
   // Ends the tree (stop signal, grace, SIGKILL) and completes once every member is gone.
   // Also releases the component's watches: a stopped component holds none.
-  boost::asio::awaitable<Result<void>> stop();
-  boost::asio::awaitable<Result<void>> restart();
+  boost::asio::awaitable<Result<void>> stop() override;
+  boost::asio::awaitable<Result<void>> restart() override;
 
   // Completes when the run started last is ready (ok) or has failed to start (its error).
   boost::asio::awaitable<Result<void>> wait_started();
@@ -60,8 +61,8 @@ class Component : public std::enable_shared_from_this<Component> {
   // Teardown failed: shown as state `destroy_failed` with the reason until a retry succeeds.
   void set_destroy_failed(const Error& e) { destroy_error_ = e; }
 
-  nlohmann::json status() const;
-  LogSink& logs() { return logs_; }
+  api::ComponentStatus status() const override;
+  LogSink& logs() override { return logs_; }
   // Number of live processes in the tree (0 when stopped).
   size_t tree_size() const;
   bool watch_flag() const { return watch_flag_; }

@@ -22,14 +22,14 @@ asio::awaitable<void> Host::destroy_settled(const std::string& name) {
   co_await destroy_ended_->wait_until(settled, std::chrono::steady_clock::time_point::max());
 }
 
-asio::awaitable<Result<Host::Destroyed>> Host::destroy(const std::string& name) {
-  if (tombstones_.contains(name)) co_return Destroyed{true};
+asio::awaitable<Result<bool>> Host::destroy(const std::string& name) {
+  if (tombstones_.contains(name)) co_return true;
   auto c = find(name);
   if (!c) co_return fail(Code::kNotFound, "no component named \"" + name + "\"");
   if (destroying_.contains(name)) {
     // Two destroys of one name: the second answers with the first's outcome.
     co_await destroy_settled(name);
-    if (tombstones_.contains(name)) co_return Destroyed{true};
+    if (tombstones_.contains(name)) co_return true;
     co_return fail(Code::kDestroyFailed, "the destroy running meanwhile failed; see its status");
   }
   destroying_.insert(name);
@@ -82,7 +82,7 @@ asio::awaitable<Result<Host::Destroyed>> Host::destroy(const std::string& name) 
   }
   destroy_ended_->notify_all();
   BERTH_CO_TRY(done);
-  co_return Destroyed{false};
+  co_return false;
 }
 
 asio::awaitable<void> Host::resume_destroys(std::vector<std::string> names) {

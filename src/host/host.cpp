@@ -13,6 +13,7 @@
 
 #include "api/routes.h"
 #include "core/daemon_log.h"
+#include "host/api_backend.h"
 #include "proc/orphan_sweep.h"
 
 namespace berth {
@@ -120,7 +121,8 @@ int Host::run() {
         spdlog::error("{}: cannot start: {}", row.name, r.error().message);
   }
 
-  api::register_routes(router_, *this);
+  api_ = std::make_unique<ApiBackend>(*this);
+  api::register_routes(router_, *api_);
   std::string token = token_;
   server_ = std::make_unique<http::Server>(
       io_, router_, [token](const http::Request& req) { return api::authorize(req, token); },
@@ -243,18 +245,11 @@ Result<void> Host::set_desired(const std::string& name, bool running) {
   return component_repo_->set_desired(name, running ? Desired::kRunning : Desired::kStopped);
 }
 
-nlohmann::json Host::health() const {
-  nlohmann::json j = {{"ok", true},
-                      {"version", BERTH_VERSION},
-                      {"pid", ::getpid()},
-                      {"port", port_},
-                      {"isolation", ctx_ && ctx_->cgroup ? "cgroup" : "process-group"},
-                      {"components", components_.size()},
-                      {"inotify_watches", inotify_.watches()},
-                      {"inotify_events", inotify_.events()},
-                      {"inotify_overflows", inotify_.overflows()}};
-  if (!(ctx_ && ctx_->cgroup)) j["isolation_reason"] = cgroup_why_;
-  return j;
+api::Health Host::health() const {
+  return {::getpid(),           port_,
+          ctx_ && ctx_->cgroup, cgroup_why_,
+          components_.size(),   inotify_.watches(),
+          inotify_.events(),    inotify_.overflows()};
 }
 
 }  // namespace berth

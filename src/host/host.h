@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "api/backend.h"
 #include "config/daemon_config.h"
 #include "deploy/deploy_target.h"
 #include "deploy/deployer.h"
@@ -46,15 +47,13 @@ class Host final : public DeployTarget {
   InstallCache* cache() { return cache_.get(); }
 
   // --- destroy and reconcile (host/destroy.cpp) ---
-  struct Destroyed {
-    bool already = false;  // it was destroyed before
-  };
   // Cancels its deploys, stops the tree (every member gone), drops its watches, removes its
   // live link, releases and logs, then tombstones it. Idempotent. The intent is recorded
   // first (if it cannot be, nothing is touched); a teardown or tombstone that fails leaves it
   // `destroy_failed`, refusing to start; another destroy, a deploy, or the next daemon start
   // finishes it. Unknown: not_found.
-  boost::asio::awaitable<Result<Destroyed>> destroy(const std::string& name);
+  // Returns whether it was destroyed before.
+  boost::asio::awaitable<Result<bool>> destroy(const std::string& name);
   bool tombstoned(const std::string& name) const { return tombstones_.contains(name); }
   // Only an explicit deploy or run (or reconcile healing a live name) calls this.
   Result<void> lift_tombstone(const std::string& name);
@@ -63,10 +62,7 @@ class Host final : public DeployTarget {
   // Before a deploy brings `name` back: waits for a destroy in progress, and completes a
   // destroy that failed half-way (its teardown or its tombstone), so the deploy starts afresh.
   boost::asio::awaitable<Result<void>> finish_pending_destroy(const std::string& name);
-  struct Reconciled {
-    std::vector<std::string> dropped, healed;
-    std::vector<std::pair<std::string, std::string>> kept, failed;  // name, why
-  };
+  using Reconciled = api::ReconcileReport;
   // Destroys every component not in `live` except those with work in flight or
   // [lifecycle] keep; lifts the tombstones of names in `live`.
   boost::asio::awaitable<Reconciled> reconcile(const std::set<std::string>& live);
@@ -81,7 +77,7 @@ class Host final : public DeployTarget {
   void deploys_ended(const std::string& name) override;
   boost::asio::awaitable<Result<void>> restart(const std::string& name) override;
   boost::asio::awaitable<void> stop(const std::string& name) override;
-  nlohmann::json health() const;
+  api::Health health() const;
 
  private:
   Result<void> open();
@@ -110,6 +106,7 @@ class Host final : public DeployTarget {
   std::set<std::string> tombstones_;  // mirror of the tombstones table
   std::set<std::string> destroying_;
   std::unique_ptr<StateEvent> destroy_ended_;
+  std::unique_ptr<api::Backend> api_;  // what the routes see of this host
   http::Router router_;
   std::unique_ptr<http::Server> server_;
   uint16_t port_ = 0;

@@ -1,0 +1,107 @@
+// What berth's HTTP API needs from the daemon, and nothing more: the resources in api/ are
+// written against these interfaces, the host implements them (host/api_backend). Plain data
+// comes up, the JSON is built in api/. Everything runs on the event-loop thread.
+#pragma once
+#include <boost/asio/awaitable.hpp>
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/error.h"
+#include "proc/log_sink.h"
+
+namespace berth {
+class Deployer;
+class InstallCache;
+}  // namespace berth
+
+namespace berth::api {
+
+// A component's state as `GET /v1/components/{name}` shows it (docs/api.md).
+struct ComponentStatus {
+  std::string name, dir;
+  std::string state;  // stopped, starting, ready, ..., or destroy_failed
+  std::optional<Error> destroy_error;
+  int restarts = 0;
+  bool cgroup_isolation = false;
+  std::string address;
+  std::optional<int> pid;
+  size_t processes = 0;
+  uint64_t memory_bytes = 0;
+  int64_t uptime_ms = 0;
+  std::optional<std::filesystem::path> cgroup;
+  std::optional<int64_t> restart_in_ms;
+  struct Exit {
+    int code = -1;
+    std::optional<std::string> signal;
+    std::string description;
+  };
+  std::optional<Exit> last_exit;
+  std::optional<Error> last_error;
+  std::vector<std::string> last_error_tail;
+  std::vector<std::string> warnings;
+  struct Watch {
+    std::string mode, reason;
+    size_t watches = 0;
+    std::optional<std::pair<std::string, int64_t>> last_change;  // path, ms since the epoch
+  };
+  std::optional<Watch> watch;
+  std::optional<std::pair<int64_t, int64_t>> last_stop_us;  // to leader exit, to tree gone
+  std::string restart_policy;
+};
+
+class ComponentApi {
+ public:
+  virtual ~ComponentApi() = default;
+  virtual const std::string& name() const = 0;
+  virtual ComponentStatus status() const = 0;
+  virtual boost::asio::awaitable<Result<void>> start() = 0;
+  virtual boost::asio::awaitable<Result<void>> stop() = 0;
+  virtual boost::asio::awaitable<Result<void>> restart() = 0;
+  virtual LogSink& logs() = 0;
+};
+
+struct Health {
+  int pid = 0;
+  uint16_t port = 0;
+  bool cgroup_isolation = false;
+  std::string isolation_reason;  // why not, without cgroups
+  size_t components = 0;
+  size_t inotify_watches = 0;
+  uint64_t inotify_events = 0, inotify_overflows = 0;
+};
+
+struct ReconcileReport {
+  std::vector<std::string> dropped, healed;
+  std::vector<std::pair<std::string, std::string>> kept, failed;  // name, why
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  virtual std::vector<std::shared_ptr<ComponentApi>> components() const = 0;
+  virtual std::shared_ptr<ComponentApi> find(const std::string& name) const = 0;
+  virtual bool tombstoned(const std::string& name) const = 0;
+  // `berth run`: registers DIR as a component run in place and starts it.
+  virtual Result<std::shared_ptr<ComponentApi>> run(const std::string& dir, const std::string& name,
+                                                    bool watch) = 0;
+  // What the next daemon start brings back.
+  virtual Result<void> set_desired(const std::string& name, bool running) = 0;
+  // Returns whether it was destroyed before (idempotent).
+  virtual boost::asio::awaitable<Result<bool>> destroy(const std::string& name) = 0;
+  virtual boost::asio::awaitable<ReconcileReport> reconcile(const std::set<std::string>& live) = 0;
+  virtual Deployer& deployer() = 0;
+  virtual InstallCache* cache() = 0;  // null: the cache is off
+  virtual Health health() const = 0;
+  virtual void request_shutdown() = 0;
+  virtual bool shutting_down() const = 0;
+};
+
+}  // namespace berth::api

@@ -1,0 +1,129 @@
+// /v1/components: list, run in place, status, start/stop/restart, logs (and their follow),
+// destroy.
+#include <nlohmann/json.hpp>
+
+#include "api/json_body.h"
+#include "api/json_views.h"
+#include "api/reply.h"
+#include "api/resources.h"
+#include "api/sse_follow.h"
+#include "deploy/deployer.h"
+
+namespace berth::api {
+namespace asio = boost::asio;
+using json = nlohmann::json;
+using http::Request;
+using http::Response;
+
+namespace {
+
+// The last `n` lines (or those after `resume`), then every new one until the log closes.
+Response logs_stream(std::shared_ptr<ComponentApi> c, size_t n, uint64_t resume) {
+  Response r;
+  r.sse = [c, n, resume](http::SseWriter& w) -> asio::awaitable<void> {
+    auto& sink = c->logs();
+    uint64_t cursor = resume;
+    std::vector<LogLine> first;
+    if (!cursor) {
+      first = sink.tail(n);
+      cursor = first.empty() ? sink.last_seq() : first.front().seq - 1;
+    }
+    FollowSource src;
+    src.next = [&] {
+      std::vector<SseEvent> out;
+      auto lines = first.empty() ? sink.since(cursor) : std::exchange(first, {});
+      for (auto& l : lines) {
+        out.push_back({std::to_string(l.seq), "line", compact(line_json(l))});
+        cursor = l.seq;
+      }
+      return out;
+    };
+    src.ended = [&] { return sink.closed(); };
+    src.changed = &sink.changed();
+    src.news = [&] { return sink.last_seq() > cursor || sink.closed(); };
+    co_await follow(w, src);
+  };
+  return r;
+}
+
+}  // namespace
+
+void add_component_routes(http::Router& router, Backend& b) {
+  router.add("GET", "/v1/components", [&b](Request&) -> asio::awaitable<Response> {
+    json list = json::array();
+    for (auto& c : b.components()) list.push_back(component_json(c->status()));
+    co_return ok({{"components", list}});
+  });
+
+  router.add("POST", "/v1/components", [&b](Request& req) -> asio::awaitable<Response> {
+    auto body = read_body(
+        req.body, {{"dir", Kind::kString}, {"name", Kind::kString}, {"watch", Kind::kBool}}, false);
+    if (!body) co_return http::error_response(body.error());
+    if (!body->contains("dir"))
+      co_return http::error_response(Code::kBadRequest, "\"dir\" (an absolute path) is required");
+    auto c = b.run((*body)["dir"].get<std::string>(), body->value("name", ""),
+                   body->value("watch", false));
+    if (!c) co_return http::error_response(c.error());
+    co_return ok(component_json((*c)->status()), 201);
+  });
+
+  router.add("GET", "/v1/components/{name}", [&b](Request& req) -> asio::awaitable<Response> {
+    auto c = b.find(req.params["name"]);
+    if (!c) co_return missing(b, req.params["name"]);
+    co_return ok(component_json(c->status()));
+  });
+
+  // start, stop and restart share one shape; each persists the desired state so the next
+  // daemon brings back what was running. Stop records "stopped" first, so a daemon killed
+  // mid-stop does not resurrect it; start and restart record "running" once they succeed.
+  for (const std::string verb : {"start", "stop", "restart"}) {
+    router.add("POST", "/v1/components/{name}/" + verb,
+               [&b, verb](Request& req) -> asio::awaitable<Response> {
+                 auto c = b.find(req.params["name"]);
+                 if (!c) co_return missing(b, req.params["name"]);
+                 const bool up = verb != "stop";
+                 if (up && b.shutting_down())
+                   co_return http::error_response(Code::kShuttingDown,
+                                                  "the daemon is shutting down");
+                 if (verb == "restart" && b.deployer().in_flight(c->name()))
+                   co_return http::error_response(
+                       Code::kDeployInProgress,
+                       "a deploy of \"" + c->name() +
+                           "\" is in flight; it restarts the component itself when it ends");
+                 if (!up) (void)b.set_desired(c->name(), false);
+                 Result<void> r;
+                 if (verb == "start")
+                   r = co_await c->start();
+                 else if (verb == "stop")
+                   r = co_await c->stop();
+                 else
+                   r = co_await c->restart();
+                 if (!r) co_return http::error_response(r.error());
+                 if (up) (void)b.set_desired(c->name(), true);
+                 co_return ok(component_json(c->status()));
+               });
+  }
+
+  router.add("GET", "/v1/components/{name}/logs", [&b](Request& req) -> asio::awaitable<Response> {
+    auto c = b.find(req.params["name"]);
+    if (!c) co_return missing(b, req.params["name"]);
+    auto n = query_number(req, "n", 100);
+    if (!n) co_return http::error_response(Code::kBadRequest, "n must be a non-negative integer");
+    if (req.query.contains("follow") && req.query["follow"] != "0") {
+      auto resume = resume_after(req);
+      if (!resume) co_return bad_event_id();
+      co_return logs_stream(c, *n, *resume);
+    }
+    json lines = json::array();
+    for (auto& l : c->logs().tail(*n)) lines.push_back(line_json(l));
+    co_return ok({{"name", c->name()}, {"lines", lines}});
+  });
+
+  router.add("DELETE", "/v1/components/{name}", [&b](Request& req) -> asio::awaitable<Response> {
+    auto r = co_await b.destroy(req.params["name"]);
+    if (!r) co_return http::error_response(r.error());
+    co_return ok({{"name", req.params["name"]}, {"destroyed", true}, {"already", *r}});
+  });
+}
+
+}  // namespace berth::api

@@ -1,0 +1,96 @@
+#include "api/json_views.h"
+
+namespace berth::api {
+using json = nlohmann::json;
+
+namespace {
+
+json error_json(const Error& e) {
+  return {{"code", e.code}, {"message", e.message}};
+}
+
+}  // namespace
+
+json component_json(const ComponentStatus& s) {
+  json j;
+  j["name"] = s.name;
+  j["dir"] = s.dir;
+  j["state"] = s.state;
+  if (s.destroy_error) j["destroy_error"] = error_json(*s.destroy_error);
+  j["restarts"] = s.restarts;
+  j["isolation"] = s.cgroup_isolation ? "cgroup" : "process-group";
+  j["address"] = s.address;
+  j["pid"] = s.pid ? json(*s.pid) : json(nullptr);
+  j["processes"] = s.processes;
+  j["memory_bytes"] = s.memory_bytes;
+  j["uptime_ms"] = s.uptime_ms;
+  if (s.cgroup) j["cgroup"] = s.cgroup->string();
+  if (s.restart_in_ms) j["restart_in_ms"] = *s.restart_in_ms;
+  if (s.last_exit)
+    j["last_exit"] = {{"code", s.last_exit->code},
+                      {"signal", s.last_exit->signal ? json(*s.last_exit->signal) : json(nullptr)},
+                      {"description", s.last_exit->description}};
+  if (s.last_error) {
+    j["last_error"] = error_json(*s.last_error);
+    if (!s.last_error_tail.empty()) j["last_error"]["tail"] = s.last_error_tail;
+  }
+  j["warnings"] = s.warnings;
+  if (s.watch) {
+    j["watch"] = {{"mode", s.watch->mode}, {"watches", s.watch->watches}};
+    if (!s.watch->reason.empty()) j["watch"]["reason"] = s.watch->reason;
+    if (s.watch->last_change)
+      j["watch"]["last_change"] = {{"path", s.watch->last_change->first},
+                                   {"at_ms", s.watch->last_change->second}};
+  } else {
+    j["watch"] = nullptr;
+  }
+  if (s.last_stop_us)
+    j["last_stop"] = {{"leader_exit_us", s.last_stop_us->first},
+                      {"tree_gone_us", s.last_stop_us->second}};
+  j["restart_policy"] = s.restart_policy;
+  return j;
+}
+
+json deployment_json(const DeploymentRow& r) {
+  json j = {{"id", r.id},
+            {"component", r.component},
+            {"kind", r.kind},
+            {"release", r.release},
+            {"previous", r.previous ? json(*r.previous) : json()},
+            {"digest", r.digest ? json("sha256:" + *r.digest) : json()},
+            {"size", r.size},
+            {"status", r.status},
+            {"phase", r.phase},
+            {"origin", r.origin},
+            {"created_at", r.created_at},
+            {"updated_at", r.updated_at},
+            {"ended_at", r.ended_at ? json(*r.ended_at) : json()},
+            {"error", json()},
+            {"peer_results", json::parse(r.peer_results, nullptr, false)},
+            {"install", r.install.empty() ? json() : json::parse(r.install, nullptr, false)}};
+  if (r.error) {
+    j["error"] = error_json(*r.error);
+    j["error"]["phase"] = r.error_phase;
+  }
+  return j;
+}
+
+json line_json(const LogLine& l) {
+  return {{"seq", l.seq}, {"ts", l.ts_ms}, {"stream", to_string(l.stream)}, {"text", l.text}};
+}
+
+json health_json(const Health& h) {
+  json j = {{"ok", true},
+            {"version", BERTH_VERSION},
+            {"pid", h.pid},
+            {"port", h.port},
+            {"isolation", h.cgroup_isolation ? "cgroup" : "process-group"},
+            {"components", h.components},
+            {"inotify_watches", h.inotify_watches},
+            {"inotify_events", h.inotify_events},
+            {"inotify_overflows", h.inotify_overflows}};
+  if (!h.cgroup_isolation) j["isolation_reason"] = h.isolation_reason;
+  return j;
+}
+
+}  // namespace berth::api

@@ -1,0 +1,14 @@
+// One function per resource, each in its own file, registering that resource's routes.
+#pragma once
+#include "api/backend.h"
+#include "http/router.h"
+
+namespace berth::api {
+
+void add_component_routes(http::Router& router, Backend& b);   // components.cpp
+void add_deployment_routes(http::Router& router, Backend& b);  // deployments.cpp
+void add_cache_routes(http::Router& router, Backend& b);       // cache.cpp
+void add_reconcile_routes(http::Router& router, Backend& b);   // reconcile.cpp
+void add_health_routes(http::Router& router, Backend& b);      // health.cpp (and shutdown)
+
+}  // namespace berth::api
