@@ -4,10 +4,10 @@
 
 #include <string>
 
+#include "core/ignore_rules.h"
 #include "core/line_splitter.h"
 #include "core/pattern.h"
 #include "proc/marker_matcher.h"
-#include "watch/ignore_rules.h"
 
 namespace {
 

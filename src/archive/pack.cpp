@@ -10,8 +10,8 @@
 #include <memory>
 #include <vector>
 
+#include "core/ignore_rules.h"
 #include "core/unique_fd.h"
-#include "watch/ignore_rules.h"
 
 namespace berth {
 namespace fs = std::filesystem;

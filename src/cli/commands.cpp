@@ -14,7 +14,6 @@
 #include "cli/deploy_commands.h"
 #include "cli/format.h"
 #include "config/daemon_config.h"
-#include "host/host.h"
 #include "proc/proc_stat.h"
 
 namespace berth::cli {
@@ -182,7 +181,7 @@ int cmd_shutdown(const fs::path& home, const Options& o) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int main(int argc, char** argv, const std::function<int()>& run_daemon) {
   CLI::App app{"berth: deploy, run and supervise application components", "berth"};
   app.require_subcommand(1);
   app.set_version_flag("--version", BERTH_VERSION);
@@ -277,12 +276,7 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  if (daemon->parsed()) {
-    auto cfg = load_daemon_config(default_home());
-    if (!cfg) return report(cfg.error());
-    Host host(*cfg);
-    return host.run();
-  }
+  if (daemon->parsed()) return run_daemon();
   fs::path home = default_home();
   if (shutdown->parsed()) return cmd_shutdown(home, o);
 

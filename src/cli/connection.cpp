@@ -8,7 +8,7 @@
 #include <chrono>
 #include <thread>
 
-#include "host/home.h"
+#include "config/home.h"
 
 namespace berth::cli {
 namespace fs = std::filesystem;

@@ -8,18 +8,10 @@
 #include <set>
 
 #include "core/fs_util.h"
+#include "core/signals.h"
 
 namespace berth {
 namespace {
-
-struct SigName {
-  const char* name;
-  int sig;
-};
-constexpr SigName kSignals[] = {{"HUP", SIGHUP},   {"INT", SIGINT},     {"QUIT", SIGQUIT},
-                                {"KILL", SIGKILL}, {"USR1", SIGUSR1},   {"USR2", SIGUSR2},
-                                {"TERM", SIGTERM}, {"WINCH", SIGWINCH}, {"ABRT", SIGABRT},
-                                {"ALRM", SIGALRM}, {"CONT", SIGCONT},   {"STOP", SIGSTOP}};
 
 // Walks a parsed document, remembering the file name so every error can name file and key.
 class Reader {
@@ -305,18 +297,6 @@ Result<void> parse_install(const Reader& r, const toml::table& t, InstallSpec& i
 
 }  // namespace
 
-const char* to_string(RestartPolicy p) {
-  switch (p) {
-    case RestartPolicy::kOnFailure:
-      return "on-failure";
-    case RestartPolicy::kAlways:
-      return "always";
-    case RestartPolicy::kNever:
-      return "never";
-  }
-  return "?";
-}
-
 // The key path of the first key or string holding a NUL byte (TOML's "\u0000"): every such
 // string would be cut short where it reaches the kernel (argv, env, paths).
 std::optional<std::string> nul_inside(const toml::node& n, const std::string& path) {
@@ -407,28 +387,6 @@ bool valid_component_name(const std::string& name) {
   return std::all_of(name.begin(), name.end(), [](unsigned char c) {
     return std::isalnum(c) || c == '.' || c == '_' || c == '-';
   });
-}
-
-std::optional<int> parse_signal(std::string_view name) {
-  if (!name.empty() && std::isdigit(static_cast<unsigned char>(name[0]))) {
-    int v = 0;
-    for (char c : name) {
-      if (!std::isdigit(static_cast<unsigned char>(c))) return std::nullopt;
-      v = v * 10 + (c - '0');
-      if (v > 64) return std::nullopt;
-    }
-    return v >= 1 ? std::optional<int>(v) : std::nullopt;
-  }
-  if (name.starts_with("SIG")) name.remove_prefix(3);
-  for (auto& s : kSignals)
-    if (name == s.name) return s.sig;
-  return std::nullopt;
-}
-
-std::string signal_name(int sig) {
-  for (auto& s : kSignals)
-    if (s.sig == sig) return std::string("SIG") + s.name;
-  return std::to_string(sig);
 }
 
 }  // namespace berth

@@ -13,41 +13,15 @@
 #include "core/duration.h"
 #include "core/error.h"
 #include "core/pattern.h"
+#include "proc/specs.h"
 
 namespace berth {
-
-enum class RestartPolicy { kOnFailure, kAlways, kNever };
-const char* to_string(RestartPolicy p);
 
 struct RunSpec {
   std::vector<std::string> argv;  // a string command becomes {"/bin/sh", "-c", command}
   std::map<std::string, std::string> env;
   std::string cwd = ".";       // relative to the component root
   bool lease_address = false;  // `address = "lease"`: own 127.0.0.N in BERTH_HOST
-};
-
-struct ReadySpec {
-  std::optional<std::string> marker;    // substring, matched across chunk boundaries
-  std::optional<Pattern> marker_regex;  // RE2 syntax, matched per line
-  std::optional<uint16_t> port;         // ready when a TCP connect succeeds
-  bool notify = false;                  // systemd NOTIFY_SOCKET, READY=1
-  Millis idle_timeout{10'000};          // reset by every chunk of output
-  Millis max{120'000};                  // absolute cap
-  Millis settle{500};                   // with no other condition: quiet this long = ready
-  bool has_condition() const { return marker || marker_regex || port || notify; }
-};
-
-struct StopSpec {
-  int signal = SIGTERM;
-  Millis grace{10'000};
-};
-
-struct RestartSpec {
-  RestartPolicy policy = RestartPolicy::kOnFailure;
-  Millis backoff{100};         // first delay; doubles per consecutive failure
-  Millis backoff_max{30'000};  // ceiling of the delay
-  Millis stable{10'000};       // a run this long resets the backoff and the failure count
-  int start_limit = 5;         // consecutive failed runs before `crash-looping`
 };
 
 struct WatchSpec {
@@ -91,9 +65,5 @@ Result<Manifest> load_manifest(const std::filesystem::path& component_dir);
 
 // Component names: 1-63 of [A-Za-z0-9._-], starting with a letter or digit.
 bool valid_component_name(const std::string& name);
-
-// "SIGTERM", "TERM" or "15" -> 15.
-std::optional<int> parse_signal(std::string_view name);
-std::string signal_name(int sig);
 
 }  // namespace berth

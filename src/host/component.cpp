@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/random_id.h"
+#include "core/signals.h"
 #include "proc/cgroup.h"
 #include "proc/proc_stat.h"
 

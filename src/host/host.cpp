@@ -57,7 +57,11 @@ Result<void> Host::open() {
   // Whatever a previous daemon left running dies before anything new starts.
   auto rows = tree_repo_->list();
   BERTH_TRY(rows);
-  auto report = sweep_orphans(*rows);
+  std::vector<LeftTree> left;
+  for (auto& r : *rows)
+    left.push_back(
+        {fmt::format("{}#{}", r.component, r.instance), r.pid, r.start_time, r.pgid, r.cgroup});
+  auto report = sweep_orphans(left);
   for (auto& n : report.notes) spdlog::warn("recovery: {}", n);
   BERTH_TRY(tree_repo_->clear());
   BERTH_TRY(lease_repo_->clear());

@@ -11,10 +11,10 @@
 
 #include "api/backend.h"
 #include "config/daemon_config.h"
+#include "config/home.h"
 #include "deploy/deploy_target.h"
 #include "deploy/deployer.h"
 #include "host/component.h"
-#include "host/home.h"
 #include "http/router.h"
 #include "http/server.h"
 #include "store/db.h"

@@ -39,10 +39,10 @@ void kill_pid_checked(pid_t pid, uint64_t not_before) {
 
 }  // namespace
 
-SweepReport sweep_orphans(const std::vector<TreeRow>& rows) {
+SweepReport sweep_orphans(const std::vector<LeftTree>& rows) {
   SweepReport rep;
   for (const auto& row : rows) {
-    std::string who = fmt::format("{}#{} (pid {})", row.component, row.instance, row.pid);
+    std::string who = fmt::format("{} (pid {})", row.label, row.pid);
     std::error_code ec;
     if (row.cgroup && std::filesystem::exists(*row.cgroup, ec)) {
       std::filesystem::path dir(*row.cgroup);

@@ -17,11 +17,11 @@
 #include <string>
 #include <vector>
 
-#include "config/manifest.h"
 #include "core/error.h"
 #include "core/state_event.h"
 #include "proc/reaper.h"
 #include "proc/spawn.h"
+#include "proc/specs.h"
 #include "proc/stream.h"
 
 namespace berth {

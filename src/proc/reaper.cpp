@@ -5,7 +5,7 @@
 
 #include <csignal>
 
-#include "config/manifest.h"
+#include "core/signals.h"
 
 namespace berth {
 

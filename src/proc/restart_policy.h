@@ -1,7 +1,7 @@
 // Restart decisions after a run ends: policy, exponential backoff with a ceiling, a stable run
 // resetting both, and a start limit after which the component is crash-looping.
 #pragma once
-#include "config/manifest.h"
+#include "proc/specs.h"
 
 namespace berth {
 

@@ -8,7 +8,7 @@
 #include <string>
 #include <unordered_map>
 
-#include "watch/ignore_rules.h"
+#include "core/ignore_rules.h"
 
 namespace berth {
 

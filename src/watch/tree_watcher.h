@@ -18,7 +18,7 @@
 
 #include "core/debouncer.h"
 #include "core/duration.h"
-#include "watch/ignore_rules.h"
+#include "core/ignore_rules.h"
 #include "watch/inotify_hub.h"
 #include "watch/tree_snapshot.h"
 

@@ -14,8 +14,8 @@
 #include <fstream>
 #include <thread>
 
+#include "config/home.h"
 #include "core/fs_util.h"
-#include "host/home.h"
 #include "proc/proc_stat.h"
 
 namespace berth::testing {

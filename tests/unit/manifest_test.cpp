@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "core/signals.h"
+
 namespace berth {
 namespace {
 

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "lint/coroutine_lint.h"
@@ -83,6 +84,38 @@ TEST(CoroutineLint, NoneInTheSources) {
   EXPECT_TRUE(report.empty()) << "GCC 12 destroys temporaries of these twice; name the value "
                                  "in a statement of its own first:\n"
                               << report;
+}
+
+// Dependencies run one way (docs/architecture.md): a module includes only modules of a lower
+// layer, never a sibling or a higher one. main.cpp, the composition root, may include all.
+TEST(SourceLint, DependenciesRunOneWay) {
+  const std::map<std::string, int> layer = {
+      {"core", 0}, {"proc", 1},   {"watch", 1},  {"archive", 1}, {"cache", 1}, {"store", 1},
+      {"http", 1}, {"config", 2}, {"deploy", 3}, {"api", 4},     {"cli", 4},   {"host", 5}};
+  std::string report;
+  for (auto& [path, text] : sources()) {
+    if (!path.starts_with("src/") || path == "src/main.cpp" || path == "src/pch.h") continue;
+    std::string module = path.substr(4, path.find('/', 4) - 4);
+    auto mine = layer.find(module);
+    if (mine == layer.end()) {
+      report += path + ": module \"" + module + "\" has no layer; add it here and to the docs\n";
+      continue;
+    }
+    std::istringstream lines(text);
+    int n = 0;
+    for (std::string line; std::getline(lines, line);) {
+      ++n;
+      if (!line.starts_with("#include \"")) continue;
+      std::string target = line.substr(10, line.find('/', 10) - 10);
+      auto theirs = layer.find(target);
+      if (target == module || theirs == layer.end()) continue;
+      if (theirs->second >= mine->second)
+        report += path + ":" + std::to_string(n) + ": " + module + " (layer " +
+                  std::to_string(mine->second) + ") includes " + target + " (layer " +
+                  std::to_string(theirs->second) + ")\n";
+    }
+  }
+  EXPECT_TRUE(report.empty()) << report;
 }
 
 // User patterns go through core/pattern (RE2, linear time); std::regex is not used at all.

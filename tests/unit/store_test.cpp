@@ -3,7 +3,7 @@
 
 #include <filesystem>
 
-#include "host/home.h"
+#include "config/home.h"
 #include "store/component_repo.h"
 #include "store/db.h"
 #include "store/deployment_repo.h"

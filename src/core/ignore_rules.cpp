@@ -1,4 +1,4 @@
-#include "watch/ignore_rules.h"
+#include "core/ignore_rules.h"
 
 #include <sstream>
 

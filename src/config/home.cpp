@@ -1,4 +1,4 @@
-#include "host/home.h"
+#include "config/home.h"
 
 #include <fcntl.h>
 #include <fmt/format.h>
