@@ -350,10 +350,6 @@ asio::awaitable<Result<void>> Component::restart() {
   co_return start_now();
 }
 
-size_t Component::tree_size() const {
-  return tree_ ? tree_->members().size() : 0;
-}
-
 api::ComponentStatus Component::status() const {
   using namespace std::chrono;
   api::ComponentStatus s;

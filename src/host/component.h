@@ -30,7 +30,6 @@ class Component final : public api::ComponentApi, public std::enable_shared_from
 
   const std::string& name() const override { return name_; }
   const std::filesystem::path& dir() const { return dir_; }
-  State state() const { return state_; }
 
   // Re-reads berth.toml and starts a tree unless one is running. Clears crash-loop history.
   // A start that arrives while the tree is stopping waits for the stop to finish first.
@@ -50,7 +49,6 @@ class Component final : public api::ComponentApi, public std::enable_shared_from
   // covered by the deploy's own restart.
   void pause_for_deploy();
   void resume_after_deploy();
-  bool deploy_paused() const { return deploy_paused_; }
 
   // Destroyed: from now on nothing may start, watch or restart it (late timers and events
   // included). Set by the host before the teardown.
@@ -63,13 +61,7 @@ class Component final : public api::ComponentApi, public std::enable_shared_from
 
   api::ComponentStatus status() const override;
   LogSink& logs() override { return logs_; }
-  // Number of live processes in the tree (0 when stopped).
-  size_t tree_size() const;
-  bool watch_flag() const { return watch_flag_; }
   void set_watch_flag(bool on) { watch_flag_ = on; }
-  // Kernel watches this component holds (0 when not watching).
-  size_t watches() const { return watcher_ ? watcher_->watches() : 0; }
-  TreeWatcher* watcher() { return watcher_.get(); }
 
  private:
   Result<void> spawn_tree();

@@ -38,8 +38,6 @@ const char* to_string(TreeWatcher::Mode m) {
       return "inotify";
     case TreeWatcher::Mode::kPolling:
       return "polling";
-    case TreeWatcher::Mode::kPaused:
-      return "paused";
     case TreeWatcher::Mode::kRootMissing:
       return "root_missing";
     case TreeWatcher::Mode::kGaveUp:
@@ -80,7 +78,6 @@ void TreeWatcher::stop() {
   timer_.cancel();
   debouncer_.cancel();
   mode_ = Mode::kStopped;
-  pauses_ = 0;
 }
 
 void TreeWatcher::schedule(Millis delay, std::function<void()> fn) {
@@ -173,7 +170,7 @@ void TreeWatcher::rename_subtree(const std::string& from, const std::string& to)
 }
 
 void TreeWatcher::changed(const std::string& rel) {
-  if (mode_ == Mode::kPaused || mode_ == Mode::kStopped) return;
+  if (mode_ == Mode::kStopped) return;
   ++changes_;
   debouncer_.poke(rel.empty() ? "." : rel);
 }
@@ -327,27 +324,6 @@ void TreeWatcher::retry_root() {
     return;
   }
   root_lost();
-}
-
-void TreeWatcher::pause() {
-  if (pauses_++ > 0) return;
-  snapshot_ = scan_tree(opts_.root, opts_.rules);
-  release();  // the kernel resources, not just the events
-  timer_.cancel();
-  debouncer_.cancel();
-  mode_ = Mode::kPaused;
-}
-
-std::optional<std::string> TreeWatcher::resume(bool notify) {
-  if (pauses_ == 0 || --pauses_ > 0) return std::nullopt;
-  Snapshot before = std::move(snapshot_);
-  mode_ = Mode::kStopped;
-  crawl();
-  Snapshot now = scan_tree(opts_.root, opts_.rules);
-  auto diff = first_difference(before, now);
-  if (mode_ == Mode::kPolling) snapshot_ = std::move(now);
-  if (diff && notify) changed(*diff);
-  return diff;
 }
 
 }  // namespace berth

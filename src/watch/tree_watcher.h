@@ -4,8 +4,7 @@
 // falls back to stat polling and retries inotify later. A deleted or moved root is retried
 // with backoff a bounded number of times, then the watcher gives up and says so.
 // Changes are debounced (quiet period + ceiling) into one `on_change(path)` call per burst.
-// pause()/resume() are ref-counted: pause releases the kernel watches and snapshots the tree;
-// resume re-crawls and reports a change only if the tree differs from the snapshot.
+// (A deploy does not pause a watcher: the component drops it and builds a fresh one after.)
 #pragma once
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -38,7 +37,7 @@ struct WatchOptions {
 
 class TreeWatcher : public InotifyHub::Listener {
  public:
-  enum class Mode { kStopped, kInotify, kPolling, kPaused, kRootMissing, kGaveUp };
+  enum class Mode { kStopped, kInotify, kPolling, kRootMissing, kGaveUp };
   using OnChange = std::function<void(const std::string& path, size_t events)>;
 
   TreeWatcher(boost::asio::io_context& io, InotifyHub& hub, WatchOptions opts, OnChange on_change);
@@ -50,11 +49,6 @@ class TreeWatcher : public InotifyHub::Listener {
   void start();
   // Releases every watch and timer; no callback fires afterwards.
   void stop();
-  // Ref-counted. The first pause snapshots the tree, releases the watches and suppresses
-  // changes; the last resume re-crawls and returns the first changed path (if any). With
-  // `notify`, a difference is also reported through on_change (one call).
-  void pause();
-  std::optional<std::string> resume(bool notify = true);
 
   Mode mode() const { return mode_; }
   const std::string& reason() const { return reason_; }  // why polling / gave up
@@ -95,8 +89,7 @@ class TreeWatcher : public InotifyHub::Listener {
   std::unordered_map<int, std::string> wd_path_;
   std::unordered_map<std::string, int> path_wd_;
   std::unordered_map<uint32_t, std::string> moved_from_;  // rename cookie -> old dir path
-  Snapshot snapshot_;  // polling: last scan; paused: the tree at pause
-  int pauses_ = 0;
+  Snapshot snapshot_;                                     // polling: the last scan
   int root_attempts_ = 0;
   bool rescan_pending_ = false;
   std::chrono::steady_clock::time_point last_rescan_{}, last_inotify_try_{};

@@ -302,39 +302,6 @@ TEST_F(WatchTest, NoInotifyInstanceFallsBackToPolling) {
   EXPECT_EQ(changes[0], "new.js");
 }
 
-TEST_F(WatchTest, PauseReleasesWatchesAndResumeReportsOneChange) {
-  write(root / "src/a.js");
-  start(options());
-  watcher->pause();
-  EXPECT_EQ(watcher->mode(), TreeWatcher::Mode::kPaused);
-  EXPECT_EQ(hub.watches(), 0u);  // the kernel resources, not just the events
-  for (int i = 0; i < 100; ++i) write(root / "src" / ("g" + std::to_string(i)));
-  auto diff = watcher->resume();
-  ASSERT_TRUE(diff.has_value());
-  EXPECT_EQ(watcher->watches(), 2u);
-  EXPECT_EQ(changes_before_sentinel(1).size(), 1u);
-}
-
-TEST_F(WatchTest, PauseWithNothingChangedResumesWithoutAChange) {
-  write(root / "src/a.js");
-  start(options());
-  watcher->pause();
-  EXPECT_FALSE(watcher->resume().has_value());
-  EXPECT_TRUE(changes_before_sentinel().empty());
-}
-
-TEST_F(WatchTest, PauseIsRefCounted) {
-  start(options());
-  watcher->pause();
-  watcher->pause();
-  EXPECT_FALSE(watcher->resume());
-  EXPECT_EQ(watcher->mode(), TreeWatcher::Mode::kPaused);
-  EXPECT_EQ(hub.watches(), 0u);
-  watcher->resume();
-  EXPECT_EQ(watcher->mode(), TreeWatcher::Mode::kInotify);
-  EXPECT_EQ(hub.watches(), 1u);
-}
-
 TEST_F(WatchTest, StopReleasesEveryWatch) {
   write(root / "a/b/c");
   start(options());
