@@ -204,13 +204,16 @@ TEST(Deploy, OverlappingDeploysRunOneAfterTheOther) {
   auto dir = d.component("ovl", app_toml());
   ASSERT_EQ(d.cli({"deploy", dir.string()}).code, 0);
   d.wait_state("ovl", "ready");
-  std::ofstream(dir / "berth.toml", std::ios::app) << "[install]\ncommand = \"sleep 1\"\n";
+  auto started = d.work() / "installing", gate = d.work() / "go";
+  std::ofstream(dir / "berth.toml", std::ios::app) << gated_install(started, gate);
   auto first = deploy_no_follow(d, dir, "ovl");
   auto second = deploy_no_follow(d, dir, "ovl");
+  read_pidfile(started);  // the first is installing, the second waits behind it
   // A restart asked for while deploys are in flight is refused, not queued behind them.
   auto restart = d.api("POST", "/v1/components/ovl/restart");
   EXPECT_EQ(restart.status, 409);
   EXPECT_EQ(restart.body["error"]["code"], "deploy_in_progress");
+  std::ofstream(gate) << "go";
   auto a = wait_ended(d, first), b = wait_ended(d, second);
   EXPECT_EQ(a["status"], "success");
   EXPECT_EQ(b["status"], "success");

@@ -259,9 +259,12 @@ TEST(Reconcile, DropsIdleKeepsActiveAndHealsLiveTombstones) {
   for (auto* dir : {&idle, &kept, &busy, &dead})
     ASSERT_EQ(d.cli({"deploy", dir->string()}).code, 0);
   ASSERT_EQ(d.cli({"rm", "dead"}).code, 0);
-  std::ofstream(busy / "berth.toml", std::ios::app) << "[install]\ncommand = \"sleep 2\"\n";
+  auto started = d.work() / "installing", gate = d.work() / "go";
+  std::ofstream(busy / "berth.toml", std::ios::app) << gated_install(started, gate);
   auto busy_id = first_line(d.cli({"deploy", busy.string(), "--no-follow"}).out);
+  read_pidfile(started);  // the deploy of busy is in flight until the gate opens
   auto r = d.cli({"reconcile", "--live", "dead", "--json"});
+  std::ofstream(gate) << "go";
   ASSERT_EQ(r.code, 0) << r.err;
   auto j = json::parse(r.out);
   EXPECT_EQ(j["dropped"], json({"idle"}));

@@ -127,8 +127,8 @@ TEST(Flood, MalformedRequestsGetA400) {
   TestDaemon d;
   const std::string auth = "Authorization: Bearer " + d.token() + "\r\n";
   const std::vector<std::string> bad = {
-      "GET /healthz HTTP/1.1\nHost: x\n\n",                            // bare LF
-      kNulHeader,  // NUL in a header
+      "GET /healthz HTTP/1.1\nHost: x\n\n",  // bare LF
+      kNulHeader,                            // NUL in a header
       "POST /v1/reconcile HTTP/1.1\r\nHost: x\r\n" + auth + "Content-Length: 1x\r\n\r\n",
       "POST /v1/reconcile HTTP/1.1\r\nHost: x\r\n" + auth +
           "Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n",  // bad chunk size

@@ -96,6 +96,12 @@ std::string pidfile_install(const fs::path& pidfile) {
          "; exec sleep 600\"\n";
 }
 
+std::string gated_install(const fs::path& started, const fs::path& gate) {
+  const std::string s = started.string();
+  return "[install]\ncommand = \"echo $$ > " + s + ".tmp; mv " + s + ".tmp " + s +
+         "; while [ ! -e " + gate.string() + " ]; do sleep 0.01; done\"\n";
+}
+
 std::string fixture_command(const std::vector<std::string>& actions) {
   json a = json::array();
   a.push_back(FIXTURE_BIN);

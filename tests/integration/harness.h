@@ -42,6 +42,9 @@ CmdResult run_command(const std::vector<std::string>& argv,
 // An [install] table whose installer writes its pid to PIDFILE (atomically) and then sleeps,
 // for tests that need a deploy held in its install phase.
 std::string pidfile_install(const std::filesystem::path& pidfile);
+// An [install] table whose installer writes its pid to STARTED, then waits until GATE exists:
+// a deploy held in its install phase exactly as long as the test wants, no sleeping.
+std::string gated_install(const std::filesystem::path& started, const std::filesystem::path& gate);
 // Quotes fixture actions into a TOML argv array: ["/path/fixture", "print:hi", ...].
 std::string fixture_command(const std::vector<std::string>& actions);
 

@@ -13,6 +13,13 @@ namespace fs = std::filesystem;
 
 class TreeTest : public ::testing::TestWithParam<std::string> {
  protected:
+  // The cgroup case is skipped, with the daemon's reason, where cgroups cannot be used: it
+  // would otherwise pass on process groups and prove nothing about cgroups.
+  void SetUp() override {
+    auto h = d.api("GET", "/healthz").body;
+    if (GetParam() == "auto" && h.value("isolation", "") != "cgroup")
+      GTEST_SKIP() << "no cgroup v2 here: " << h.value("isolation_reason", "");
+  }
   TestDaemon d{std::map<std::string, std::string>{{"BERTH_CGROUP", GetParam()}}};
 };
 
@@ -179,7 +186,6 @@ TEST_P(TreeTest, AMemberThatLeavesTheCgroupIsStillStoppedAndReported) {
                     "\n[ready]\nmarker = \"up\"\n");
   ASSERT_EQ(d.api("POST", "/v1/components", json{{"dir", dir}}.dump()).status, 201);
   auto ready = d.wait_state("leaver", "ready");
-  if (ready["isolation"] != "cgroup") GTEST_SKIP() << "no cgroup v2 here";
   if (fs::exists(pidfile.string() + ".failed"))
     GTEST_SKIP() << "this process may not move itself between cgroups";
   pid_t out = read_pidfile(pidfile);

@@ -173,15 +173,24 @@ TEST_F(CacheFixture, ASigkilledHoldersLockIsGrantedToTheWaiter) {
 
 // ---- the fill protocol ----
 
+// The overlap is forced, not hoped for: the one install that runs waits until the seven other
+// processes have said they are waiting on its lock.
 TEST_F(CacheFixture, EightProcessesInstallingOneKeyRunTheInstallOnce) {
-  auto cmd = install_cmd("sleep 0.2;");
+  auto waiting = tmp.path / "waiting";
+  fs::create_directories(waiting);
+  auto cmd =
+      install_cmd("while [ $(ls " + waiting.string() + " | wc -l) -lt 7 ]; do sleep 0.01; done;");
   std::vector<pid_t> kids;
   for (int i = 0; i < 8; ++i)
     kids.push_back(fork_child([&, i] {
       auto cache = open_cache();
       auto rel = release("r" + std::to_string(i));
-      auto out = cache->get_or_install(fill_for(rel, cmd));
+      auto fill = fill_for(rel, cmd);
+      fill.wait.on_wait = [&](const std::string&) { put(waiting / std::to_string(i), ""); };
+      auto out = cache->get_or_install(fill);
       if (!out) return 2;
+      if (!out->hit && out->waited) return 5;  // the installer took the lock first: no wait
+      if (out->hit && !out->waited) return 6;  // a hit that did not overlap: no proof
       // Every process ends with a complete entry and the outputs in its own release.
       if (!cache->lookup(out->entry.key)) return 3;
       if (!fs::exists(rel / "node_modules/dep/index.js")) return 4;
