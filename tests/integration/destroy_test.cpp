@@ -135,18 +135,28 @@ TEST(Destroy, DestroyDuringADeployCancelsItAndWins) {
   d.wait_state("race", "ready");
 }
 
+// Deploys `name` and destroys it with a file of its release made immutable, so the teardown
+// fails half-way; the file is mutable again afterwards. Empty when chattr is not permitted.
+std::optional<CmdResult> destroy_that_fails(TestDaemon& d, const fs::path& dir,
+                                            const std::string& name) {
+  EXPECT_EQ(d.cli({"deploy", dir.string()}).code, 0);
+  d.wait_state(name, "ready");
+  auto pinned = fs::canonical(d.home() / "components" / name) / "berth.toml";
+  if (std::system(("chattr +i " + pinned.string() + " 2>/dev/null").c_str()) != 0)
+    return std::nullopt;
+  auto rm = d.cli({"rm", name});
+  std::system(("chattr -i " + pinned.string()).c_str());
+  return rm;
+}
+
+constexpr const char* kNoChattr = "chattr +i is not permitted here (needs CAP_LINUX_IMMUTABLE)";
+
 TEST(Destroy, FailedTeardownLeavesNoTombstoneAndARetryWorks) {
   TestDaemon d;
-  auto dir = d.component("stuck", app_toml());
-  ASSERT_EQ(d.cli({"deploy", dir.string()}).code, 0);
-  d.wait_state("stuck", "ready");
-  auto pinned = fs::canonical(d.home() / "components" / "stuck") / "berth.toml";
-  if (std::system(("chattr +i " + pinned.string() + " 2>/dev/null").c_str()) != 0)
-    GTEST_SKIP() << "chattr +i is not permitted here (needs CAP_LINUX_IMMUTABLE)";
-  auto rm = d.cli({"rm", "stuck"});
-  std::system(("chattr -i " + pinned.string()).c_str());
-  EXPECT_EQ(rm.code, 1);
-  EXPECT_NE(rm.err.find("destroy_failed"), std::string::npos) << rm.err;
+  auto rm = destroy_that_fails(d, d.component("stuck", app_toml()), "stuck");
+  if (!rm) GTEST_SKIP() << kNoChattr;
+  EXPECT_EQ(rm->code, 1);
+  EXPECT_NE(rm->err.find("destroy_failed"), std::string::npos) << rm->err;
   auto s = d.api("GET", "/v1/components/stuck");
   EXPECT_EQ(s.status, 200);
   EXPECT_EQ(s.body["state"], "destroy_failed");
@@ -161,14 +171,9 @@ TEST(Destroy, FailedTeardownLeavesNoTombstoneAndARetryWorks) {
 TEST(Destroy, DeployAfterAFailedTeardownFinishesTheDestroyAndStartsAfresh) {
   TestDaemon d;
   auto dir = d.component("stuck", app_toml());
-  ASSERT_EQ(d.cli({"deploy", dir.string()}).code, 0);
-  d.wait_state("stuck", "ready");
-  auto pinned = fs::canonical(d.home() / "components" / "stuck") / "berth.toml";
-  if (std::system(("chattr +i " + pinned.string() + " 2>/dev/null").c_str()) != 0)
-    GTEST_SKIP() << "chattr +i is not permitted here (needs CAP_LINUX_IMMUTABLE)";
-  auto rm = d.cli({"rm", "stuck"});
-  std::system(("chattr -i " + pinned.string()).c_str());
-  ASSERT_EQ(rm.code, 1);
+  auto rm = destroy_that_fails(d, dir, "stuck");
+  if (!rm) GTEST_SKIP() << kNoChattr;
+  ASSERT_EQ(rm->code, 1);
   EXPECT_EQ(d.api("POST", "/v1/components/stuck/start").status, 410);  // refuses to start
   auto again = d.cli({"deploy", dir.string()});
   EXPECT_EQ(again.code, 0) << again.out << again.err;
