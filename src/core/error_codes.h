@@ -78,6 +78,12 @@
   X(kLockFailed, "lock_failed", 500)                                                 \
   X(kLockLost, "lock_lost", 500)                                                     \
   X(kCancelled, "cancelled", 500)                                                    \
+  /* the cluster */                                                                  \
+  X(kClusterUnavailable, "cluster_unavailable", 503)                                 \
+  X(kUnreachable, "unreachable", 503)                                                \
+  X(kBadEtcdReply, "bad_etcd_reply", 502)                                            \
+  X(kConflict, "conflict", 409)                                                      \
+  X(kDigestMismatch, "digest_mismatch", 502)                                         \
   /* the daemon and its clients */                                                   \
   X(kHomeError, "home_error", 500)                                                   \
   X(kDaemonRunning, "daemon_running", 500)                                           \

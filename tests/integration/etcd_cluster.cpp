@@ -1,0 +1,122 @@
+#include "etcd_cluster.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "harness.h"
+#include "http/client.h"
+
+namespace berth::testing {
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kEtcd = "/usr/bin/etcd";
+
+uint16_t port_of(const std::string& url) {
+  return static_cast<uint16_t>(std::stoi(url.substr(url.rfind(':') + 1)));
+}
+
+}  // namespace
+
+EtcdCluster::EtcdCluster(int members) {
+  if (::access(kEtcd, X_OK) != 0) {
+    why_ = "etcd is not installed (scripts/bootstrap installs etcd-server)";
+    return;
+  }
+  for (int i = 0; i < members; ++i) {
+    client_urls_.push_back("http://127.0.0.1:" + std::to_string(free_port()));
+    peer_urls_.push_back("http://127.0.0.1:" + std::to_string(free_port()));
+    initial_cluster_ += (i ? "," : "") + ("e" + std::to_string(i)) + "=" + peer_urls_.back();
+  }
+  pids_.assign(members, 0);
+  for (int i = 0; i < members; ++i) start_member(i, true);
+  for (int i = 0; i < members; ++i)
+    if (!poll_until([&] { return healthy(i); })) {
+      why_ = "etcd member " + std::to_string(i) + " did not become healthy";
+      ADD_FAILURE() << why_;
+    }
+}
+
+EtcdCluster::~EtcdCluster() {
+  for (pid_t p : pids_)
+    if (p > 0) {
+      ::kill(p, SIGCONT);
+      ::kill(p, SIGKILL);
+      ::waitpid(p, nullptr, 0);
+    }
+}
+
+std::string EtcdCluster::endpoint_list() const {
+  std::string out;
+  for (auto& u : client_urls_) out += (out.empty() ? "" : ",") + u;
+  return out;
+}
+
+void EtcdCluster::start_member(int i, bool fresh) {
+  const std::string name = "e" + std::to_string(i);
+  const auto data = (dir_.path / name).string();
+  const auto log = (dir_.path / (name + ".log")).string();
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+    ::dup2(fd, 1);
+    ::dup2(fd, 2);
+    ::execl(kEtcd, kEtcd, "--name", name.c_str(), "--data-dir", data.c_str(),
+            "--listen-client-urls", client_urls_[i].c_str(), "--advertise-client-urls",
+            client_urls_[i].c_str(), "--listen-peer-urls", peer_urls_[i].c_str(),
+            "--initial-advertise-peer-urls", peer_urls_[i].c_str(), "--initial-cluster",
+            initial_cluster_.c_str(), "--initial-cluster-state", fresh ? "new" : "existing",
+            "--unsafe-no-fsync", "--heartbeat-interval", "50", "--election-timeout", "500",
+            nullptr);
+    ::_exit(127);
+  }
+  pids_[i] = pid;
+}
+
+bool EtcdCluster::healthy(int i) const {
+  http::Client c("127.0.0.1", port_of(client_urls_[i]), "");
+  auto r = c.request("GET", "/health", "", std::chrono::seconds(2));
+  return r && r->status == 200 && r->body.find("\"true\"") != std::string::npos;
+}
+
+int EtcdCluster::leader() const {
+  for (int i = 0; i < size(); ++i) {
+    if (pids_[i] <= 0) continue;
+    http::Client c("127.0.0.1", port_of(client_urls_[i]), "");
+    auto r = c.request("POST", "/v3/maintenance/status", "{}", std::chrono::seconds(2));
+    if (!r || r->status != 200) continue;
+    auto j = nlohmann::json::parse(r->body, nullptr, false);
+    if (!j.is_object()) continue;
+    std::string me = j["header"].value("member_id", ""), lead = j.value("leader", "");
+    if (!lead.empty() && me == lead) return i;
+  }
+  return -1;
+}
+
+void EtcdCluster::kill(int i) {
+  ::kill(pids_[i], SIGKILL);
+  ::waitpid(pids_[i], nullptr, 0);
+  pids_[i] = 0;
+}
+
+void EtcdCluster::pause(int i) {
+  ::kill(pids_[i], SIGSTOP);
+}
+
+void EtcdCluster::resume(int i) {
+  ::kill(pids_[i], SIGCONT);
+}
+
+void EtcdCluster::restart(int i) {
+  start_member(i, false);
+  EXPECT_TRUE(poll_until([&] { return healthy(i); })) << "member " << i << " did not rejoin";
+}
+
+}  // namespace berth::testing
