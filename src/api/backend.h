@@ -19,6 +19,9 @@
 namespace berth {
 class Deployer;
 class InstallCache;
+namespace cluster {
+class Node;
+}
 }  // namespace berth
 
 namespace berth::api {
@@ -54,6 +57,7 @@ struct ComponentStatus {
   std::optional<Watch> watch;
   std::optional<std::pair<int64_t, int64_t>> last_stop_us;  // to leader exit, to tree gone
   std::string restart_policy;
+  std::optional<std::string> release;  // the live release of a deployed component
 };
 
 class ComponentApi {
@@ -98,7 +102,8 @@ class Backend {
   virtual boost::asio::awaitable<Result<bool>> destroy(const std::string& name) = 0;
   virtual boost::asio::awaitable<ReconcileReport> reconcile(const std::set<std::string>& live) = 0;
   virtual Deployer& deployer() = 0;
-  virtual InstallCache* cache() = 0;  // null: the cache is off
+  virtual InstallCache* cache() = 0;     // null: the cache is off
+  virtual cluster::Node* cluster() = 0;  // null: not in a cluster
   virtual Health health() const = 0;
   virtual void request_shutdown() = 0;
   virtual bool shutting_down() const = 0;

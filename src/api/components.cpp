@@ -17,6 +17,13 @@ using http::Response;
 
 namespace {
 
+// A component's status with its live release (deployed components only).
+ComponentStatus status_of(Backend& b, const ComponentApi& c) {
+  auto s = c.status();
+  s.release = b.deployer().releases().current(c.name());
+  return s;
+}
+
 // The last `n` lines (or those after `resume`), then every new one until the log closes.
 Response logs_stream(std::shared_ptr<ComponentApi> c, size_t n, uint64_t resume) {
   Response r;
@@ -51,7 +58,7 @@ Response logs_stream(std::shared_ptr<ComponentApi> c, size_t n, uint64_t resume)
 void add_component_routes(http::Router& router, Backend& b) {
   router.add("GET", "/v1/components", [&b](Request&) -> asio::awaitable<Response> {
     json list = json::array();
-    for (auto& c : b.components()) list.push_back(component_json(c->status()));
+    for (auto& c : b.components()) list.push_back(component_json(status_of(b, *c)));
     co_return ok({{"components", list}});
   });
 
@@ -64,13 +71,13 @@ void add_component_routes(http::Router& router, Backend& b) {
     auto c = b.run((*body)["dir"].get<std::string>(), body->value("name", ""),
                    body->value("watch", false));
     if (!c) co_return http::error_response(c.error());
-    co_return ok(component_json((*c)->status()), 201);
+    co_return ok(component_json(status_of(b, **c)), 201);
   });
 
   router.add("GET", "/v1/components/{name}", [&b](Request& req) -> asio::awaitable<Response> {
     auto c = b.find(req.params["name"]);
     if (!c) co_return missing(b, req.params["name"]);
-    co_return ok(component_json(c->status()));
+    co_return ok(component_json(status_of(b, *c)));
   });
 
   // start, stop and restart share one shape; each persists the desired state so the next
@@ -100,7 +107,7 @@ void add_component_routes(http::Router& router, Backend& b) {
                    r = co_await c->restart();
                  if (!r) co_return http::error_response(r.error());
                  if (up) (void)b.set_desired(c->name(), true);
-                 co_return ok(component_json(c->status()));
+                 co_return ok(component_json(status_of(b, *c)));
                });
   }
 

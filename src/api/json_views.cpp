@@ -48,6 +48,7 @@ json component_json(const ComponentStatus& s) {
     j["last_stop"] = {{"leader_exit_us", s.last_stop_us->first},
                       {"tree_gone_us", s.last_stop_us->second}};
   j["restart_policy"] = s.restart_policy;
+  j["release"] = s.release ? json(*s.release) : json();
   return j;
 }
 

@@ -10,5 +10,6 @@ void add_deployment_routes(http::Router& router, Backend& b);  // deployments.cp
 void add_cache_routes(http::Router& router, Backend& b);       // cache.cpp
 void add_reconcile_routes(http::Router& router, Backend& b);   // reconcile.cpp
 void add_health_routes(http::Router& router, Backend& b);      // health.cpp (and shutdown)
+void add_cluster_routes(http::Router& router, Backend& b);     // cluster.cpp (nodes, blobs)
 
 }  // namespace berth::api

@@ -21,12 +21,25 @@ void register_routes(http::Router& router, Backend& b) {
   add_deployment_routes(router, b);
   add_reconcile_routes(router, b);
   add_cache_routes(router, b);
+  add_cluster_routes(router, b);
 }
 
-http::Verdict authorize(const http::Request& req, const std::string& token) {
+http::Verdict authorize(const http::Request& req, const std::string& token,
+                        const std::string& cluster_secret) {
   const std::string prefix = "Bearer ";
-  const bool right = req.authorization.starts_with(prefix) &&
-                     constant_time_equal(req.authorization.substr(prefix.size()), token);
+  const bool bearer = req.authorization.starts_with(prefix);
+  const std::string presented = bearer ? req.authorization.substr(prefix.size()) : "";
+  if (req.path.starts_with("/v1/cluster/")) {
+    // Node-to-node routes: the cluster secret only; a user's token opens nothing here.
+    if (!cluster_secret.empty() && bearer && constant_time_equal(presented, cluster_secret))
+      return {std::nullopt, true};
+    return {http::error_response(Code::kUnauthorized,
+                                 cluster_secret.empty()
+                                     ? "this daemon is not in a cluster"
+                                     : "node-to-node routes need Authorization: Bearer <the "
+                                       "cluster secret>")};
+  }
+  const bool right = bearer && constant_time_equal(presented, token);
   if (right || req.path == "/healthz") return {std::nullopt, right};
   if (req.authorization.empty())
     return {http::error_response(

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "cli/cache_commands.h"
+#include "cli/cluster_commands.h"
 #include "cli/connection.h"
 #include "cli/deploy_commands.h"
 #include "cli/format.h"
@@ -47,6 +48,8 @@ void print_status(const json& c) {
   line("name", c.value("name", ""));
   line("state", state_cell(c));
   line("dir", c.value("dir", ""));
+  if (c.contains("release") && c["release"].is_string())
+    line("release", c["release"].get<std::string>());
   line("pid", c["pid"].is_null() ? "-" : std::to_string(c["pid"].get<int>()));
   line("processes", std::to_string(c.value("processes", 0)));
   line("uptime", c.value("uptime_ms", 0) ? human_uptime(c["uptime_ms"].get<int64_t>()) : "-");
@@ -262,6 +265,8 @@ int main(int argc, char** argv, const std::function<int()>& run_daemon) {
                           "shrink to this size (default: [cache] max_size)");
   cache_prune->add_flag("--all", all, "remove every entry no release uses");
   add_json(cache_prune);
+  auto* nodes = app.add_subcommand("nodes", "list the cluster's nodes, up and down");
+  add_json(nodes);
   auto* shutdown = app.add_subcommand("shutdown", "stop every component and the daemon");
   add_json(shutdown);
 
@@ -299,6 +304,7 @@ int main(int argc, char** argv, const std::function<int()>& run_daemon) {
     return print_component(*r, o.json_out);
   }
   if (ls->parsed()) return cmd_ls(client, o);
+  if (nodes->parsed()) return cmd_nodes(client, o.json_out);
   if (status->parsed()) {
     auto r = client.request("GET", "/v1/components/" + o.name);
     if (!r) return report(r.error());

@@ -58,6 +58,27 @@ void print_event(const http::SseEvent& ev, const json& e) {
       fmt::print("  stored in the install cache as {} ({} files)\n", key, e.value("files", 0));
     else
       fmt::print("  {}\n", e.value("warning", ""));
+  } else if (type == "cluster") {
+    auto names = [](const json& a) {
+      std::string out;
+      for (auto& n : a) out += (out.empty() ? "" : ", ") + n.get<std::string>();
+      return out;
+    };
+    const auto& expected = e.value("expected", json::array());
+    const auto& down = e.value("down", json::array());
+    if (expected.empty() && down.empty())
+      fmt::print("  cluster: this node is the only one\n");
+    else if (expected.empty())
+      fmt::print("  cluster: reaches no peer ({} down)\n", names(down));
+    else
+      fmt::print("  cluster: deploying to {}{}\n", names(expected),
+                 down.empty() ? "" : " (down: " + names(down) + ")");
+  } else if (type == "peer") {
+    std::string status = e.value("status", "running");
+    std::string what = status == "running" ? e.value("phase", "") : status;
+    if (e.contains("error") && e["error"].is_object())
+      what += ": " + e["error"].value("message", "") + " (" + e["error"].value("code", "") + ")";
+    fmt::print("  {}: {}\n", e.value("node", "?"), what);
   } else if (type == "gap") {
     fmt::print("  … {} events not kept\n", e.value("dropped", 0));
   }
@@ -94,7 +115,10 @@ int follow_deployment(http::Client& client, const std::string& id, bool json_out
     return report(Error{Code::kDaemonUnreachable, "lost the event stream of " + id});
   if (!json_out) {
     auto secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    if (status == "success")
+    if (status == "success" && end.contains("peer_results"))
+      fmt::print("done: {} succeeded on {} nodes in {:.1f}s\n", id, end["peer_results"].size() + 1,
+                 secs);
+    else if (status == "success")
       fmt::print("done: {} succeeded in {:.1f}s\n", id, secs);
     else
       fmt::print(stderr, "berth: deployment {} {}: {} ({}, during {})\n", id, status,
@@ -180,6 +204,10 @@ int cmd_deployments(http::Client& client, const std::string& name, bool json_out
     rows.push_back({d.value("id", ""), d.value("kind", ""), d.value("status", ""),
                     d.value("release", ""), human_uptime(now - d.value("created_at", int64_t{0})),
                     digest, error});
+    // A cluster deploy: one indented row per peer, under its deployment.
+    for (auto& p : d.value("peer_results", json::array()))
+      rows.push_back({"  " + p.value("node", "?"), "", p.value("status", ""), "", "", "",
+                      p["error"].is_object() ? p["error"].value("code", "") : ""});
   }
   fmt::print("{}", table(rows));
   return 0;

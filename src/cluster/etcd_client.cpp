@@ -139,7 +139,7 @@ asio::awaitable<Result<void>> Client::watch(const std::string& prefix, int64_t s
   auto c = make_call("/v3/watch", watch_request(prefix, prefix_end(prefix), start_revision));
   WatchDecoder decoder;
   std::optional<Error> bad;
-  auto on_data = [&](std::string_view chunk) {
+  const std::function<bool(std::string_view)> on_data = [&](std::string_view chunk) {
     auto messages = decoder.feed(chunk);
     if (!messages) {
       bad = messages.error();

@@ -7,6 +7,7 @@
 
 #include <cstdlib>
 
+#include "config/cluster_config_parse.h"
 #include "core/byte_size.h"
 
 namespace berth {
@@ -151,6 +152,10 @@ Result<DaemonConfig> load_daemon_config(const std::filesystem::path& home) {
         BERTH_TRY(parse_cache(*v.as_table(), file.string(), c.cache));
       } else if (key == "http" && v.is_table()) {
         BERTH_TRY(parse_http(*v.as_table(), file.string(), c.http));
+      } else if (key == "api" && v.is_table()) {
+        BERTH_TRY(parse_api_table(*v.as_table(), file.string(), c.api));
+      } else if (key == "cluster" && v.is_table()) {
+        BERTH_TRY(parse_cluster_table(*v.as_table(), file.string(), c.cluster));
       } else if (key == "daemon_log_rate" && v.is_integer() && v.as_integer()->get() >= 1 &&
                  v.as_integer()->get() <= 100'000) {
         c.daemon_log_rate = static_cast<int>(v.as_integer()->get());
@@ -185,7 +190,7 @@ Result<DaemonConfig> load_daemon_config(const std::filesystem::path& home) {
                         "log_max_bytes >= 4096, log_files 0-100, log_ring_lines >= 10, "
                         "upload_limit >= 1024, extract_max_bytes >= 1024, "
                         "extract_max_entries >= 1, releases_keep 1-1000, daemon_log_rate "
-                        "1-100000, [cache], [http])");
+                        "1-100000, [cache], [http], [api], [cluster])");
       }
     }
   }
@@ -201,6 +206,7 @@ Result<DaemonConfig> load_daemon_config(const std::filesystem::path& home) {
     BERTH_TRY(apply_cgroup(v, "BERTH_CGROUP", c));
   if (const char* v = std::getenv("BERTH_LEASE_RANGE"); v && *v)
     BERTH_TRY(parse_lease_range(v, "BERTH_LEASE_RANGE", c));
+  BERTH_TRY(finish_network_config(c.api, c.cluster, home));
   return c;
 }
 

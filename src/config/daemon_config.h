@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <string>
 
+#include "config/cluster_config.h"
 #include "core/duration.h"
 #include "core/error.h"
 
@@ -46,6 +47,8 @@ struct DaemonConfig {
   int releases_keep = 5;                      // releases kept per component for rollback
   CacheConfig cache;
   HttpConfig http;
+  ApiConfig api;
+  ClusterConfig cluster;
   // The daemon's own log: at most this many lines a second (bursts of 10x pass), the rest
   // counted and reported; a log file on stderr is rotated past log_max_bytes.
   int daemon_log_rate = 100;

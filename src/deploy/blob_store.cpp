@@ -43,42 +43,69 @@ Result<uint64_t> BlobStore::size_of(const std::string& digest) const {
 }
 
 asio::awaitable<Result<Blob>> BlobStore::ingest(http::BodyReader& body, const std::string& tag) {
-  std::error_code ec;
-  fs::create_directories(dir_, ec);
-  const auto tmp = incoming(tag);
-  Result<Blob> out = Blob{};
-  {
-    UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
-    if (!fd) out = fail(Code::kIoError, errno_message("create " + tmp.string(), errno));
-    Sha256 hash;
-    std::vector<char> buf(256 * 1024);
-    while (out) {
-      auto n = co_await body.read_some(buf.data(), buf.size());
-      if (!n) {
-        out = std::unexpected(n.error());
-        break;
-      }
-      if (*n == 0) break;
-      hash.update({buf.data(), *n});
-      for (size_t off = 0; off < *n;) {
-        ssize_t w = ::write(fd.get(), buf.data() + off, *n - off);
-        if (w < 0 && errno == EINTR) continue;
-        if (w < 0) {
-          out = fail(Code::kIoError, errno_message("write " + tmp.string(), errno));
-          break;
-        }
-        off += static_cast<size_t>(w);
-      }
-      out->size += *n;
-    }
-    if (out && out->size == 0) out = fail(Code::kBadRequest, "the upload is empty");
-    if (out && ::fsync(fd.get()) != 0) out = fail(Code::kIoError, errno_message("fsync", errno));
-    if (out) out->digest = hash.hex();
+  auto writer = BlobWriter::open(*this, tag);
+  BERTH_CO_TRY(writer);
+  std::vector<char> buf(256 * 1024);
+  for (;;) {
+    auto n = co_await body.read_some(buf.data(), buf.size());
+    BERTH_CO_TRY(n);
+    if (*n == 0) break;
+    BERTH_CO_TRY(writer->write({buf.data(), *n}));
   }
-  if (out)
-    if (auto r = file(tmp, out->digest); !r) out = std::unexpected(r.error());
-  if (!out) fs::remove(tmp, ec);
-  co_return out;
+  co_return writer->commit();
+}
+
+Result<BlobWriter> BlobWriter::open(const BlobStore& store, const std::string& tag) {
+  std::error_code ec;
+  fs::create_directories(store.dir_, ec);
+  auto tmp = store.incoming(tag);
+  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  if (!fd) return fail(Code::kIoError, errno_message("create " + tmp.string(), errno));
+  return BlobWriter(store, std::move(tmp), std::move(fd));
+}
+
+BlobWriter::BlobWriter(const BlobStore& store, fs::path tmp, UniqueFd fd)
+    : store_(&store), tmp_(std::move(tmp)), fd_(std::move(fd)), hash_(std::make_unique<Sha256>()) {}
+
+BlobWriter::BlobWriter(BlobWriter&& o) noexcept
+    : store_(o.store_),
+      tmp_(std::move(o.tmp_)),
+      fd_(std::move(o.fd_)),
+      hash_(std::move(o.hash_)),
+      size_(o.size_),
+      done_(o.done_) {
+  o.done_ = true;
+}
+
+BlobWriter::~BlobWriter() {
+  if (done_) return;
+  std::error_code ec;
+  fs::remove(tmp_, ec);
+}
+
+Result<void> BlobWriter::write(std::string_view bytes) {
+  hash_->update(bytes);
+  for (size_t off = 0; off < bytes.size();) {
+    ssize_t w = ::write(fd_.get(), bytes.data() + off, bytes.size() - off);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) return fail(Code::kIoError, errno_message("write " + tmp_.string(), errno));
+    off += static_cast<size_t>(w);
+  }
+  size_ += bytes.size();
+  return {};
+}
+
+Result<Blob> BlobWriter::commit(const std::string& expected) {
+  if (size_ == 0) return fail(Code::kBadRequest, "the payload is empty");
+  if (::fsync(fd_.get()) != 0) return fail(Code::kIoError, errno_message("fsync", errno));
+  Blob blob{hash_->hex(), size_};
+  if (!expected.empty() && blob.digest != expected)
+    return fail(Code::kDigestMismatch, "the payload received hashes to sha256:" + blob.digest +
+                                           ", not the sha256:" + expected + " asked for");
+  fd_ = UniqueFd();
+  BERTH_TRY(store_->file(tmp_, blob.digest));
+  done_ = true;
+  return blob;
 }
 
 Result<void> BlobStore::file(const fs::path& tmp, const std::string& digest) const {

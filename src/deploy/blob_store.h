@@ -6,10 +6,12 @@
 #include <boost/asio/awaitable.hpp>
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <set>
 #include <string>
 
 #include "core/error.h"
+#include "core/sha256.h"
 #include "core/unique_fd.h"
 #include "http/message.h"
 
@@ -18,6 +20,33 @@ namespace berth {
 struct Blob {
   std::string digest;  // lowercase hex sha256
   uint64_t size = 0;
+};
+
+class BlobStore;
+
+// One payload being written: to blobs/.incoming-TAG, hashed on the way, filed under its digest
+// only by commit(). Destroyed uncommitted, it leaves nothing behind.
+class BlobWriter {
+ public:
+  static Result<BlobWriter> open(const BlobStore& store, const std::string& tag);
+  BlobWriter(BlobWriter&&) noexcept;
+  BlobWriter& operator=(BlobWriter&&) = delete;
+  ~BlobWriter();
+
+  Result<void> write(std::string_view bytes);  // io_error on a failed write (a full disk)
+  uint64_t size() const { return size_; }
+  // fsyncs and files it. With `expected` (a peer's payload): digest_mismatch unless the bytes
+  // hash to it, and nothing is filed. Empty payloads are refused (bad_request).
+  Result<Blob> commit(const std::string& expected = "");
+
+ private:
+  BlobWriter(const BlobStore& store, std::filesystem::path tmp, UniqueFd fd);
+  const BlobStore* store_;
+  std::filesystem::path tmp_;
+  UniqueFd fd_;
+  std::unique_ptr<Sha256> hash_;
+  uint64_t size_ = 0;
+  bool done_ = false;
 };
 
 class BlobStore {
@@ -40,6 +69,7 @@ class BlobStore {
   size_t sweep_incoming() const;
 
  private:
+  friend class BlobWriter;
   std::filesystem::path incoming(const std::string& tag) const;
   Result<void> file(const std::filesystem::path& incoming, const std::string& digest) const;
 

@@ -64,6 +64,7 @@ struct Deployer::Active {
   Error cancel_error;  // why, once `cancel` is set
   std::function<void()> stop_install;
   std::optional<Guard> guard;
+  bool concluded = false;
 };
 
 // The first observer: each phase becomes a `phase` event in the deployment's own log.
@@ -164,20 +165,29 @@ asio::awaitable<Result<DeploymentRow>> Deployer::receive(const std::string& name
   a->row.size = static_cast<int64_t>(blob->size);
   if (auto r = repo_.set_payload(a->row.id, blob->digest, a->row.size); !r)
     spdlog::error("deployment {}: {}", a->row.id, r.error().message);
+  if (replication_)
+    if (auto announced = co_await replication_->announce(a->row); !announced) {
+      const Error why = announced.error();
+      finish(*a, std::unexpected(why));
+      co_return std::unexpected(why);
+    }
   launch(a);
   co_return a->row;
 }
 
 asio::awaitable<Result<DeploymentRow>> Deployer::start(const std::string& name,
                                                        const std::string& digest,
-                                                       const std::string& origin) {
+                                                       const std::string& origin,
+                                                       StartOptions options) {
   BERTH_CO_TRY(check_name(name));
   if (target_.shutting_down()) co_return fail(Code::kShuttingDown, "the daemon is shutting down");
   auto size = blobs_.size_of(digest);
   BERTH_CO_TRY(size);
   BERTH_CO_TRY(co_await target_.admit(name));
   DeploymentRow row;
-  row.id = row.release = new_id();
+  row.id = options.id.empty() ? new_id() : options.id;
+  row.release = options.release.empty() ? row.id : options.release;
+  row.kind = options.kind;
   row.previous = releases_.current(name);
   row.digest = digest;
   row.size = static_cast<int64_t>(*size);
@@ -225,6 +235,10 @@ asio::awaitable<void> Deployer::pipeline(std::shared_ptr<Active> a) {
     // A bug must end this deployment, not the daemon.
     r = fail(Code::kInternal, std::string("deploy pipeline: ") + e.what());
   }
+  if (replication_) {
+    conclude(*a, r);
+    if (a->row.status != DeploymentStatus::kInterrupted) co_await replication_->settle(a->row);
+  }
   finish(*a, r);
   --pipelines_;
   turn_.notify_all();
@@ -265,7 +279,7 @@ asio::awaitable<void> Deployer::shutdown() {
 // The pipeline, in order: wait for this component's earlier deploys, extract, install, then
 // switch releases and restart once. A cancel (destroy, shutdown) stops it at the next step.
 asio::awaitable<Result<void>> Deployer::phases(Active& a) {
-  const std::string name = a.row.component, id = a.row.id;
+  const std::string name = a.row.component, id = a.row.id, release = a.row.release;
   auto& q = queue_[name];
   if (q.front() != id) {
     a.log->append("info", {{"message", "waiting for deployment " + q.front() + " to finish"}});
@@ -275,14 +289,14 @@ asio::awaitable<Result<void>> Deployer::phases(Active& a) {
     co_await turn_.wait_until(my_turn, std::chrono::steady_clock::time_point::max());
   }
   if (a.cancel) co_return std::unexpected(a.cancel_error);
-  if (a.row.kind == DeploymentKind::kDeploy) {
+  if (a.row.kind != DeploymentKind::kRollback) {
     auto extracted = co_await extract(a);
     if (!extracted && a.cancel) co_return std::unexpected(a.cancel_error);
     BERTH_CO_TRY(extracted);
     auto installed = co_await install(a);
     if (!installed || a.cancel) {
       std::error_code ec;
-      fs::remove_all(releases_.release_dir(name, id), ec);
+      fs::remove_all(releases_.release_dir(name, release), ec);
       if (a.cancel) co_return std::unexpected(a.cancel_error);
       co_return installed;
     }
@@ -292,7 +306,7 @@ asio::awaitable<Result<void>> Deployer::phases(Active& a) {
 
 asio::awaitable<Result<void>> Deployer::extract(Active& a) {
   set_phase(a, "extracting");
-  const std::string name = a.row.component, id = a.row.id;
+  const std::string name = a.row.component, id = a.row.release;  // the release's directory
   auto staging = releases_.staging_dir(name, id);
   std::error_code ec;
   fs::create_directories(staging, ec);
@@ -325,7 +339,7 @@ asio::awaitable<Result<void>> Deployer::extract(Active& a) {
 
 asio::awaitable<Result<void>> Deployer::install(Active& a) {
   set_phase(a, "installing");
-  auto dir = releases_.release_dir(a.row.component, a.row.id);
+  auto dir = releases_.release_dir(a.row.component, a.row.release);
   auto manifest = load_manifest(dir);
   BERTH_CO_TRY(manifest);
   auto plan = plan_install(dir, manifest->install);
@@ -352,7 +366,7 @@ asio::awaitable<Result<void>> Deployer::run_installer(Active& a, const InstallPl
   std::weak_ptr<DeploymentLog> weak = a.log;
   InstallRun run{ctx_.io,
                  ctx_.reaper,
-                 releases_.release_dir(a.row.component, a.row.id),
+                 releases_.release_dir(a.row.component, a.row.release),
                  plan,
                  timeout,
                  cgroup_dir,
@@ -372,7 +386,7 @@ asio::awaitable<Result<void>> Deployer::run_installer(Active& a, const InstallPl
 // install timeout, after which the install runs here without the cache rather than fail.
 asio::awaitable<Result<void>> Deployer::cached_install(Active& a, const InstallPlan& plan,
                                                        std::chrono::milliseconds timeout) {
-  const auto dir = releases_.release_dir(a.row.component, a.row.id);
+  const auto dir = releases_.release_dir(a.row.component, a.row.release);
   std::shared_ptr<DeploymentLog> log = a.log;
   CachedInstall job{ctx_.io,
                     *cache_,
@@ -446,9 +460,11 @@ asio::awaitable<Result<void>> Deployer::activate_and_restart(Active& a) {
   co_return std::unexpected(why);
 }
 
-void Deployer::finish(Active& a, const Result<void>& r) {
-  // Watchers resume before anyone is told the deployment ended.
+void Deployer::conclude(Active& a, const Result<void>& r) {
+  // Watchers resume before anyone is told the deployment ended (or waits for peers).
   a.guard.reset();
+  if (a.concluded) return;  // the replication hook may have folded the status since
+  a.concluded = true;
   if (r) {
     a.row.status = DeploymentStatus::kSuccess;
   } else {
@@ -458,6 +474,10 @@ void Deployer::finish(Active& a, const Result<void>& r) {
     a.row.error = r.error();
     a.row.error_phase = a.row.phase;
   }
+}
+
+void Deployer::finish(Active& a, const Result<void>& r) {
+  conclude(a, r);
   a.row.phase = std::string(to_string(a.row.status));
   a.row.ended_at = now_ms();
   a.log->append("end", end_event(a.row));

@@ -26,6 +26,7 @@
 #include "deploy/installer.h"
 #include "deploy/observer.h"
 #include "deploy/release_store.h"
+#include "deploy/replication.h"
 #include "http/message.h"
 #include "proc/cgroup.h"
 #include "proc/reaper.h"
@@ -57,10 +58,16 @@ class Deployer {
   boost::asio::awaitable<Result<DeploymentRow>> receive(const std::string& name,
                                                         http::BodyReader& body);
   // A deploy of a payload already in the blob store (not_found when it is not), `origin`
-  // saying where it came from. Returns the record; the pipeline runs on.
+  // saying where it came from. Returns the record; the pipeline runs on. A cluster peer
+  // passes the origin's deployment and release ids; by default both are new.
+  struct StartOptions {
+    std::string id, release;
+    DeploymentKind kind = DeploymentKind::kDeploy;
+  };
   boost::asio::awaitable<Result<DeploymentRow>> start(const std::string& name,
                                                       const std::string& digest,
-                                                      const std::string& origin);
+                                                      const std::string& origin,
+                                                      StartOptions options);
   // Back to release `to` (a deployment id), or to the newest earlier release when empty.
   Result<DeploymentRow> rollback(const std::string& name, const std::string& to);
   // The live event log of a running deployment; null once it has ended.
@@ -77,6 +84,8 @@ class Deployer {
   void release_cache_uses() { uses_.release_gone(); }
   // Observers hear of every phase and end after the event log; they must outlive the deployer.
   void add_observer(DeploymentObserver* o) { observers_.push_back(o); }
+  // The cluster's hook (null: one machine); it must outlive the deployer.
+  void set_replication(ReplicationHook* hook) { replication_ = hook; }
 
   DeploymentRepo& repo() { return repo_; }
   const ReleaseStore& releases() const { return releases_; }
@@ -100,6 +109,8 @@ class Deployer {
   boost::asio::awaitable<Result<void>> activate_and_restart(Active& a);
   void set_phase(Active& a, const std::string& phase);
   void cancel(Active& a, Error why);
+  // The status a pipeline's result gives, then the single terminal write.
+  void conclude(Active& a, const Result<void>& r);
   void finish(Active& a, const Result<void>& r);
   void prune(const std::string& name);
   void end_lifecycle(const std::string& name, DeploymentLog& log);
@@ -113,6 +124,7 @@ class Deployer {
   CacheUses uses_;
   std::unique_ptr<EventLogObserver> event_log_;  // observers_[0]
   std::vector<DeploymentObserver*> observers_;
+  ReplicationHook* replication_ = nullptr;
   boost::asio::thread_pool pool_{1};  // extraction: blocking file I/O off the event loop
   std::map<std::string, std::shared_ptr<Active>> active_;
   std::map<std::string, std::deque<std::string>> queue_;  // per component, arrival order

@@ -17,6 +17,9 @@ json end_event(const DeploymentRow& row) {
   if (row.error)
     end["error"] = {
         {"code", row.error->code}, {"message", row.error->message}, {"phase", row.error_phase}};
+  if (auto peers = json::parse(row.peer_results, nullptr, false);
+      peers.is_array() && !peers.empty())
+    end["peer_results"] = peers;
   return end;
 }
 
@@ -31,10 +34,10 @@ Result<void> recover_deployments(boost::asio::any_io_executor ex, DeploymentRepo
   BERTH_TRY(rows);
   for (auto& row : *rows) {
     std::error_code ec;
-    fs::remove_all(releases.staging_dir(row.component, row.id), ec);
+    fs::remove_all(releases.staging_dir(row.component, row.release), ec);
     std::string note;
     auto current = releases.current(row.component);
-    const bool deploy = row.kind == DeploymentKind::kDeploy;
+    const bool deploy = row.kind != DeploymentKind::kRollback;
     if (deploy && current == row.release && row.previous &&
         releases.has_release(row.component, *row.previous)) {
       // Killed after the flip: put the release that ran before back.

@@ -42,6 +42,10 @@ Deployer& ApiBackend::deployer() {
   return host_.deployer();
 }
 
+cluster::Node* ApiBackend::cluster() {
+  return host_.cluster();
+}
+
 InstallCache* ApiBackend::cache() {
   return host_.cache();
 }

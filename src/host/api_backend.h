@@ -22,6 +22,7 @@ class ApiBackend final : public api::Backend {
       const std::set<std::string>& live) override;
   Deployer& deployer() override;
   InstallCache* cache() override;
+  cluster::Node* cluster() override;
   api::Health health() const override;
   void request_shutdown() override;
   bool shutting_down() const override;

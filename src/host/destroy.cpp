@@ -74,6 +74,7 @@ asio::awaitable<Result<bool>> Host::destroy(const std::string& name) {
   if (done) {
     tombstones_.insert(name);
     components_.erase(name);
+    components_changed();
     spdlog::info("{}: destroyed", name);
   } else {
     // Not tombstoned: still listed, shown as destroy_failed; another destroy retries.

@@ -127,13 +127,19 @@ int Host::run() {
 
   api_ = std::make_unique<ApiBackend>(*this);
   api::register_routes(router_, *api_);
-  std::string token = token_;
+  std::string token = token_, secret = config_.cluster.secret;
   server_ = std::make_unique<http::Server>(
-      io_, router_, [token](const http::Request& req) { return api::authorize(req, token); },
+      io_, router_,
+      [token, secret](const http::Request& req) { return api::authorize(req, token, secret); },
       http::ServerLimits{16 * 1024, config_.body_limit, config_.upload_limit,
                          config_.http.header_timeout, config_.http.idle_timeout,
                          config_.http.io_timeout, config_.http.max_connections});
-  auto port = server_->listen("127.0.0.1", config_.port);
+  if (!is_loopback_address(config_.api.listen))
+    spdlog::warn(
+        "the API listens on {} without TLS (api.insecure_http = true): tokens and the "
+        "cluster secret cross the network in clear",
+        config_.api.listen);
+  auto port = server_->listen(config_.api.listen, config_.port);
   if (!port) {
     fmt::print(stderr, "berth daemon: {}\n", port.error().message);
     return 1;
@@ -143,8 +149,9 @@ int Host::run() {
     fmt::print(stderr, "berth daemon: {}\n", r.error().message);
     return 1;
   }
-  spdlog::info("berth {} listening on 127.0.0.1:{} (home {})", BERTH_VERSION, port_,
+  spdlog::info("berth {} listening on {}:{} (home {})", BERTH_VERSION, config_.api.listen, port_,
                config_.home.string());
+  join_cluster();
 
   if (!unfinished.empty())
     asio::co_spawn(io_, resume_destroys(std::move(unfinished)), asio::detached);
@@ -166,9 +173,32 @@ void Host::request_shutdown() {
   asio::co_spawn(io_, shutdown(), asio::detached);
 }
 
+void Host::join_cluster() {
+  if (!config_.cluster.enabled()) return;
+  const std::string url = !config_.cluster.advertise.empty()
+                              ? config_.cluster.advertise
+                              : fmt::format("http://{}:{}", config_.api.listen, port_);
+  auto names = [this] {
+    std::vector<std::string> out;
+    for (auto& [n, c] : components_) out.push_back(n);
+    return out;
+  };
+  cluster_ = std::make_unique<cluster::Node>(
+      cluster::NodeContext{io_, config_.cluster, *deployer_, BERTH_VERSION, names});
+  deployer_->set_replication(&cluster_->replicator());
+  deployer_->add_observer(&cluster_->replicator());
+  cluster_->start(url);
+}
+
+void Host::components_changed() {
+  if (cluster_) cluster_->components_changed();
+}
+
 asio::awaitable<void> Host::shutdown() {
   server_->close();
+  if (cluster_) cluster_->replicator().stop();  // deploys stop waiting for peers
   co_await deployer_->shutdown();
+  if (cluster_) co_await cluster_->stop();  // peers see this node down at once
   // Stop all trees in parallel, each with its own grace; desired state is left as is so the
   // next daemon brings the same components back.
   auto pending = std::make_shared<size_t>(components_.size());
@@ -230,6 +260,7 @@ Result<std::shared_ptr<Component>> Host::run_component(const std::string& dir_te
     c = std::make_shared<Component>(*ctx_, name, dir, watch);
   BERTH_TRY(component_repo_->upsert({name, dir.string(), Desired::kRunning, watch}));
   components_[name] = c;
+  components_changed();
   if (auto r = c->start_now(); !r) {
     (void)component_repo_->set_desired(name, Desired::kStopped);
     return std::unexpected(r.error());
@@ -242,6 +273,7 @@ Result<std::shared_ptr<Component>> Host::adopt_deployed(const std::string& name,
   BERTH_TRY(component_repo_->upsert({name, link.string(), Desired::kRunning, false}));
   auto c = std::make_shared<Component>(*ctx_, name, link, false);
   components_[name] = c;
+  components_changed();
   return c;
 }
 

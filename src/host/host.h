@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "api/backend.h"
+#include "cluster/node.h"
 #include "config/daemon_config.h"
 #include "config/home.h"
 #include "deploy/deploy_target.h"
@@ -45,6 +46,7 @@ class Host final : public DeployTarget {
   Result<void> set_desired(const std::string& name, bool running);
   Deployer& deployer() { return *deployer_; }
   InstallCache* cache() { return cache_.get(); }
+  cluster::Node* cluster() { return cluster_.get(); }  // null: not in a cluster
 
   // --- destroy and reconcile (host/destroy.cpp) ---
   // Cancels its deploys, stops the tree (every member gone), drops its watches, removes its
@@ -85,6 +87,10 @@ class Host final : public DeployTarget {
   // Destroys recorded but not finished by a previous daemon (killed mid-teardown).
   boost::asio::awaitable<void> resume_destroys(std::vector<std::string> names);
   boost::asio::awaitable<void> shutdown();
+  // Joins the cluster when [cluster] is set, once the API listens (peers need its URL).
+  void join_cluster();
+  // The set of components changed: the cluster's node record says so.
+  void components_changed();
 
   DaemonConfig config_;
   boost::asio::io_context io_;
@@ -106,7 +112,8 @@ class Host final : public DeployTarget {
   std::set<std::string> tombstones_;  // mirror of the tombstones table
   std::set<std::string> destroying_;
   std::unique_ptr<StateEvent> destroy_ended_;
-  std::unique_ptr<api::Backend> api_;  // what the routes see of this host
+  std::unique_ptr<cluster::Node> cluster_;  // after the deployer: it observes deploys
+  std::unique_ptr<api::Backend> api_;       // what the routes see of this host
   http::Router router_;
   std::unique_ptr<http::Server> server_;
   uint16_t port_ = 0;

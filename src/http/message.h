@@ -4,10 +4,12 @@
 #include <boost/asio/awaitable.hpp>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 
 #include "core/error.h"
+#include "core/unique_fd.h"
 
 namespace berth::http {
 
@@ -51,6 +53,10 @@ struct Response {
   std::string content_type = "application/json";
   // When set, the server sends `text/event-stream` headers and hands the stream over.
   std::function<boost::asio::awaitable<void>(SseWriter&)> sse;
+  // When set, the body is this file's first `file_size` bytes, sent in pieces (a payload to a
+  // peer), never read whole into memory.
+  std::shared_ptr<UniqueFd> file;
+  uint64_t file_size = 0;
 };
 
 // {"error": {"code", "message"}} with the code's HTTP status.

@@ -6,7 +6,15 @@
 namespace berth {
 
 std::string_view to_string(DeploymentKind k) {
-  return k == DeploymentKind::kRollback ? "rollback" : "deploy";
+  switch (k) {
+    case DeploymentKind::kDeploy:
+      return "deploy";
+    case DeploymentKind::kRollback:
+      return "rollback";
+    case DeploymentKind::kConverge:
+      return "converge";
+  }
+  return "deploy";
 }
 
 std::string_view to_string(DeploymentStatus s) {
@@ -21,6 +29,8 @@ std::string_view to_string(DeploymentStatus s) {
       return "rolled_back";
     case DeploymentStatus::kInterrupted:
       return "interrupted";
+    case DeploymentStatus::kPartial:
+      return "partial";
   }
   return "failed";
 }
@@ -36,8 +46,9 @@ void to_json(nlohmann::json& j, DeploymentStatus s) {
 namespace {
 
 DeploymentStatus status_from(const std::string& s) {
-  for (auto st : {DeploymentStatus::kRunning, DeploymentStatus::kSuccess, DeploymentStatus::kFailed,
-                  DeploymentStatus::kRolledBack, DeploymentStatus::kInterrupted})
+  for (auto st :
+       {DeploymentStatus::kRunning, DeploymentStatus::kSuccess, DeploymentStatus::kFailed,
+        DeploymentStatus::kRolledBack, DeploymentStatus::kInterrupted, DeploymentStatus::kPartial})
     if (to_string(st) == s) return st;
   return DeploymentStatus::kFailed;
 }
@@ -50,7 +61,10 @@ DeploymentRow read_row(Stmt& s) {
   DeploymentRow r;
   r.id = s.text_col(0);
   r.component = s.text_col(1);
-  r.kind = s.text_col(2) == "rollback" ? DeploymentKind::kRollback : DeploymentKind::kDeploy;
+  const auto kind = s.text_col(2);
+  r.kind = kind == "rollback"   ? DeploymentKind::kRollback
+           : kind == "converge" ? DeploymentKind::kConverge
+                                : DeploymentKind::kDeploy;
   r.release = s.text_col(3);
   if (!s.is_null(4)) r.previous = s.text_col(4);
   if (!s.is_null(5)) r.digest = s.text_col(5);

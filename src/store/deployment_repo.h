@@ -13,10 +13,12 @@
 
 namespace berth {
 
-enum class DeploymentKind { kDeploy, kRollback };
+// kConverge: a cluster node catching up with the desired release (cluster/replicator.h).
+enum class DeploymentKind { kDeploy, kRollback, kConverge };
 // kRunning until the terminal write; kRolledBack: the new release failed to start and the
-// previous one runs again; kInterrupted: the daemon stopped during it.
-enum class DeploymentStatus { kRunning, kSuccess, kFailed, kRolledBack, kInterrupted };
+// previous one runs again; kInterrupted: the daemon stopped during it; kPartial (a cluster
+// deploy): this node succeeded and a peer did not.
+enum class DeploymentStatus { kRunning, kSuccess, kFailed, kRolledBack, kInterrupted, kPartial };
 
 std::string_view to_string(DeploymentKind k);
 std::string_view to_string(DeploymentStatus s);
@@ -38,7 +40,7 @@ struct DeploymentRow {
   std::string error_phase;
   std::string peer_results = "[]";
   std::string install;  // JSON: what the install phase did (cache hit or miss, key); "" if none
-  std::string origin = "upload";  // where it came from: "upload", "blob", a peer's name
+  std::string origin = "upload";  // where it came from: "upload", "blob", "rollback", a node
 };
 
 struct EventRow {

@@ -102,7 +102,7 @@ TEST_F(EtcdClientTest, AWatchSeesPutsAndDeletesAndStopsWhenCancelled) {
   asio::co_spawn(
       io,
       [&]() -> asio::awaitable<void> {
-        auto on_message = [&](etcd::WatchMessage& m) {
+        const std::function<void(etcd::WatchMessage&)> on_message = [&](etcd::WatchMessage& m) {
           created = created || m.created;
           for (auto& e : m.events) events.push_back(e);
         };
@@ -135,7 +135,7 @@ TEST_F(EtcdClientTest, AWatchFromACompactedRevisionIsCancelledWithTheCompactRevi
   asio::co_spawn(
       io,
       [&]() -> asio::awaitable<void> {
-        auto on_message = [&](etcd::WatchMessage& m) {
+        const std::function<void(etcd::WatchMessage&)> on_message = [&](etcd::WatchMessage& m) {
           if (m.canceled) {
             cancel = m;
             handle->cancel();

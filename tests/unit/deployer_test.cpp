@@ -107,7 +107,10 @@ class DeployerTest : public ::testing::Test {
     std::optional<Result<DeploymentRow>> row;
     asio::co_spawn(
         io,
-        [&]() -> asio::awaitable<void> { row = co_await deployer->start(name, digest, "peer:n2"); },
+        [&]() -> asio::awaitable<void> {
+          const Deployer::StartOptions opts;
+          row = co_await deployer->start(name, digest, "peer:n2", opts);
+        },
         asio::detached);
     while (!row) io.run_one();
     return *row;

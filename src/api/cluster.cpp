@@ -1,0 +1,83 @@
+// GET /v1/nodes (every node of the cluster, up or down) and the node-to-node route
+// GET /v1/cluster/blobs/{digest} (a payload for a peer; api::authorize admits only the
+// cluster secret there).
+#include "api/reply.h"
+#include "api/resources.h"
+#include "cluster/node.h"
+
+namespace berth::api {
+namespace asio = boost::asio;
+using json = nlohmann::json;
+
+namespace {
+
+http::Response not_in_cluster() {
+  return http::error_response(Code::kNotInCluster,
+                              "this daemon is not in a cluster ([cluster] etcd is not set)");
+}
+
+json nodes_json(const cluster::Node& node, const Backend& b) {
+  const auto& v = node.view();
+  json nodes = json::array();
+  for (auto& [name, s] : v.nodes) {
+    const bool self = name == v.self;
+    json components = json::array();
+    if (self) {
+      for (auto& c : b.components()) components.push_back(c->name());
+    } else {
+      for (auto& c : s.record.components) components.push_back(c);
+    }
+    nodes.push_back({{"name", name},
+                     {"url", s.record.url},
+                     {"version", s.record.version},
+                     {"state", self || s.up ? "up" : "down"},
+                     {"started_at", s.record.started_at},
+                     {"components", components},
+                     {"self", self}});
+  }
+  json out{{"self", v.self}, {"connected", v.connected}, {"nodes", nodes}};
+  out["disconnected_since"] = v.connected ? json() : json(v.disconnected_since);
+  if (!v.connected) out["error"] = v.last_error;
+  return out;
+}
+
+bool is_digest(const std::string& d) {
+  return d.size() == 64 && d.find_first_not_of("0123456789abcdef") == std::string::npos;
+}
+
+}  // namespace
+
+void add_cluster_routes(http::Router& router, Backend& b) {
+  router.add("GET", "/v1/nodes", [&b](http::Request&) -> asio::awaitable<http::Response> {
+    auto* node = b.cluster();
+    if (!node) co_return not_in_cluster();
+    co_return ok(nodes_json(*node, b));
+  });
+  router.add("GET", "/v1/cluster/blobs/{digest}",
+             [&b](http::Request& req) -> asio::awaitable<http::Response> {
+               auto* node = b.cluster();
+               if (!node) co_return not_in_cluster();
+               const std::string digest = req.params["digest"];
+               if (!is_digest(digest))
+                 co_return http::error_response(Code::kBadRequest,
+                                                "expected a sha256 digest in lowercase hex");
+               auto slot = node->serving_slot();
+               if (!slot)
+                 co_return http::error_response(Code::kBusy,
+                                                "this node serves too many payloads at once; "
+                                                "try another holder");
+               auto fd = b.deployer().blobs().open(digest);
+               if (!fd) co_return http::error_response(fd.error());
+               auto size = b.deployer().blobs().size_of(digest);
+               if (!size) co_return http::error_response(size.error());
+               http::Response r;
+               r.content_type = "application/octet-stream";
+               // The slot goes when the server drops the file, after the last byte is sent.
+               r.file = std::shared_ptr<UniqueFd>(new UniqueFd(std::move(*fd)),
+                                                  [slot](UniqueFd* f) { delete f; });
+               r.file_size = *size;
+               co_return r;
+             });
+}
+
+}  // namespace berth::api

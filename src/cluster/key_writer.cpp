@@ -1,0 +1,69 @@
+#include "cluster/key_writer.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+
+namespace berth::cluster {
+namespace asio = boost::asio;
+
+KeyWriter::KeyWriter(asio::any_io_executor ex, etcd::Client& client)
+    : ex_(ex), client_(client), idle_(ex) {}
+
+KeyWriter::~KeyWriter() = default;
+
+void KeyWriter::put(const std::string& key, const std::string& value, int64_t lease) {
+  if (stopping_) return;
+  auto& s = slots_[key];
+  s.value = value;
+  s.lease = lease;
+  s.pending = true;
+  if (s.running) return;  // the running drain picks the new value up
+  s.running = true;
+  ++running_;
+  asio::co_spawn(ex_, drain(key), asio::detached);
+}
+
+asio::awaitable<void> KeyWriter::drain(std::string key) {
+  auto delay = std::chrono::milliseconds(100);
+  for (;;) {
+    auto& s = slots_[key];
+    if (!s.pending || stopping_) break;
+    s.pending = false;
+    const std::string value = s.value;
+    const int64_t lease = s.lease;
+    auto r = co_await client_.put(key, value, lease);
+    if (r) {
+      delay = std::chrono::milliseconds(100);
+      continue;
+    }
+    spdlog::warn("cluster: writing {} failed, retrying: {}", key, r.error().message);
+    auto& again = slots_[key];
+    if (!again.pending) {  // nothing newer: this value must still land
+      again.pending = true;
+      again.value = value;
+      again.lease = lease;
+    }
+    const std::function<bool()> stopping = [this] { return stopping_; };
+    co_await idle_.wait_until(stopping, StateEvent::Clock::now() + delay);  // stop() wakes it
+    delay = std::min(delay * 2, std::chrono::milliseconds(5000));
+  }
+  slots_[key].running = false;
+  --running_;
+  idle_.notify_all();
+}
+
+asio::awaitable<void> KeyWriter::flushed() {
+  const std::function<bool()> done = [this] { return running_ == 0 || stopping_; };
+  co_await idle_.wait_until(done, StateEvent::Clock::time_point::max());
+}
+
+asio::awaitable<void> KeyWriter::stop() {
+  stopping_ = true;
+  idle_.notify_all();
+  const std::function<bool()> done = [this] { return running_ == 0; };
+  co_await idle_.wait_until(done, StateEvent::Clock::time_point::max());
+}
+
+}  // namespace berth::cluster

@@ -1,0 +1,311 @@
+#include "cluster/replicator.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <nlohmann/json.hpp>
+
+#include "cluster/payload_fetch.h"
+#include "core/duration.h"
+
+namespace berth::cluster {
+namespace asio = boost::asio;
+using json = nlohmann::json;
+
+namespace {
+
+bool contains(const std::vector<std::string>& v, const std::string& s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
+
+std::string join(const std::vector<std::string>& v) {
+  std::string out;
+  for (auto& s : v) out += (out.empty() ? "" : ", ") + s;
+  return out;
+}
+
+json peer_event(const PeerResult& r) {
+  json e{{"node", r.node}, {"phase", r.phase}, {"status", r.status}};
+  if (r.error) e["error"] = {{"code", r.error->code}, {"message", r.error->message}};
+  return e;
+}
+
+}  // namespace
+
+Replicator::Replicator(ReplicatorContext ctx) : ctx_(std::move(ctx)), changed_(ctx_.ex) {}
+
+bool Replicator::Pending::done() const {
+  for (auto& n : expected) {
+    auto it = results.find(n);
+    if (it == results.end() || !it->second.terminal()) return false;
+  }
+  return true;
+}
+
+// --- the origin ---
+
+asio::awaitable<Result<void>> Replicator::announce(DeploymentRow& row) {
+  const auto& v = ctx_.view;
+  if (!v.connected)
+    co_return fail(Code::kClusterUnavailable,
+                   "this node cannot reach etcd (since " +
+                       format_duration(Millis(now_ms() - v.disconnected_since)) +
+                       " ago: " + v.last_error + "); nothing was deployed");
+  Desired d;
+  d.release = row.release;
+  d.digest = *row.digest;
+  d.size = row.size;
+  d.deployment = row.id;
+  d.origin = v.self;
+  d.expected = v.up_peers();
+  DeployRecord rec;
+  rec.id = row.id;
+  rec.component = row.component;
+  rec.digest = d.digest;
+  rec.size = d.size;
+  rec.origin = d.origin;
+  rec.expected = d.expected;
+  rec.created_at = row.created_at;
+  using etcd::Compare, etcd::TxnOp;
+  const std::vector<Compare> compare = {
+      {ctx_.keys.deploy(row.id), Compare::Target::kCreate, Compare::Op::kEqual, 0, ""}};
+  const std::vector<TxnOp> ops = {
+      {TxnOp::Kind::kPut, ctx_.keys.deploy(row.id), encode(rec), "", 0},
+      {TxnOp::Kind::kPut, ctx_.keys.comp(row.component), encode(d), "", 0},
+      {TxnOp::Kind::kPut, ctx_.keys.have(d.digest, v.self), "", "", ctx_.lease()}};
+  attempted_.insert(row.release);  // before the txn: its watch event may come back first
+  auto txn = co_await ctx_.etcd.txn(compare, ops);
+  if (!txn || !txn->succeeded) attempted_.erase(row.release);
+  BERTH_CO_TRY(txn);
+  if (!txn->succeeded)
+    co_return fail(Code::kConflict, "deployment " + row.id + " is already in the cluster");
+  Pending p;
+  p.expected = d.expected;
+  p.down = v.down_members();
+  pending_[row.id] = std::move(p);
+  if (auto log = ctx_.deployer.live_log(row.id))
+    log->append("cluster", {{"expected", d.expected}, {"down", pending_[row.id].down}});
+  co_return Result<void>{};
+}
+
+void Replicator::on_peer(const std::string& id, const std::string& node, const std::string& value) {
+  auto it = pending_.find(id);
+  if (it == pending_.end()) return;
+  auto r = decode_peer(value);
+  if (!r) return;
+  r->node = node;
+  auto& slot = it->second.results[node];
+  if (slot.terminal()) return;  // already ended (or given up on): later news changes nothing
+  const size_t seen = slot.phases.size();
+  slot = *r;
+  if (auto log = ctx_.deployer.live_log(id)) {
+    // One line per phase, the ones a coalesced write carried included, then the end.
+    for (size_t i = seen; i < slot.phases.size(); ++i)
+      log->append("peer", {{"node", node}, {"phase", slot.phases[i]}, {"status", "running"}});
+    if (slot.terminal()) log->append("peer", peer_event(slot));
+  }
+  changed_.notify_all();
+}
+
+void Replicator::on_node_gone(const std::string& node, const std::string& why) {
+  for (auto& [id, p] : pending_) {
+    if (!contains(p.expected, node)) continue;
+    auto& slot = p.results[node];
+    if (slot.terminal()) continue;
+    slot.node = node;
+    slot.status = "down";
+    slot.error = Error{Code::kUnreachable, node + " " + why + " during the deploy"};
+    slot.ended_at = now_ms();
+    if (auto log = ctx_.deployer.live_log(id)) log->append("peer", peer_event(slot));
+  }
+  changed_.notify_all();
+}
+
+asio::awaitable<void> Replicator::settle(DeploymentRow& row) {
+  auto it = pending_.find(row.id);
+  if (it == pending_.end()) co_return;
+  if (!it->second.done())
+    if (auto log = ctx_.deployer.live_log(row.id))
+      log->append("info", {{"message", "waiting for " + join(it->second.expected)}});
+  const std::string id = row.id;
+  const std::function<bool()> done = [this, id] {
+    auto p = pending_.find(id);
+    return stopping_ || p == pending_.end() || p->second.done();
+  };
+  co_await changed_.wait_until(done, StateEvent::Clock::now() + ctx_.config.peer_timeout);
+  it = pending_.find(id);
+  if (it == pending_.end()) co_return;
+  fold(row, it->second);
+  pending_.erase(it);
+}
+
+void Replicator::fold(DeploymentRow& row, Pending& p) {
+  std::vector<PeerResult> results;
+  std::vector<std::string> failed;
+  for (auto& n : p.expected) {
+    auto& r = p.results[n];
+    r.node = n;
+    if (!r.terminal()) {
+      r.status = "unreachable";
+      r.error = Error{Code::kUnreachable, fmt::format("no result from {} within {}", n,
+                                                      format_duration(ctx_.config.peer_timeout))};
+    }
+    if (r.status != "success") failed.push_back(n + ": " + (r.error ? r.error->message : r.status));
+    results.push_back(r);
+  }
+  for (auto& n : p.down) {
+    PeerResult r;
+    r.node = n;
+    r.status = "down";
+    r.error = Error{Code::kUnreachable,
+                    n + " was down when the deploy began; it converges when it is back"};
+    failed.push_back(n + ": down");
+    results.push_back(r);
+  }
+  row.peer_results = peer_results_json(results);
+  if (row.status == DeploymentStatus::kSuccess && !failed.empty()) {
+    row.status = DeploymentStatus::kPartial;
+    row.error = Error{Code::kPeerFailed, fmt::format("{} of {} peers did not succeed: {}",
+                                                     failed.size(), results.size(), join(failed))};
+    row.error_phase = "peers";
+  }
+  DeployRecord rec;
+  rec.id = row.id;
+  rec.component = row.component;
+  rec.digest = row.digest.value_or("");
+  rec.size = row.size;
+  rec.origin = ctx_.view.self;
+  rec.expected = p.expected;
+  rec.created_at = row.created_at;
+  rec.status = std::string(to_string(row.status));
+  rec.peer_results = row.peer_results;
+  rec.ended_at = now_ms();
+  ctx_.writer.put(ctx_.keys.deploy(row.id), encode(rec));
+}
+
+// --- every node ---
+
+void Replicator::on_listed(const etcd::RangeReply& all) {
+  running_deploys_.clear();
+  std::vector<std::pair<std::string, std::string>> comps;
+  for (auto& kv : all.kvs) {
+    auto k = ctx_.keys.parse(kv.key);
+    if (k.kind == Keys::Parsed::Kind::kDeploy) {
+      if (auto rec = decode_deploy(kv.value); rec && rec->status == "running")
+        running_deploys_[k.id] = *rec;
+    } else if (k.kind == Keys::Parsed::Kind::kPeer) {
+      on_peer(k.id, k.node, kv.value);
+    } else if (k.kind == Keys::Parsed::Kind::kComp) {
+      comps.emplace_back(k.name, kv.value);
+    }
+  }
+  for (auto& [name, value] : comps) on_comp(name, value, false);
+}
+
+void Replicator::on_comp(const std::string& name, const std::string& value, bool from_watch) {
+  auto d = decode_desired(value);
+  if (!d) {
+    spdlog::warn("cluster: comp/{}: {}", name, d.error().message);
+    return;
+  }
+  if (d->state != "live") return;
+  const auto& self = ctx_.view.self;
+  if (attempted_.contains(d->release)) return;
+  if (from_watch && d->origin == self) return;  // this node's own deploy, running already
+  if (ctx_.deployer.releases().current(name) == d->release) {
+    attempted_.insert(d->release);
+    return;
+  }
+  // Expected by a deploy still running (seen live, or listed as not ended), and not run here
+  // before under that id (a node restarted mid-deploy runs it again as a converge).
+  bool as_peer = d->origin != self && contains(d->expected, self) &&
+                 (from_watch || running_deploys_.contains(d->deployment));
+  if (as_peer)
+    if (auto had = ctx_.deployer.repo().get(d->deployment); !had || *had) as_peer = false;
+  converge(name, *d, as_peer ? d->deployment : "");
+}
+
+void Replicator::stop() {
+  stopping_ = true;
+  changed_.notify_all();
+}
+
+void Replicator::converge(const std::string& name, const Desired& d,
+                          const std::string& deployment) {
+  if (stopping_) return;
+  attempted_.insert(d.release);
+  if (!deployment.empty()) {
+    PeerResult r;
+    r.node = ctx_.view.self;
+    r.phase = "fetching";
+    r.phases = {r.phase};
+    r.started_at = now_ms();
+    mine_[deployment] = r;
+    report(deployment, r);
+  }
+  spdlog::info("cluster: {} converges to release {} ({})", name, d.release,
+               deployment.empty() ? "catching up" : "deployment " + deployment);
+  asio::co_spawn(ctx_.ex, converge_one(name, d, deployment), asio::detached);
+}
+
+asio::awaitable<void> Replicator::converge_one(std::string name, Desired d,
+                                               std::string deployment) {
+  Result<void> ready;
+  if (!ctx_.deployer.blobs().has(d.digest)) {
+    FetchContext f{ctx_.ex,
+                   ctx_.etcd,
+                   ctx_.keys,
+                   ctx_.deployer.blobs(),
+                   ctx_.view.self,
+                   ctx_.config.secret,
+                   [this](const std::string& n) { return ctx_.view.url_of(n); }};
+    ready = co_await fetch_payload(std::move(f), d.digest);
+    if (ready) ctx_.writer.put(ctx_.keys.have(d.digest, ctx_.view.self), "", ctx_.lease());
+  }
+  if (ready) {
+    Deployer::StartOptions opts;
+    opts.id = deployment;
+    opts.release = d.release;
+    opts.kind = deployment.empty() ? DeploymentKind::kConverge : DeploymentKind::kDeploy;
+    auto started = co_await ctx_.deployer.start(name, d.digest, d.origin, opts);
+    if (started) co_return;  // on_phase / on_end report from here on
+    ready = std::unexpected(started.error());
+  }
+  spdlog::warn("cluster: {} could not converge to release {}: {}", name, d.release,
+               ready.error().message);
+  if (deployment.empty()) co_return;
+  auto& r = mine_[deployment];
+  r.status = "failed";
+  r.error = ready.error();
+  r.ended_at = now_ms();
+  report(deployment, r);
+  mine_.erase(deployment);
+}
+
+void Replicator::on_phase(const DeploymentRow& row) {
+  auto it = mine_.find(row.id);
+  if (it == mine_.end()) return;
+  it->second.phase = row.phase;
+  it->second.phases.push_back(row.phase);
+  report(row.id, it->second);
+}
+
+void Replicator::on_end(const DeploymentRow& row) {
+  auto it = mine_.find(row.id);
+  if (it == mine_.end()) return;
+  auto& r = it->second;
+  r.status = std::string(to_string(row.status));
+  r.phase = row.error ? row.error_phase : row.phase;
+  r.error = row.error;
+  r.ended_at = row.ended_at.value_or(now_ms());
+  report(row.id, r);
+  mine_.erase(it);
+}
+
+void Replicator::report(const std::string& id, const PeerResult& r) {
+  ctx_.writer.put(ctx_.keys.peer(id, ctx_.view.self), encode(r));
+}
+
+}  // namespace berth::cluster

@@ -1,0 +1,92 @@
+// The cluster's keys under /berth/v1/<cluster>/ and the JSON each holds (../shared/DESIGN.md,
+// docs/cluster.md). One writer per key: the column "written by" there is the contract. Pure
+// data and functions; any thread.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/error.h"
+
+namespace berth::cluster {
+
+class Keys {
+ public:
+  explicit Keys(const std::string& cluster) : root_("/berth/v1/" + cluster + "/") {}
+  const std::string& root() const { return root_; }
+  std::string node(std::string_view n) const { return root_ + "nodes/" + std::string(n); }
+  std::string member(std::string_view n) const { return root_ + "members/" + std::string(n); }
+  std::string comp(std::string_view c) const { return root_ + "comp/" + std::string(c); }
+  std::string deploy(std::string_view id) const { return root_ + "deploy/" + std::string(id); }
+  std::string peer(std::string_view id, std::string_view n) const {
+    return deploy(id) + "/peer/" + std::string(n);
+  }
+  std::string have(std::string_view digest) const {
+    return root_ + "have/" + std::string(digest) + "/";
+  }
+  std::string have(std::string_view digest, std::string_view n) const {
+    return have(digest) + std::string(n);
+  }
+
+  // What a key under root() is, with its parts.
+  struct Parsed {
+    enum class Kind { kNode, kMember, kComp, kDeploy, kPeer, kHave, kOther } kind = Kind::kOther;
+    std::string name, id, node;  // node/member/comp name; deploy id; peer or holder node
+  };
+  Parsed parse(std::string_view key) const;
+
+ private:
+  std::string root_;
+};
+
+// nodes/<node> (on the node's lease) and members/<node> (no lease: a node once seen stays
+// listed, `down` when its nodes/ key is gone).
+struct NodeRecord {
+  std::string url, version, boot_id;
+  int64_t started_at = 0;
+  std::vector<std::string> components;
+};
+std::string encode(const NodeRecord& r);
+Result<NodeRecord> decode_node(std::string_view json);
+
+// comp/<name>: the desired state.
+struct Desired {
+  std::string state = "live";  // "live" (or, later, "destroyed")
+  std::string release, digest, deployment, origin;
+  int64_t size = 0;
+  std::vector<std::string> expected;  // the peers that deployment expects
+};
+std::string encode(const Desired& d);
+Result<Desired> decode_desired(std::string_view json);
+
+// deploy/<id>, written by the origin at the start and once more at the end.
+struct DeployRecord {
+  std::string id, component, digest, origin;
+  int64_t size = 0, created_at = 0;
+  std::vector<std::string> expected;
+  std::string status = "running";   // then the terminal status
+  std::string peer_results = "[]";  // JSON, as in the origin's deployment record
+  std::optional<int64_t> ended_at;
+};
+std::string encode(const DeployRecord& r);
+Result<DeployRecord> decode_deploy(std::string_view json);
+
+// deploy/<id>/peer/<node>, written by that node on each phase and at its end.
+struct PeerResult {
+  std::string node, phase, status = "running";  // status: running or a terminal one
+  // Every phase so far, in order: writes of one key coalesce (key_writer.h), so the latest
+  // value alone would skip phases that passed quickly.
+  std::vector<std::string> phases;
+  std::optional<Error> error;
+  int64_t started_at = 0;
+  std::optional<int64_t> ended_at;
+  bool terminal() const { return status != "running"; }
+};
+std::string encode(const PeerResult& r);
+Result<PeerResult> decode_peer(std::string_view json);
+// The origin's `peer_results`: [{"node","status","phase","error","started_at","ended_at"}].
+std::string peer_results_json(const std::vector<PeerResult>& results);
+
+}  // namespace berth::cluster

@@ -1,0 +1,219 @@
+// berth as a cluster: a real 3-member etcd and three daemons (n1..n3). A deploy to any node
+// runs on every node under one deployment id, with each peer's result folded into the
+// origin's record; a failing or vanished peer makes it `partial`, never a silent success; a
+// node that comes back converges; etcd away refuses deploys and touches nothing.
+#include <gtest/gtest.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <filesystem>
+#include <fstream>
+
+#include "cluster/payload_fetch.h"
+#include "cluster_harness.h"
+#include "core/sha256.h"
+
+namespace berth::testing {
+namespace {
+namespace fs = std::filesystem;
+
+// A component that prints its version and "up", then runs until stopped; its install prints a
+// line (shown per node in the deploy output) and fails on the node named in `fail_on`.
+std::string app_toml(const std::string& version, const std::string& fail_on = "") {
+  std::string install = "echo installing " + version + " on $BERTH_NODE";
+  if (!fail_on.empty())
+    install += "; if [ \\\"$BERTH_NODE\\\" = " + fail_on +
+               " ]; then echo no space left on $BERTH_NODE >&2; exit 3; fi";
+  return "[run]\ncommand = " + fixture_command({"print:" + version, "print:up", "forever"}) +
+         "\n[ready]\nmarker = \"up\"\n[install]\ncommand = \"" + install + "\"\n";
+}
+
+class ClusterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!cluster.available()) GTEST_SKIP() << cluster.why();
+  }
+
+  // `berth deploy` on node `i`, followed to its end: the CLI's result.
+  CmdResult deploy(int i, const std::string& name, const std::string& toml) {
+    auto dir = cluster.node(i).component(name, toml);
+    return cluster.node(i).cli({"deploy", dir.string(), "--name", name});
+  }
+
+  json last_deployment(int i, const std::string& name) {
+    auto list = cluster.node(i).api("GET", "/v1/deployments?component=" + name).body;
+    return list["deployments"].empty() ? json() : list["deployments"][0];
+  }
+
+  TestCluster cluster;
+};
+
+TEST_F(ClusterTest, EveryNodeIsListedUpWithItsUrlAndWhichIsThisOne) {
+  auto view = cluster.nodes(2);
+  ASSERT_EQ(view["nodes"].size(), 3u);
+  for (auto& n : view["nodes"]) {
+    EXPECT_EQ(n["state"], "up");
+    EXPECT_TRUE(n["url"].get<std::string>().starts_with("http://127.0.0.1:"));
+    EXPECT_EQ(n["self"], n["name"] == "n2");
+  }
+  auto r = cluster.node(2).cli({"nodes"});
+  EXPECT_EQ(r.code, 0);
+  EXPECT_NE(r.out.find("n2 (this)"), std::string::npos) << r.out;
+}
+
+TEST_F(ClusterTest, ADeployFromAnyNodeRunsOnEveryNodeWithPeerResults) {
+  auto r = deploy(1, "app", app_toml("v1"));
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("cluster: deploying to n2, n3"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("n2: installing"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("n3: success"), std::string::npos) << r.out;
+  auto d = last_deployment(1, "app");
+  EXPECT_EQ(d["status"], "success");
+  ASSERT_EQ(d["peer_results"].size(), 2u) << d.dump();
+  for (const char* n : {"n2", "n3"}) {
+    auto p = peer_result(d, n);
+    EXPECT_EQ(p["status"], "success") << d.dump();
+    EXPECT_GT(p["ended_at"].get<int64_t>(), 0);
+  }
+  const std::string release = d["release"];
+  for (int i = 1; i <= 3; ++i) {
+    auto s = cluster.node(i).wait_state("app", "ready");
+    EXPECT_EQ(s["release"], release) << "n" << i;
+    // The same deployment id on every node.
+    EXPECT_EQ(deployment(cluster.node(i), d["id"])["status"], "success") << "n" << i;
+  }
+
+  // And from another node, which also replaces the release everywhere.
+  auto r2 = deploy(2, "app", app_toml("v2"));
+  ASSERT_EQ(r2.code, 0) << r2.out << r2.err;
+  auto d2 = last_deployment(2, "app");
+  EXPECT_EQ(d2["status"], "success");
+  EXPECT_EQ(peer_result(d2, "n1")["status"], "success");
+  EXPECT_EQ(peer_result(d2, "n3")["status"], "success");
+  for (int i = 1; i <= 3; ++i)
+    EXPECT_EQ(cluster.node(i).wait_state("app", "ready")["release"], d2["release"]);
+}
+
+TEST_F(ClusterTest, APeerWhoseInstallFailsMakesItPartialAndKeepsItsOldRelease) {
+  ASSERT_EQ(deploy(1, "app", app_toml("v1")).code, 0);
+  const std::string v1 = last_deployment(1, "app")["release"];
+  auto r = deploy(1, "app", app_toml("v2", "n3"));
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find("n3: failed"), std::string::npos) << r.out;
+  auto d = last_deployment(1, "app");
+  EXPECT_EQ(d["status"], "partial");
+  EXPECT_EQ(d["error"]["code"], "peer_failed");
+  EXPECT_EQ(peer_result(d, "n2")["status"], "success");
+  auto n3 = peer_result(d, "n3");
+  EXPECT_EQ(n3["status"], "failed");
+  EXPECT_EQ(n3["error"]["code"], "install_failed") << n3.dump();
+  EXPECT_EQ(cluster.node(3).wait_state("app", "ready")["release"], v1);
+  EXPECT_EQ(cluster.node(2).wait_state("app", "ready")["release"], d["release"]);
+}
+
+TEST_F(ClusterTest, ANodeKilledMidDeployIsDownTheDeployEndsWithoutItAndItConvergesLater) {
+  TempDir gates;
+  const auto started = gates.path / "started", gate = gates.path / "go";
+  // n3's installer waits for a gate the test opens only after n3 is dead: n3 dies inside it.
+  auto dir = cluster.node(1).component(
+      "app", "[run]\ncommand = " + fixture_command({"print:up", "forever"}) +
+                 "\n[ready]\nmarker = \"up\"\n[install]\ncommand = \"if [ $BERTH_NODE = n3 ]; "
+                 "then touch " +
+                 started.string() + "; while [ ! -e " + gate.string() +
+                 " ]; do sleep 0.01; done; fi\"\n");
+  auto id = deploy_no_follow(cluster.node(1), dir, "app");
+  ASSERT_TRUE(poll_until([&] { return fs::exists(started); }));
+  cluster.node(3).kill9();
+  cluster.wait_view(1, {"n1", "n2"});
+  EXPECT_EQ(cluster.nodes(1)["nodes"][2]["state"], "down");
+  auto d = wait_ended(cluster.node(1), id);
+  EXPECT_EQ(d["status"], "partial") << d.dump();
+  EXPECT_EQ(peer_result(d, "n2")["status"], "success");
+  EXPECT_EQ(peer_result(d, "n3")["status"], "down");
+
+  std::ofstream(gate.string()) << "";  // n3's next install goes straight through
+  cluster.restart(3);
+  auto s = cluster.node(3).wait_for("app", [&](const json& c) {
+    return c.value("state", "") == "ready" && c["release"] == d["release"];
+  });
+  EXPECT_EQ(s["release"], d["release"]);
+  auto caught_up = last_deployment(3, "app");
+  EXPECT_EQ(caught_up["kind"], "converge");
+  EXPECT_EQ(caught_up["origin"], "n1");
+  EXPECT_EQ(caught_up["status"], "success");
+}
+
+TEST_F(ClusterTest, NodeRoutesTakeTheClusterSecretAndNotTheUserToken) {
+  ASSERT_EQ(deploy(1, "app", app_toml("v1")).code, 0);
+  const std::string digest = last_deployment(1, "app")["digest"].get<std::string>().substr(7);
+  const std::string target = "/v1/cluster/blobs/" + digest;
+  auto& n1 = cluster.node(1);
+  http::Client with_token("127.0.0.1", n1.port(), n1.token());
+  auto r = with_token.request("GET", target);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 401);
+  http::Client anonymous("127.0.0.1", n1.port(), "");
+  EXPECT_EQ(anonymous.request("GET", target)->status, 401);
+  http::Client with_secret("127.0.0.1", n1.port(), cluster.secret());
+  auto ok = with_secret.request("GET", target);
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 200);
+  EXPECT_EQ(Sha256::of(ok->body), digest);
+  // And the secret opens nothing else.
+  EXPECT_EQ(with_secret.request("GET", "/v1/components")->status, 401);
+}
+
+TEST_F(ClusterTest, APayloadThatDoesNotHashToItsDigestIsRefusedAndNotKept) {
+  ASSERT_EQ(deploy(1, "app", app_toml("v1")).code, 0);
+  const std::string digest = last_deployment(1, "app")["digest"].get<std::string>().substr(7);
+  // n1's copy goes bad on disk (same size, one byte changed).
+  auto path = cluster.node(1).home() / "blobs" / "sha256" / digest;
+  {
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(10);
+    f.put('\x7f');
+  }
+  TempDir store;
+  BlobStore blobs(store.path);
+  boost::asio::io_context io;
+  std::optional<Result<void>> got;
+  auto url = *http::Url::parse("http://127.0.0.1:" + std::to_string(cluster.node(1).port()));
+  boost::asio::co_spawn(
+      io,
+      [&]() -> boost::asio::awaitable<void> {
+        got = co_await cluster::fetch_from(io.get_executor(), blobs, url, cluster.secret(), digest);
+      },
+      boost::asio::detached);
+  while (!got) io.run_one();
+  ASSERT_FALSE(*got);
+  EXPECT_EQ(got->error().code, Code::kDigestMismatch) << got->error().message;
+  EXPECT_FALSE(blobs.has(digest));
+  size_t files = 0;
+  for (auto& e : fs::recursive_directory_iterator(store.path)) files += e.is_regular_file();
+  EXPECT_EQ(files, 0u) << "nothing partial stays behind";
+}
+
+TEST_F(ClusterTest, WithEtcdAwayADeployFailsClusterUnavailableAndNothingChanges) {
+  ASSERT_EQ(deploy(1, "app", app_toml("v1")).code, 0);
+  const std::string v1 = last_deployment(1, "app")["release"];
+  const int pid_before = cluster.node(1).wait_state("app", "ready")["pid"];
+  for (int i = 0; i < cluster.etcd.size(); ++i) cluster.etcd.kill(i);
+  ASSERT_TRUE(poll_until([&] { return !cluster.nodes(1).value("connected", true); }));
+  auto view = cluster.nodes(1);
+  EXPECT_GT(view["disconnected_since"].get<int64_t>(), 0);
+  auto r = deploy(1, "app", app_toml("v2"));
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("cluster_unavailable"), std::string::npos) << r.err;
+  auto d = last_deployment(1, "app");
+  EXPECT_EQ(d["status"], "failed");
+  EXPECT_EQ(d["error"]["code"], "cluster_unavailable");
+  auto s = cluster.node(1).wait_state("app", "ready");
+  EXPECT_EQ(s["release"], v1);
+  EXPECT_EQ(s["pid"], pid_before) << "a node never stops what it runs because etcd is away";
+  auto n = cluster.node(1).cli({"nodes"});
+  EXPECT_NE(n.out.find("cannot reach etcd since"), std::string::npos) << n.out;
+}
+
+}  // namespace
+}  // namespace berth::testing
