@@ -35,7 +35,10 @@ json nodes_json(const cluster::Node& node, const Backend& b) {
                      {"components", components},
                      {"self", self}});
   }
-  json out{{"self", v.self}, {"connected", v.connected}, {"nodes", nodes}};
+  json out{{"self", v.self},
+           {"connected", v.connected},
+           {"nodes", nodes},
+           {"etcd_requests", node.etcd_requests()}};
   out["disconnected_since"] = v.connected ? json() : json(v.disconnected_since);
   if (!v.connected) out["error"] = v.last_error;
   return out;

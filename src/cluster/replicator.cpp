@@ -26,6 +26,12 @@ std::string join(const std::vector<std::string>& v) {
   return out;
 }
 
+int64_t now_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 json peer_event(const PeerResult& r) {
   json e{{"node", r.node}, {"phase", r.phase}, {"status", r.status}};
   if (r.error) e["error"] = {{"code", r.error->code}, {"message", r.error->message}};
@@ -86,7 +92,9 @@ asio::awaitable<Result<void>> Replicator::announce(DeploymentRow& row) {
   p.down = v.down_members();
   pending_[row.id] = std::move(p);
   if (auto log = ctx_.deployer.live_log(row.id))
-    log->append("cluster", {{"expected", d.expected}, {"down", pending_[row.id].down}});
+    log->append("cluster", {{"expected", d.expected},
+                            {"down", pending_[row.id].down},
+                            {"committed_us", now_us()}});
   co_return Result<void>{};
 }
 
@@ -241,7 +249,8 @@ void Replicator::converge(const std::string& name, const Desired& d,
     r.node = ctx_.view.self;
     r.phase = "fetching";
     r.phases = {r.phase};
-    r.started_at = now_ms();
+    r.started_us = now_us();
+    r.started_at = r.started_us / 1000;
     mine_[deployment] = r;
     report(deployment, r);
   }

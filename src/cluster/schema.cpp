@@ -159,6 +159,7 @@ std::string encode(const PeerResult& r) {
          {"status", r.status},
          {"error", error_json(r.error)},
          {"started_at", r.started_at},
+         {"started_us", r.started_us},
          {"ended_at", r.ended_at ? json(*r.ended_at) : json()}};
   return j.dump();
 }
@@ -174,6 +175,7 @@ Result<PeerResult> decode_peer(std::string_view s) {
   r.phases = strings(*j, "phases");
   if (auto it = j->find("error"); it != j->end()) r.error = error_of(*it);
   r.started_at = number(*j, "started_at");
+  r.started_us = number(*j, "started_us");
   if (auto it = j->find("ended_at"); it != j->end() && it->is_number_integer())
     r.ended_at = it->get<int64_t>();
   return r;

@@ -81,6 +81,7 @@ struct PeerResult {
   std::vector<std::string> phases;
   std::optional<Error> error;
   int64_t started_at = 0;
+  int64_t started_us = 0;  // the same instant in microseconds (bench/cluster's propagation)
   std::optional<int64_t> ended_at;
   bool terminal() const { return status != "running"; }
 };

@@ -49,8 +49,14 @@ TEST(ClusterRecords, RoundTripAndTolerateMissingFields) {
   ASSERT_TRUE(peer);
   EXPECT_EQ(peer->status, "running");
   EXPECT_FALSE(peer->terminal());
-  PeerResult failed{
-      "n3", "installing", "failed", {"installing"}, Error{Code::kInstallFailed, "exit 3"}, 1, 2};
+  PeerResult failed;
+  failed.node = "n3";
+  failed.phase = "installing";
+  failed.status = "failed";
+  failed.phases = {"installing"};
+  failed.error = Error{Code::kInstallFailed, "exit 3"};
+  failed.started_at = 1;
+  failed.ended_at = 2;
   auto f = decode_peer(encode(failed));
   ASSERT_TRUE(f);
   EXPECT_TRUE(f->terminal());
