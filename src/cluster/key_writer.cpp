@@ -14,11 +14,24 @@ KeyWriter::KeyWriter(asio::any_io_executor ex, etcd::Client& client)
 KeyWriter::~KeyWriter() = default;
 
 void KeyWriter::put(const std::string& key, const std::string& value, int64_t lease) {
+  enqueue(key, value, lease, true);
+}
+
+void KeyWriter::put_soon(const std::string& key, const std::string& value, int64_t lease) {
+  enqueue(key, value, lease, false);
+}
+
+void KeyWriter::enqueue(const std::string& key, const std::string& value, int64_t lease,
+                        bool urgent) {
   if (stopping_) return;
   auto& s = slots_[key];
   s.value = value;
   s.lease = lease;
   s.pending = true;
+  if (urgent && !s.urgent) {
+    s.urgent = true;
+    idle_.notify_all();  // a drain holding a value back sends it now
+  }
   if (s.running) return;  // the running drain picks the new value up
   s.running = true;
   ++running_;
@@ -28,9 +41,14 @@ void KeyWriter::put(const std::string& key, const std::string& value, int64_t le
 asio::awaitable<void> KeyWriter::drain(std::string key) {
   auto delay = std::chrono::milliseconds(100);
   for (;;) {
+    if (!slots_[key].urgent && slots_[key].pending && !stopping_) {
+      const std::function<bool()> go = [this, &key] { return stopping_ || slots_[key].urgent; };
+      co_await idle_.wait_until(go, StateEvent::Clock::now() + kSoon);
+    }
     auto& s = slots_[key];
     if (!s.pending || stopping_) break;
     s.pending = false;
+    s.urgent = false;
     const std::string value = s.value;
     const int64_t lease = s.lease;
     auto r = co_await client_.put(key, value, lease);

@@ -5,6 +5,7 @@
 #pragma once
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <chrono>
 #include <map>
 #include <memory>
 #include <string>
@@ -20,6 +21,10 @@ class KeyWriter {
   ~KeyWriter();
 
   void put(const std::string& key, const std::string& value, int64_t lease = 0);
+  // The same, for progress nobody waits on: held up to kSoon so that values that follow
+  // quickly (a deploy's phases) go out as one write; a put() of the key sends it at once.
+  void put_soon(const std::string& key, const std::string& value, int64_t lease = 0);
+  static constexpr std::chrono::milliseconds kSoon{25};
   // Stops retrying; completes once no write is in flight.
   boost::asio::awaitable<void> stop();
   // Completes once every value given so far has landed (or stop() was called).
@@ -29,8 +34,9 @@ class KeyWriter {
   struct Slot {
     std::string value;
     int64_t lease = 0;
-    bool pending = false, running = false;
+    bool pending = false, running = false, urgent = false;
   };
+  void enqueue(const std::string& key, const std::string& value, int64_t lease, bool urgent);
   boost::asio::awaitable<void> drain(std::string key);
 
   boost::asio::any_io_executor ex_;

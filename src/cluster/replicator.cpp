@@ -82,6 +82,8 @@ asio::awaitable<Result<void>> Replicator::announce(DeploymentRow& row) {
       {TxnOp::Kind::kPut, ctx_.keys.comp(row.component), encode(d), "", 0},
       {TxnOp::Kind::kPut, ctx_.keys.have(d.digest, v.self), "", "", ctx_.lease()}};
   attempted_.insert(row.release);  // before the txn: its watch event may come back first
+  // Peers may see the commit before its reply is read here: time it from the send.
+  const int64_t sent_us = now_us();
   auto txn = co_await ctx_.etcd.txn(compare, ops);
   if (!txn || !txn->succeeded) attempted_.erase(row.release);
   BERTH_CO_TRY(txn);
@@ -92,9 +94,9 @@ asio::awaitable<Result<void>> Replicator::announce(DeploymentRow& row) {
   p.down = v.down_members();
   pending_[row.id] = std::move(p);
   if (auto log = ctx_.deployer.live_log(row.id))
-    log->append("cluster", {{"expected", d.expected},
-                            {"down", pending_[row.id].down},
-                            {"committed_us", now_us()}});
+    log->append(
+        "cluster",
+        {{"expected", d.expected}, {"down", pending_[row.id].down}, {"committed_us", sent_us}});
   co_return Result<void>{};
 }
 
@@ -314,7 +316,11 @@ void Replicator::on_end(const DeploymentRow& row) {
 }
 
 void Replicator::report(const std::string& id, const PeerResult& r) {
-  ctx_.writer.put(ctx_.keys.peer(id, ctx_.view.self), encode(r));
+  // The end is awaited by the origin; phases only show progress (and travel in `phases`).
+  if (r.terminal())
+    ctx_.writer.put(ctx_.keys.peer(id, ctx_.view.self), encode(r));
+  else
+    ctx_.writer.put_soon(ctx_.keys.peer(id, ctx_.view.self), encode(r));
 }
 
 }  // namespace berth::cluster

@@ -215,5 +215,57 @@ TEST_F(ClusterTest, WithEtcdAwayADeployFailsClusterUnavailableAndNothingChanges)
   EXPECT_NE(n.out.find("cannot reach etcd since"), std::string::npos) << n.out;
 }
 
+TEST_F(ClusterTest, ANodeStoppedAcrossACompactionConvergesWhenItComesBack) {
+  ASSERT_EQ(deploy(1, "app", app_toml("v1")).code, 0);
+  EXPECT_EQ(cluster.node(3).terminate(), 0);
+  cluster.wait_view(1, {"n1", "n2"});
+  // Deploys while n3 is away are partial, and say so: n3 is down.
+  auto r = deploy(1, "app", app_toml("v2"));
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("(down: n3)"), std::string::npos) << r.out;
+  auto d = last_deployment(1, "app");
+  EXPECT_EQ(d["status"], "partial");
+  EXPECT_EQ(peer_result(d, "n3")["status"], "down");
+  // Every revision n3 saw is compacted away.
+  http::Client etcd("127.0.0.1",
+                    static_cast<uint16_t>(std::stoi(cluster.etcd.endpoints()[0].substr(17))), "");
+  auto status = etcd.request("POST", "/v3/kv/range", R"({"key":"AA=="})");
+  ASSERT_TRUE(status);
+  const std::string rev = json::parse(status->body)["header"]["revision"];
+  auto compacted = etcd.request("POST", "/v3/kv/compaction", R"({"revision":")" + rev + R"("})");
+  ASSERT_TRUE(compacted);
+  ASSERT_EQ(compacted->status, 200) << compacted->body;
+
+  cluster.restart(3);
+  auto s = cluster.node(3).wait_for("app", [&](const json& c) {
+    return c.value("state", "") == "ready" && c["release"] == d["release"];
+  });
+  EXPECT_EQ(s["release"], d["release"]);
+  EXPECT_EQ(last_deployment(3, "app")["kind"], "converge");
+}
+
+TEST_F(ClusterTest, TheEtcdLeaderKilledMidDeployChangesNothingButTheEndpoint) {
+  TempDir gates;
+  const auto started = gates.path / "started", gate = gates.path / "go";
+  auto dir = cluster.node(1).component(
+      "app", "[run]\ncommand = " + fixture_command({"print:up", "forever"}) +
+                 "\n[ready]\nmarker = \"up\"\n[install]\ncommand = \"if [ $BERTH_NODE = n2 ]; "
+                 "then touch " +
+                 started.string() + "; while [ ! -e " + gate.string() +
+                 " ]; do sleep 0.01; done; fi\"\n");
+  auto id = deploy_no_follow(cluster.node(1), dir, "app");
+  ASSERT_TRUE(poll_until([&] { return fs::exists(started); }));
+  const int leader = cluster.etcd.leader();
+  ASSERT_GE(leader, 0);
+  cluster.etcd.kill(leader);
+  std::ofstream(gate.string()) << "";
+  auto d = wait_ended(cluster.node(1), id);
+  EXPECT_EQ(d["status"], "success") << d.dump();
+  EXPECT_EQ(peer_result(d, "n2")["status"], "success");
+  EXPECT_EQ(peer_result(d, "n3")["status"], "success");
+  for (int i = 1; i <= 3; ++i)
+    EXPECT_EQ(cluster.node(i).wait_state("app", "ready")["release"], d["release"]) << "n" << i;
+}
+
 }  // namespace
 }  // namespace berth::testing
