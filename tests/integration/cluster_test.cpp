@@ -167,12 +167,14 @@ TEST_F(ClusterTest, NodeRoutesTakeTheClusterSecretAndNotTheUserToken) {
 TEST_F(ClusterTest, APayloadThatDoesNotHashToItsDigestIsRefusedAndNotKept) {
   ASSERT_EQ(deploy(1, "app", app_toml("v1")).code, 0);
   const std::string digest = last_deployment(1, "app")["digest"].get<std::string>().substr(7);
-  // n1's copy goes bad on disk (same size, one byte changed).
+  // n1's copy goes bad on disk (same size, one byte flipped).
   auto path = cluster.node(1).home() / "blobs" / "sha256" / digest;
   {
     std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekg(10);
+    const char c = static_cast<char>(f.get());
     f.seekp(10);
-    f.put('\x7f');
+    f.put(static_cast<char>(c ^ 0xff));
   }
   TempDir store;
   BlobStore blobs(store.path);
