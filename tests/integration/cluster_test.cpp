@@ -29,6 +29,15 @@ std::string app_toml(const std::string& version, const std::string& fail_on = ""
          "\n[ready]\nmarker = \"up\"\n[install]\ncommand = \"" + install + "\"\n";
 }
 
+// A component whose install, on `node` only, touches STARTED and then waits for GATE: a
+// deploy held in that node's install phase exactly as long as the test wants.
+std::string gated_on(const std::string& node, const fs::path& started, const fs::path& gate) {
+  return "[run]\ncommand = " + fixture_command({"print:up", "forever"}) +
+         "\n[ready]\nmarker = \"up\"\n[install]\ncommand = \"if [ $BERTH_NODE = " + node +
+         " ]; then touch " + started.string() + "; while [ ! -e " + gate.string() +
+         " ]; do sleep 0.01; done; fi\"\n";
+}
+
 class ClusterTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -116,12 +125,7 @@ TEST_F(ClusterTest, ANodeKilledMidDeployIsDownTheDeployEndsWithoutItAndItConverg
   TempDir gates;
   const auto started = gates.path / "started", gate = gates.path / "go";
   // n3's installer waits for a gate the test opens only after n3 is dead: n3 dies inside it.
-  auto dir = cluster.node(1).component(
-      "app", "[run]\ncommand = " + fixture_command({"print:up", "forever"}) +
-                 "\n[ready]\nmarker = \"up\"\n[install]\ncommand = \"if [ $BERTH_NODE = n3 ]; "
-                 "then touch " +
-                 started.string() + "; while [ ! -e " + gate.string() +
-                 " ]; do sleep 0.01; done; fi\"\n");
+  auto dir = cluster.node(1).component("app", gated_on("n3", started, gate));
   auto id = deploy_no_follow(cluster.node(1), dir, "app");
   ASSERT_TRUE(poll_until([&] { return fs::exists(started); }));
   cluster.node(3).kill9();
@@ -249,12 +253,7 @@ TEST_F(ClusterTest, ANodeStoppedAcrossACompactionConvergesWhenItComesBack) {
 TEST_F(ClusterTest, TheEtcdLeaderKilledMidDeployChangesNothingButTheEndpoint) {
   TempDir gates;
   const auto started = gates.path / "started", gate = gates.path / "go";
-  auto dir = cluster.node(1).component(
-      "app", "[run]\ncommand = " + fixture_command({"print:up", "forever"}) +
-                 "\n[ready]\nmarker = \"up\"\n[install]\ncommand = \"if [ $BERTH_NODE = n2 ]; "
-                 "then touch " +
-                 started.string() + "; while [ ! -e " + gate.string() +
-                 " ]; do sleep 0.01; done; fi\"\n");
+  auto dir = cluster.node(1).component("app", gated_on("n2", started, gate));
   auto id = deploy_no_follow(cluster.node(1), dir, "app");
   ASSERT_TRUE(poll_until([&] { return fs::exists(started); }));
   const int leader = cluster.etcd.leader();
