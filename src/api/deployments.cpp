@@ -101,14 +101,16 @@ void add_deployment_routes(http::Router& router, Backend& b) {
     co_return ok(deployment_json(*row));
   });
 
-  router.add(
-      "GET", "/v1/deployments/{id}/events", [&b, find](Request& req) -> asio::awaitable<Response> {
-        auto row = find(req.params["id"]);
-        if (!row) co_return http::error_response(row.error());
-        auto resume = resume_after(req, INT64_MAX);
-        if (!resume) co_return bad_event_id();
-        co_return deployment_events(b.deployer(), req.params["id"], static_cast<int64_t>(*resume));
-      });
+  http::Handler events = [&b, find](Request& req) -> asio::awaitable<Response> {
+    auto row = find(req.params["id"]);
+    if (!row) co_return http::error_response(row.error());
+    auto resume = resume_after(req, INT64_MAX);
+    if (!resume) co_return bad_event_id();
+    co_return deployment_events(b.deployer(), req.params["id"], static_cast<int64_t>(*resume));
+  };
+  router.add("GET", "/v1/deployments/{id}/events", events);
+  // The same stream for an origin following its peers (the cluster secret's route).
+  router.add("GET", "/v1/cluster/deployments/{id}/events", events);
 }
 
 }  // namespace berth::api

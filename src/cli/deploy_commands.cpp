@@ -38,6 +38,8 @@ void print_event(const http::SseEvent& ev, const json& e) {
   const std::string& type = ev.type;
   if (type == "phase") {
     fmt::print("• {}\n", e.value("phase", ""));
+  } else if (type == "install" && e.contains("node")) {
+    fmt::print("  │ {}: {}\n", e.value("node", ""), e.value("line", ""));
   } else if (type == "install") {
     fmt::print("  │ {}\n", e.value("line", ""));
   } else if (type == "received") {

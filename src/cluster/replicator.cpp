@@ -110,6 +110,17 @@ void Replicator::on_peer(const std::string& id, const std::string& node, const s
   if (slot.terminal()) return;  // already ended (or given up on): later news changes nothing
   const size_t seen = slot.phases.size();
   slot = *r;
+  // Once its deployment exists there (past fetching), follow its install lines.
+  const bool deploying_there = std::any_of(slot.phases.begin(), slot.phases.end(),
+                                           [](const std::string& p) { return p != "fetching"; });
+  auto url = ctx_.view.url_of(node);
+  auto parsed = url ? http::Url::parse(*url) : Result<http::Url>(fail(Code::kNotFound, ""));
+  if (deploying_there && parsed && !it->second.follows.contains(node)) {
+    auto handle = std::make_shared<http::StreamHandle>();
+    it->second.follows[node] = handle;
+    ++it->second.following;
+    asio::co_spawn(ctx_.ex, follow_peer(id, node, *parsed, handle), asio::detached);
+  }
   if (auto log = ctx_.deployer.live_log(id)) {
     // One line per phase, the ones a coalesced write carried included, then the end.
     for (size_t i = seen; i < slot.phases.size(); ++i)
@@ -145,10 +156,53 @@ asio::awaitable<void> Replicator::settle(DeploymentRow& row) {
     return stopping_ || p == pending_.end() || p->second.done();
   };
   co_await changed_.wait_until(done, StateEvent::Clock::now() + ctx_.config.peer_timeout);
+  // The peers' last install lines may still be on their way: a short grace for the followers.
+  const std::function<bool()> followed = [this, id] {
+    auto p = pending_.find(id);
+    return stopping_ || p == pending_.end() || p->second.following == 0;
+  };
+  co_await changed_.wait_until(followed, StateEvent::Clock::now() + std::chrono::seconds(2));
   it = pending_.find(id);
   if (it == pending_.end()) co_return;
   fold(row, it->second);
+  for (auto& [node, handle] : it->second.follows) handle->cancel();
   pending_.erase(it);
+}
+
+asio::awaitable<void> Replicator::follow_peer(std::string id, std::string node, http::Url url,
+                                              std::shared_ptr<http::StreamHandle> handle) {
+  http::Call call;
+  call.method = "GET";
+  call.target = "/v1/cluster/deployments/" + id + "/events";
+  call.headers.emplace_back("Authorization", "Bearer " + ctx_.config.secret);
+  // Server-sent events: "event: T" and "data: {...}" lines, a blank line ends each.
+  std::string pending, type, data;
+  const std::function<bool(std::string_view)> on_data = [&](std::string_view chunk) {
+    pending.append(chunk);
+    for (size_t nl; (nl = pending.find('\n')) != std::string::npos; pending.erase(0, nl + 1)) {
+      std::string_view line(pending.data(), nl);
+      if (line.starts_with("event: ")) type = line.substr(7);
+      if (line.starts_with("data: ")) data = line.substr(6);
+      if (!line.empty()) continue;
+      if (type == "end") return false;
+      if (type == "install")
+        if (auto log = ctx_.deployer.live_log(id)) {
+          auto e = json::parse(data, nullptr, false);
+          if (e.is_object())
+            log->append(
+                "install",
+                {{"node", node}, {"stream", e.value("stream", "")}, {"line", e.value("line", "")}});
+        }
+      type.clear();
+      data.clear();
+    }
+    return true;
+  };
+  auto r = co_await http::stream(ctx_.ex, url, call, on_data, handle);
+  if (!r && r.error().code != Code::kCancelled)
+    spdlog::info("cluster: stopped following {}'s deployment {}: {}", node, id, r.error().message);
+  if (auto p = pending_.find(id); p != pending_.end()) --p->second.following;
+  changed_.notify_all();
 }
 
 void Replicator::fold(DeploymentRow& row, Pending& p) {

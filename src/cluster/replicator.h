@@ -8,6 +8,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -64,8 +65,15 @@ class Replicator final : public ReplicationHook, public DeploymentObserver {
   struct Pending {  // an announced deploy, at its origin
     std::vector<std::string> expected, down;
     std::map<std::string, PeerResult> results;
+    std::map<std::string, std::shared_ptr<http::StreamHandle>> follows;  // peers' event streams
+    int following = 0;                                                   // of those, still running
     bool done() const;
   };
+  // Copies a peer's install lines into this deploy's log, prefixed with its node, until the
+  // peer's deployment ends (its stored events replay first, so a late start misses nothing)
+  // or `handle` is cancelled (the deploy settled).
+  boost::asio::awaitable<void> follow_peer(std::string id, std::string node, http::Url url,
+                                           std::shared_ptr<http::StreamHandle> handle);
   // `deployment`: run under the origin's id (this node was expected), else as a converge.
   void converge(const std::string& name, const Desired& d, const std::string& deployment);
   boost::asio::awaitable<void> converge_one(std::string name, Desired d, std::string deployment);

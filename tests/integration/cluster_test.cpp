@@ -76,6 +76,9 @@ TEST_F(ClusterTest, ADeployFromAnyNodeRunsOnEveryNodeWithPeerResults) {
   ASSERT_EQ(r.code, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("cluster: deploying to n2, n3"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("n2: installing"), std::string::npos) << r.out;
+  // Peers' install lines, prefixed with their node.
+  EXPECT_NE(r.out.find("│ n2: installing v1 on n2"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("│ n3: installing v1 on n3"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("n3: success"), std::string::npos) << r.out;
   auto d = last_deployment(1, "app");
   EXPECT_EQ(d["status"], "success");
@@ -164,7 +167,9 @@ TEST_F(ClusterTest, NodeRoutesTakeTheClusterSecretAndNotTheUserToken) {
   ASSERT_TRUE(ok);
   EXPECT_EQ(ok->status, 200);
   EXPECT_EQ(Sha256::of(ok->body), digest);
-  // And the secret opens nothing else.
+  // The peers' event route likewise; and the secret opens nothing else.
+  const std::string id = last_deployment(1, "app")["id"];
+  EXPECT_EQ(with_token.request("GET", "/v1/cluster/deployments/" + id + "/events")->status, 401);
   EXPECT_EQ(with_secret.request("GET", "/v1/components")->status, 401);
 }
 
