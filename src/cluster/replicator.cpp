@@ -113,14 +113,14 @@ void Replicator::on_peer(const std::string& id, const std::string& node, const s
   // Once its deployment exists there (past fetching), follow its install lines.
   const bool deploying_there = std::any_of(slot.phases.begin(), slot.phases.end(),
                                            [](const std::string& p) { return p != "fetching"; });
-  auto url = ctx_.view.url_of(node);
-  auto parsed = url ? http::Url::parse(*url) : Result<http::Url>(fail(Code::kNotFound, ""));
-  if (deploying_there && parsed && !it->second.follows.contains(node)) {
-    auto handle = std::make_shared<http::StreamHandle>();
-    it->second.follows[node] = handle;
-    ++it->second.following;
-    asio::co_spawn(ctx_.ex, follow_peer(id, node, *parsed, handle), asio::detached);
-  }
+  if (deploying_there && !it->second.follows.contains(node))
+    if (auto url = ctx_.view.url_of(node))
+      if (auto parsed = http::Url::parse(*url)) {
+        auto handle = std::make_shared<http::StreamHandle>();
+        it->second.follows[node] = handle;
+        ++it->second.following;
+        asio::co_spawn(ctx_.ex, follow_peer(id, node, *parsed, handle), asio::detached);
+      }
   if (auto log = ctx_.deployer.live_log(id)) {
     // One line per phase, the ones a coalesced write carried included, then the end.
     for (size_t i = seen; i < slot.phases.size(); ++i)
