@@ -9,6 +9,7 @@
 
 #include "cluster/payload_fetch.h"
 #include "core/duration.h"
+#include "http/sse_decoder.h"
 
 namespace berth::cluster {
 namespace asio = boost::asio;
@@ -175,28 +176,20 @@ asio::awaitable<void> Replicator::follow_peer(std::string id, std::string node, 
   call.method = "GET";
   call.target = "/v1/cluster/deployments/" + id + "/events";
   call.headers.emplace_back("Authorization", "Bearer " + ctx_.config.secret);
-  // Server-sent events: "event: T" and "data: {...}" lines, a blank line ends each.
-  std::string pending, type, data;
-  const std::function<bool(std::string_view)> on_data = [&](std::string_view chunk) {
-    pending.append(chunk);
-    for (size_t nl; (nl = pending.find('\n')) != std::string::npos; pending.erase(0, nl + 1)) {
-      std::string_view line(pending.data(), nl);
-      if (line.starts_with("event: ")) type = line.substr(7);
-      if (line.starts_with("data: ")) data = line.substr(6);
-      if (!line.empty()) continue;
-      if (type == "end") return false;
-      if (type == "install")
-        if (auto log = ctx_.deployer.live_log(id)) {
-          auto e = json::parse(data, nullptr, false);
-          if (e.is_object())
-            log->append(
-                "install",
-                {{"node", node}, {"stream", e.value("stream", "")}, {"line", e.value("line", "")}});
-        }
-      type.clear();
-      data.clear();
-    }
+  http::SseDecoder decoder([&](const http::SseEvent& ev) {
+    if (ev.type == "end") return false;
+    if (ev.type != "install") return true;
+    auto log = ctx_.deployer.live_log(id);
+    auto e = json::parse(ev.data, nullptr, false);
+    if (log && e.is_object())
+      log->append(
+          "install",
+          {{"node", node}, {"stream", e.value("stream", "")}, {"line", e.value("line", "")}});
     return true;
+  });
+  // Named: GCC 12 destroys a std::function temporary of a co_await expression twice.
+  const std::function<bool(std::string_view)> on_data = [&](std::string_view chunk) {
+    return decoder.feed(chunk);
   };
   auto r = co_await http::stream(ctx_.ex, url, call, on_data, handle);
   if (!r && r.error().code != Code::kCancelled)
@@ -258,7 +251,7 @@ void Replicator::on_listed(const etcd::RangeReply& all) {
     auto k = ctx_.keys.parse(kv.key);
     if (k.kind == Keys::Parsed::Kind::kDeploy) {
       if (auto rec = decode_deploy(kv.value); rec && rec->status == "running")
-        running_deploys_[k.id] = *rec;
+        running_deploys_.insert(k.id);
     } else if (k.kind == Keys::Parsed::Kind::kPeer) {
       on_peer(k.id, k.node, kv.value);
     } else if (k.kind == Keys::Parsed::Kind::kComp) {

@@ -160,32 +160,11 @@ Result<ClientResponse> Client::follow(const std::string& target,
       co_return ClientResponse{status, std::move(parser.get().body())};
     }
     // Parse the event stream incrementally as chunks arrive.
-    std::string pending;
-    SseEvent ev;
     bool stop = false;
+    SseDecoder decoder(on_event);
     auto on_chunk = [&](std::uint64_t, std::string_view data,
                         boost::system::error_code& ec) -> std::size_t {
-      pending.append(data);
-      size_t start = 0;
-      for (size_t nl; !stop && (nl = pending.find('\n', start)) != std::string::npos;
-           start = nl + 1) {
-        std::string_view line(pending.data() + start, nl - start);
-        if (line.empty()) {
-          if (!ev.data.empty() || !ev.type.empty()) {
-            if (!ev.data.empty() && ev.data.back() == '\n') ev.data.pop_back();
-            if (!on_event(ev)) stop = true;
-          }
-          ev.data.clear();
-          ev.type.clear();
-        } else if (line.starts_with("data: ")) {
-          ev.data.append(line.substr(6)).push_back('\n');
-        } else if (line.starts_with("event: ")) {
-          ev.type = line.substr(7);
-        } else if (line.starts_with("id: ")) {
-          ev.id = line.substr(4);
-        }
-      }
-      pending.erase(0, start);
+      stop = !decoder.feed(data);
       if (on_batch) on_batch();
       if (stop) ec = asio::error::operation_aborted;
       return data.size();

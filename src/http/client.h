@@ -7,16 +7,13 @@
 #include <string>
 
 #include "core/error.h"
+#include "http/sse_decoder.h"
 
 namespace berth::http {
 
 struct ClientResponse {
   int status = 0;
   std::string body;
-};
-
-struct SseEvent {
-  std::string id, type, data;
 };
 
 class Client {
