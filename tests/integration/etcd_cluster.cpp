@@ -1,19 +1,14 @@
 #include "etcd_cluster.h"
 
-#include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <nlohmann/json.hpp>
-#include <random>
-#include <set>
 
 #include "harness.h"
 #include "http/client.h"
@@ -24,23 +19,6 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr const char* kEtcd = "/usr/bin/etcd";
-
-// A free port below the kernel's ephemeral range (32768 and up by default), so that no
-// outgoing connection takes it between this check and etcd's bind.
-uint16_t quiet_port() {
-  static thread_local std::mt19937 rng(std::random_device{}());
-  for (;;) {
-    const auto port = static_cast<uint16_t>(std::uniform_int_distribution<int>(20000, 32000)(rng));
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons(port);
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    const bool free = ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0;
-    ::close(fd);
-    if (free) return port;
-  }
-}
 
 uint16_t port_of(const std::string& url) {
   return static_cast<uint16_t>(std::stoi(url.substr(url.rfind(':') + 1)));
@@ -53,20 +31,14 @@ EtcdCluster::EtcdCluster(int members) {
     why_ = "etcd is not installed (scripts/bootstrap installs etcd-server)";
     return;
   }
-  // A port found free can be taken before etcd binds it (by an outgoing connection, or by
-  // another suite running at the same time): a member that cannot start means new ports.
+  // A port found free can still be taken before etcd binds it (by another suite running at
+  // the same time): a member that cannot start means new ports.
   for (int attempt = 1; attempt <= 3; ++attempt) {
     why_.clear();
     client_urls_.clear();
     peer_urls_.clear();
     initial_cluster_.clear();
-    std::set<uint16_t> taken;
-    auto port = [&taken] {
-      uint16_t p;
-      do p = quiet_port();
-      while (!taken.insert(p).second);
-      return std::to_string(p);
-    };
+    auto port = [] { return std::to_string(free_port()); };
     for (int i = 0; i < members; ++i) {
       client_urls_.push_back("http://127.0.0.1:" + port());
       peer_urls_.push_back("http://127.0.0.1:" + port());

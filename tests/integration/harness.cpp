@@ -12,6 +12,8 @@
 
 #include <cstring>
 #include <fstream>
+#include <random>
+#include <set>
 #include <thread>
 
 #include "config/home.h"
@@ -23,15 +25,23 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
 uint16_t free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
-  socklen_t len = sizeof sa;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len);
-  ::close(fd);
-  return ntohs(sa.sin_port);
+  // Below the kernel's ephemeral range (32768 and up by default), so no outgoing connection
+  // takes it between this check and the bind of whoever asked; and never the same port twice
+  // in one test process (bind-to-0-and-close hands the same one out again at once).
+  static std::set<uint16_t> handed_out;
+  static std::mt19937 rng(std::random_device{}());
+  for (;;) {
+    const auto port = static_cast<uint16_t>(std::uniform_int_distribution<int>(20000, 32000)(rng));
+    if (handed_out.contains(port)) continue;
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    const bool free = ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0;
+    ::close(fd);
+    if (free && handed_out.insert(port).second) return port;
+  }
 }
 
 bool pid_alive(pid_t pid) {

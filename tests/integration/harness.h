@@ -30,7 +30,7 @@ struct ApiResult {
   json body;
 };
 
-// A TCP port nothing listens on right now.
+// A TCP port nothing listens on right now, below the ephemeral range, never handed out twice.
 uint16_t free_port();
 // Alive and not a zombie.
 bool pid_alive(pid_t pid);
