@@ -72,11 +72,6 @@ asio::awaitable<void> KeyWriter::drain(std::string key) {
   idle_.notify_all();
 }
 
-asio::awaitable<void> KeyWriter::flushed() {
-  const std::function<bool()> done = [this] { return running_ == 0 || stopping_; };
-  co_await idle_.wait_until(done, StateEvent::Clock::time_point::max());
-}
-
 asio::awaitable<void> KeyWriter::stop() {
   stopping_ = true;
   idle_.notify_all();

@@ -27,8 +27,6 @@ class KeyWriter {
   static constexpr std::chrono::milliseconds kSoon{25};
   // Stops retrying; completes once no write is in flight.
   boost::asio::awaitable<void> stop();
-  // Completes once every value given so far has landed (or stop() was called).
-  boost::asio::awaitable<void> flushed();
 
  private:
   struct Slot {

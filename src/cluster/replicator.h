@@ -84,7 +84,7 @@ class Replicator final : public ReplicationHook, public DeploymentObserver {
   std::map<std::string, Pending> pending_;
   std::map<std::string, PeerResult> mine_;  // deploys this node runs for an origin, by id
   std::set<std::string> attempted_;         // releases this daemon has run or is running
-  std::map<std::string, DeployRecord> running_deploys_;  // as listed: deploy/ not yet ended
+  std::set<std::string> running_deploys_;   // as listed: ids of deploy/ not yet ended
   StateEvent changed_;
   bool stopping_ = false;
 };
