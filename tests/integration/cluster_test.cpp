@@ -50,12 +50,25 @@ class ClusterTest : public ::testing::Test {
     return cluster.node(i).cli({"deploy", dir.string(), "--name", name});
   }
 
+  // A deploy of "app" from n1 whose install, on `node` only, waits until the test opens
+  // open_gate(): returns its id once that install has started.
+  std::string deploy_held_on(const std::string& node) {
+    const auto started = gates.path / "started";
+    auto dir = cluster.node(1).component("app", gated_on(node, started, gate()));
+    auto id = deploy_no_follow(cluster.node(1), dir, "app");
+    EXPECT_TRUE(poll_until([&] { return fs::exists(started); }));
+    return id;
+  }
+  fs::path gate() const { return gates.path / "go"; }
+  void open_gate() const { std::ofstream(gate().string()) << ""; }
+
   json last_deployment(int i, const std::string& name) {
     auto list = cluster.node(i).api("GET", "/v1/deployments?component=" + name).body;
     return list["deployments"].empty() ? json() : list["deployments"][0];
   }
 
   TestCluster cluster;
+  TempDir gates;
 };
 
 TEST_F(ClusterTest, EveryNodeIsListedUpWithItsUrlAndWhichIsThisOne) {
@@ -125,12 +138,8 @@ TEST_F(ClusterTest, APeerWhoseInstallFailsMakesItPartialAndKeepsItsOldRelease) {
 }
 
 TEST_F(ClusterTest, ANodeKilledMidDeployIsDownTheDeployEndsWithoutItAndItConvergesLater) {
-  TempDir gates;
-  const auto started = gates.path / "started", gate = gates.path / "go";
   // n3's installer waits for a gate the test opens only after n3 is dead: n3 dies inside it.
-  auto dir = cluster.node(1).component("app", gated_on("n3", started, gate));
-  auto id = deploy_no_follow(cluster.node(1), dir, "app");
-  ASSERT_TRUE(poll_until([&] { return fs::exists(started); }));
+  auto id = deploy_held_on("n3");
   cluster.node(3).kill9();
   cluster.wait_view(1, {"n1", "n2"});
   EXPECT_EQ(cluster.nodes(1)["nodes"][2]["state"], "down");
@@ -139,7 +148,7 @@ TEST_F(ClusterTest, ANodeKilledMidDeployIsDownTheDeployEndsWithoutItAndItConverg
   EXPECT_EQ(peer_result(d, "n2")["status"], "success");
   EXPECT_EQ(peer_result(d, "n3")["status"], "down");
 
-  std::ofstream(gate.string()) << "";  // n3's next install goes straight through
+  open_gate();  // n3's next install goes straight through
   cluster.restart(3);
   auto s = cluster.node(3).wait_for("app", [&](const json& c) {
     return c.value("state", "") == "ready" && c["release"] == d["release"];
@@ -256,15 +265,11 @@ TEST_F(ClusterTest, ANodeStoppedAcrossACompactionConvergesWhenItComesBack) {
 }
 
 TEST_F(ClusterTest, TheEtcdLeaderKilledMidDeployChangesNothingButTheEndpoint) {
-  TempDir gates;
-  const auto started = gates.path / "started", gate = gates.path / "go";
-  auto dir = cluster.node(1).component("app", gated_on("n2", started, gate));
-  auto id = deploy_no_follow(cluster.node(1), dir, "app");
-  ASSERT_TRUE(poll_until([&] { return fs::exists(started); }));
+  auto id = deploy_held_on("n2");
   const int leader = cluster.etcd.leader();
   ASSERT_GE(leader, 0);
   cluster.etcd.kill(leader);
-  std::ofstream(gate.string()) << "";
+  open_gate();
   auto d = wait_ended(cluster.node(1), id);
   EXPECT_EQ(d["status"], "success") << d.dump();
   EXPECT_EQ(peer_result(d, "n2")["status"], "success");
