@@ -64,7 +64,6 @@ struct Deployer::Active {
   Error cancel_error;  // why, once `cancel` is set
   std::function<void()> stop_install;
   std::optional<Guard> guard;
-  bool concluded = false;
 };
 
 // The first observer: each phase becomes a `phase` event in the deployment's own log.
@@ -235,11 +234,10 @@ asio::awaitable<void> Deployer::pipeline(std::shared_ptr<Active> a) {
     // A bug must end this deployment, not the daemon.
     r = fail(Code::kInternal, std::string("deploy pipeline: ") + e.what());
   }
-  if (replication_) {
-    conclude(*a, r);
-    if (a->row.status != DeploymentStatus::kInterrupted) co_await replication_->settle(a->row);
-  }
-  finish(*a, r);
+  conclude(*a, r);
+  if (replication_ && a->row.status != DeploymentStatus::kInterrupted)
+    co_await replication_->settle(a->row);  // may fold the status: success -> partial
+  record_end(*a);
   --pipelines_;
   turn_.notify_all();
 }
@@ -463,8 +461,6 @@ asio::awaitable<Result<void>> Deployer::activate_and_restart(Active& a) {
 void Deployer::conclude(Active& a, const Result<void>& r) {
   // Watchers resume before anyone is told the deployment ended (or waits for peers).
   a.guard.reset();
-  if (a.concluded) return;  // the replication hook may have folded the status since
-  a.concluded = true;
   if (r) {
     a.row.status = DeploymentStatus::kSuccess;
   } else {
@@ -478,6 +474,10 @@ void Deployer::conclude(Active& a, const Result<void>& r) {
 
 void Deployer::finish(Active& a, const Result<void>& r) {
   conclude(a, r);
+  record_end(a);
+}
+
+void Deployer::record_end(Active& a) {
   a.row.phase = std::string(to_string(a.row.status));
   a.row.ended_at = now_ms();
   a.log->append("end", end_event(a.row));

@@ -109,8 +109,9 @@ class Deployer {
   boost::asio::awaitable<Result<void>> activate_and_restart(Active& a);
   void set_phase(Active& a, const std::string& phase);
   void cancel(Active& a, Error why);
-  // The status a pipeline's result gives, then the single terminal write.
+  // The status a pipeline's result gives; then the single terminal write; finish is both.
   void conclude(Active& a, const Result<void>& r);
+  void record_end(Active& a);
   void finish(Active& a, const Result<void>& r);
   void prune(const std::string& name);
   void end_lifecycle(const std::string& name, DeploymentLog& log);
