@@ -18,7 +18,7 @@ namespace {
 etcd::Options etcd_options(const ClusterConfig& c) {
   etcd::Options o;
   for (auto& e : c.etcd)
-    if (auto u = http::Url::parse(e)) o.endpoints.push_back(*u);  // checked with the config
+    if (auto u = http::Url::parse(e)) o.endpoints.push_back(*u);  // the config refused bad ones
   o.user = c.etcd_user;
   o.password = c.etcd_password;
   // A call must give up well inside the lease: a keepalive that waits longer than the TTL

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "config/cluster_config_parse.h"
+#include "http/async_client.h"
 
 namespace berth {
 namespace {
@@ -155,9 +156,8 @@ Result<void> finish_network_config(ApiConfig& api, ClusterConfig& c,
 
   if (!c.enabled()) return {};
   for (auto& e : c.etcd)
-    if (!e.starts_with("http://"))
-      return fail(Code::kBadConfig,
-                  "cluster.etcd: \"" + e + "\": only http:// endpoints are supported so far");
+    if (auto u = http::Url::parse(e); !u)
+      return fail(Code::kBadConfig, "cluster.etcd: " + u.error().message);
   if (c.node.empty()) {
     char host[256] = {};
     ::gethostname(host, sizeof host - 1);
@@ -190,9 +190,9 @@ Result<void> finish_network_config(ApiConfig& api, ClusterConfig& c,
     return fail(Code::kBadConfig, "api.listen = \"" + api.listen +
                                       "\" is every address: set cluster.advertise (or "
                                       "BERTH_ADVERTISE) to the URL peers reach this node at");
-  if (!c.advertise.empty() && !c.advertise.starts_with("http://"))
-    return fail(Code::kBadConfig,
-                "cluster.advertise: \"" + c.advertise + "\": expected http://ADDRESS:PORT");
+  if (!c.advertise.empty())
+    if (auto u = http::Url::parse(c.advertise); !u)
+      return fail(Code::kBadConfig, "cluster.advertise: " + u.error().message);
   return {};
 }
 
