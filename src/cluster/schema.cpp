@@ -81,41 +81,44 @@ Keys::Parsed Keys::parse(std::string_view key) const {
   return p;
 }
 
+// The records whose fields map one to one: nlohmann's mapping, every field optional (a record
+// written by another version takes defaults for what it lacks).
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(NodeRecord, url, version, boot_id, started_at,
+                                                components)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Desired, state, release, digest, size, deployment,
+                                                origin, expected)
+
+namespace {
+
+template <class T>
+Result<T> decode_as(std::string_view s, const char* what) {
+  auto j = object_of(s, what);
+  BERTH_TRY(j);
+  try {
+    return j->get<T>();
+  } catch (const json::exception& e) {
+    return fail(Code::kBadEtcdReply, std::string("the cluster's ") + what + " record: " + e.what());
+  }
+}
+
+}  // namespace
+
 std::string encode(const NodeRecord& r) {
-  return json{{"url", r.url},
-              {"version", r.version},
-              {"boot_id", r.boot_id},
-              {"started_at", r.started_at},
-              {"components", r.components}}
-      .dump();
+  return json(r).dump();
 }
 
 Result<NodeRecord> decode_node(std::string_view s) {
-  auto j = object_of(s, "node");
-  BERTH_TRY(j);
-  return NodeRecord{text(*j, "url"), text(*j, "version"), text(*j, "boot_id"),
-                    number(*j, "started_at"), strings(*j, "components")};
+  return decode_as<NodeRecord>(s, "node");
 }
 
 std::string encode(const Desired& d) {
-  return json{{"state", d.state},      {"release", d.release},       {"digest", d.digest},
-              {"size", d.size},        {"deployment", d.deployment}, {"origin", d.origin},
-              {"expected", d.expected}}
-      .dump();
+  return json(d).dump();
 }
 
 Result<Desired> decode_desired(std::string_view s) {
-  auto j = object_of(s, "component");
-  BERTH_TRY(j);
-  Desired d;
-  d.state = text(*j, "state");
-  d.release = text(*j, "release");
-  d.digest = text(*j, "digest");
-  d.size = number(*j, "size");
-  d.deployment = text(*j, "deployment");
-  d.origin = text(*j, "origin");
-  d.expected = strings(*j, "expected");
-  if (d.state == "live" && (d.release.empty() || d.digest.size() != 64))
+  auto d = decode_as<Desired>(s, "component");
+  BERTH_TRY(d);
+  if (d->state == "live" && (d->release.empty() || d->digest.size() != 64))
     return fail(Code::kBadEtcdReply, "a live component record without its release and digest");
   return d;
 }

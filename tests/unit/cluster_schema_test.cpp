@@ -77,6 +77,10 @@ TEST(ClusterRecords, GarbageIsRefused) {
   EXPECT_FALSE(decode_desired(R"({"state":"live","release":"r"})"));  // no digest
   EXPECT_FALSE(decode_node("not json"));
   EXPECT_EQ(decode_node("{}")->url, "");
+  EXPECT_FALSE(decode_node(R"({"url":5})"));  // a field of the wrong type
+  EXPECT_EQ(
+      decode_node(encode(NodeRecord{"http://127.0.0.1:1", "0.1.0", "b", 7, {"app"}}))->components,
+      std::vector<std::string>{"app"});
 }
 
 }  // namespace
