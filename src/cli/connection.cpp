@@ -21,12 +21,14 @@ Result<Connection> try_connect(const fs::path& home) {
   if (!info) return fail(Code::kDaemonUnreachable, "no daemon.json in " + home.string());
   auto token = read_token(home);
   if (!token) return fail(Code::kDaemonUnreachable, token.error().message);
-  auto client = std::make_unique<http::Client>("127.0.0.1", info->port, *token);
-  auto health = client->request("GET", "/healthz", "", 3s);
-  if (!health || health->status != 200)
-    return fail(Code::kDaemonUnreachable,
-                "daemon does not answer on port " + std::to_string(info->port));
-  return Connection{std::move(client), info->pid};
+  auto client = client_for(*info, *token);
+  BERTH_TRY(client);
+  auto health = (*client)->request("GET", "/healthz", "", 3s);
+  if (!health) return std::unexpected(health.error());
+  if (health->status != 200)
+    return fail(Code::kDaemonUnreachable, fmt::format("daemon on port {} answers /healthz with {}",
+                                                      info->port, health->status));
+  return Connection{std::move(*client), info->pid};
 }
 
 Result<void> spawn_daemon(const fs::path& home) {
@@ -59,6 +61,16 @@ Result<void> spawn_daemon(const fs::path& home) {
 }
 
 }  // namespace
+
+Result<std::unique_ptr<http::Client>> client_for(const DaemonInfo& info, std::string token) {
+  http::TlsContext tls;
+  if (info.tls) {
+    auto ctx = http::tls_client_context(info.ca);
+    if (!ctx) return fail(Code::kDaemonUnreachable, ctx.error().message);
+    tls = std::move(*ctx);
+  }
+  return std::make_unique<http::Client>(info.address, info.port, std::move(token), std::move(tls));
+}
 
 Result<Connection> connect(const fs::path& home, bool autostart) {
   auto c = try_connect(home);

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <memory>
 
+#include "config/home.h"
 #include "core/error.h"
 #include "http/client.h"
 
@@ -16,5 +17,8 @@ struct Connection {
 
 // With autostart, a missing daemon is started and awaited (healthy within 15 s).
 Result<Connection> connect(const std::filesystem::path& home, bool autostart);
+
+// A client for the daemon that daemon.json describes: plain, or TLS verified with its CA.
+Result<std::unique_ptr<http::Client>> client_for(const DaemonInfo& info, std::string token);
 
 }  // namespace berth::cli

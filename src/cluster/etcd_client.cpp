@@ -14,6 +14,7 @@ http::Call Client::make_call(const std::string& target, const json& body) const 
   c.target = target;
   c.body = body.dump();
   c.timeout = opts_.timeout;
+  c.tls = opts_.tls;
   if (!token_.empty()) c.headers.emplace_back("Authorization", token_);  // raw, no "Bearer"
   return c;
 }

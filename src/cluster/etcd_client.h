@@ -22,6 +22,7 @@ struct Options {
   std::vector<http::Url> endpoints;
   std::string user, password;  // empty: no auth
   std::chrono::milliseconds timeout{5000};
+  http::TlsContext tls;  // for https endpoints
 };
 
 class Client {

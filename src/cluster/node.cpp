@@ -15,12 +15,13 @@ using Kind = Keys::Parsed::Kind;
 
 namespace {
 
-etcd::Options etcd_options(const ClusterConfig& c) {
+etcd::Options etcd_options(const ClusterConfig& c, http::TlsContext tls) {
   etcd::Options o;
   for (auto& e : c.etcd)
     if (auto u = http::Url::parse(e)) o.endpoints.push_back(*u);  // the config refused bad ones
   o.user = c.etcd_user;
   o.password = c.etcd_password;
+  o.tls = std::move(tls);
   // A call must give up well inside the lease: a keepalive that waits longer than the TTL
   // would let the lease lapse while a live endpoint was there to try.
   o.timeout = std::min<std::chrono::milliseconds>(std::chrono::milliseconds(5000), c.lease_ttl / 3);
@@ -32,7 +33,7 @@ etcd::Options etcd_options(const ClusterConfig& c) {
 Node::Node(NodeContext ctx)
     : ctx_(std::move(ctx)),
       keys_(ctx_.config.name),
-      etcd_(ctx_.io.get_executor(), etcd_options(ctx_.config)),
+      etcd_(ctx_.io.get_executor(), etcd_options(ctx_.config, ctx_.tls)),
       writer_(ctx_.io.get_executor(), etcd_),
       boot_id_(random_hex(8)),
       wake_(ctx_.io.get_executor()) {
@@ -41,7 +42,7 @@ Node::Node(NodeContext ctx)
   view_.last_error = "not connected yet";
   replicator_ = std::make_unique<Replicator>(
       ReplicatorContext{ctx_.io.get_executor(), etcd_, writer_, keys_, view_, ctx_.deployer,
-                        ctx_.config, [this] { return lease_; }});
+                        ctx_.config, ctx_.tls, [this] { return lease_; }});
 }
 
 Node::~Node() = default;

@@ -13,13 +13,14 @@ namespace asio = boost::asio;
 
 asio::awaitable<Result<void>> fetch_from(asio::any_io_executor ex, const BlobStore& blobs,
                                          const http::Url& url, const std::string& secret,
-                                         const std::string& digest) {
+                                         const std::string& digest, const http::TlsContext& tls) {
   auto writer = BlobWriter::open(blobs, "fetch-" + random_hex(8));
   BERTH_CO_TRY(writer);
   http::Call call;
   call.method = "GET";
   call.target = "/v1/cluster/blobs/" + digest;
   call.headers.emplace_back("Authorization", "Bearer " + secret);
+  call.tls = tls;
   std::optional<Error> write_error;
   // Named: GCC 12 destroys a std::function temporary of a co_await expression twice.
   const std::function<bool(std::string_view)> on_data = [&](std::string_view bytes) {
@@ -59,7 +60,7 @@ asio::awaitable<Result<void>> fetch_payload(FetchContext ctx, std::string digest
         if (!url_text) continue;
         auto url = http::Url::parse(*url_text);
         if (!url) continue;
-        auto got = co_await fetch_from(ctx.ex, ctx.blobs, *url, ctx.secret, digest);
+        auto got = co_await fetch_from(ctx.ex, ctx.blobs, *url, ctx.secret, digest, ctx.tls);
         if (got) co_return got;
         spdlog::warn("cluster: fetching sha256:{} from {}: {}", digest.substr(0, 12), parsed.node,
                      got.error().message);

@@ -23,6 +23,7 @@ struct FetchContext {
   const Keys& keys;
   const BlobStore& blobs;
   std::string self, secret;
+  http::TlsContext tls;  // for https peers
   // The URL of a node that is up now; nullopt when it is not.
   std::function<std::optional<std::string>(const std::string& node)> url_of;
   int rounds = 8;
@@ -36,6 +37,7 @@ boost::asio::awaitable<Result<void>> fetch_payload(FetchContext ctx, std::string
 boost::asio::awaitable<Result<void>> fetch_from(boost::asio::any_io_executor ex,
                                                 const BlobStore& blobs, const http::Url& url,
                                                 const std::string& secret,
-                                                const std::string& digest);
+                                                const std::string& digest,
+                                                const http::TlsContext& tls = nullptr);
 
 }  // namespace berth::cluster

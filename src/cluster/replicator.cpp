@@ -176,6 +176,7 @@ asio::awaitable<void> Replicator::follow_peer(std::string id, std::string node, 
   call.method = "GET";
   call.target = "/v1/cluster/deployments/" + id + "/events";
   call.headers.emplace_back("Authorization", "Bearer " + ctx_.config.secret);
+  call.tls = ctx_.tls;
   http::SseDecoder decoder([&](const http::SseEvent& ev) {
     if (ev.type == "end") return false;
     if (ev.type != "install") return true;
@@ -312,13 +313,10 @@ asio::awaitable<void> Replicator::converge_one(std::string name, Desired d,
                                                std::string deployment) {
   Result<void> ready;
   if (!ctx_.deployer.blobs().has(d.digest)) {
-    FetchContext f{ctx_.ex,
-                   ctx_.etcd,
-                   ctx_.keys,
-                   ctx_.deployer.blobs(),
-                   ctx_.view.self,
-                   ctx_.config.secret,
-                   [this](const std::string& n) { return ctx_.view.url_of(n); }};
+    FetchContext f{ctx_.ex,        ctx_.etcd,
+                   ctx_.keys,      ctx_.deployer.blobs(),
+                   ctx_.view.self, ctx_.config.secret,
+                   ctx_.tls,       [this](const std::string& n) { return ctx_.view.url_of(n); }};
     ready = co_await fetch_payload(std::move(f), d.digest);
     if (ready) ctx_.writer.put(ctx_.keys.have(d.digest, ctx_.view.self), "", ctx_.lease());
   }

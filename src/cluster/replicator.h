@@ -34,6 +34,7 @@ struct ReplicatorContext {
   const View& view;
   Deployer& deployer;
   const ClusterConfig& config;
+  http::TlsContext tls;            // for https peers
   std::function<int64_t()> lease;  // this node's lease now (0: none)
 };
 

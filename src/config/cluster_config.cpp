@@ -114,7 +114,7 @@ Result<void> parse_cluster_table(const toml::table& t, const std::string& file, 
       if (key == "advertise") c.advertise = *s;
       if (key == "user") c.etcd_user = *s;
       if (key == "password") c.etcd_password = *s;
-      if (key == "ca") c.etcd_ca = *s;
+      if (key == "ca") c.ca = *s;
     } else if (key == "lease_ttl") {
       auto d = duration_at_least(v, Millis(2000), where);  // etcd raises shorter TTLs anyway
       BERTH_TRY(d);
@@ -143,11 +143,13 @@ Result<void> finish_network_config(ApiConfig& api, ClusterConfig& c,
   if (!valid_address(api.listen))
     return fail(Code::kBadConfig, "api.listen: \"" + api.listen +
                                       "\" is not an IP address (like 127.0.0.1 or 0.0.0.0)");
-  if (!api.tls_cert.empty() || !api.tls_key.empty())
+  if (api.tls_cert.empty() != api.tls_key.empty())
     return fail(Code::kBadConfig,
-                "api.tls_cert / api.tls_key: serving the API over TLS is not built yet; listen "
-                "on loopback, or set api.insecure_http = true behind a TLS-terminating proxy");
-  if (!is_loopback_address(api.listen) && !api.insecure_http)
+                "api.tls_cert and api.tls_key go together: the certificate (PEM, with its chain) "
+                "and its private key");
+  for (auto* p : {&api.tls_cert, &api.tls_key, &c.ca})
+    if (!p->empty() && p->is_relative()) *p = home / *p;
+  if (!is_loopback_address(api.listen) && !api.tls() && !api.insecure_http)
     return fail(Code::kBadConfig,
                 "api.listen = \"" + api.listen +
                     "\" is not loopback: the API and the cluster secret would cross the network "

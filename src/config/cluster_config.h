@@ -14,8 +14,10 @@ namespace berth {
 // explicit insecure_http = true.
 struct ApiConfig {
   std::string listen = "127.0.0.1";
-  std::filesystem::path tls_cert, tls_key;
+  std::filesystem::path tls_cert, tls_key;  // both or neither; relative to the home
   bool insecure_http = false;
+
+  bool tls() const { return !tls_cert.empty(); }
 };
 
 // [cluster]: present (etcd non-empty) means cluster mode.
@@ -29,7 +31,9 @@ struct ClusterConfig {
   Millis lease_ttl{10'000};
   Millis peer_timeout{600'000};
   std::string etcd_user, etcd_password;
-  std::filesystem::path etcd_ca;
+  // The CA that etcd endpoints and peers over https are verified with (empty: the system's
+  // store); with [api] TLS, peers showing a certificate must chain to it too.
+  std::filesystem::path ca;
 
   bool enabled() const { return !etcd.empty(); }
 };

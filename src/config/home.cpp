@@ -58,7 +58,11 @@ Result<std::string> ensure_token(const fs::path& home) {
 }
 
 Result<void> write_daemon_info(const fs::path& home, const DaemonInfo& info) {
-  nlohmann::json j = {{"port", info.port}, {"pid", info.pid}};
+  nlohmann::json j = {{"port", info.port},
+                      {"pid", info.pid},
+                      {"address", info.address},
+                      {"tls", info.tls},
+                      {"ca", info.ca.string()}};
   return write_file_atomic(home / "daemon.json", j.dump() + "\n", 0644);
 }
 
@@ -68,7 +72,11 @@ Result<DaemonInfo> read_daemon_info(const fs::path& home) {
   auto j = nlohmann::json::parse(*text, nullptr, false);
   if (j.is_discarded() || !j.contains("port") || !j.contains("pid"))
     return fail(Code::kHomeError, (home / "daemon.json").string() + " is malformed");
-  return DaemonInfo{j["port"].get<uint16_t>(), j["pid"].get<int>()};
+  DaemonInfo info{j["port"].get<uint16_t>(), j["pid"].get<int>()};
+  info.address = j.value("address", info.address);
+  info.tls = j.value("tls", false);
+  info.ca = j.value("ca", "");
+  return info;
 }
 
 void remove_daemon_info(const fs::path& home) {

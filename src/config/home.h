@@ -25,9 +25,13 @@ class HomeLock {
 Result<std::string> ensure_token(const std::filesystem::path& home);
 Result<std::string> read_token(const std::filesystem::path& home);
 
+// daemon.json: how a CLI on this machine reaches the daemon.
 struct DaemonInfo {
   uint16_t port = 0;
   int pid = 0;
+  std::string address = "127.0.0.1";  // the address to dial (a wildcard listen: loopback)
+  bool tls = false;
+  std::filesystem::path ca;  // with tls: what the daemon's certificate is verified with
 };
 Result<void> write_daemon_info(const std::filesystem::path& home, const DaemonInfo& info);
 Result<DaemonInfo> read_daemon_info(const std::filesystem::path& home);

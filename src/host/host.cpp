@@ -125,6 +125,11 @@ int Host::run() {
         spdlog::error("{}: cannot start: {}", row.name, r.error().message);
   }
 
+  auto tls = make_tls();
+  if (!tls) {
+    fmt::print(stderr, "berth daemon: {}\n", tls.error().message);
+    return 1;
+  }
   api_ = std::make_unique<ApiBackend>(*this);
   api::register_routes(router_, *api_);
   std::string token = token_, secret = config_.cluster.secret;
@@ -133,8 +138,9 @@ int Host::run() {
       [token, secret](const http::Request& req) { return api::authorize(req, token, secret); },
       http::ServerLimits{16 * 1024, config_.body_limit, config_.upload_limit,
                          config_.http.header_timeout, config_.http.idle_timeout,
-                         config_.http.io_timeout, config_.http.max_connections});
-  if (!is_loopback_address(config_.api.listen))
+                         config_.http.io_timeout, config_.http.max_connections},
+      tls->server);
+  if (!is_loopback_address(config_.api.listen) && !config_.api.tls())
     spdlog::warn(
         "the API listens on {} without TLS (api.insecure_http = true): tokens and the "
         "cluster secret cross the network in clear",
@@ -145,13 +151,14 @@ int Host::run() {
     return 1;
   }
   port_ = *port;
-  if (auto r = write_daemon_info(config_.home, {port_, ::getpid()}); !r) {
+  if (auto r = write_daemon_info(config_.home, daemon_info()); !r) {
     fmt::print(stderr, "berth daemon: {}\n", r.error().message);
     return 1;
   }
-  spdlog::info("berth {} listening on {}:{} (home {})", BERTH_VERSION, config_.api.listen, port_,
+  spdlog::info("berth {} listening on {}://{}:{} (home {})", BERTH_VERSION,
+               config_.api.tls() ? "https" : "http", config_.api.listen, port_,
                config_.home.string());
-  join_cluster();
+  join_cluster(tls->client);
 
   if (!unfinished.empty())
     asio::co_spawn(io_, resume_destroys(std::move(unfinished)), asio::detached);
@@ -173,18 +180,55 @@ void Host::request_shutdown() {
   asio::co_spawn(io_, shutdown(), asio::detached);
 }
 
-void Host::join_cluster() {
+Result<Host::Tls> Host::make_tls() const {
+  Tls out;
+  const auto& api = config_.api;
+  const auto& cluster = config_.cluster;
+  if (api.tls()) {
+    auto server = http::tls_server_context(api.tls_cert, api.tls_key, cluster.ca);
+    BERTH_TRY(server);
+    out.server = std::move(*server);
+  }
+  // Peers and etcd are dialled over TLS when their URLs say https; the node then shows its own
+  // certificate, so an etcd with --client-cert-auth (or a peer) can verify it in turn.
+  if (cluster.enabled() && (api.tls() || !cluster.ca.empty() ||
+                            std::any_of(cluster.etcd.begin(), cluster.etcd.end(),
+                                        [](auto& e) { return e.starts_with("https://"); }))) {
+    auto client = http::tls_client_context(cluster.ca, api.tls_cert, api.tls_key);
+    BERTH_TRY(client);
+    out.client = std::move(*client);
+  }
+  return out;
+}
+
+DaemonInfo Host::daemon_info() const {
+  DaemonInfo info{port_, ::getpid()};
+  const auto& listen = config_.api.listen;
+  info.address = listen;
+  if (listen == "0.0.0.0" || listen == "::") {
+    // Every address: dial loopback, or over TLS the advertised address its certificate names.
+    info.address = listen == "::" ? "::1" : "127.0.0.1";
+    if (auto u = http::Url::parse(config_.cluster.advertise); u && config_.api.tls())
+      info.address = u->host;
+  }
+  info.tls = config_.api.tls();
+  if (info.tls) info.ca = config_.cluster.ca.empty() ? config_.api.tls_cert : config_.cluster.ca;
+  return info;
+}
+
+void Host::join_cluster(http::TlsContext tls) {
   if (!config_.cluster.enabled()) return;
   const std::string url = !config_.cluster.advertise.empty()
                               ? config_.cluster.advertise
-                              : fmt::format("http://{}:{}", config_.api.listen, port_);
+                              : fmt::format("{}://{}:{}", config_.api.tls() ? "https" : "http",
+                                            config_.api.listen, port_);
   auto names = [this] {
     std::vector<std::string> out;
     for (auto& [n, c] : components_) out.push_back(n);
     return out;
   };
   cluster_ = std::make_unique<cluster::Node>(
-      cluster::NodeContext{io_, config_.cluster, *deployer_, BERTH_VERSION, names});
+      cluster::NodeContext{io_, config_.cluster, *deployer_, BERTH_VERSION, names, std::move(tls)});
   deployer_->set_replication(&cluster_->replicator());
   deployer_->add_observer(&cluster_->replicator());
   cluster_->start(url);

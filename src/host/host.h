@@ -87,8 +87,16 @@ class Host final : public DeployTarget {
   // Destroys recorded but not finished by a previous daemon (killed mid-teardown).
   boost::asio::awaitable<void> resume_destroys(std::vector<std::string> names);
   boost::asio::awaitable<void> shutdown();
+  // The API's TLS context ([api] tls_cert/tls_key) and the one peers and etcd are dialled with
+  // (null where not needed); bad_config when a certificate, key or CA does not load.
+  struct Tls {
+    http::TlsContext server, client;
+  };
+  Result<Tls> make_tls() const;
+  // What daemon.json tells a local CLI: where to dial and how to verify.
+  DaemonInfo daemon_info() const;
   // Joins the cluster when [cluster] is set, once the API listens (peers need its URL).
-  void join_cluster();
+  void join_cluster(http::TlsContext tls);
   // The set of components changed: the cluster's node record says so.
   void components_changed();
 

@@ -4,9 +4,11 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <charconv>
 
 namespace berth::http {
@@ -20,13 +22,18 @@ Result<Url> Url::parse(std::string_view text) {
   auto bad = [&](const std::string& why) {
     return fail(Code::kBadConfig, fmt::format("\"{}\": {}", text, why));
   };
-  constexpr std::string_view kHttp = "http://";
-  if (text.starts_with("https://")) return bad("https is not supported here yet; use http://");
-  if (!text.starts_with(kHttp)) return bad("expected http://HOST:PORT");
-  std::string_view rest = text.substr(kHttp.size());
+  Url u;
+  std::string_view rest = text;
+  if (rest.starts_with("https://")) {
+    u.tls = true;
+    rest.remove_prefix(8);
+  } else if (rest.starts_with("http://")) {
+    rest.remove_prefix(7);
+  } else {
+    return bad("expected http://HOST:PORT or https://HOST:PORT");
+  }
   auto slash = rest.find('/');
   std::string_view authority = rest.substr(0, slash);
-  Url u;
   if (slash != std::string_view::npos) u.base = std::string(rest.substr(slash));
   while (!u.base.empty() && u.base.back() == '/') u.base.pop_back();
   auto colon = authority.rfind(':');
@@ -48,7 +55,8 @@ Result<Url> Url::parse(std::string_view text) {
 
 std::string Url::str() const {
   bool v6 = host.find(':') != std::string::npos;
-  return fmt::format("http://{}{}{}:{}{}", v6 ? "[" : "", host, v6 ? "]" : "", port, base);
+  return fmt::format("{}://{}{}{}:{}{}", tls ? "https" : "http", v6 ? "[" : "", host, v6 ? "]" : "",
+                     port, base);
 }
 
 void StreamHandle::cancel() {
@@ -79,59 +87,90 @@ bhttp::request<bhttp::string_body> make_request(const Url& url, const Call& call
   return req;
 }
 
-// Connects and writes the request; the stream is then ready for the reply.
-asio::awaitable<Result<void>> open_and_send(beast::tcp_stream& s, const Url& url,
-                                            const Call& call) {
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
+beast::tcp_stream& tcp_of(beast::tcp_stream& s) {
+  return s;
+}
+beast::tcp_stream& tcp_of(TlsStream& s) {
+  return beast::get_lowest_layer(s);
+}
+
+// Connects, and over TLS shakes hands and verifies that the peer's certificate chains to the
+// call's CA and names the address dialled.
+asio::awaitable<Result<void>> open(beast::tcp_stream& s, const Url& url, const Call& call) {
   boost::system::error_code addr_ec;
   tcp::endpoint ep(asio::ip::make_address(url.host, addr_ec), url.port);
   if (addr_ec) co_return std::unexpected(unreachable(url, "bad address", addr_ec));
   s.expires_after(call.timeout);
   auto [cec] = co_await s.async_connect(ep, asio::as_tuple(use_awaitable));
   if (cec) co_return std::unexpected(unreachable(url, "connect to", cec));
+  co_return Result<void>{};
+}
+
+asio::awaitable<Result<void>> open(TlsStream& s, const Url& url, const Call& call) {
+  BERTH_CO_TRY(co_await open(tcp_of(s), url, call));
+  s.set_verify_mode(asio::ssl::verify_peer);
+  s.set_verify_callback(asio::ssl::host_name_verification(url.host));
+  tcp_of(s).expires_after(call.timeout);
+  auto [ec] =
+      co_await s.async_handshake(asio::ssl::stream_base::client, asio::as_tuple(use_awaitable));
+  if (ec) co_return std::unexpected(unreachable(url, "TLS handshake with", ec));
+  co_return Result<void>{};
+}
+
+// Connects and writes the request; the stream is then ready for the reply.
+template <class Stream>
+asio::awaitable<Result<void>> open_and_send(Stream& s, const Url& url, const Call& call) {
+  BERTH_CO_TRY(co_await open(s, url, call));
   auto req = make_request(url, call);
-  s.expires_after(call.timeout);
+  tcp_of(s).expires_after(call.timeout);
   auto [wec, wn] = co_await bhttp::async_write(s, req, asio::as_tuple(use_awaitable));
   if (wec) co_return std::unexpected(unreachable(url, "send to", wec));
   co_return Result<void>{};
 }
 
-}  // namespace
+Result<void> check_tls(const Url& url, const Call& call) {
+  if (url.tls && !call.tls)
+    return fail(Code::kBadConfig, url.str() + ": https needs a CA to verify it with (cluster.ca)");
+  return {};
+}
 
-asio::awaitable<Result<Reply>> send(asio::any_io_executor ex, const Url& url, const Call& call) {
-  beast::tcp_stream s(ex);
+template <class Stream>
+asio::awaitable<Result<Reply>> send_on(Stream& s, const Url& url, const Call& call) {
   BERTH_CO_TRY(co_await open_and_send(s, url, call));
   beast::flat_buffer buf;
   bhttp::response_parser<bhttp::string_body> parser;
   parser.body_limit(256 * 1024 * 1024);
-  s.expires_after(call.timeout);
+  tcp_of(s).expires_after(call.timeout);
   auto [ec, n] = co_await bhttp::async_read(s, buf, parser, asio::as_tuple(use_awaitable));
   if (ec) co_return std::unexpected(unreachable(url, "read the reply of", ec));
   boost::system::error_code ignored;
-  s.socket().shutdown(tcp::socket::shutdown_both, ignored);
+  tcp_of(s).socket().shutdown(tcp::socket::shutdown_both, ignored);
   co_return Reply{static_cast<int>(parser.get().result_int()), std::move(parser.get().body())};
 }
 
-asio::awaitable<Result<Reply>> stream(asio::any_io_executor ex, const Url& url, const Call& call,
-                                      std::function<bool(std::string_view)> on_data,
-                                      std::shared_ptr<StreamHandle> handle) {
-  beast::tcp_stream s(ex);
-  StreamAccess::set_close(*handle, [&s] {
+template <class Stream>
+asio::awaitable<Result<Reply>> stream_on(Stream& s, const Url& url, const Call& call,
+                                         const std::function<bool(std::string_view)>& on_data,
+                                         StreamHandle& handle) {
+  StreamAccess::set_close(handle, [&s] {
     boost::system::error_code ignored;
-    s.socket().close(ignored);
+    tcp_of(s).socket().close(ignored);
   });
   struct Unset {  // the handle must not reach this stream once it is gone
     StreamHandle& h;
     ~Unset() { StreamAccess::set_close(h, nullptr); }
-  } unset{*handle};
-  if (handle->cancelled()) co_return fail(Code::kCancelled, "cancelled");
+  } unset{handle};
+  if (handle.cancelled()) co_return fail(Code::kCancelled, "cancelled");
   BERTH_CO_TRY(co_await open_and_send(s, url, call));
   beast::flat_buffer buf;
   bhttp::response_parser<bhttp::buffer_body> parser;
   parser.body_limit(boost::none);
-  s.expires_after(call.timeout);
+  tcp_of(s).expires_after(call.timeout);
   auto [hec, hn] = co_await bhttp::async_read_header(s, buf, parser, asio::as_tuple(use_awaitable));
   if (hec) co_return std::unexpected(unreachable(url, "read the reply of", hec));
-  s.expires_never();
+  tcp_of(s).expires_never();
   Reply reply{static_cast<int>(parser.get().result_int()), ""};
   const bool ok = reply.status / 100 == 2;
   char chunk[16 * 1024];
@@ -142,7 +181,7 @@ asio::awaitable<Result<Reply>> stream(asio::any_io_executor ex, const Url& url, 
     auto [ec, n] = co_await bhttp::async_read_some(s, buf, parser, asio::as_tuple(use_awaitable));
     if (ec == bhttp::error::need_buffer) ec = {};
     const size_t got = sizeof chunk - parser.get().body().size;
-    if (handle->cancelled()) co_return fail(Code::kCancelled, "cancelled");
+    if (handle.cancelled()) co_return fail(Code::kCancelled, "cancelled");
     if (ec) co_return std::unexpected(unreachable(url, "read the stream of", ec));
     if (got == 0) continue;
     if (!ok) {
@@ -152,6 +191,30 @@ asio::awaitable<Result<Reply>> stream(asio::any_io_executor ex, const Url& url, 
     }
   }
   co_return reply;
+}
+
+}  // namespace
+
+asio::awaitable<Result<Reply>> send(asio::any_io_executor ex, const Url& url, const Call& call) {
+  BERTH_CO_TRY(check_tls(url, call));
+  if (!url.tls) {
+    beast::tcp_stream s(ex);
+    co_return co_await send_on(s, url, call);
+  }
+  TlsStream s(ex, *call.tls);
+  co_return co_await send_on(s, url, call);
+}
+
+asio::awaitable<Result<Reply>> stream(asio::any_io_executor ex, const Url& url, const Call& call,
+                                      std::function<bool(std::string_view)> on_data,
+                                      std::shared_ptr<StreamHandle> handle) {
+  BERTH_CO_TRY(check_tls(url, call));
+  if (!url.tls) {
+    beast::tcp_stream s(ex);
+    co_return co_await stream_on(s, url, call, on_data, *handle);
+  }
+  TlsStream s(ex, *call.tls);
+  co_return co_await stream_on(s, url, call, on_data, *handle);
 }
 
 }  // namespace berth::http

@@ -1,7 +1,8 @@
 // The daemon's own HTTP client, on its event loop (for etcd's JSON gateway and for peers): one
 // request per connection, a deadline on the connect and on every read and write, and a
 // streaming form whose body arrives chunk by chunk until the server ends it or the caller
-// cancels. Plain HTTP; a URL names the peer ("http://127.0.0.1:2379").
+// cancels. A URL names the peer ("http://127.0.0.1:2379"); an https one is verified against
+// the call's TLS context and must name the address dialled.
 #pragma once
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -15,14 +16,16 @@
 #include <vector>
 
 #include "core/error.h"
+#include "http/tls.h"
 
 namespace berth::http {
 
 struct Url {
+  bool tls = false;  // https
   std::string host;  // an IP address (no name resolution on the loop)
   uint16_t port = 80;
   std::string base;  // path prefix, without a trailing '/'
-  // "http://HOST:PORT[/prefix]"; https is refused for now (bad_config).
+  // "http[s]://HOST:PORT[/prefix]"; anything else is bad_config.
   static Result<Url> parse(std::string_view text);
   std::string str() const;
 };
@@ -32,6 +35,7 @@ struct Call {
   std::string content_type = "application/json";
   std::vector<std::pair<std::string, std::string>> headers;
   std::chrono::milliseconds timeout{10'000};  // connect, and each read or write
+  TlsContext tls;  // needed for an https URL: what the peer is verified with
 };
 
 struct Reply {
@@ -51,8 +55,8 @@ class StreamHandle {
   bool cancelled_ = false;
 };
 
-// The reply, whatever its status; `unreachable` when no reply came (connect, write or read
-// failed, or a deadline passed), the URL in the message.
+// The reply, whatever its status; `unreachable` when no reply came (connect, TLS handshake or
+// verification, write or read failed, or a deadline passed), the URL in the message.
 boost::asio::awaitable<Result<Reply>> send(boost::asio::any_io_executor ex, const Url& url,
                                            const Call& call);
 

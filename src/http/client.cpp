@@ -7,9 +7,11 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <optional>
 #include <vector>
 
@@ -49,6 +51,15 @@ bhttp::request<Body> make_request(const std::string& method, const std::string& 
   return req;
 }
 
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
+beast::tcp_stream& tcp_of(beast::tcp_stream& s) {
+  return s;
+}
+beast::tcp_stream& tcp_of(TlsStream& s) {
+  return beast::get_lowest_layer(s);
+}
+
 asio::awaitable<Result<void>> open_connection(beast::tcp_stream& stream, const std::string& host,
                                               uint16_t port, std::chrono::milliseconds timeout) {
   stream.expires_after(timeout);
@@ -60,9 +71,33 @@ asio::awaitable<Result<void>> open_connection(beast::tcp_stream& stream, const s
   co_return Result<void>{};
 }
 
+// Connects (over TLS: shakes hands and verifies the certificate), then runs `op` on the stream.
+template <class Op>
+asio::awaitable<Result<ClientResponse>> on_connection(const std::string& host, uint16_t port,
+                                                      const TlsContext& tls,
+                                                      std::chrono::milliseconds timeout, Op& op) {
+  auto ex = co_await asio::this_coro::executor;
+  if (!tls) {
+    beast::tcp_stream stream(ex);
+    BERTH_CO_TRY(co_await open_connection(stream, host, port, timeout));
+    co_return co_await op(stream);
+  }
+  TlsStream stream(ex, *tls);
+  BERTH_CO_TRY(co_await open_connection(tcp_of(stream), host, port, timeout));
+  stream.set_verify_mode(asio::ssl::verify_peer);
+  stream.set_verify_callback(asio::ssl::host_name_verification(host));
+  auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::client,
+                                              asio::as_tuple(use_awaitable));
+  if (ec)
+    co_return fail(Code::kDaemonUnreachable, "TLS handshake with berth at " + host + ":" +
+                                                 std::to_string(port) + ": " + ec.message());
+  co_return co_await op(stream);
+}
+
 // A server may refuse a request early (413) and stop reading: its reply is still worth
 // reading when our write failed, so the write error only counts when no reply comes.
-asio::awaitable<Result<ClientResponse>> read_reply(beast::tcp_stream& stream,
+template <class Stream>
+asio::awaitable<Result<ClientResponse>> read_reply(Stream& stream,
                                                    boost::system::error_code write_error) {
   beast::flat_buffer buf;
   bhttp::response_parser<bhttp::string_body> parser;
@@ -77,14 +112,12 @@ asio::awaitable<Result<ClientResponse>> read_reply(beast::tcp_stream& stream,
 
 }  // namespace
 
-Client::Client(std::string host, uint16_t port, std::string token)
-    : host_(std::move(host)), port_(port), token_(std::move(token)) {}
+Client::Client(std::string host, uint16_t port, std::string token, TlsContext tls)
+    : host_(std::move(host)), port_(port), token_(std::move(token)), tls_(std::move(tls)) {}
 
 Result<ClientResponse> Client::request(const std::string& method, const std::string& target,
                                        const std::string& body, std::chrono::milliseconds timeout) {
-  auto op = [&]() -> asio::awaitable<Result<ClientResponse>> {
-    beast::tcp_stream stream(co_await asio::this_coro::executor);
-    BERTH_CO_TRY(co_await open_connection(stream, host_, port_, timeout));
+  auto exchange = [&](auto& stream) -> asio::awaitable<Result<ClientResponse>> {
     auto req = make_request(method, target, host_, token_);
     if (!body.empty()) {
       req.set(bhttp::field::content_type, "application/json");
@@ -94,25 +127,23 @@ Result<ClientResponse> Client::request(const std::string& method, const std::str
     auto [wec, wn] = co_await bhttp::async_write(stream, req, asio::as_tuple(use_awaitable));
     co_return co_await read_reply(stream, wec);
   };
-  return run_sync(op());
+  return run_sync(on_connection(host_, port_, tls_, timeout, exchange));
 }
 
 Result<ClientResponse> Client::upload(const std::string& method, const std::string& target,
                                       const std::string& file,
                                       const std::function<void(uint64_t, uint64_t)>& progress) {
-  auto op = [&]() -> asio::awaitable<Result<ClientResponse>> {
-    UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd) co_return fail(Code::kBadRequest, errno_message("open " + file, errno));
-    struct stat st {};
-    ::fstat(fd.get(), &st);
-    const auto total = static_cast<uint64_t>(st.st_size);
-    beast::tcp_stream stream(co_await asio::this_coro::executor);
-    BERTH_CO_TRY(co_await open_connection(stream, host_, port_, std::chrono::seconds(10)));
+  UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return fail(Code::kBadRequest, errno_message("open " + file, errno));
+  struct stat st {};
+  ::fstat(fd.get(), &st);
+  const auto total = static_cast<uint64_t>(st.st_size);
+  auto exchange = [&](auto& stream) -> asio::awaitable<Result<ClientResponse>> {
     auto req = make_request<bhttp::empty_body>(method, target, host_, token_);
     req.set(bhttp::field::content_type, "application/gzip");
     req.content_length(total);
     bhttp::request_serializer<bhttp::empty_body> sr{req};
-    stream.expires_after(std::chrono::seconds(30));
+    tcp_of(stream).expires_after(std::chrono::seconds(30));
     auto [hec, hn] = co_await bhttp::async_write_header(stream, sr, asio::as_tuple(use_awaitable));
     boost::system::error_code wec = hec;
     std::vector<char> chunk(256 * 1024);
@@ -120,26 +151,24 @@ Result<ClientResponse> Client::upload(const std::string& method, const std::stri
       ssize_t n = ::read(fd.get(), chunk.data(), chunk.size());
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) co_return fail(Code::kBadRequest, errno_message("read " + file, errno));
-      stream.expires_after(std::chrono::seconds(30));
+      tcp_of(stream).expires_after(std::chrono::seconds(30));
       auto [ec, wn] = co_await asio::async_write(stream, asio::buffer(chunk.data(), n),
                                                  asio::as_tuple(use_awaitable));
       wec = ec;
       sent += static_cast<uint64_t>(n);
       if (progress) progress(sent, total);
     }
-    stream.expires_after(std::chrono::seconds(60));
+    tcp_of(stream).expires_after(std::chrono::seconds(60));
     co_return co_await read_reply(stream, wec);
   };
-  return run_sync(op());
+  return run_sync(on_connection(host_, port_, tls_, std::chrono::seconds(10), exchange));
 }
 
 Result<ClientResponse> Client::follow(const std::string& target,
                                       const std::function<bool(const SseEvent&)>& on_event,
                                       const std::string& last_event_id,
                                       const std::function<void()>& on_batch) {
-  auto op = [&]() -> asio::awaitable<Result<ClientResponse>> {
-    beast::tcp_stream stream(co_await asio::this_coro::executor);
-    BERTH_CO_TRY(co_await open_connection(stream, host_, port_, std::chrono::seconds(10)));
+  auto exchange = [&](auto& stream) -> asio::awaitable<Result<ClientResponse>> {
     auto req = make_request("GET", target, host_, token_);
     req.set(bhttp::field::accept, "text/event-stream");
     if (!last_event_id.empty()) req.set("Last-Event-ID", last_event_id);
@@ -171,7 +200,7 @@ Result<ClientResponse> Client::follow(const std::string& target,
     };
     parser.on_chunk_body(on_chunk);
     while (!parser.is_done() && !stop) {
-      stream.expires_after(std::chrono::seconds(60));  // the server pings every 15 s
+      tcp_of(stream).expires_after(std::chrono::seconds(60));  // the server pings every 15 s
       auto [rec, rn] =
           co_await bhttp::async_read_some(stream, buf, parser, asio::as_tuple(use_awaitable));
       if (stop) break;
@@ -180,7 +209,7 @@ Result<ClientResponse> Client::follow(const std::string& target,
     }
     co_return ClientResponse{status, ""};
   };
-  return run_sync(op());
+  return run_sync(on_connection(host_, port_, tls_, std::chrono::seconds(10), exchange));
 }
 
 }  // namespace berth::http

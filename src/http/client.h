@@ -1,5 +1,6 @@
 // A small blocking HTTP client for the CLI (and tests): one request at a time, with a
-// deadline on every operation, plus a follower for server-sent-event streams.
+// deadline on every operation, plus a follower for server-sent-event streams. Plain HTTP, or
+// TLS verified against a CA with the certificate naming the address dialled.
 #pragma once
 #include <chrono>
 #include <cstdint>
@@ -8,6 +9,7 @@
 
 #include "core/error.h"
 #include "http/sse_decoder.h"
+#include "http/tls.h"
 
 namespace berth::http {
 
@@ -18,9 +20,11 @@ struct ClientResponse {
 
 class Client {
  public:
-  Client(std::string host, uint16_t port, std::string token);
+  // With `tls`, every connection is TLS verified with it.
+  Client(std::string host, uint16_t port, std::string token, TlsContext tls = nullptr);
 
-  // Fails with `daemon_unreachable` when no connection can be made or the deadline passes.
+  // Fails with `daemon_unreachable` when no connection can be made (or the TLS handshake or the
+  // server's certificate fails) or the deadline passes.
   Result<ClientResponse> request(const std::string& method, const std::string& target,
                                  const std::string& body = "",
                                  std::chrono::milliseconds timeout = std::chrono::seconds(60));
@@ -41,6 +45,7 @@ class Client {
   std::string host_;
   uint16_t port_;
   std::string token_;
+  TlsContext tls_;
 };
 
 }  // namespace berth::http

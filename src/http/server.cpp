@@ -14,6 +14,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 
 namespace berth::http {
 namespace asio = boost::asio;
@@ -63,9 +64,16 @@ Request convert(bhttp::request<Body>& req) {
   return r;
 }
 
+// The lowest layer of a plain or TLS stream: where deadlines and the socket live.
+template <class Stream>
+beast::tcp_stream& tcp_of(Stream& s) {
+  return beast::get_lowest_layer(s);
+}
+
+template <class Stream>
 class BeastSse : public SseWriter {
  public:
-  BeastSse(beast::tcp_stream& s, std::chrono::milliseconds io) : stream_(s), io_(io) {}
+  BeastSse(Stream& s, std::chrono::milliseconds io) : stream_(s), io_(io) {}
   asio::awaitable<bool> event(const std::string& id, const std::string& type,
                               const std::string& data) override {
     if (!id.empty()) buf_ += "id: " + id + "\n";
@@ -89,17 +97,17 @@ class BeastSse : public SseWriter {
   }
   asio::awaitable<bool> flush() override {
     if (buf_.empty()) co_return true;
-    stream_.expires_after(io_);
+    tcp_of(stream_).expires_after(io_);
     auto [ec, n] = co_await asio::async_write(stream_, bhttp::make_chunk(asio::buffer(buf_)),
                                               asio::as_tuple(use_awaitable));
-    stream_.expires_never();
+    tcp_of(stream_).expires_never();
     buf_.clear();
     co_return !ec;
   }
 
  private:
   static constexpr size_t kBatchBytes = 32 * 1024;
-  beast::tcp_stream& stream_;
+  Stream& stream_;
   std::chrono::milliseconds io_;
   std::string buf_;
 };
@@ -154,11 +162,12 @@ Response too_large(uint64_t limit) {
                         "request body exceeds " + std::to_string(limit) + " bytes");
 }
 
+template <class Stream>
 class BeastBodyReader : public BodyReader {
  public:
-  BeastBodyReader(beast::tcp_stream& s, beast::flat_buffer& buf,
-                  bhttp::request_parser<bhttp::buffer_body>& p, const ServerLimits& limits)
-      : stream_(s), buf_(buf), parser_(p), limits_(limits), deadline_(s) {}
+  BeastBodyReader(Stream& s, beast::flat_buffer& buf, bhttp::request_parser<bhttp::buffer_body>& p,
+                  const ServerLimits& limits)
+      : stream_(s), buf_(buf), parser_(p), limits_(limits), deadline_(tcp_of(s)) {}
 
   asio::awaitable<Result<size_t>> read_some(char* out, size_t size) override {
     if (parser_.is_done()) co_return size_t{0};
@@ -193,7 +202,7 @@ class BeastBodyReader : public BodyReader {
   bool complete() const { return parser_.is_done() && !failed_; }
 
  private:
-  beast::tcp_stream& stream_;
+  Stream& stream_;
   beast::flat_buffer& buf_;
   bhttp::request_parser<bhttp::buffer_body>& parser_;
   const ServerLimits& limits_;
@@ -203,7 +212,8 @@ class BeastBodyReader : public BodyReader {
 
 // A file body: the head with its length, then pieces read with pread and written each under
 // the I/O deadline. False when the connection cannot go on.
-asio::awaitable<bool> send_file(beast::tcp_stream& stream, const Response& resp, unsigned version,
+template <class Stream>
+asio::awaitable<bool> send_file(Stream& stream, const Response& resp, unsigned version,
                                 bool keep_alive, std::chrono::milliseconds io) {
   bhttp::response<bhttp::empty_body> head{static_cast<bhttp::status>(resp.status), version};
   head.set(bhttp::field::server, "berth");
@@ -211,7 +221,7 @@ asio::awaitable<bool> send_file(beast::tcp_stream& stream, const Response& resp,
   head.content_length(resp.file_size);
   head.keep_alive(keep_alive);
   bhttp::response_serializer<bhttp::empty_body> sr{head};
-  stream.expires_after(io);
+  tcp_of(stream).expires_after(io);
   auto [hec, hn] = co_await bhttp::async_write_header(stream, sr, asio::as_tuple(use_awaitable));
   if (hec) co_return false;
   std::vector<char> piece(256 * 1024);
@@ -219,20 +229,26 @@ asio::awaitable<bool> send_file(beast::tcp_stream& stream, const Response& resp,
     const size_t want = static_cast<size_t>(std::min<uint64_t>(piece.size(), resp.file_size - off));
     ssize_t n = ::pread(resp.file->get(), piece.data(), want, static_cast<off_t>(off));
     if (n <= 0) co_return false;  // the file shrank or failed: the client sees a short body
-    stream.expires_after(io);
+    tcp_of(stream).expires_after(io);
     auto [ec, wn] = co_await asio::async_write(stream, asio::buffer(piece.data(), n),
                                                asio::as_tuple(use_awaitable));
     if (ec) co_return false;
     off += static_cast<uint64_t>(n);
   }
-  stream.expires_never();
+  tcp_of(stream).expires_never();
   co_return keep_alive;
 }
 
 }  // namespace
 
-Server::Server(asio::io_context& io, const Router& router, Gate gate, ServerLimits limits)
-    : io_(io), router_(router), gate_(std::move(gate)), limits_(limits), acceptor_(io) {}
+Server::Server(asio::io_context& io, const Router& router, Gate gate, ServerLimits limits,
+               TlsContext tls)
+    : io_(io),
+      router_(router),
+      gate_(std::move(gate)),
+      limits_(limits),
+      tls_(std::move(tls)),
+      acceptor_(io) {}
 
 Result<uint16_t> Server::listen(const std::string& address, uint16_t port) {
   boost::system::error_code ec;
@@ -270,7 +286,7 @@ void Server::shed_one() {
   reserve_.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
 }
 
-void Server::refuse(tcp::socket& sock) {
+void Server::refuse(tcp::socket& sock) const {
   static const std::string k503 = [] {
     Response r = error_response(Code::kTooManyConnections,
                                 "the daemon is at its connection limit; retry shortly");
@@ -280,7 +296,9 @@ void Server::refuse(tcp::socket& sock) {
         "{}\r\n\r\n{}",
         r.status, r.body.size(), r.body);
   }();
-  (void)::send(sock.native_handle(), k503.data(), k503.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+  // Over TLS the canned text would be noise before a handshake: just close.
+  if (!tls_)
+    (void)::send(sock.native_handle(), k503.data(), k503.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
   boost::system::error_code ignored;
   sock.close(ignored);
 }
@@ -340,9 +358,25 @@ asio::awaitable<void> Server::session(tcp::socket sock) {
     size_t& n;
     ~Count() { --n; }
   } count{open_};
-  beast::tcp_stream stream(std::move(sock));
+  if (!tls_) {
+    beast::tcp_stream stream(std::move(sock));
+    co_await serve(stream);
+    co_return;
+  }
+  beast::ssl_stream<beast::tcp_stream> stream(std::move(sock), *tls_);
+  // The handshake is part of the head: a stranger gets the short deadline for both.
+  tcp_of(stream).expires_after(limits_.header);
+  auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server,
+                                              asio::as_tuple(use_awaitable));
+  tcp_of(stream).expires_never();
+  if (ec) co_return;  // a plain-HTTP client, a bad certificate, a scanner: nothing to answer
+  co_await serve(stream);
+}
+
+template <class Stream>
+asio::awaitable<void> Server::serve(Stream& stream) {
   beast::flat_buffer buf;
-  Deadline body_deadline(stream);
+  Deadline body_deadline(tcp_of(stream));
   bool trusted = false;  // a request on this connection carried valid credentials
   for (;;) {
     // The header first: auth and routing decide how (and whether) the body is read. Until
@@ -351,10 +385,10 @@ asio::awaitable<void> Server::session(tcp::socket sock) {
     bhttp::request_parser<bhttp::empty_body> head;
     head.header_limit(limits_.header_limit);
     head.body_limit(std::max(limits_.body_limit, limits_.upload_limit));
-    stream.expires_after(trusted ? limits_.idle : limits_.header);
+    tcp_of(stream).expires_after(trusted ? limits_.idle : limits_.header);
     auto [ec, n] =
         co_await bhttp::async_read_header(stream, buf, head, asio::as_tuple(use_awaitable));
-    stream.expires_never();
+    tcp_of(stream).expires_never();
     if (ec == bhttp::error::end_of_stream || ec == asio::error::eof) break;
     std::optional<Response> early;
     if (ec == bhttp::error::body_limit)
@@ -388,7 +422,7 @@ asio::awaitable<void> Server::session(tcp::socket sock) {
       } else if (route->upload) {
         bhttp::request_parser<bhttp::buffer_body> parser(std::move(head));
         parser.body_limit(limits_.upload_limit);
-        BeastBodyReader reader(stream, buf, parser, limits_);
+        BeastBodyReader<Stream> reader(stream, buf, parser, limits_);
         resp = co_await call(*route, req, &reader);
         body_unread = !reader.complete();
         if (body_unread) keep_alive = false;
@@ -425,15 +459,15 @@ asio::awaitable<void> Server::session(tcp::socket sock) {
       head.set(bhttp::field::cache_control, "no-cache");
       head.chunked(true);
       bhttp::response_serializer<bhttp::empty_body> sr{head};
-      stream.expires_after(limits_.io);
+      tcp_of(stream).expires_after(limits_.io);
       auto [wec, wn] =
           co_await bhttp::async_write_header(stream, sr, asio::as_tuple(use_awaitable));
       if (wec) break;
-      stream.expires_never();
-      BeastSse writer(stream, limits_.io);
+      tcp_of(stream).expires_never();
+      BeastSse<Stream> writer(stream, limits_.io);
       co_await resp.sse(writer);
       co_await writer.flush();
-      stream.expires_after(limits_.io);
+      tcp_of(stream).expires_after(limits_.io);
       co_await asio::async_write(stream, bhttp::make_chunk_last(), asio::as_tuple(use_awaitable));
       break;
     }
@@ -447,19 +481,19 @@ asio::awaitable<void> Server::session(tcp::socket sock) {
     res.keep_alive(keep_alive);
     res.body() = std::move(resp.body);
     res.prepare_payload();
-    stream.expires_after(limits_.io);
+    tcp_of(stream).expires_after(limits_.io);
     auto [wec, wn] = co_await bhttp::async_write(stream, res, asio::as_tuple(use_awaitable));
     if (!wec && body_unread) {
       // The client may still be sending the refused body. Closing now would make the kernel
       // answer its data with RST and destroy our reply before it is read; drain a bounded
       // amount first (lingering close).
       boost::system::error_code sec;
-      stream.socket().shutdown(tcp::socket::shutdown_send, sec);
-      stream.expires_after(std::chrono::seconds(2));
+      tcp_of(stream).socket().shutdown(tcp::socket::shutdown_send, sec);
+      tcp_of(stream).expires_after(std::chrono::seconds(2));
       static thread_local char sink[65536];
       for (size_t total = 0; total < 64 * 1024 * 1024;) {
-        auto [rec, rn] =
-            co_await stream.async_read_some(asio::buffer(sink), asio::as_tuple(use_awaitable));
+        auto [rec, rn] = co_await tcp_of(stream).async_read_some(asio::buffer(sink),
+                                                                 asio::as_tuple(use_awaitable));
         if (rec) break;
         total += rn;
       }
@@ -468,7 +502,7 @@ asio::awaitable<void> Server::session(tcp::socket sock) {
     if (wec || !keep_alive) break;
   }
   boost::system::error_code ignored;
-  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  tcp_of(stream).socket().shutdown(tcp::socket::shutdown_send, ignored);
 }
 
 }  // namespace berth::http

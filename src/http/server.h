@@ -1,6 +1,6 @@
 // The HTTP/1.1 server on Boost.Beast: accept loop, one coroutine per connection, keep-alive,
-// header and body limits, a deadline on every read and write, and server-sent-event streams.
-// Floods cannot take it down: connections are capped below the fd limit (the excess gets a
+// header and body limits, a deadline on every read and write, and server-sent-event streams; plain
+// or TLS. Floods cannot take it down: connections are capped below the fd limit (the excess gets a
 // 503 at once), a connection that has not proven its token gets a short deadline and no
 // keep-alive, and running out of descriptors sheds one pending connection through a reserved
 // fd and backs off instead of spinning. Everything runs on the io_context's thread.
@@ -14,6 +14,7 @@
 #include "core/error.h"
 #include "core/unique_fd.h"
 #include "http/router.h"
+#include "http/tls.h"
 
 namespace berth::http {
 
@@ -30,7 +31,9 @@ struct ServerLimits {
 class Server {
  public:
   using Gate = std::function<Verdict(const Request&)>;
-  Server(boost::asio::io_context& io, const Router& router, Gate gate, ServerLimits limits);
+  // With `tls`, every connection is TLS (the handshake under the head's deadline); else plain.
+  Server(boost::asio::io_context& io, const Router& router, Gate gate, ServerLimits limits,
+         TlsContext tls = nullptr);
 
   // Binds and starts accepting; returns the bound port (useful with port 0).
   Result<uint16_t> listen(const std::string& address, uint16_t port);
@@ -45,8 +48,12 @@ class Server {
   // flood does not sit in the backlog forever), then takes the reserve again.
   void shed_one();
   // Over the connection cap: a canned 503 without reading anything, then close.
-  static void refuse(boost::asio::ip::tcp::socket& sock);
+  void refuse(boost::asio::ip::tcp::socket& sock) const;
+  // Counts the connection, does the TLS handshake when serving TLS, then serves it.
   boost::asio::awaitable<void> session(boost::asio::ip::tcp::socket sock);
+  // The request loop, on a plain or a TLS stream.
+  template <class Stream>
+  boost::asio::awaitable<void> serve(Stream& stream);
   // Runs the route's handler; an exception becomes a 500 `internal`.
   boost::asio::awaitable<Response> call(const Router::Route& route, Request& req, BodyReader* body);
 
@@ -54,6 +61,7 @@ class Server {
   const Router& router_;
   Gate gate_;
   ServerLimits limits_;
+  TlsContext tls_;
   boost::asio::ip::tcp::acceptor acceptor_;
   UniqueFd reserve_;  // an fd kept back for shed_one()
   size_t open_ = 0;   // sessions running now

@@ -1,12 +1,24 @@
 #include "cluster_harness.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <fstream>
 
 namespace berth::testing {
 
-TestCluster::TestCluster(int nodes, const std::string& cluster_keys) {
+namespace {
+
+EtcdTls etcd_tls(TestCa* ca) {
+  if (!ca) return {};
+  auto issued = ca->issue("etcd");
+  return {issued.cert, issued.key, ca->ca()};
+}
+
+}  // namespace
+
+TestCluster::TestCluster(int nodes, const std::string& cluster_keys, TestCa* ca)
+    : etcd(3, etcd_tls(ca)) {
   if (!etcd.available()) return;
   secret_ = "s3cret-for-the-test-cluster-0123456789";
   const auto secret_file = dir_.path / "secret";
@@ -17,7 +29,15 @@ TestCluster::TestCluster(int nodes, const std::string& cluster_keys) {
                                            {"BERTH_NODE", "n" + std::to_string(i)},
                                            {"BERTH_CLUSTER_SECRET_FILE", secret_file.string()}},
         TestDaemon::Start::kLater);
-    d->write_config("[cluster]\nlease_ttl = \"3s\"\npeer_timeout = \"60s\"\n" + cluster_keys);
+    std::string api, tls_keys;
+    if (ca) {
+      auto issued = ca->issue("n" + std::to_string(i));
+      api = fmt::format("[api]\ntls_cert = \"{}\"\ntls_key = \"{}\"\n", issued.cert.string(),
+                        issued.key.string());
+      tls_keys = fmt::format("ca = \"{}\"\n", ca->ca().string());
+    }
+    d->write_config(api + "[cluster]\nlease_ttl = \"3s\"\npeer_timeout = \"60s\"\n" + tls_keys +
+                    cluster_keys);
     d->start();
     daemons.push_back(std::move(d));
   }

@@ -8,13 +8,16 @@
 
 #include "etcd_cluster.h"
 #include "harness.h"
+#include "test_ca.h"
 
 namespace berth::testing {
 
 class TestCluster {
  public:
-  // `config`: extra config.toml text for every node (after its [cluster] table's keys).
-  explicit TestCluster(int nodes = 3, const std::string& cluster_keys = "");
+  // `config`: extra config.toml text for every node (after its [cluster] table's keys). With
+  // `ca`, everything runs over TLS with certificates it signs: etcd's client URLs (which
+  // require a client certificate), every node's API, and the nodes' calls to each other.
+  explicit TestCluster(int nodes = 3, const std::string& cluster_keys = "", TestCa* ca = nullptr);
 
   bool available() const { return etcd.available(); }
   const std::string& why() const { return etcd.why(); }

@@ -280,3 +280,33 @@ TEST_F(ClusterTest, TheEtcdLeaderKilledMidDeployChangesNothingButTheEndpoint) {
 
 }  // namespace
 }  // namespace berth::testing
+
+namespace berth::testing {
+namespace {
+
+// Everything over TLS with certificates from a CA the test makes: etcd's client URLs (which
+// demand a client certificate), every node's API, the payload fetch and the origin following
+// its peers' events.
+TEST(ClusterOverTls, EtcdTheNodesAndTheirCallsToEachOtherAllVerifyTheCa) {
+  TestCa ca;
+  if (!ca.available()) GTEST_SKIP() << ca.why();
+  TestCluster cluster(3, "", &ca);
+  if (!cluster.available()) GTEST_SKIP() << cluster.why();
+  ASSERT_TRUE(cluster.etcd.endpoints()[0].starts_with("https://"));
+  for (auto& n : cluster.nodes(1)["nodes"])
+    EXPECT_TRUE(n["url"].get<std::string>().starts_with("https://127.0.0.1:")) << n.dump();
+  auto dir = cluster.node(1).component("app", app_toml("v1"));
+  auto r = cluster.node(1).cli({"deploy", dir.string(), "--name", "app"});
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("│ n2: installing v1 on n2"), std::string::npos) << r.out;
+  auto list = cluster.node(1).api("GET", "/v1/deployments?component=app").body;
+  ASSERT_FALSE(list["deployments"].empty());
+  auto d = list["deployments"][0];
+  EXPECT_EQ(d["status"], "success") << d.dump();
+  for (const char* n : {"n2", "n3"}) EXPECT_EQ(peer_result(d, n)["status"], "success") << d.dump();
+  for (int i = 2; i <= 3; ++i)
+    EXPECT_EQ(cluster.node(i).wait_state("app", "ready")["release"], d["release"]) << "n" << i;
+}
+
+}  // namespace
+}  // namespace berth::testing

@@ -26,11 +26,21 @@ uint16_t port_of(const std::string& url) {
 
 }  // namespace
 
-EtcdCluster::EtcdCluster(int members) {
+EtcdCluster::EtcdCluster(int members, EtcdTls tls) : tls_(std::move(tls)) {
   if (::access(kEtcd, X_OK) != 0) {
     why_ = "etcd is not installed (scripts/bootstrap installs etcd-server)";
     return;
   }
+  if (!tls_.cert.empty()) {
+    auto ctx = http::tls_client_context(tls_.ca, tls_.cert, tls_.key);
+    if (!ctx) {
+      why_ = ctx.error().message;
+      [&] { FAIL() << why_; }();
+      return;
+    }
+    client_tls_ = *ctx;
+  }
+  const std::string scheme = tls_.cert.empty() ? "http://" : "https://";
   // A port found free can still be taken before etcd binds it (by another suite running at
   // the same time): a member that cannot start means new ports.
   for (int attempt = 1; attempt <= 3; ++attempt) {
@@ -40,7 +50,7 @@ EtcdCluster::EtcdCluster(int members) {
     initial_cluster_.clear();
     auto port = [] { return std::to_string(free_port()); };
     for (int i = 0; i < members; ++i) {
-      client_urls_.push_back("http://127.0.0.1:" + port());
+      client_urls_.push_back(scheme + "127.0.0.1:" + port());
       peer_urls_.push_back("http://127.0.0.1:" + port());
       initial_cluster_ += (i ? "," : "") + ("e" + std::to_string(i)) + "=" + peer_urls_.back();
     }
@@ -88,26 +98,49 @@ void EtcdCluster::start_member(int i, bool fresh) {
   const std::string name = "e" + std::to_string(i);
   const auto data = (dir_.path / name).string();
   const auto log = (dir_.path / (name + ".log")).string();
+  // Built before fork: the child of a threaded test only calls async-signal-safe functions.
+  std::vector<std::string> args = {kEtcd,
+                                   "--name",
+                                   name,
+                                   "--data-dir",
+                                   data,
+                                   "--listen-client-urls",
+                                   client_urls_[i],
+                                   "--advertise-client-urls",
+                                   client_urls_[i],
+                                   "--listen-peer-urls",
+                                   peer_urls_[i],
+                                   "--initial-advertise-peer-urls",
+                                   peer_urls_[i],
+                                   "--initial-cluster",
+                                   initial_cluster_,
+                                   "--initial-cluster-state",
+                                   fresh ? "new" : "existing",
+                                   "--unsafe-no-fsync",
+                                   "--heartbeat-interval",
+                                   "50",
+                                   "--election-timeout",
+                                   "500"};
+  if (!tls_.cert.empty())
+    args.insert(args.end(), {"--cert-file", tls_.cert.string(), "--key-file", tls_.key.string(),
+                             "--trusted-ca-file", tls_.ca.string(), "--client-cert-auth"});
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
   pid_t pid = ::fork();
   if (pid == 0) {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // a test killed outright takes its etcd with it
     int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
     ::dup2(fd, 1);
     ::dup2(fd, 2);
-    ::execl(kEtcd, kEtcd, "--name", name.c_str(), "--data-dir", data.c_str(),
-            "--listen-client-urls", client_urls_[i].c_str(), "--advertise-client-urls",
-            client_urls_[i].c_str(), "--listen-peer-urls", peer_urls_[i].c_str(),
-            "--initial-advertise-peer-urls", peer_urls_[i].c_str(), "--initial-cluster",
-            initial_cluster_.c_str(), "--initial-cluster-state", fresh ? "new" : "existing",
-            "--unsafe-no-fsync", "--heartbeat-interval", "50", "--election-timeout", "500",
-            nullptr);
+    ::execv(kEtcd, argv.data());
     ::_exit(127);
   }
   pids_[i] = pid;
 }
 
 bool EtcdCluster::healthy(int i) const {
-  http::Client c("127.0.0.1", port_of(client_urls_[i]), "");
+  http::Client c("127.0.0.1", port_of(client_urls_[i]), "", client_tls_);
   auto r = c.request("GET", "/health", "", std::chrono::seconds(2));
   return r && r->status == 200 && r->body.find("\"true\"") != std::string::npos;
 }
@@ -115,7 +148,7 @@ bool EtcdCluster::healthy(int i) const {
 int EtcdCluster::leader() const {
   for (int i = 0; i < size(); ++i) {
     if (pids_[i] <= 0) continue;
-    http::Client c("127.0.0.1", port_of(client_urls_[i]), "");
+    http::Client c("127.0.0.1", port_of(client_urls_[i]), "", client_tls_);
     auto r = c.request("POST", "/v3/maintenance/status", "{}", std::chrono::seconds(2));
     if (!r || r->status != 200) continue;
     auto j = nlohmann::json::parse(r->body, nullptr, false);

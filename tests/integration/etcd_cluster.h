@@ -4,23 +4,30 @@
 #pragma once
 #include <sys/types.h>
 
+#include <filesystem>
 #include <string>
 #include <vector>
 
+#include "http/tls.h"
 #include "support/temp_dir.h"
 
 namespace berth::testing {
 
+// Client URLs over https with this certificate, and clients must show one signed by `ca`.
+struct EtcdTls {
+  std::filesystem::path cert, key, ca;
+};
+
 class EtcdCluster {
  public:
-  explicit EtcdCluster(int members = 3);
+  explicit EtcdCluster(int members = 3, EtcdTls tls = {});
   ~EtcdCluster();
   EtcdCluster(const EtcdCluster&) = delete;
   EtcdCluster& operator=(const EtcdCluster&) = delete;
 
   bool available() const { return why_.empty(); }
   const std::string& why() const { return why_; }
-  // "http://127.0.0.1:P" of each member, and all of them comma-separated (BERTH_ETCD).
+  // "http[s]://127.0.0.1:P" of each member, and all of them comma-separated (BERTH_ETCD).
   const std::vector<std::string>& endpoints() const { return client_urls_; }
   std::string endpoint_list() const;
   int size() const { return static_cast<int>(pids_.size()); }
@@ -40,6 +47,8 @@ class EtcdCluster {
   std::vector<std::string> client_urls_, peer_urls_;
   std::vector<pid_t> pids_;
   std::string initial_cluster_;
+  EtcdTls tls_;
+  http::TlsContext client_tls_;  // the harness's own calls, with tls_
 };
 
 }  // namespace berth::testing

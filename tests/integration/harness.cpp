@@ -16,6 +16,7 @@
 #include <set>
 #include <thread>
 
+#include "cli/connection.h"
 #include "config/home.h"
 #include "core/fs_util.h"
 #include "proc/proc_stat.h"
@@ -249,8 +250,9 @@ void TestDaemon::start() {
   for (;;) {
     auto info = read_daemon_info(home_.path);
     if (info && info->pid == pid_) {
-      http::Client c("127.0.0.1", info->port, "");
-      auto r = c.request("GET", "/healthz", "", 2s);
+      auto c = cli::client_for(*info, "");  // as the CLI finds it: plain, or TLS
+      if (!c) FAIL() << c.error().message;
+      auto r = (*c)->request("GET", "/healthz", "", 2s);
       if (r && r->status == 200) return;
     }
     int status;
@@ -303,8 +305,12 @@ fs::path TestDaemon::component(const std::string& name, const std::string& toml)
 
 ApiResult TestDaemon::api(const std::string& method, const std::string& target,
                           const std::string& body) {
-  http::Client c("127.0.0.1", port(), token());
-  auto r = c.request(method, target, body);
+  auto c = cli::client_for(read_daemon_info(home_.path).value(), token());
+  if (!c) {
+    ADD_FAILURE() << c.error().message;
+    return {};
+  }
+  auto r = (*c)->request(method, target, body);
   if (!r) {
     ADD_FAILURE() << r.error().message;
     return {};

@@ -68,7 +68,8 @@ TEST_F(ClusterConfigTest, RefusalsNameTheKey) {
       {etcd + "secret_file = \"secret\"\nnode = \"a b\"\n", "cluster.node"},
       {etcd + "secret_file = \"secret\"\nlease_ttl = \"1s\"\n", "cluster.lease_ttl"},
       {etcd + "secret_file = \"secret\"\nwho = 1\n", "unknown key"},
-      {"[cluster]\netcd = [\"https://x:1\"]\nsecret_file = \"secret\"\n", "https is not supported"},
+      {"[cluster]\netcd = [\"ftp://127.0.0.1:1\"]\nsecret_file = \"secret\"\n", "expected http"},
+      {"[api]\ntls_cert = \"cert.pem\"\n", "go together"},
       {"[cluster]\netcd = [\"http://etcd.local:2379\"]\nsecret_file = \"secret\"\n", "IP address"},
       {"[api]\nlisten = \"0.0.0.0\"\n", "insecure_http"},
       {"[api]\nlisten = \"nonsense\"\n", "api.listen"},
@@ -93,6 +94,18 @@ TEST_F(ClusterConfigTest, ANonLoopbackApiNeedsTheExplicitOptOut) {
   auto c = load("[api]\nlisten = \"0.0.0.0\"\ninsecure_http = true\n");
   ASSERT_TRUE(c) << c.error().message;
   EXPECT_EQ(c->api.listen, "0.0.0.0");
+}
+
+TEST_F(ClusterConfigTest, ANonLoopbackApiWithTlsNeedsNoOptOut) {
+  auto c = load(
+      "[api]\nlisten = \"0.0.0.0\"\ntls_cert = \"tls/cert.pem\"\ntls_key = \"/etc/k.pem\"\n"
+      "[cluster]\netcd = [\"https://127.0.0.1:2379\"]\nsecret_file = \"secret\"\n"
+      "advertise = \"https://10.0.0.5:7070\"\nca = \"ca.pem\"\n");
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_TRUE(c->api.tls());
+  EXPECT_EQ(c->api.tls_cert, home.path / "tls/cert.pem");  // relative to the home
+  EXPECT_EQ(c->api.tls_key, "/etc/k.pem");
+  EXPECT_EQ(c->cluster.ca, home.path / "ca.pem");
 }
 
 }  // namespace
