@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "cluster/schema.h"
 #include "core/error.h"
 #include "proc/log_sink.h"
 
@@ -60,6 +61,11 @@ struct ComponentStatus {
   std::optional<std::string> release;  // the live release of a deployed component
 };
 
+struct DestroyReport {
+  bool already = false;                    // destroyed before (idempotent)
+  std::vector<cluster::PeerResult> peers;  // in a cluster: every other node's result
+};
+
 class ComponentApi {
  public:
   virtual ~ComponentApi() = default;
@@ -98,8 +104,8 @@ class Backend {
                                                     bool watch) = 0;
   // What the next daemon start brings back.
   virtual Result<void> set_desired(const std::string& name, bool running) = 0;
-  // Returns whether it was destroyed before (idempotent).
-  virtual boost::asio::awaitable<Result<bool>> destroy(const std::string& name) = 0;
+  // On every node in a cluster (a component run in place: here only).
+  virtual boost::asio::awaitable<Result<DestroyReport>> destroy(const std::string& name) = 0;
   virtual boost::asio::awaitable<ReconcileReport> reconcile(const std::set<std::string>& live) = 0;
   virtual Deployer& deployer() = 0;
   virtual InstallCache* cache() = 0;     // null: the cache is off

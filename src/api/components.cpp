@@ -129,7 +129,9 @@ void add_component_routes(http::Router& router, Backend& b) {
   router.add("DELETE", "/v1/components/{name}", [&b](Request& req) -> asio::awaitable<Response> {
     auto r = co_await b.destroy(req.params["name"]);
     if (!r) co_return http::error_response(r.error());
-    co_return ok({{"name", req.params["name"]}, {"destroyed", true}, {"already", *r}});
+    json out = {{"name", req.params["name"]}, {"destroyed", true}, {"already", r->already}};
+    if (b.cluster()) out["nodes"] = json::parse(cluster::peer_results_json(r->peers));
+    co_return ok(out);
   });
 }
 

@@ -336,7 +336,18 @@ int main(int argc, char** argv, const std::function<int()>& run_daemon) {
       fmt::print("{}\n", j.dump());
     else
       fmt::print("{}: {}\n", o.name, j.value("already", false) ? "already destroyed" : "destroyed");
-    return 0;
+    // In a cluster, each other node: a node that was down destroys it when it is back; one
+    // that was up and failed or never answered fails the command.
+    int code = 0;
+    for (auto& n : j.value("nodes", json::array())) {
+      const std::string status = n.value("status", "");
+      if (status != "success" && status != "down") code = 1;
+      if (o.json_out) continue;
+      std::string line = status == "success" ? "destroyed" : status;
+      if (n.value("error", json()).is_object()) line += ": " + n["error"].value("message", "");
+      fmt::print("  {}: {}\n", n.value("node", ""), line);
+    }
+    return code;
   }
   if (reconcile->parsed()) {
     auto got = fetch_json(client, "POST", "/v1/reconcile", json{{"live", live}}.dump(), 10min);

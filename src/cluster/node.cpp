@@ -42,7 +42,7 @@ Node::Node(NodeContext ctx)
   view_.last_error = "not connected yet";
   replicator_ = std::make_unique<Replicator>(
       ReplicatorContext{ctx_.io.get_executor(), etcd_, writer_, keys_, view_, ctx_.deployer,
-                        ctx_.config, ctx_.tls, [this] { return lease_; }});
+                        ctx_.config, ctx_.local, ctx_.tls, [this] { return lease_; }});
 }
 
 Node::~Node() = default;
@@ -215,7 +215,10 @@ void Node::apply(const etcd::WatchEvent& e) {
       if (!e.deleted) apply_node(k.name, &e.kv, true);
       break;
     case Kind::kComp:
-      if (!e.deleted) replicator_->on_comp(k.name, e.kv.value, true);
+      if (e.deleted)
+        replicator_->on_comp_gone(k.name);
+      else
+        replicator_->on_comp(k.name, e.kv.value, e.kv.mod_revision, true);
       break;
     case Kind::kPeer:
       if (!e.deleted) replicator_->on_peer(k.id, k.node, e.kv.value);

@@ -27,6 +27,7 @@ struct NodeContext {
   Deployer& deployer;
   std::string version;
   std::function<std::vector<std::string>()> components;  // the names this node runs
+  LocalComponents& local;
   http::TlsContext tls;  // verifies https etcd endpoints and peers (null: none are https)
 };
 

@@ -76,20 +76,26 @@ asio::awaitable<Result<void>> Replicator::announce(DeploymentRow& row) {
   rec.expected = d.expected;
   rec.created_at = row.created_at;
   using etcd::Compare, etcd::TxnOp;
+  const int64_t seen = comps_[row.component].revision;
   const std::vector<Compare> compare = {
-      {ctx_.keys.deploy(row.id), Compare::Target::kCreate, Compare::Op::kEqual, 0, ""}};
+      {ctx_.keys.deploy(row.id), Compare::Target::kCreate, Compare::Op::kEqual, 0, ""},
+      {ctx_.keys.comp(row.component), Compare::Target::kMod, Compare::Op::kEqual, seen, ""}};
   const std::vector<TxnOp> ops = {
       {TxnOp::Kind::kPut, ctx_.keys.deploy(row.id), encode(rec), "", 0},
       {TxnOp::Kind::kPut, ctx_.keys.comp(row.component), encode(d), "", 0},
       {TxnOp::Kind::kPut, ctx_.keys.have(d.digest, v.self), "", "", ctx_.lease()}};
+  const std::vector<TxnOp> otherwise = {{TxnOp::Kind::kRange, ctx_.keys.comp(row.component)}};
   attempted_.insert(row.release);  // before the txn: its watch event may come back first
   // Peers may see the commit before its reply is read here: time it from the send.
   const int64_t sent_us = now_us();
-  auto txn = co_await ctx_.etcd.txn(compare, ops);
+  auto txn = co_await ctx_.etcd.txn(compare, ops, otherwise);
   if (!txn || !txn->succeeded) attempted_.erase(row.release);
   BERTH_CO_TRY(txn);
-  if (!txn->succeeded)
+  if (!txn->succeeded) {
+    if (auto lost = conflict(row.component, seen, *txn)) co_return std::unexpected(*lost);
     co_return fail(Code::kConflict, "deployment " + row.id + " is already in the cluster");
+  }
+  comps_[row.component] = {txn->revision, d};
   Pending p;
   p.expected = d.expected;
   p.down = v.down_members();
@@ -152,11 +158,7 @@ asio::awaitable<void> Replicator::settle(DeploymentRow& row) {
     if (auto log = ctx_.deployer.live_log(row.id))
       log->append("info", {{"message", "waiting for " + join(it->second.expected)}});
   const std::string id = row.id;
-  const std::function<bool()> done = [this, id] {
-    auto p = pending_.find(id);
-    return stopping_ || p == pending_.end() || p->second.done();
-  };
-  co_await changed_.wait_until(done, StateEvent::Clock::now() + ctx_.config.peer_timeout);
+  co_await wait_for_peers(id);
   // The peers' last install lines may still be on their way: a short grace for the followers.
   const std::function<bool()> followed = [this, id] {
     auto p = pending_.find(id);
@@ -247,7 +249,8 @@ void Replicator::fold(DeploymentRow& row, Pending& p) {
 
 void Replicator::on_listed(const etcd::RangeReply& all) {
   running_deploys_.clear();
-  std::vector<std::pair<std::string, std::string>> comps;
+  comps_.clear();
+  std::vector<const etcd::KeyValue*> comps;
   for (auto& kv : all.kvs) {
     auto k = ctx_.keys.parse(kv.key);
     if (k.kind == Keys::Parsed::Kind::kDeploy) {
@@ -256,20 +259,31 @@ void Replicator::on_listed(const etcd::RangeReply& all) {
     } else if (k.kind == Keys::Parsed::Kind::kPeer) {
       on_peer(k.id, k.node, kv.value);
     } else if (k.kind == Keys::Parsed::Kind::kComp) {
-      comps.emplace_back(k.name, kv.value);
+      comps.push_back(&kv);
     }
   }
-  for (auto& [name, value] : comps) on_comp(name, value, false);
+  for (auto* kv : comps) on_comp(ctx_.keys.parse(kv->key).name, kv->value, kv->mod_revision, false);
 }
 
-void Replicator::on_comp(const std::string& name, const std::string& value, bool from_watch) {
+void Replicator::on_comp(const std::string& name, const std::string& value, int64_t revision,
+                         bool from_watch) {
   auto d = decode_desired(value);
   if (!d) {
     spdlog::warn("cluster: comp/{}: {}", name, d.error().message);
     return;
   }
-  if (d->state != "live") return;
+  comps_[name] = {revision, *d};
   const auto& self = ctx_.view.self;
+  if (d->state == "destroyed") {
+    if (from_watch && d->origin == self) return;  // this node's own destroy, running already
+    const bool expected = std::ranges::find(d->expected, self) != d->expected.end();
+    // Listed: a destroy that ended long ago needs no report, only the local state to match.
+    if (ctx_.local.deployed_here(name) || (from_watch && expected))
+      asio::co_spawn(ctx_.ex, destroy_one(name, d->deployment, from_watch && expected),
+                     asio::detached);
+    return;
+  }
+  if (d->state != "live") return;
   if (attempted_.contains(d->release)) return;
   if (from_watch && d->origin == self) return;  // this node's own deploy, running already
   if (ctx_.deployer.releases().current(name) == d->release) {
@@ -320,11 +334,15 @@ asio::awaitable<void> Replicator::converge_one(std::string name, Desired d,
     ready = co_await fetch_payload(std::move(f), d.digest);
     if (ready) ctx_.writer.put(ctx_.keys.have(d.digest, ctx_.view.self), "", ctx_.lease());
   }
+  if (ready && !still_wanted(name, d.release))
+    ready = fail(Code::kComponentDestroyed,
+                 "\"" + name + "\" was destroyed or redeployed in the cluster meanwhile");
   if (ready) {
     Deployer::StartOptions opts;
     opts.id = deployment;
     opts.release = d.release;
     opts.kind = deployment.empty() ? DeploymentKind::kConverge : DeploymentKind::kDeploy;
+    opts.wanted = [this, name, release = d.release] { return still_wanted(name, release); };
     auto started = co_await ctx_.deployer.start(name, d.digest, d.origin, opts);
     if (started) co_return;  // on_phase / on_end report from here on
     ready = std::unexpected(started.error());

@@ -3,7 +3,11 @@
 // comp/<name> by fetching the payload from a holder and running the same pipeline, under the
 // same deployment id when it was expected, and reports each phase in its own
 // deploy/<id>/peer/<node> key; the origin folds those into its terminal write. One writer per
-// key throughout. Fed by cluster::Node (listed keys, watch events, nodes gone). Event loop.
+// key throughout. A destroy is a desired state too (comp/<name> says `destroyed`, a value and
+// never a deletion): every node destroys the component and reports under the destroy's id.
+// Every write of comp/<name> compares the revision this node last saw, so a deploy or destroy
+// that did not see the one committed before it loses with `conflict`. Fed by cluster::Node
+// (listed keys, watch events, nodes gone). Event loop.
 #pragma once
 #include <boost/asio/any_io_executor.hpp>
 #include <functional>
@@ -16,6 +20,7 @@
 
 #include "cluster/etcd_client.h"
 #include "cluster/key_writer.h"
+#include "cluster/local_components.h"
 #include "cluster/schema.h"
 #include "cluster/view.h"
 #include "config/cluster_config.h"
@@ -34,6 +39,7 @@ struct ReplicatorContext {
   const View& view;
   Deployer& deployer;
   const ClusterConfig& config;
+  LocalComponents& local;
   http::TlsContext tls;            // for https peers
   std::function<int64_t()> lease;  // this node's lease now (0: none)
 };
@@ -46,10 +52,24 @@ class Replicator final : public ReplicationHook, public DeploymentObserver {
   // results that arrived meanwhile count, and every component whose desired release this
   // node does not run converges.
   void on_listed(const etcd::RangeReply& all);
-  void on_comp(const std::string& name, const std::string& value, bool from_watch);
+  // comp/<name> at `revision` (its mod revision); gone(): deleted, which berth never does.
+  void on_comp(const std::string& name, const std::string& value, int64_t revision,
+               bool from_watch);
+  void on_comp_gone(const std::string& name) { comps_.erase(name); }
   void on_peer(const std::string& id, const std::string& node, const std::string& value);
   // A node's lease lapsed or it restarted: deploys waiting on it stop waiting for it.
   void on_node_gone(const std::string& node, const std::string& why);
+
+  // `berth rm` in cluster mode, at the node it was sent to: comp/<name> becomes destroyed in
+  // one txn that compares the revision last seen (`conflict` when a deploy or destroy
+  // committed meanwhile; `cluster_unavailable` when etcd is away: nothing changes either
+  // way), then this node destroys it and waits, up to peer_timeout, for every peer that was
+  // up to say it did. `not_found` when neither the cluster nor this node knows the name.
+  struct DestroyOutcome {
+    bool already = false;  // destroyed before, here and in the desired state
+    std::vector<PeerResult> peers;
+  };
+  boost::asio::awaitable<Result<DestroyOutcome>> destroy(std::string name);
 
   // Daemon shutdown: deploys waiting for their peers stop waiting (those not heard from are
   // `unreachable`) and no new converge starts.
@@ -78,7 +98,19 @@ class Replicator final : public ReplicationHook, public DeploymentObserver {
   // `deployment`: run under the origin's id (this node was expected), else as a converge.
   void converge(const std::string& name, const Desired& d, const std::string& deployment);
   boost::asio::awaitable<void> converge_one(std::string name, Desired d, std::string deployment);
+  // A peer's side of a destroy: destroys it here and, when expected, reports under `id`.
+  boost::asio::awaitable<void> destroy_one(std::string name, std::string id, bool expected);
+  // Until every expected peer of `id` ended, or peer_timeout, or stop().
+  boost::asio::awaitable<void> wait_for_peers(const std::string& id);
+  // comp/<name> as last seen still wants `release` live (a converge that fetched for long
+  // must not bring back what was destroyed or superseded meanwhile).
+  bool still_wanted(const std::string& name, const std::string& release) const;
   void report(const std::string& id, const PeerResult& r);
+  // A txn that compared comp/<name> at `seen` and failed, its otherwise-branch having read
+  // comp/<name>: the `conflict` naming what was committed meanwhile (nullopt: it was not that
+  // compare that failed).
+  static std::optional<Error> conflict(const std::string& name, int64_t seen,
+                                       const etcd::TxnReply& txn);
   void fold(DeploymentRow& row, Pending& p);
 
   ReplicatorContext ctx_;
@@ -86,6 +118,11 @@ class Replicator final : public ReplicationHook, public DeploymentObserver {
   std::map<std::string, PeerResult> mine_;  // deploys this node runs for an origin, by id
   std::set<std::string> attempted_;         // releases this daemon has run or is running
   std::set<std::string> running_deploys_;   // as listed: ids of deploy/ not yet ended
+  struct Seen {
+    int64_t revision = 0;  // comp/<name>'s mod revision: what the next write compares
+    Desired desired;
+  };
+  std::map<std::string, Seen> comps_;  // comp/<name> as last listed, watched or written here
   StateEvent changed_;
   bool stopping_ = false;
 };

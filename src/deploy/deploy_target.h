@@ -2,6 +2,7 @@
 // implements it. Everything here runs on the event-loop thread.
 #pragma once
 #include <boost/asio/awaitable.hpp>
+#include <functional>
 #include <string>
 
 #include "core/error.h"
@@ -15,8 +16,10 @@ class DeployTarget {
   virtual bool shutting_down() const = 0;
   // Before a deploy of `name` is recorded: waits for a destroy of it in progress (and
   // finishes one that failed half-way), lifts its tombstone, and refuses a name that runs in
-  // place (name_taken).
-  virtual boost::asio::awaitable<Result<void>> admit(const std::string& name) = 0;
+  // place (name_taken). With `wanted`, asked once that destroy has ended and before the
+  // tombstone is lifted: false refuses with component_destroyed and lifts nothing.
+  virtual boost::asio::awaitable<Result<void>> admit(const std::string& name,
+                                                     std::function<bool()> wanted = nullptr) = 0;
   // Before a rollback: ok when a deployed component of that name exists (else not_found, or
   // not_deployed for one run in place, or component_destroyed).
   virtual Result<void> deployed(const std::string& name) const = 0;

@@ -63,6 +63,9 @@ class Deployer {
   struct StartOptions {
     std::string id, release;
     DeploymentKind kind = DeploymentKind::kDeploy;
+    // A cluster converge: still wanted once any destroy of the name in progress has ended
+    // (see DeployTarget::admit); else nothing starts and nothing is brought back.
+    std::function<bool()> wanted;
   };
   boost::asio::awaitable<Result<DeploymentRow>> start(const std::string& name,
                                                       const std::string& digest,

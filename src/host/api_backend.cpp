@@ -30,8 +30,8 @@ Result<void> ApiBackend::set_desired(const std::string& name, bool running) {
   return host_.set_desired(name, running);
 }
 
-asio::awaitable<Result<bool>> ApiBackend::destroy(const std::string& name) {
-  co_return co_await host_.destroy(name);
+asio::awaitable<Result<api::DestroyReport>> ApiBackend::destroy(const std::string& name) {
+  co_return co_await host_.destroy_everywhere(name);
 }
 
 asio::awaitable<api::ReconcileReport> ApiBackend::reconcile(const std::set<std::string>& live) {

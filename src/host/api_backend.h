@@ -17,7 +17,7 @@ class ApiBackend final : public api::Backend {
   Result<std::shared_ptr<api::ComponentApi>> run(const std::string& dir, const std::string& name,
                                                  bool watch) override;
   Result<void> set_desired(const std::string& name, bool running) override;
-  boost::asio::awaitable<Result<bool>> destroy(const std::string& name) override;
+  boost::asio::awaitable<Result<api::DestroyReport>> destroy(const std::string& name) override;
   boost::asio::awaitable<api::ReconcileReport> reconcile(
       const std::set<std::string>& live) override;
   Deployer& deployer() override;

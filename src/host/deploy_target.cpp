@@ -7,10 +7,13 @@
 namespace berth {
 namespace asio = boost::asio;
 
-asio::awaitable<Result<void>> Host::admit(const std::string& name) {
+asio::awaitable<Result<void>> Host::admit(const std::string& name, std::function<bool()> wanted) {
   // A deploy arriving while the component is being destroyed (or half destroyed) waits for
   // that destroy to end, then starts afresh.
   BERTH_CO_TRY(co_await finish_pending_destroy(name));
+  if (wanted && !wanted())
+    co_return fail(Code::kComponentDestroyed,
+                   "\"" + name + "\" was destroyed or redeployed in the cluster meanwhile");
   BERTH_CO_TRY(lift_tombstone(name));
   if (auto c = find(name); c && c->dir() != deployer_->releases().link(name))
     co_return fail(Code::kNameTaken, fmt::format("component \"{}\" runs in place from {}; deploy "

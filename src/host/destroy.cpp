@@ -22,6 +22,29 @@ asio::awaitable<void> Host::destroy_settled(const std::string& name) {
   co_await destroy_ended_->wait_until(settled, std::chrono::steady_clock::time_point::max());
 }
 
+bool Host::deployed_here(const std::string& name) const {
+  auto c = find(name);
+  return c && c->dir() == deployer_->releases().link(name);
+}
+
+asio::awaitable<Result<bool>> Host::destroy_here(const std::string& name) {
+  if (!find(name)) co_return true;  // never deployed here, or gone already: nothing to do
+  co_return co_await destroy(name);
+}
+
+asio::awaitable<Result<api::DestroyReport>> Host::destroy_everywhere(const std::string& name) {
+  if (!cluster_ || (find(name) && !deployed_here(name))) {
+    auto r = co_await destroy(name);
+    BERTH_CO_TRY(r);
+    co_return api::DestroyReport{*r, {}};
+  }
+  auto r = co_await cluster_->replicator().destroy(name);
+  if (!r && r.error().code == Code::kNotFound && tombstones_.contains(name))
+    co_return api::DestroyReport{true, {}};  // destroyed here before the cluster knew it
+  BERTH_CO_TRY(r);
+  co_return api::DestroyReport{r->already, std::move(r->peers)};
+}
+
 asio::awaitable<Result<bool>> Host::destroy(const std::string& name) {
   if (tombstones_.contains(name)) co_return true;
   auto c = find(name);

@@ -227,8 +227,8 @@ void Host::join_cluster(http::TlsContext tls) {
     for (auto& [n, c] : components_) out.push_back(n);
     return out;
   };
-  cluster_ = std::make_unique<cluster::Node>(
-      cluster::NodeContext{io_, config_.cluster, *deployer_, BERTH_VERSION, names, std::move(tls)});
+  cluster_ = std::make_unique<cluster::Node>(cluster::NodeContext{
+      io_, config_.cluster, *deployer_, BERTH_VERSION, names, *this, std::move(tls)});
   deployer_->set_replication(&cluster_->replicator());
   deployer_->add_observer(&cluster_->replicator());
   cluster_->start(url);

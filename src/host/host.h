@@ -24,7 +24,7 @@
 
 namespace berth {
 
-class Host final : public DeployTarget {
+class Host final : public DeployTarget, public cluster::LocalComponents {
  public:
   explicit Host(DaemonConfig config);
   ~Host();
@@ -56,6 +56,12 @@ class Host final : public DeployTarget {
   // finishes it. Unknown: not_found.
   // Returns whether it was destroyed before.
   boost::asio::awaitable<Result<bool>> destroy(const std::string& name);
+  // `berth rm`: in a cluster, through the desired state on every node (Replicator::destroy);
+  // a component run in place, or any outside a cluster: here only.
+  boost::asio::awaitable<Result<api::DestroyReport>> destroy_everywhere(const std::string& name);
+  // cluster::LocalComponents
+  bool deployed_here(const std::string& name) const override;
+  boost::asio::awaitable<Result<bool>> destroy_here(const std::string& name) override;
   bool tombstoned(const std::string& name) const { return tombstones_.contains(name); }
   // Only an explicit deploy or run (or reconcile healing a live name) calls this.
   Result<void> lift_tombstone(const std::string& name);
@@ -73,7 +79,8 @@ class Host final : public DeployTarget {
   bool shutting_down() const override { return shutting_down_; }
 
   // --- DeployTarget: what the deploy pipeline asks of the components (host/deploy_target.cpp)
-  boost::asio::awaitable<Result<void>> admit(const std::string& name) override;
+  boost::asio::awaitable<Result<void>> admit(const std::string& name,
+                                             std::function<bool()> wanted) override;
   Result<void> deployed(const std::string& name) const override;
   void deploys_began(const std::string& name) override;
   void deploys_ended(const std::string& name) override;

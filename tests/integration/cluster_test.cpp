@@ -284,6 +284,60 @@ TEST_F(ClusterTest, TheEtcdLeaderKilledMidDeployChangesNothingButTheEndpoint) {
 namespace berth::testing {
 namespace {
 
+// --- destroy (issue 14: nothing destroyed comes back, on any node) ---
+
+// Gone from node `i`: 410 component_destroyed, no releases, the process dead.
+void expect_destroyed_on(TestDaemon& d, pid_t pid, const std::string& where) {
+  auto r = d.api("GET", "/v1/components/app");
+  EXPECT_EQ(r.status, 410) << where << ": " << r.body.dump();
+  EXPECT_EQ(r.body["error"]["code"], "component_destroyed") << where;
+  EXPECT_FALSE(fs::exists(d.home() / "releases" / "app")) << where;
+  EXPECT_TRUE(poll_until([&] { return !pid_alive(pid); })) << where << ": pid " << pid;
+}
+
+TEST_F(ClusterTest, ADestroyFromAnyNodeIsCarriedOutOnEveryNodeAndIsIdempotent) {
+  ASSERT_EQ(deploy(1, "app", app_toml("v1")).code, 0);
+  std::vector<pid_t> pids;
+  for (int i = 1; i <= 3; ++i) pids.push_back(cluster.node(i).wait_state("app", "ready")["pid"]);
+  auto r = cluster.node(2).cli({"rm", "app"});
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("app: destroyed"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("n1: destroyed"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("n3: destroyed"), std::string::npos) << r.out;
+  // The CLI waited for every node: each is done when it returns, no polling needed.
+  for (int i = 1; i <= 3; ++i)
+    expect_destroyed_on(cluster.node(i), pids[i - 1], "n" + std::to_string(i));
+  auto again = cluster.node(3).cli({"rm", "app"});
+  EXPECT_EQ(again.code, 0) << again.out << again.err;
+  EXPECT_NE(again.out.find("already destroyed"), std::string::npos) << again.out;
+}
+
+TEST_F(ClusterTest, ANodeDownDuringADestroyDropsTheComponentWhenItComesBack) {
+  ASSERT_EQ(deploy(1, "app", app_toml("v1")).code, 0);
+  const pid_t on_n3 = cluster.node(3).wait_state("app", "ready")["pid"];
+  cluster.node(3).kill9();  // its component keeps running, orphaned, until n3 is back
+  cluster.wait_view(1, {"n1", "n2"});
+  auto r = cluster.node(1).cli({"rm", "app"});
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("n2: destroyed"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("n3: down"), std::string::npos) << r.out;
+  cluster.restart(3);
+  // n3 lists the desired state when it joins and destroys what it says is destroyed.
+  EXPECT_TRUE(
+      poll_until([&] { return cluster.node(3).api("GET", "/v1/components/app").status == 410; }));
+  expect_destroyed_on(cluster.node(3), on_n3, "n3");
+}
+
+TEST_F(ClusterTest, ADeployAfterADestroyBringsTheNameBackOnEveryNode) {
+  ASSERT_EQ(deploy(1, "app", app_toml("v1")).code, 0);
+  ASSERT_EQ(cluster.node(1).cli({"rm", "app"}).code, 0);
+  auto r = deploy(3, "app", app_toml("v2"));
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  const std::string release = last_deployment(3, "app")["release"];
+  for (int i = 1; i <= 3; ++i)
+    EXPECT_EQ(cluster.node(i).wait_state("app", "ready")["release"], release) << "n" << i;
+}
+
 // Everything over TLS with certificates from a CA the test makes: etcd's client URLs (which
 // demand a client certificate), every node's API, the payload fetch and the origin following
 // its peers' events.

@@ -1,0 +1,131 @@
+// The replicator's destroys (lesson 2 at cluster size): a destroy is comp/<name> saying
+// `destroyed`, written in a txn that compares the revision last seen, then carried out by
+// every node, each reporting under the destroy's id as a deploy's peers do.
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "cluster/replicator.h"
+#include "core/duration.h"
+#include "core/random_id.h"
+
+namespace berth::cluster {
+namespace asio = boost::asio;
+
+std::optional<Error> Replicator::conflict(const std::string& name, int64_t seen,
+                                          const etcd::TxnReply& txn) {
+  if (txn.ranges.empty()) return std::nullopt;
+  const auto& kvs = txn.ranges.front().kvs;
+  const int64_t now = kvs.empty() ? 0 : kvs.front().mod_revision;
+  if (now == seen) return std::nullopt;
+  std::string what = "changed";
+  if (!kvs.empty())
+    if (auto d = decode_desired(kvs.front().value))
+      what = fmt::format("{} by {} from {}", d->state == "destroyed" ? "destroyed" : "deployed",
+                         d->deployment, d->origin);
+  return Error{Code::kConflict,
+               fmt::format("\"{}\" was {} since this node last saw it (revision {}, now {}); "
+                           "nothing was changed: look at it and try again",
+                           name, what, seen, now)};
+}
+
+bool Replicator::still_wanted(const std::string& name, const std::string& release) const {
+  auto it = comps_.find(name);
+  return it != comps_.end() && it->second.desired.state == "live" &&
+         it->second.desired.release == release;
+}
+
+asio::awaitable<void> Replicator::wait_for_peers(const std::string& id) {
+  const std::function<bool()> done = [this, id] {
+    auto p = pending_.find(id);
+    return stopping_ || p == pending_.end() || p->second.done();
+  };
+  co_await changed_.wait_until(done, StateEvent::Clock::now() + ctx_.config.peer_timeout);
+}
+
+asio::awaitable<Result<Replicator::DestroyOutcome>> Replicator::destroy(std::string name) {
+  const auto& v = ctx_.view;
+  if (!v.connected)
+    co_return fail(Code::kClusterUnavailable,
+                   "this node cannot reach etcd (since " +
+                       format_duration(Millis(now_ms() - v.disconnected_since)) +
+                       " ago: " + v.last_error + "); nothing was destroyed");
+  auto seen = comps_.find(name);
+  const bool here = ctx_.local.deployed_here(name);
+  if (seen == comps_.end() && !here)
+    co_return fail(Code::kNotFound, "no component named \"" + name + "\" in the cluster");
+  DestroyOutcome out;
+  if (seen != comps_.end() && seen->second.desired.state == "destroyed" && !here) {
+    out.already = true;  // idempotent: the cluster says so already and nothing is left here
+    co_return out;
+  }
+  Desired d;
+  d.state = "destroyed";
+  d.deployment = "rm-" + random_hex(6);
+  d.origin = v.self;
+  d.expected = v.up_peers();
+  const int64_t rev = seen == comps_.end() ? 0 : seen->second.revision;
+  using etcd::Compare, etcd::TxnOp;
+  const std::vector<Compare> compare = {
+      {ctx_.keys.comp(name), Compare::Target::kMod, Compare::Op::kEqual, rev, ""}};
+  const std::vector<TxnOp> ops = {{TxnOp::Kind::kPut, ctx_.keys.comp(name), encode(d), "", 0}};
+  const std::vector<TxnOp> otherwise = {{TxnOp::Kind::kRange, ctx_.keys.comp(name)}};
+  auto txn = co_await ctx_.etcd.txn(compare, ops, otherwise);
+  BERTH_CO_TRY(txn);
+  if (!txn->succeeded) {
+    auto lost = conflict(name, rev, *txn);
+    co_return std::unexpected(lost.value_or(Error{Code::kConflict, "comp/" + name + " changed"}));
+  }
+  comps_[name] = {txn->revision, d};
+  Pending p;
+  p.expected = d.expected;
+  p.down = v.down_members();
+  pending_[d.deployment] = std::move(p);
+  spdlog::info("cluster: {} destroyed in the cluster ({}), waiting for {}", name, d.deployment,
+               d.expected.empty() ? "no peer" : fmt::format("{}", fmt::join(d.expected, ", ")));
+  auto local = co_await ctx_.local.destroy_here(name);
+  if (!local) {
+    // The desired state says destroyed: the other nodes go on, and a retry here finishes.
+    pending_.erase(d.deployment);
+    co_return std::unexpected(local.error());
+  }
+  co_await wait_for_peers(d.deployment);
+  auto& results = pending_[d.deployment];
+  for (auto& n : results.expected) {
+    PeerResult r = results.results[n];
+    r.node = n;
+    if (!r.terminal()) {
+      r.status = "unreachable";
+      r.error = Error{Code::kUnreachable, n + " did not report its destroy within " +
+                                              format_duration(ctx_.config.peer_timeout)};
+    }
+    out.peers.push_back(std::move(r));
+  }
+  for (auto& n : results.down) {
+    PeerResult r;
+    r.node = n;
+    r.status = "down";
+    r.error = Error{Code::kUnreachable, n + " was down; it destroys " + name + " when it is back"};
+    out.peers.push_back(std::move(r));
+  }
+  pending_.erase(d.deployment);
+  co_return out;
+}
+
+asio::awaitable<void> Replicator::destroy_one(std::string name, std::string id, bool expected) {
+  spdlog::info("cluster: {} was destroyed in the cluster; destroying it here", name);
+  PeerResult r;
+  r.node = ctx_.view.self;
+  r.phase = "destroying";
+  r.phases = {r.phase};
+  r.started_at = now_ms();
+  auto done = co_await ctx_.local.destroy_here(name);
+  r.status = done ? "success" : "failed";
+  if (!done) {
+    r.error = done.error();
+    spdlog::error("cluster: destroying {} here: {}", name, done.error().message);
+  }
+  r.ended_at = now_ms();
+  if (expected) report(id, r);
+}
+
+}  // namespace berth::cluster
