@@ -334,15 +334,13 @@ asio::awaitable<void> Replicator::converge_one(std::string name, Desired d,
     ready = co_await fetch_payload(std::move(f), d.digest);
     if (ready) ctx_.writer.put(ctx_.keys.have(d.digest, ctx_.view.self), "", ctx_.lease());
   }
-  if (ready && !still_wanted(name, d.release))
-    ready = fail(Code::kComponentDestroyed,
-                 "\"" + name + "\" was destroyed or redeployed in the cluster meanwhile");
+  if (auto why = ready ? superseded(name, d.release) : std::nullopt) ready = std::unexpected(*why);
   if (ready) {
     Deployer::StartOptions opts;
     opts.id = deployment;
     opts.release = d.release;
     opts.kind = deployment.empty() ? DeploymentKind::kConverge : DeploymentKind::kDeploy;
-    opts.wanted = [this, name, release = d.release] { return still_wanted(name, release); };
+    opts.superseded = [this, name, release = d.release] { return superseded(name, release); };
     auto started = co_await ctx_.deployer.start(name, d.digest, d.origin, opts);
     if (started) co_return;  // on_phase / on_end report from here on
     ready = std::unexpected(started.error());

@@ -102,9 +102,10 @@ class Replicator final : public ReplicationHook, public DeploymentObserver {
   boost::asio::awaitable<void> destroy_one(std::string name, std::string id, bool expected);
   // Until every expected peer of `id` ended, or peer_timeout, or stop().
   boost::asio::awaitable<void> wait_for_peers(const std::string& id);
-  // comp/<name> as last seen still wants `release` live (a converge that fetched for long
-  // must not bring back what was destroyed or superseded meanwhile).
-  bool still_wanted(const std::string& name, const std::string& release) const;
+  // Unless comp/<name> as last seen still wants `release` live, why not: component_destroyed,
+  // or conflict naming the newer deploy (a converge that fetched for long must not bring back
+  // what was destroyed or superseded meanwhile).
+  std::optional<Error> superseded(const std::string& name, const std::string& release) const;
   void report(const std::string& id, const PeerResult& r);
   // A txn that compared comp/<name> at `seen` and failed, its otherwise-branch having read
   // comp/<name>: the `conflict` naming what was committed meanwhile (nullopt: it was not that

@@ -28,10 +28,17 @@ std::optional<Error> Replicator::conflict(const std::string& name, int64_t seen,
                            name, what, seen, now)};
 }
 
-bool Replicator::still_wanted(const std::string& name, const std::string& release) const {
+std::optional<Error> Replicator::superseded(const std::string& name,
+                                            const std::string& release) const {
   auto it = comps_.find(name);
-  return it != comps_.end() && it->second.desired.state == "live" &&
-         it->second.desired.release == release;
+  if (it == comps_.end() || it->second.desired.state != "live")
+    return Error{Code::kComponentDestroyed,
+                 "\"" + name + "\" was destroyed in the cluster meanwhile"};
+  const auto& d = it->second.desired;
+  if (d.release == release) return std::nullopt;
+  return Error{Code::kConflict,
+               fmt::format("superseded here by a newer deploy of \"{}\" ({} from {})", name,
+                           d.deployment, d.origin)};
 }
 
 asio::awaitable<void> Replicator::wait_for_peers(const std::string& id) {

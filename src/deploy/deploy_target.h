@@ -3,6 +3,7 @@
 #pragma once
 #include <boost/asio/awaitable.hpp>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "core/error.h"
@@ -16,10 +17,11 @@ class DeployTarget {
   virtual bool shutting_down() const = 0;
   // Before a deploy of `name` is recorded: waits for a destroy of it in progress (and
   // finishes one that failed half-way), lifts its tombstone, and refuses a name that runs in
-  // place (name_taken). With `wanted`, asked once that destroy has ended and before the
-  // tombstone is lifted: false refuses with component_destroyed and lifts nothing.
+  // place (name_taken). `superseded` is asked once that destroy has ended and before the
+  // tombstone is lifted: an error is returned as it is and nothing is lifted.
+  using Superseded = std::function<std::optional<Error>()>;
   virtual boost::asio::awaitable<Result<void>> admit(const std::string& name,
-                                                     std::function<bool()> wanted = nullptr) = 0;
+                                                     Superseded superseded = nullptr) = 0;
   // Before a rollback: ok when a deployed component of that name exists (else not_found, or
   // not_deployed for one run in place, or component_destroyed).
   virtual Result<void> deployed(const std::string& name) const = 0;

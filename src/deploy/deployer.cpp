@@ -182,7 +182,7 @@ asio::awaitable<Result<DeploymentRow>> Deployer::start(const std::string& name,
   if (target_.shutting_down()) co_return fail(Code::kShuttingDown, "the daemon is shutting down");
   auto size = blobs_.size_of(digest);
   BERTH_CO_TRY(size);
-  BERTH_CO_TRY(co_await target_.admit(name, options.wanted));
+  BERTH_CO_TRY(co_await target_.admit(name, options.superseded));
   DeploymentRow row;
   row.id = options.id.empty() ? new_id() : options.id;
   row.release = options.release.empty() ? row.id : options.release;

@@ -63,9 +63,9 @@ class Deployer {
   struct StartOptions {
     std::string id, release;
     DeploymentKind kind = DeploymentKind::kDeploy;
-    // A cluster converge: still wanted once any destroy of the name in progress has ended
-    // (see DeployTarget::admit); else nothing starts and nothing is brought back.
-    std::function<bool()> wanted;
+    // A cluster converge: why it is no longer wanted once any destroy of the name in
+    // progress has ended (see DeployTarget::admit); then nothing starts or comes back.
+    DeployTarget::Superseded superseded;
   };
   boost::asio::awaitable<Result<DeploymentRow>> start(const std::string& name,
                                                       const std::string& digest,

@@ -7,13 +7,11 @@
 namespace berth {
 namespace asio = boost::asio;
 
-asio::awaitable<Result<void>> Host::admit(const std::string& name, std::function<bool()> wanted) {
+asio::awaitable<Result<void>> Host::admit(const std::string& name, Superseded superseded) {
   // A deploy arriving while the component is being destroyed (or half destroyed) waits for
   // that destroy to end, then starts afresh.
   BERTH_CO_TRY(co_await finish_pending_destroy(name));
-  if (wanted && !wanted())
-    co_return fail(Code::kComponentDestroyed,
-                   "\"" + name + "\" was destroyed or redeployed in the cluster meanwhile");
+  if (auto why = superseded ? superseded() : std::nullopt) co_return std::unexpected(*why);
   BERTH_CO_TRY(lift_tombstone(name));
   if (auto c = find(name); c && c->dir() != deployer_->releases().link(name))
     co_return fail(Code::kNameTaken, fmt::format("component \"{}\" runs in place from {}; deploy "

@@ -80,7 +80,7 @@ class Host final : public DeployTarget, public cluster::LocalComponents {
 
   // --- DeployTarget: what the deploy pipeline asks of the components (host/deploy_target.cpp)
   boost::asio::awaitable<Result<void>> admit(const std::string& name,
-                                             std::function<bool()> wanted) override;
+                                             Superseded superseded) override;
   Result<void> deployed(const std::string& name) const override;
   void deploys_began(const std::string& name) override;
   void deploys_ended(const std::string& name) override;

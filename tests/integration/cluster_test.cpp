@@ -9,7 +9,10 @@
 #include <boost/asio/io_context.hpp>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
+#include <thread>
 
+#include "cluster/etcd_codec.h"
 #include "cluster/payload_fetch.h"
 #include "cluster_harness.h"
 #include "core/sha256.h"
@@ -284,6 +287,50 @@ TEST_F(ClusterTest, TheEtcdLeaderKilledMidDeployChangesNothingButTheEndpoint) {
 namespace berth::testing {
 namespace {
 
+// Two origins deploying one component at the same instant, round after round: each deploy
+// succeeds, loses with `conflict` (its txn compared comp/<name> at a revision another deploy
+// had moved on), or ends `partial` where a newer one superseded it on a peer; and however the
+// races fell, every node ends on the release comp/<name> names. Without the compare (or with a
+// superseded converge allowed to finish), an origin that had not yet seen the other's commit
+// converges to it afterwards and the nodes disagree.
+TEST_F(ClusterTest, ConcurrentDeploysFromTwoOriginsEndOnOneReleaseEverywhere) {
+  auto etcd_port = static_cast<uint16_t>(std::stoi(cluster.etcd.endpoints()[0].substr(17)));
+  auto desired_release = [&] {
+    http::Client etcd("127.0.0.1", etcd_port, "");
+    auto r = etcd.request("POST", "/v3/kv/range",
+                          json{{"key", etcd::base64("/berth/v1/default/comp/app")}}.dump());
+    EXPECT_TRUE(r && r->status == 200);
+    auto kvs = json::parse(r->body).value("kvs", json::array());
+    if (kvs.empty()) return std::string();
+    return json::parse(etcd::unbase64(kvs[0]["value"].get<std::string>()).value())
+        .value("release", "");
+  };
+  int conflicts = 0;
+  for (int round = 0; round < 6; ++round) {
+    CmdResult a, b;
+    const auto v = std::to_string(round);
+    std::thread t([&] { a = deploy(1, "app", app_toml("a" + v)); });
+    b = deploy(2, "app", app_toml("b" + v));
+    t.join();
+    for (auto* r : {&a, &b}) {
+      if (r->code == 0) continue;
+      const bool lost = r->out.find("conflict") != std::string::npos ||
+                        r->err.find("conflict") != std::string::npos;
+      EXPECT_TRUE(lost) << r->out << r->err;
+      conflicts += r->out.find("superseded") == std::string::npos;
+    }
+    const std::string want = desired_release();
+    ASSERT_FALSE(want.empty());
+    for (int i = 1; i <= 3; ++i) {
+      auto s = cluster.node(i).wait_for("app", [&](const json& c) {
+        return c.value("state", "") == "ready" && c.value("release", "") == want;
+      });
+      EXPECT_EQ(s["release"], want) << "n" << i << " round " << round;
+    }
+  }
+  std::cout << "rounds 6, deploys lost to conflict: " << conflicts << "\n";
+}
+
 // --- destroy (issue 14: nothing destroyed comes back, on any node) ---
 
 // Gone from node `i`: 410 component_destroyed, no releases, the process dead.
@@ -347,7 +394,8 @@ TEST(ClusterOverTls, EtcdTheNodesAndTheirCallsToEachOtherAllVerifyTheCa) {
   TestCluster cluster(3, "", &ca);
   if (!cluster.available()) GTEST_SKIP() << cluster.why();
   ASSERT_TRUE(cluster.etcd.endpoints()[0].starts_with("https://"));
-  for (auto& n : cluster.nodes(1)["nodes"])
+  const auto view = cluster.nodes(1);
+  for (auto& n : view["nodes"])
     EXPECT_TRUE(n["url"].get<std::string>().starts_with("https://127.0.0.1:")) << n.dump();
   auto dir = cluster.node(1).component("app", app_toml("v1"));
   auto r = cluster.node(1).cli({"deploy", dir.string(), "--name", "app"});

@@ -25,7 +25,7 @@ namespace fs = std::filesystem;
 class FakeTarget : public DeployTarget {
  public:
   bool shutting_down() const override { return false; }
-  asio::awaitable<Result<void>> admit(const std::string& name, std::function<bool()>) override {
+  asio::awaitable<Result<void>> admit(const std::string& name, Superseded) override {
     admitted.push_back(name);
     co_return Result<void>{};
   }
