@@ -59,6 +59,9 @@ struct ComponentStatus {
   std::optional<std::pair<int64_t, int64_t>> last_stop_us;  // to leader exit, to tree gone
   std::string restart_policy;
   std::optional<std::string> release;  // the live release of a deployed component
+  // In a cluster: deployed here but absent from the desired state (an etcd wiped or restored
+  // from an old backup). Kept, never destroyed for that; shown so someone decides.
+  bool orphan = false;
 };
 
 struct DestroyReport {

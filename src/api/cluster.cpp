@@ -18,14 +18,18 @@ http::Response not_in_cluster() {
                               "this daemon is not in a cluster ([cluster] etcd is not set)");
 }
 
-json nodes_json(const cluster::Node& node, const Backend& b) {
+json nodes_json(cluster::Node& node, Backend& b) {
   const auto& v = node.view();
   json nodes = json::array();
   for (auto& [name, s] : v.nodes) {
     const bool self = name == v.self;
-    json components = json::array();
+    json components = json::array(), orphans = json::array();
     if (self) {
-      for (auto& c : b.components()) components.push_back(c->name());
+      for (auto& c : b.components()) {
+        components.push_back(c->name());
+        if (b.deployer().releases().current(c->name()) && node.replicator().orphan(c->name()))
+          orphans.push_back(c->name());
+      }
     } else {
       for (auto& c : s.record.components) components.push_back(c);
     }
@@ -36,6 +40,7 @@ json nodes_json(const cluster::Node& node, const Backend& b) {
                      {"started_at", s.record.started_at},
                      {"components", components},
                      {"self", self}});
+    if (self) nodes.back()["orphans"] = orphans;
   }
   json out{{"self", v.self},
            {"connected", v.connected},

@@ -7,6 +7,7 @@
 #include "api/reply.h"
 #include "api/resources.h"
 #include "api/sse_follow.h"
+#include "cluster/node.h"
 #include "deploy/deployer.h"
 
 namespace berth::api {
@@ -21,6 +22,7 @@ namespace {
 ComponentStatus status_of(Backend& b, const ComponentApi& c) {
   auto s = c.status();
   s.release = b.deployer().releases().current(c.name());
+  if (auto* node = b.cluster(); node && s.release) s.orphan = node->replicator().orphan(c.name());
   return s;
 }
 

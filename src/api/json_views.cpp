@@ -49,6 +49,7 @@ json component_json(const ComponentStatus& s) {
                       {"tree_gone_us", s.last_stop_us->second}};
   j["restart_policy"] = s.restart_policy;
   j["release"] = s.release ? json(*s.release) : json();
+  if (s.orphan) j["orphan"] = true;
   return j;
 }
 

@@ -21,8 +21,11 @@ int cmd_nodes(http::Client& client, bool json_out) {
   const auto now = now_ms();
   for (auto& n : j["nodes"]) {
     std::string components;
+    const auto orphans = n.value("orphans", json::array());
     for (auto& c : n.value("components", json::array()))
-      components += (components.empty() ? "" : ",") + c.get<std::string>();
+      components +=
+          (components.empty() ? "" : ",") + c.get<std::string>() +
+          (std::find(orphans.begin(), orphans.end(), c) != orphans.end() ? " (orphan)" : "");
     const bool up = n.value("state", "") == "up";
     const int64_t started = n.value("started_at", int64_t{0});
     rows.push_back({n.value("name", "") + (n.value("self", false) ? " (this)" : ""),

@@ -49,7 +49,10 @@ void print_status(const json& c) {
   line("state", state_cell(c));
   line("dir", c.value("dir", ""));
   if (c.contains("release") && c["release"].is_string())
-    line("release", c["release"].get<std::string>());
+    line("release", c["release"].get<std::string>() +
+                        (c.value("orphan", false)
+                             ? "  (orphan: deployed here, absent from the cluster's desired state)"
+                             : ""));
   line("pid", c["pid"].is_null() ? "-" : std::to_string(c["pid"].get<int>()));
   line("processes", std::to_string(c.value("processes", 0)));
   line("uptime", c.value("uptime_ms", 0) ? human_uptime(c["uptime_ms"].get<int64_t>()) : "-");

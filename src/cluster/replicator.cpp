@@ -250,6 +250,7 @@ void Replicator::fold(DeploymentRow& row, Pending& p) {
 void Replicator::on_listed(const etcd::RangeReply& all) {
   running_deploys_.clear();
   comps_.clear();
+  listed_ = true;
   std::vector<const etcd::KeyValue*> comps;
   for (auto& kv : all.kvs) {
     auto k = ctx_.keys.parse(kv.key);

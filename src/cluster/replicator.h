@@ -56,6 +56,9 @@ class Replicator final : public ReplicationHook, public DeploymentObserver {
   void on_comp(const std::string& name, const std::string& value, int64_t revision,
                bool from_watch);
   void on_comp_gone(const std::string& name) { comps_.erase(name); }
+  // A component deployed here that the desired state (as last listed and watched) does not
+  // name at all: it is kept and reported, never destroyed for being absent.
+  bool orphan(const std::string& name) const { return listed_ && !comps_.contains(name); }
   void on_peer(const std::string& id, const std::string& node, const std::string& value);
   // A node's lease lapsed or it restarted: deploys waiting on it stop waiting for it.
   void on_node_gone(const std::string& node, const std::string& why);
@@ -124,6 +127,7 @@ class Replicator final : public ReplicationHook, public DeploymentObserver {
     Desired desired;
   };
   std::map<std::string, Seen> comps_;  // comp/<name> as last listed, watched or written here
+  bool listed_ = false;                // comps_ holds a whole list (orphan() can tell)
   StateEvent changed_;
   bool stopping_ = false;
 };

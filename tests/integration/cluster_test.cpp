@@ -331,6 +331,78 @@ TEST_F(ClusterTest, ConcurrentDeploysFromTwoOriginsEndOnOneReleaseEverywhere) {
   std::cout << "rounds 6, deploys lost to conflict: " << conflicts << "\n";
 }
 
+// Cut off, not down: n3 talks to one etcd member only, and that member is paused (SIGSTOP: it
+// stops answering without closing anything). n3 keeps every component running and changes
+// nothing on its own while the others deploy and destroy; once the member answers again n3
+// joins again, lists, and converges: the new release deployed, the destroyed one destroyed.
+TEST_F(ClusterTest, ANodeCutOffFromEtcdKeepsRunningThenConvergesWhenItIsBack) {
+  ASSERT_EQ(cluster.node(3).terminate(), 0);
+  cluster.node(3).set_env("BERTH_ETCD", cluster.etcd.endpoints()[2]);
+  cluster.restart(3);
+  cluster.wait_view(1, {"n1", "n2", "n3"});
+  ASSERT_EQ(deploy(1, "app", app_toml("v1")).code, 0);
+  ASSERT_EQ(deploy(1, "gone", app_toml("v1")).code, 0);
+  const pid_t app = cluster.node(3).wait_state("app", "ready")["pid"];
+  const pid_t gone = cluster.node(3).wait_state("gone", "ready")["pid"];
+
+  cluster.etcd.pause(2);
+  cluster.wait_view(1, {"n1", "n2"});  // n3's lease lapsed
+  EXPECT_TRUE(poll_until([&] { return !cluster.nodes(3).value("connected", true); }));
+  auto v2 = deploy(1, "app", app_toml("v2"));
+  EXPECT_EQ(v2.code, 1) << v2.out;  // partial: n3 is down
+  const std::string release = last_deployment(1, "app")["release"];
+  auto rm = cluster.node(2).cli({"rm", "gone"});
+  EXPECT_EQ(rm.code, 0) << rm.out << rm.err;
+  EXPECT_NE(rm.out.find("n3: down"), std::string::npos) << rm.out;
+  // Meanwhile n3 runs what it ran, untouched.
+  EXPECT_EQ(cluster.node(3).api("GET", "/v1/components/app").body["pid"], app);
+  EXPECT_EQ(cluster.node(3).api("GET", "/v1/components/gone").body["pid"], gone);
+
+  cluster.etcd.resume(2);
+  cluster.wait_view(1, {"n1", "n2", "n3"});
+  auto s = cluster.node(3).wait_for("app", [&](const json& c) {
+    return c.value("state", "") == "ready" && c.value("release", "") == release;
+  });
+  EXPECT_EQ(s["release"], release);
+  EXPECT_TRUE(
+      poll_until([&] { return cluster.node(3).api("GET", "/v1/components/gone").status == 410; }));
+  EXPECT_TRUE(poll_until([&] { return !pid_alive(gone); }));
+}
+
+// An etcd emptied of desired state (wiped, or restored from an old backup) must not empty the
+// cluster: every node keeps what it runs and reports it as an orphan, through the watch and
+// after a restart's fresh list alike; a new deploy adopts it again.
+TEST_F(ClusterTest, AnEmptiedDesiredStateEmptiesNoNodeItsComponentsAreOrphans) {
+  ASSERT_EQ(deploy(1, "app", app_toml("v1")).code, 0);
+  std::vector<pid_t> pids;
+  for (int i = 1; i <= 3; ++i) pids.push_back(cluster.node(i).wait_state("app", "ready")["pid"]);
+  http::Client etcd("127.0.0.1",
+                    static_cast<uint16_t>(std::stoi(cluster.etcd.endpoints()[0].substr(17))), "");
+  auto wiped = etcd.request("POST", "/v3/kv/deleterange",
+                            json{{"key", etcd::base64("/berth/v1/default/comp/")},
+                                 {"range_end", etcd::base64("/berth/v1/default/comp0")}}
+                                .dump());
+  ASSERT_TRUE(wiped && wiped->status == 200) << (wiped ? wiped->body : wiped.error().message);
+  for (int i = 1; i <= 3; ++i) {
+    auto s =
+        cluster.node(i).wait_for("app", [](const json& c) { return c.value("orphan", false); });
+    EXPECT_EQ(s["state"], "ready") << "n" << i;
+    EXPECT_EQ(s["pid"], pids[i - 1]) << "n" << i;
+  }
+  auto listed = cluster.node(2).cli({"nodes"});
+  EXPECT_NE(listed.out.find("app (orphan)"), std::string::npos) << listed.out;
+  // A restart lists afresh: still kept, still an orphan.
+  ASSERT_EQ(cluster.node(1).terminate(), 0);
+  cluster.restart(1);
+  auto s = cluster.node(1).wait_for("app", [](const json& c) {
+    return c.value("state", "") == "ready" && c.value("orphan", false);
+  });
+  EXPECT_TRUE(s.value("orphan", false)) << s.dump();
+  ASSERT_EQ(deploy(2, "app", app_toml("v2")).code, 0);
+  for (int i = 1; i <= 3; ++i)
+    EXPECT_FALSE(cluster.node(i).wait_state("app", "ready").value("orphan", false)) << "n" << i;
+}
+
 // --- destroy (issue 14: nothing destroyed comes back, on any node) ---
 
 // Gone from node `i`: 410 component_destroyed, no releases, the process dead.

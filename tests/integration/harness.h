@@ -63,6 +63,8 @@ class TestDaemon {
   std::string use_small_disk(const std::string& size);
   // Before start(): the daemon runs with this RLIMIT_NOFILE (soft and hard).
   void limit_fds(unsigned n) { nofile_ = n; }
+  // Before start(): one more environment variable for the daemon.
+  void set_env(const std::string& key, const std::string& value) { env_[key] = value; }
   // Before start(): HOME/config.toml.
   void write_config(const std::string& toml);
   void kill9();     // SIGKILL, reaped
