@@ -117,10 +117,12 @@ void Replicator::on_peer(const std::string& id, const std::string& node, const s
   if (slot.terminal()) return;  // already ended (or given up on): later news changes nothing
   const size_t seen = slot.phases.size();
   slot = *r;
-  // Once its deployment exists there (past fetching), follow its install lines.
+  // Once its deployment exists there (past fetching), follow its install lines. A destroy
+  // has no deployment, so no log here and nothing there to follow.
+  auto log = ctx_.deployer.live_log(id);
   const bool deploying_there = std::any_of(slot.phases.begin(), slot.phases.end(),
                                            [](const std::string& p) { return p != "fetching"; });
-  if (deploying_there && !it->second.follows.contains(node))
+  if (log && deploying_there && !it->second.follows.contains(node))
     if (auto url = ctx_.view.url_of(node))
       if (auto parsed = http::Url::parse(*url)) {
         auto handle = std::make_shared<http::StreamHandle>();
@@ -128,7 +130,7 @@ void Replicator::on_peer(const std::string& id, const std::string& node, const s
         ++it->second.following;
         asio::co_spawn(ctx_.ex, follow_peer(id, node, *parsed, handle), asio::detached);
       }
-  if (auto log = ctx_.deployer.live_log(id)) {
+  if (log) {
     // One line per phase, the ones a coalesced write carried included, then the end.
     for (size_t i = seen; i < slot.phases.size(); ++i)
       log->append("peer", {{"node", node}, {"phase", slot.phases[i]}, {"status", "running"}});
