@@ -64,6 +64,7 @@ struct Deployer::Active {
   Error cancel_error;  // why, once `cancel` is set
   std::function<void()> stop_install;
   std::optional<Guard> guard;
+  DeployTarget::Superseded superseded;  // a cluster converge: asked again at its turn
 };
 
 // The first observer: each phase becomes a `phase` event in the deployment's own log.
@@ -193,6 +194,7 @@ asio::awaitable<Result<DeploymentRow>> Deployer::start(const std::string& name,
   row.origin = origin;
   auto begun = begin(name, row);
   BERTH_CO_TRY(begun);
+  (*begun)->superseded = std::move(options.superseded);
   launch(*begun);
   co_return (*begun)->row;
 }
@@ -287,6 +289,8 @@ asio::awaitable<Result<void>> Deployer::phases(Active& a) {
     co_await turn_.wait_until(my_turn, std::chrono::steady_clock::time_point::max());
   }
   if (a.cancel) co_return std::unexpected(a.cancel_error);
+  // A converge that waited behind a newer deploy (or a destroy) of the name has nothing to do.
+  if (auto why = a.superseded ? a.superseded() : std::nullopt) co_return std::unexpected(*why);
   if (a.row.kind != DeploymentKind::kRollback) {
     auto extracted = co_await extract(a);
     if (!extracted && a.cancel) co_return std::unexpected(a.cancel_error);
@@ -461,6 +465,13 @@ asio::awaitable<Result<void>> Deployer::activate_and_restart(Active& a) {
 void Deployer::conclude(Active& a, const Result<void>& r) {
   // Watchers resume before anyone is told the deployment ended (or waits for peers).
   a.guard.reset();
+  // This node is done with it: the component's next deploy may run while this one waits for
+  // its peers. Held until the end, two origins' deploys of one component would each wait for
+  // the other's peer result queued behind itself, until peer_timeout.
+  auto& q = queue_[a.row.component];
+  std::erase(q, a.row.id);
+  if (q.empty()) queue_.erase(a.row.component);
+  turn_.notify_all();
   if (r) {
     a.row.status = DeploymentStatus::kSuccess;
   } else {
@@ -493,9 +504,6 @@ void Deployer::record_end(Active& a) {
   spdlog::info("deployment {} of {}: {}{}", a.row.id, a.row.component, to_string(a.row.status),
                a.row.error ? " (" + a.row.error->message + ")" : "");
   for (auto* o : observers_) o->on_end(a.row);
-  auto& q = queue_[a.row.component];
-  std::erase(q, a.row.id);
-  if (q.empty()) queue_.erase(a.row.component);
   // After failures too: a failed deploy's payload and release would otherwise stay until a
   // later success (on a full disk, keeping it full).
   prune(a.row.component);

@@ -63,8 +63,9 @@ class Deployer {
   struct StartOptions {
     std::string id, release;
     DeploymentKind kind = DeploymentKind::kDeploy;
-    // A cluster converge: why it is no longer wanted once any destroy of the name in
-    // progress has ended (see DeployTarget::admit); then nothing starts or comes back.
+    // A cluster converge: why it is no longer wanted, asked once any destroy of the name in
+    // progress has ended (see DeployTarget::admit) and again when its turn in the queue comes;
+    // then nothing starts or comes back.
     DeployTarget::Superseded superseded;
   };
   boost::asio::awaitable<Result<DeploymentRow>> start(const std::string& name,
