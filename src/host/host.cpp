@@ -105,6 +105,12 @@ int Host::run() {
     return 1;
   }
   ::signal(SIGPIPE, SIG_IGN);
+  // Before any component starts: a certificate that does not load stops the start cleanly.
+  auto tls = make_tls();
+  if (!tls) {
+    fmt::print(stderr, "berth daemon: {}\n", tls.error().message);
+    return 1;
+  }
   reaper_.start();
 
   auto rows = component_repo_->list();
@@ -125,11 +131,6 @@ int Host::run() {
         spdlog::error("{}: cannot start: {}", row.name, r.error().message);
   }
 
-  auto tls = make_tls();
-  if (!tls) {
-    fmt::print(stderr, "berth daemon: {}\n", tls.error().message);
-    return 1;
-  }
   api_ = std::make_unique<ApiBackend>(*this);
   api::register_routes(router_, *api_);
   std::string token = token_, secret = config_.cluster.secret;
