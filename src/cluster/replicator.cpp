@@ -51,15 +51,44 @@ bool Replicator::Pending::done() const {
   return true;
 }
 
+std::vector<PeerResult> Replicator::Pending::outcomes(Millis waited,
+                                                      const std::string& when_back) const {
+  std::vector<PeerResult> out;
+  for (auto& n : expected) {
+    auto it = results.find(n);
+    PeerResult r = it == results.end() ? PeerResult{} : it->second;
+    r.node = n;
+    if (!r.terminal()) {
+      r.status = "unreachable";
+      r.error = Error{Code::kUnreachable,
+                      fmt::format("no result from {} within {}", n, format_duration(waited))};
+    }
+    out.push_back(std::move(r));
+  }
+  for (auto& n : down) {
+    PeerResult r;
+    r.node = n;
+    r.status = "down";
+    r.error = Error{Code::kUnreachable, n + " was down" + when_back};
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+Result<void> Replicator::reachable(const std::string& done) const {
+  const auto& v = ctx_.view;
+  if (v.connected) return {};
+  return fail(Code::kClusterUnavailable,
+              "this node cannot reach etcd (since " +
+                  format_duration(Millis(now_ms() - v.disconnected_since)) +
+                  " ago: " + v.last_error + "); nothing was " + done);
+}
+
 // --- the origin ---
 
 asio::awaitable<Result<void>> Replicator::announce(DeploymentRow& row) {
+  BERTH_CO_TRY(reachable("deployed"));
   const auto& v = ctx_.view;
-  if (!v.connected)
-    co_return fail(Code::kClusterUnavailable,
-                   "this node cannot reach etcd (since " +
-                       format_duration(Millis(now_ms() - v.disconnected_since)) +
-                       " ago: " + v.last_error + "); nothing was deployed");
   Desired d;
   d.release = row.release;
   d.digest = *row.digest;
@@ -204,28 +233,14 @@ asio::awaitable<void> Replicator::follow_peer(std::string id, std::string node, 
 }
 
 void Replicator::fold(DeploymentRow& row, Pending& p) {
-  std::vector<PeerResult> results;
+  const auto results =
+      p.outcomes(ctx_.config.peer_timeout, " when the deploy began; it converges when it is back");
   std::vector<std::string> failed;
-  for (auto& n : p.expected) {
-    auto& r = p.results[n];
-    r.node = n;
-    if (!r.terminal()) {
-      r.status = "unreachable";
-      r.error = Error{Code::kUnreachable, fmt::format("no result from {} within {}", n,
-                                                      format_duration(ctx_.config.peer_timeout))};
-    }
-    if (r.status != "success") failed.push_back(n + ": " + (r.error ? r.error->message : r.status));
-    results.push_back(r);
-  }
-  for (auto& n : p.down) {
-    PeerResult r;
-    r.node = n;
-    r.status = "down";
-    r.error = Error{Code::kUnreachable,
-                    n + " was down when the deploy began; it converges when it is back"};
-    failed.push_back(n + ": down");
-    results.push_back(r);
-  }
+  for (auto& r : results)
+    if (r.status == "down")
+      failed.push_back(r.node + ": down");
+    else if (r.status != "success")
+      failed.push_back(r.node + ": " + (r.error ? r.error->message : r.status));
   row.peer_results = peer_results_json(results);
   if (row.status == DeploymentStatus::kSuccess && !failed.empty()) {
     row.status = DeploymentStatus::kPartial;

@@ -92,6 +92,9 @@ class Replicator final : public ReplicationHook, public DeploymentObserver {
     std::map<std::string, std::shared_ptr<http::StreamHandle>> follows;  // peers' event streams
     int following = 0;                                                   // of those, still running
     bool done() const;
+    // Every peer's result once waiting is over: an expected peer with none is `unreachable`
+    // (`waited` is how long), a member down at the start `down` ("<node> was down<when_back>").
+    std::vector<PeerResult> outcomes(Millis waited, const std::string& when_back) const;
   };
   // Copies a peer's install lines into this deploy's log, prefixed with its node, until the
   // peer's deployment ends (its stored events replay first, so a late start misses nothing)
@@ -110,6 +113,8 @@ class Replicator final : public ReplicationHook, public DeploymentObserver {
   // what was destroyed or superseded meanwhile).
   std::optional<Error> superseded(const std::string& name, const std::string& release) const;
   void report(const std::string& id, const PeerResult& r);
+  // cluster_unavailable unless this node reaches etcd now ("nothing was <done>").
+  Result<void> reachable(const std::string& done) const;
   // A txn that compared comp/<name> at `seen` and failed, its otherwise-branch having read
   // comp/<name>: the `conflict` naming what was committed meanwhile (nullopt: it was not that
   // compare that failed).

@@ -50,12 +50,8 @@ asio::awaitable<void> Replicator::wait_for_peers(const std::string& id) {
 }
 
 asio::awaitable<Result<Replicator::DestroyOutcome>> Replicator::destroy(std::string name) {
+  BERTH_CO_TRY(reachable("destroyed"));
   const auto& v = ctx_.view;
-  if (!v.connected)
-    co_return fail(Code::kClusterUnavailable,
-                   "this node cannot reach etcd (since " +
-                       format_duration(Millis(now_ms() - v.disconnected_since)) +
-                       " ago: " + v.last_error + "); nothing was destroyed");
   auto seen = comps_.find(name);
   const bool here = ctx_.local.deployed_here(name);
   if (seen == comps_.end() && !here)
@@ -96,24 +92,8 @@ asio::awaitable<Result<Replicator::DestroyOutcome>> Replicator::destroy(std::str
     co_return std::unexpected(local.error());
   }
   co_await wait_for_peers(d.deployment);
-  auto& results = pending_[d.deployment];
-  for (auto& n : results.expected) {
-    PeerResult r = results.results[n];
-    r.node = n;
-    if (!r.terminal()) {
-      r.status = "unreachable";
-      r.error = Error{Code::kUnreachable, n + " did not report its destroy within " +
-                                              format_duration(ctx_.config.peer_timeout)};
-    }
-    out.peers.push_back(std::move(r));
-  }
-  for (auto& n : results.down) {
-    PeerResult r;
-    r.node = n;
-    r.status = "down";
-    r.error = Error{Code::kUnreachable, n + " was down; it destroys " + name + " when it is back"};
-    out.peers.push_back(std::move(r));
-  }
+  out.peers = pending_[d.deployment].outcomes(ctx_.config.peer_timeout,
+                                              "; it destroys " + name + " when it is back");
   pending_.erase(d.deployment);
   co_return out;
 }

@@ -250,8 +250,7 @@ TEST_F(ClusterTest, ANodeStoppedAcrossACompactionConvergesWhenItComesBack) {
   EXPECT_EQ(d["status"], "partial");
   EXPECT_EQ(peer_result(d, "n3")["status"], "down");
   // Every revision n3 saw is compacted away.
-  http::Client etcd("127.0.0.1",
-                    static_cast<uint16_t>(std::stoi(cluster.etcd.endpoints()[0].substr(17))), "");
+  auto etcd = cluster.etcd.client();
   auto status = etcd.request("POST", "/v3/kv/range", R"({"key":"AA=="})");
   ASSERT_TRUE(status);
   const std::string rev = json::parse(status->body)["header"]["revision"];
@@ -294,9 +293,8 @@ namespace {
 // superseded converge allowed to finish), an origin that had not yet seen the other's commit
 // converges to it afterwards and the nodes disagree.
 TEST_F(ClusterTest, ConcurrentDeploysFromTwoOriginsEndOnOneReleaseEverywhere) {
-  auto etcd_port = static_cast<uint16_t>(std::stoi(cluster.etcd.endpoints()[0].substr(17)));
   auto desired_release = [&] {
-    http::Client etcd("127.0.0.1", etcd_port, "");
+    auto etcd = cluster.etcd.client();
     auto r = etcd.request("POST", "/v3/kv/range",
                           json{{"key", etcd::base64("/berth/v1/default/comp/app")}}.dump());
     EXPECT_TRUE(r && r->status == 200);
@@ -376,8 +374,7 @@ TEST_F(ClusterTest, AnEmptiedDesiredStateEmptiesNoNodeItsComponentsAreOrphans) {
   ASSERT_EQ(deploy(1, "app", app_toml("v1")).code, 0);
   std::vector<pid_t> pids;
   for (int i = 1; i <= 3; ++i) pids.push_back(cluster.node(i).wait_state("app", "ready")["pid"]);
-  http::Client etcd("127.0.0.1",
-                    static_cast<uint16_t>(std::stoi(cluster.etcd.endpoints()[0].substr(17))), "");
+  auto etcd = cluster.etcd.client();
   auto wiped = etcd.request("POST", "/v3/kv/deleterange",
                             json{{"key", etcd::base64("/berth/v1/default/comp/")},
                                  {"range_end", etcd::base64("/berth/v1/default/comp0")}}

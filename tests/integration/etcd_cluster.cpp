@@ -139,8 +139,12 @@ void EtcdCluster::start_member(int i, bool fresh) {
   pids_[i] = pid;
 }
 
+http::Client EtcdCluster::client(int i) const {
+  return http::Client("127.0.0.1", port_of(client_urls_[i]), "", client_tls_);
+}
+
 bool EtcdCluster::healthy(int i) const {
-  http::Client c("127.0.0.1", port_of(client_urls_[i]), "", client_tls_);
+  auto c = client(i);
   auto r = c.request("GET", "/health", "", std::chrono::seconds(2));
   return r && r->status == 200 && r->body.find("\"true\"") != std::string::npos;
 }
@@ -148,7 +152,7 @@ bool EtcdCluster::healthy(int i) const {
 int EtcdCluster::leader() const {
   for (int i = 0; i < size(); ++i) {
     if (pids_[i] <= 0) continue;
-    http::Client c("127.0.0.1", port_of(client_urls_[i]), "", client_tls_);
+    auto c = client(i);
     auto r = c.request("POST", "/v3/maintenance/status", "{}", std::chrono::seconds(2));
     if (!r || r->status != 200) continue;
     auto j = nlohmann::json::parse(r->body, nullptr, false);

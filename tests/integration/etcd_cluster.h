@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "http/client.h"
 #include "http/tls.h"
 #include "support/temp_dir.h"
 
@@ -30,6 +31,8 @@ class EtcdCluster {
   // "http[s]://127.0.0.1:P" of each member, and all of them comma-separated (BERTH_ETCD).
   const std::vector<std::string>& endpoints() const { return client_urls_; }
   std::string endpoint_list() const;
+  // A client of member i's JSON gateway (over TLS when the cluster runs it).
+  http::Client client(int i = 0) const;
   int size() const { return static_cast<int>(pids_.size()); }
   // The member that leads now (-1 when none answers).
   int leader() const;
