@@ -74,14 +74,13 @@ Result<void> add_other(Writer& w, const fs::path& abs, const std::string& rel) {
   return {};
 }
 
-}  // namespace
-
-Result<PackStats> pack_directory(const fs::path& dir, const fs::path& out) {
-  auto rules = IgnoreRules::packing(dir);
+// Everything under DIR but what `rules` (if any) ignores, gzipped at `level`.
+Result<PackStats> pack(const fs::path& dir, const fs::path& out, const IgnoreRules* rules,
+                       int level) {
   Writer w;
   archive_write_set_format_pax_restricted(w.a);
   archive_write_add_filter_gzip(w.a);
-  archive_write_set_options(w.a, "gzip:compression-level=6");
+  archive_write_set_options(w.a, fmt::format("gzip:compression-level={}", level).c_str());
   if (archive_write_open_filename(w.a, out.c_str()) != ARCHIVE_OK)
     return std::unexpected(w.error("cannot write " + out.string()));
   PackStats stats;
@@ -93,7 +92,7 @@ Result<PackStats> pack_directory(const fs::path& dir, const fs::path& out) {
     const auto& abs = it->path();
     std::string rel = abs.lexically_relative(dir).generic_string();
     bool is_dir = it->is_directory(ec) && !it->is_symlink(ec);
-    if (rules.ignored(rel, is_dir)) {
+    if (rules && rules->ignored(rel, is_dir)) {
       if (is_dir) it.disable_recursion_pending();
       continue;
     }
@@ -108,6 +107,17 @@ Result<PackStats> pack_directory(const fs::path& dir, const fs::path& out) {
   }
   if (archive_write_close(w.a) != ARCHIVE_OK) return std::unexpected(w.error("closing"));
   return stats;
+}
+
+}  // namespace
+
+Result<PackStats> pack_directory(const fs::path& dir, const fs::path& out) {
+  auto rules = IgnoreRules::packing(dir);
+  return pack(dir, out, &rules, 6);
+}
+
+Result<PackStats> pack_tree(const fs::path& dir, const fs::path& out) {
+  return pack(dir, out, nullptr, 1);
 }
 
 }  // namespace berth

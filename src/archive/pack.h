@@ -1,5 +1,6 @@
-// Packs a component directory into a tar.gz for upload: regular files, directories and
-// symlinks, skipping `.git`, `node_modules` and what the root's .berthignore excludes.
+// Packs a directory into a tar.gz: a component for upload (regular files, directories and
+// symlinks, skipping `.git`, `node_modules` and what the root's .berthignore excludes), or a
+// whole tree as it is (an install cache entry sent to another node).
 #pragma once
 #include <cstdint>
 #include <filesystem>
@@ -15,5 +16,7 @@ struct PackStats {
 // Writes OUT (replacing it). Paths in the archive are relative to DIR.
 Result<PackStats> pack_directory(const std::filesystem::path& dir,
                                  const std::filesystem::path& out);
+// Everything under DIR, nothing skipped, compressed for speed (gzip level 1).
+Result<PackStats> pack_tree(const std::filesystem::path& dir, const std::filesystem::path& out);
 
 }  // namespace berth

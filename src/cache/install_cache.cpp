@@ -57,8 +57,8 @@ json CacheEntry::to_json() const {
 InstallCache::InstallCache(CacheOptions opts) : opts_(std::move(opts)) {}
 
 Result<std::unique_ptr<InstallCache>> InstallCache::open(CacheOptions opts) {
-  if (opts.lock != "ofd" && opts.lock != "lease-file")
-    return fail(Code::kBadConfig, "[cache] lock: expected \"ofd\" or \"lease-file\"");
+  if (opts.lock != "ofd" && opts.lock != "lease-file" && opts.lock != "etcd")
+    return fail(Code::kBadConfig, "[cache] lock: expected \"ofd\", \"lease-file\" or \"etcd\"");
   if (opts.lease.stale <= opts.lease.heartbeat)
     return fail(Code::kBadConfig, "[cache] lease_stale must be longer than lease_heartbeat");
   for (const char* sub : {"", ".done", ".locks", ".partial", ".trash"}) {
@@ -70,9 +70,24 @@ Result<std::unique_ptr<InstallCache>> InstallCache::open(CacheOptions opts) {
   }
   std::unique_ptr<InstallCache> c(new InstallCache(std::move(opts)));
   auto& o = c->opts_;
-  c->locks_ = o.lock == "ofd" ? make_ofd_locks(o.dir / ".locks", o.who)
-                              : make_lease_locks(o.dir / ".locks", o.who, o.lease);
+  // "etcd" locks on this machine's OFD locks until share_through() gives it the cluster's.
+  c->locks_ = o.lock == "lease-file" ? make_lease_locks(o.dir / ".locks", o.who, o.lease)
+                                     : make_ofd_locks(o.dir / ".locks", o.who);
   return c;
+}
+
+void InstallCache::share_through(std::unique_ptr<KeyLocks> locks,
+                                 std::shared_ptr<EntryShare> share) {
+  locks_ = std::move(locks);
+  share_ = std::move(share);
+}
+
+std::optional<fs::path> InstallCache::pack_of(const std::string& key) const {
+  if (!lookup(key)) return std::nullopt;
+  auto p = EntryShare::pack_path(entry_dir(key));
+  std::error_code ec;
+  if (!fs::is_regular_file(p, ec)) return std::nullopt;
+  return p;
 }
 
 std::optional<CacheEntry> InstallCache::lookup(const std::string& key) const {
@@ -145,9 +160,43 @@ Result<std::optional<CacheOutcome>> InstallCache::try_hit(const CacheFill& fill,
   return out;
 }
 
+Result<std::optional<CacheOutcome>> InstallCache::try_fetch(const CacheFill& fill, bool waited) {
+  if (!share_) return std::nullopt;
+  const auto& key = fill.key.key;
+  auto partial = opts_.dir / ".partial" / (key + "." + random_hex(4));
+  std::error_code ec;
+  if (::mkdir(partial.c_str(), 0755) != 0)
+    return fail(Code::kIoError, errno_message("mkdir " + partial.string(), errno));
+  auto got = share_->fetch(key, partial);
+  if (!got || !*got) {
+    fs::remove_all(partial, ec);
+    if (!got) return std::unexpected(got.error());
+    return std::nullopt;
+  }
+  // A pack that verified against its digest but is not this key's entry is not filed.
+  auto manifest = read_file(partial / kEntryManifest);
+  auto j = manifest ? json::parse(*manifest, nullptr, false) : json();
+  if (!j.is_object() || j.value("key", "") != key) {
+    fs::remove_all(partial, ec);
+    return std::nullopt;
+  }
+  if (auto r = file(key, partial, *manifest); !r) {
+    fs::remove_all(partial, ec);
+    // Another daemon sharing this directory filed it first: a plain hit then.
+    return try_hit(fill, waited);
+  }
+  (void)share_->announce(key, **got);  // best effort: the next node asks etcd again anyway
+  auto hit = try_hit(fill, waited);
+  if (hit && *hit) (*hit)->fetched = true;
+  return hit;
+}
+
 Result<CacheOutcome> InstallCache::get_or_install(const CacheFill& fill) {
   const auto& key = fill.key.key;
   auto hit = try_hit(fill, false);
+  BERTH_TRY(hit);
+  if (*hit) return std::move(**hit);
+  hit = try_fetch(fill, false);
   BERTH_TRY(hit);
   if (*hit) return std::move(**hit);
 
@@ -162,16 +211,22 @@ Result<CacheOutcome> InstallCache::get_or_install(const CacheFill& fill) {
   hit = try_hit(fill, waited);
   BERTH_TRY(hit);
   if (*hit) return std::move(**hit);
-
   sweep_dead(key);
+  hit = try_fetch(fill, waited);  // the holder we waited for announced its pack before it let go
+  BERTH_TRY(hit);
+  if (*hit) return std::move(**hit);
+
   BERTH_TRY(fill.install());
   CacheOutcome out;
   out.waited = waited;
-  auto entry = store(fill, **held, out.placed);
+  std::optional<PackedEntry> packed;
+  auto entry = store(fill, **held, out.placed, packed);
   if (!entry) {
     out.warning = "installed, but not cached: " + entry.error().message;
     return out;
   }
+  // Said while the lock is still held, so whoever takes it next finds the pack.
+  if (packed) (void)share_->announce(key, *packed);
   out.entry = std::move(*entry);
   if (auto mark = use(key)) out.use = std::move(*mark);
   held->reset();
@@ -180,7 +235,7 @@ Result<CacheOutcome> InstallCache::get_or_install(const CacheFill& fill) {
 }
 
 Result<CacheEntry> InstallCache::store(const CacheFill& fill, const HeldLock& held,
-                                       CloneStats& stats) {
+                                       CloneStats& stats, std::optional<PackedEntry>& packed) {
   const auto& key = fill.key.key;
   auto partial = opts_.dir / ".partial" / (key + "." + random_hex(4));
   std::error_code ec;
@@ -210,24 +265,36 @@ Result<CacheEntry> InstallCache::store(const CacheFill& fill, const HeldLock& he
   json j = e.to_json();
   j.erase("in_use"), j.erase("busy"), j.erase("last_used_ms");
   if (auto r = write_file_atomic(partial / kEntryManifest, j.dump()); !r) return give_up(r.error());
+  if (share_) {
+    auto p = share_->pack(partial);
+    if (!p) return give_up(p.error());
+    packed = *p;
+  }
   {
     UniqueFd fd(::open(partial.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!fd || ::syncfs(fd.get()) != 0)
       return give_up(Error{Code::kIoError, errno_message("sync " + partial.string(), errno)});
   }
+  // The fencing check: a holder that lost its lock (a lease file taken over, an etcd key gone
+  // with a lapsed lease) files nothing, since someone else may be installing the same key.
   if (held.lost())
     return give_up(
-        Error{Code::kLockLost, "the lease on " + key + " was taken over during the install"});
+        Error{Code::kLockLost, "the install lock on " + key + " was lost during the install"});
+  if (auto r = file(key, partial, j.dump()); !r) return give_up(r.error());
+  return e;
+}
+
+Result<void> InstallCache::file(const std::string& key, const fs::path& partial,
+                                const std::string& manifest) {
   if (::rename(partial.c_str(), entry_dir(key).c_str()) != 0)
-    return give_up(
-        Error{Code::kIoError, errno_message("rename into " + entry_dir(key).string(), errno)});
+    return fail(Code::kIoError, errno_message("rename into " + entry_dir(key).string(), errno));
   fsync_dir(opts_.dir);
-  if (auto r = write_file_atomic(sentinel(key), j.dump()); !r) {
+  if (auto r = write_file_atomic(sentinel(key), manifest); !r) {
     (void)discard(key);
     return std::unexpected(r.error());
   }
   fsync_dir(opts_.dir / ".done");
-  return e;
+  return {};
 }
 
 // Under the key's install lock: whatever an earlier holder of the key left is dead.

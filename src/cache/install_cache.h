@@ -8,7 +8,11 @@
 //                        its mtime is the entry's last use
 //   .locks/KEY.lock      byte 0: the install lock (KeyLocks); byte 1: the use mark, held shared
 //                        by every live release made from the entry (OFD locks, never unlinked)
-//   .partial/KEY.RAND/   an entry being stored; .trash/ entries being removed
+//   .partial/KEY.RAND/   an entry being stored or fetched; .trash/ entries being removed
+//   KEY/.berth-pack.tar.gz  in cluster mode: the entry packed, served to nodes that miss
+//
+// In a cluster whose nodes do not share the directory, share_through() puts the install lock
+// in etcd and lets a node that misses fetch the entry from the node that installed it.
 #pragma once
 #include <filesystem>
 #include <functional>
@@ -19,6 +23,7 @@
 #include <vector>
 
 #include "cache/cache_key.h"
+#include "cache/entry_share.h"
 #include "cache/key_locks.h"
 #include "cache/ofd_lock.h"
 #include "cache/tree_clone.h"
@@ -28,7 +33,7 @@ namespace berth {
 
 struct CacheOptions {
   std::filesystem::path dir;
-  std::string lock = "ofd";  // or "lease-file"
+  std::string lock = "ofd";  // or "lease-file", or "etcd" (given by share_through())
   LeaseTiming lease;
   CloneMode link = CloneMode::kLink;
   uint64_t max_bytes = 0;  // 0: no limit; else pruned (least recently used first) after a store
@@ -58,8 +63,9 @@ struct CacheFill {
 };
 
 struct CacheOutcome {
-  bool hit = false;     // the install did not run here
-  bool waited = false;  // another installer of this key was waited for
+  bool hit = false;      // the install did not run here
+  bool fetched = false;  // a hit fetched from another node (EntryShare)
+  bool waited = false;   // another installer of this key was waited for
   CacheEntry entry;
   CloneStats placed;  // outputs put into the release (a hit) or into the cache (a miss)
   UseMark use;
@@ -76,11 +82,17 @@ class InstallCache {
  public:
   static Result<std::unique_ptr<InstallCache>> open(CacheOptions opts);
 
+  // The cluster's lock backend and entry share (lock "etcd"). Call before any install starts.
+  void share_through(std::unique_ptr<KeyLocks> locks, std::shared_ptr<EntryShare> share);
+
   // The whole protocol; blocking. A hit (sentinel + entry manifest) takes no install lock and
-  // never waits. A miss takes the key's lock, checks again, installs, stores the outputs under
-  // the key, then writes the sentinel. A failed install leaves no sentinel and no partial
-  // directory. The outcome's use mark keeps the entry from being pruned while held.
+  // never waits. A miss asks the share (if any) for the entry, then takes the key's lock,
+  // checks both again, installs, stores the outputs under the key (packed for the share),
+  // then writes the sentinel and announces it. A failed install leaves no sentinel and no
+  // partial directory. The outcome's use mark keeps the entry from being pruned while held.
   Result<CacheOutcome> get_or_install(const CacheFill& fill);
+  // A filed entry's pack, for a node that fetches it; nullopt when there is none.
+  std::optional<std::filesystem::path> pack_of(const std::string& key) const;
 
   // Lock-free hit check.
   std::optional<CacheEntry> lookup(const std::string& key) const;
@@ -113,13 +125,21 @@ class InstallCache {
   // while some live release holds its use mark.
   Result<std::optional<OfdLock>> unused(const std::string& key) const;
   Result<CloneStats> place(const CacheEntry& e, const std::filesystem::path& release) const;
-  Result<CacheEntry> store(const CacheFill& fill, const HeldLock& held, CloneStats& stats);
+  // `packed` is set when the share packed the entry.
+  Result<CacheEntry> store(const CacheFill& fill, const HeldLock& held, CloneStats& stats,
+                           std::optional<PackedEntry>& packed);
   size_t sweep_dead(const std::string& key);  // under the key's lock; returns what it removed
   Result<void> discard(const std::string& key);
   Result<std::optional<CacheOutcome>> try_hit(const CacheFill& fill, bool waited);
+  // A hit fetched through the share, filed here first; nullopt when no one had it.
+  Result<std::optional<CacheOutcome>> try_fetch(const CacheFill& fill, bool waited);
+  // Makes the complete `partial` directory the entry `key` with sentinel `manifest`.
+  Result<void> file(const std::string& key, const std::filesystem::path& partial,
+                    const std::string& manifest);
 
   CacheOptions opts_;
   std::unique_ptr<KeyLocks> locks_;
+  std::shared_ptr<EntryShare> share_;
   ToolIds tools_;
 };
 

@@ -54,6 +54,12 @@ void Node::start(const std::string& url) {
   asio::co_spawn(ctx_.io, run(), asio::detached);
 }
 
+std::shared_ptr<const CacheShareContext> Node::cache_context(std::string who) {
+  return std::make_shared<const CacheShareContext>(CacheShareContext{
+      ctx_.io, etcd_, keys_, view_.self, ctx_.config.secret, std::move(who), ctx_.tls,
+      [this] { return lease_; }, [this](const std::string& n) { return view_.url_of(n); }});
+}
+
 NodeRecord Node::record() const {
   return NodeRecord{url_, ctx_.version, boot_id_, started_at_, ctx_.components()};
 }

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "cluster/cache_share.h"
 #include "cluster/etcd_client.h"
 #include "cluster/key_writer.h"
 #include "cluster/replicator.h"
@@ -50,6 +51,9 @@ class Node {
   const std::string& secret() const { return ctx_.config.secret; }
   uint64_t etcd_requests() const { return etcd_.requests(); }
   Replicator& replicator() { return *replicator_; }
+  // What the install cache's etcd locks and entry share need of this node; `who` describes
+  // this daemon to nodes waiting for its install. The node must outlive their use.
+  std::shared_ptr<const CacheShareContext> cache_context(std::string who);
 
   // The blob route's admission: at most kMaxServing payloads at once, else the peer is told
   // to try another holder (503). The token ends the serving when it is dropped.

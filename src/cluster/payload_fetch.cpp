@@ -11,20 +11,19 @@
 namespace berth::cluster {
 namespace asio = boost::asio;
 
-asio::awaitable<Result<void>> fetch_from(asio::any_io_executor ex, const BlobStore& blobs,
-                                         const http::Url& url, const std::string& secret,
-                                         const std::string& digest, const http::TlsContext& tls) {
-  auto writer = BlobWriter::open(blobs, "fetch-" + random_hex(8));
-  BERTH_CO_TRY(writer);
+asio::awaitable<Result<void>> fetch_body(asio::any_io_executor ex, const http::Url& url,
+                                         std::string target, const std::string& secret,
+                                         const http::TlsContext& tls,
+                                         std::function<Result<void>(std::string_view)> sink) {
   http::Call call;
   call.method = "GET";
-  call.target = "/v1/cluster/blobs/" + digest;
+  call.target = std::move(target);
   call.headers.emplace_back("Authorization", "Bearer " + secret);
   call.tls = tls;
   std::optional<Error> write_error;
   // Named: GCC 12 destroys a std::function temporary of a co_await expression twice.
   const std::function<bool(std::string_view)> on_data = [&](std::string_view bytes) {
-    if (auto w = writer->write(bytes); !w) {
+    if (auto w = sink(bytes); !w) {
       write_error = w.error();
       return false;
     }
@@ -39,6 +38,20 @@ asio::awaitable<Result<void>> fetch_from(asio::any_io_executor ex, const BlobSto
   if (reply->status != 200)
     co_return fail(Code::kUnreachable,
                    fmt::format("{} answered {}: {}", url.str(), reply->status, reply->body));
+  co_return Result<void>{};
+}
+
+asio::awaitable<Result<void>> fetch_from(asio::any_io_executor ex, const BlobStore& blobs,
+                                         const http::Url& url, const std::string& secret,
+                                         const std::string& digest, const http::TlsContext& tls) {
+  auto writer = BlobWriter::open(blobs, "fetch-" + random_hex(8));
+  BERTH_CO_TRY(writer);
+  std::function<Result<void>(std::string_view)> sink = [&](std::string_view bytes) {
+    return writer->write(bytes);
+  };
+  auto got =
+      co_await fetch_body(ex, url, "/v1/cluster/blobs/" + digest, secret, tls, std::move(sink));
+  BERTH_CO_TRY(got);
   auto blob = writer->commit(digest);
   BERTH_CO_TRY(blob);
   co_return Result<void>{};

@@ -33,6 +33,15 @@ struct FetchContext {
 // (the last holder's error quoted), `digest_mismatch` never escapes (that holder is skipped).
 boost::asio::awaitable<Result<void>> fetch_payload(FetchContext ctx, std::string digest);
 
+// GET `target` from a peer with the cluster secret, the body handed to `sink` as it arrives
+// (a sink error ends it and is returned). `busy` on 503, `unreachable` on any other non-200
+// or when the peer cannot be reached.
+boost::asio::awaitable<Result<void>> fetch_body(boost::asio::any_io_executor ex,
+                                                const http::Url& url, std::string target,
+                                                const std::string& secret,
+                                                const http::TlsContext& tls,
+                                                std::function<Result<void>(std::string_view)> sink);
+
 // One holder: the payload from `url`, verified and filed. `busy` when it answered 503.
 boost::asio::awaitable<Result<void>> fetch_from(boost::asio::any_io_executor ex,
                                                 const BlobStore& blobs, const http::Url& url,

@@ -30,6 +30,17 @@ class Keys {
     return have(digest) + std::string(n);
   }
 
+  // The install cache's key KEY: its install lock (on the holder's lease) and its holders.
+  std::string cache_lock(std::string_view key) const {
+    return root_ + "cache/" + std::string(key) + "/lock";
+  }
+  std::string cache_have(std::string_view key) const {
+    return root_ + "cache/" + std::string(key) + "/have/";
+  }
+  std::string cache_have(std::string_view key, std::string_view n) const {
+    return cache_have(key) + std::string(n);
+  }
+
   // What a key under root() is, with its parts.
   struct Parsed {
     enum class Kind { kNode, kMember, kComp, kDeploy, kPeer, kHave, kOther } kind = Kind::kOther;

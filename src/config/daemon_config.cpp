@@ -74,9 +74,10 @@ Result<void> parse_cache(const toml::table& t, const std::string& file, CacheCon
       if (!v.is_string() || v.as_string()->get().empty()) return bad("a directory path");
       c.dir = v.as_string()->get();
     } else if (key == "lock") {
-      if (!v.is_string() || (v.as_string()->get() != "ofd" && v.as_string()->get() != "lease-file"))
-        return bad("\"ofd\" or \"lease-file\"");
-      c.lock = v.as_string()->get();
+      const auto* lock = v.as_string();
+      if (!lock || (lock->get() != "ofd" && lock->get() != "lease-file" && lock->get() != "etcd"))
+        return bad("\"ofd\", \"lease-file\" or \"etcd\"");
+      c.lock = lock->get();
     } else if (key == "link") {
       if (!v.is_string() || (v.as_string()->get() != "hardlink" && v.as_string()->get() != "copy"))
         return bad("\"hardlink\" or \"copy\"");
@@ -207,6 +208,11 @@ Result<DaemonConfig> load_daemon_config(const std::filesystem::path& home) {
   if (const char* v = std::getenv("BERTH_LEASE_RANGE"); v && *v)
     BERTH_TRY(parse_lease_range(v, "BERTH_LEASE_RANGE", c));
   BERTH_TRY(finish_network_config(c.api, c.cluster, home));
+  // One install per cluster unless told otherwise; outside a cluster there is no etcd.
+  if (c.cache.lock.empty()) c.cache.lock = c.cluster.enabled() ? "etcd" : "ofd";
+  if (c.cache.lock == "etcd" && !c.cluster.enabled())
+    return fail(Code::kBadConfig,
+                file.string() + ": cache.lock = \"etcd\" needs a cluster ([cluster] etcd)");
   return c;
 }
 

@@ -17,7 +17,9 @@ enum class CgroupMode { kAuto, kOff };
 struct CacheConfig {
   bool enabled = true;
   std::filesystem::path dir;  // default HOME/cache; may be shared by several daemons
-  std::string lock = "ofd";   // or "lease-file" where the filesystem has no working locks
+  // "ofd", "lease-file" (a filesystem without working locks) or "etcd" (one install per
+  // cluster); empty until loaded: "etcd" in a cluster, else "ofd".
+  std::string lock;
   Millis lease_heartbeat{2000}, lease_stale{10000};
   bool copy = false;                 // copy entries into releases instead of hard-linking
   uint64_t max_bytes = 10ULL << 30;  // least recently used entries pruned past this; 0: none

@@ -412,10 +412,14 @@ asio::awaitable<Result<void>> Deployer::cached_install(Active& a, const InstallP
     co_return std::unexpected(why);
   }
   const auto& o = out->outcome;
-  json info = {
-      {"cache", o.hit ? "hit" : "miss"}, {"key", out->key},         {"waited", o.waited},
-      {"files", o.placed.files},         {"bytes", o.placed.bytes}, {"linked", o.placed.linked},
-      {"copied", o.placed.copied}};
+  json info = {{"cache", o.hit ? "hit" : "miss"},
+               {"key", out->key},
+               {"waited", o.waited},
+               {"fetched", o.fetched},
+               {"files", o.placed.files},
+               {"bytes", o.placed.bytes},
+               {"linked", o.placed.linked},
+               {"copied", o.placed.copied}};
   if (!o.warning.empty()) {
     info["cache"] = "uncached";
     info["warning"] = o.warning;

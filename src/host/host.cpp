@@ -230,6 +230,10 @@ void Host::join_cluster(http::TlsContext tls) {
   };
   cluster_ = std::make_unique<cluster::Node>(cluster::NodeContext{
       io_, config_.cluster, *deployer_, BERTH_VERSION, names, *this, std::move(tls)});
+  if (cache_ && config_.cache.lock == "etcd") {
+    auto share = cluster_->cache_context(cache_->options().who);
+    cache_->share_through(cluster::make_etcd_locks(share), cluster::make_cache_share(share));
+  }
   deployer_->set_replication(&cluster_->replicator());
   deployer_->add_observer(&cluster_->replicator());
   cluster_->start(url);

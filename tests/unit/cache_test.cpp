@@ -524,6 +524,90 @@ TEST_F(CacheFixture, PruneSweepsWhatDeadInstallersLeft) {
   EXPECT_FALSE(fs::exists(cache_dir / key));
 }
 
+// ---- an entry share (the cluster's, faked: a directory stands in for the other nodes) ----
+
+// pack() copies the entry being filed into `others/KEY`; fetch() copies it back out.
+struct FakeShare : EntryShare {
+  fs::path others;
+  std::function<void(const std::string&)> on_announce;
+  std::vector<std::string> announced;
+
+  Result<std::optional<PackedEntry>> fetch(const std::string& key, const fs::path& into) override {
+    if (!fs::exists(others / key)) return std::nullopt;
+    fs::copy(others / key, into, fs::copy_options::recursive | fs::copy_options::copy_symlinks);
+    return PackedEntry{"d", 1};
+  }
+  Result<PackedEntry> pack(const fs::path& dir) override {
+    auto key = dir.filename().string().substr(0, 64);
+    fs::remove_all(others / key);
+    fs::copy(dir, others / key, fs::copy_options::recursive | fs::copy_options::copy_symlinks);
+    return PackedEntry{"d", 1};
+  }
+  Result<void> announce(const std::string& key, const PackedEntry&) override {
+    if (on_announce) on_announce(key);
+    announced.push_back(key);
+    return {};
+  }
+};
+
+struct ShareFixture : CacheFixture {
+  std::shared_ptr<FakeShare> share = std::make_shared<FakeShare>();
+  void SetUp() override {
+    share->others = tmp.path / "others";
+    fs::create_directories(share->others);
+  }
+  // A cache of its own directory (another node) that shares through `share`.
+  std::unique_ptr<InstallCache> node_cache(const std::string& name) {
+    cache_dir = tmp.path / name;
+    auto c = open_cache();
+    c->share_through(make_ofd_locks(cache_dir / ".locks", name), share);
+    return c;
+  }
+};
+
+TEST_F(ShareFixture, AMissFetchesWhatAnotherNodeInstalledInsteadOfInstalling) {
+  auto a = node_cache("a");
+  auto first = a->get_or_install(fill_for(release("r1"), install_cmd()));
+  ASSERT_TRUE(first) << first.error().message;
+  EXPECT_FALSE(first->hit);
+  EXPECT_EQ(share->announced.size(), 1u);
+
+  auto b = node_cache("b");
+  auto rel = release("r2");
+  auto second = b->get_or_install(fill_for(rel, install_cmd()));
+  ASSERT_TRUE(second) << second.error().message;
+  EXPECT_TRUE(second->hit);
+  EXPECT_TRUE(second->fetched);
+  EXPECT_EQ(count_lines(runs), 1u);
+  EXPECT_EQ(slurp(rel / "node_modules/dep/index.js"), "x\n");
+  EXPECT_TRUE(b->lookup(second->entry.key));  // filed here: b serves it and hits next time
+  EXPECT_EQ(share->announced.size(), 2u);
+}
+
+TEST_F(ShareFixture, AFetchedEntryThatIsNotTheKeysIsNotFiledAndTheNodeInstalls) {
+  auto a = node_cache("a");
+  auto fill = fill_for(release("r1"), install_cmd());
+  ASSERT_TRUE(a->get_or_install(fill));
+  // Another key's entry served under this key's name.
+  auto other = fill_for(release("r2", "b"), install_cmd());
+  fs::rename(share->others / fill.key.key, share->others / other.key.key);
+  auto b = node_cache("b");
+  auto got = b->get_or_install(other);
+  ASSERT_TRUE(got) << got.error().message;
+  EXPECT_FALSE(got->hit);
+  EXPECT_EQ(count_lines(runs), 2u);
+}
+
+TEST_F(ShareFixture, TheInstallerAnnouncesWhileItStillHoldsTheLock) {
+  auto a = node_cache("a");
+  auto probe = make_ofd_locks(cache_dir / ".locks", "probe");
+  std::optional<bool> held;
+  share->on_announce = [&](const std::string& key) { held = probe->busy(key); };
+  ASSERT_TRUE(a->get_or_install(fill_for(release("r1"), install_cmd())));
+  ASSERT_TRUE(held.has_value());
+  EXPECT_TRUE(*held);
+}
+
 // ---- keys and clones ----
 
 TEST_F(CacheFixture, TheKeyFollowsInputsCommandAndNothingElse) {

@@ -48,6 +48,18 @@ TEST_F(ClusterConfigTest, TheFileGivesClusterModeWithDefaults) {
   EXPECT_EQ(c->cluster.peer_timeout, Millis(600'000));
 }
 
+TEST_F(ClusterConfigTest, TheInstallLockIsEtcdInAClusterAndRefusedOutsideOne) {
+  const std::string cluster =
+      "[cluster]\netcd = [\"http://127.0.0.1:2379\"]\nsecret_file = \"secret\"\n";
+  EXPECT_EQ(load(cluster)->cache.lock, "etcd");
+  EXPECT_EQ(load(cluster + "[cache]\nlock = \"ofd\"\n")->cache.lock, "ofd");
+  EXPECT_EQ(load("")->cache.lock, "ofd");
+  auto c = load("[cache]\nlock = \"etcd\"\n");
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error().code, Code::kBadConfig);
+  EXPECT_NE(c.error().message.find("needs a cluster"), std::string::npos) << c.error().message;
+}
+
 TEST_F(ClusterConfigTest, TheEnvironmentGivesItToo) {
   ::setenv("BERTH_ETCD", "http://127.0.0.1:1, http://127.0.0.1:2", 1);
   ::setenv("BERTH_NODE", "n7", 1);

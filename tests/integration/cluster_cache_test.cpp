@@ -1,0 +1,127 @@
+// One install per cluster: with separate cache directories the install lock of a key is an
+// etcd key on the holder node's lease and the other nodes fetch the entry the holder packed;
+// a holder killed mid-install frees the lock when its lease lapses; with one shared directory
+// the others link the entry as on one machine. The install command appends the node's name
+// to RUNS, so the count of lines is the count of installs, cluster-wide.
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <fstream>
+
+#include "cluster_harness.h"
+
+namespace berth::testing {
+namespace {
+namespace fs = std::filesystem;
+
+// `hold`: shell run before the install proper (it may stop there).
+std::string cached_app(const fs::path& runs, const std::string& hold = "") {
+  return "[run]\ncommand = " + fixture_command({"print:up", "forever"}) +
+         "\n[ready]\nmarker = \"up\"\n[install]\ncommand = \"echo $BERTH_NODE >> " + runs.string() +
+         "; " + hold + "mkdir -p vendor && cp deps.txt vendor/lib.txt\"\n" +
+         "inputs = [\"deps.txt\"]\noutputs = [\"vendor\"]\n";
+}
+
+std::vector<std::string> lines_of(const fs::path& p) {
+  std::ifstream in(p);
+  std::vector<std::string> out;
+  for (std::string l; std::getline(in, l);) out.push_back(l);
+  return out;
+}
+
+fs::path app_dir(TestCluster& c, const std::string& toml) {
+  auto dir = c.node(1).component("app", toml);
+  std::ofstream(dir / "deps.txt") << "left-pad 1.3.0\n";
+  return dir;
+}
+
+// The install record of deployment `id` on each of `nodes`, by how it was satisfied; each of
+// them must run its release (the origin's record may still be `partial` for a dead peer).
+struct Installs {
+  int misses = 0, fetched = 0, linked = 0;
+};
+Installs installs_of(TestCluster& c, const std::string& id, const std::vector<int>& nodes) {
+  Installs n;
+  for (int i : nodes) {
+    auto d = wait_ended(c.node(i), id);
+    EXPECT_EQ(c.node(i).wait_state("app", "ready")["release"], d["release"]) << "n" << i;
+    auto info = d["install"];
+    if (info["cache"] == "miss") ++n.misses;
+    if (info["cache"] == "hit") ++(info.value("fetched", false) ? n.fetched : n.linked);
+  }
+  return n;
+}
+
+std::string release_file(TestCluster& c, int i) {
+  std::ifstream in(c.node(i).home() / "components" / "app" / "vendor" / "lib.txt");
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+TEST(ClusterCache, ThreeNodesWithSeparateCachesRunOneInstallAndTheOthersFetchIt) {
+  TestCluster cluster;
+  if (!cluster.available()) GTEST_SKIP() << cluster.why();
+  TempDir scratch;
+  const auto runs = scratch.path / "runs";
+  auto r =
+      cluster.node(1).cli({"deploy", app_dir(cluster, cached_app(runs)).string(), "--name", "app"});
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_EQ(lines_of(runs).size(), 1u);
+  const std::string id =
+      cluster.node(1).api("GET", "/v1/deployments?component=app").body["deployments"][0]["id"];
+  EXPECT_EQ(deployment(cluster.node(1), id)["status"], "success");
+  auto n = installs_of(cluster, id, {1, 2, 3});
+  EXPECT_EQ(n.misses, 1);
+  EXPECT_EQ(n.fetched, 2);
+  for (int i = 1; i <= 3; ++i) {
+    EXPECT_EQ(release_file(cluster, i), "left-pad 1.3.0\n") << "n" << i;
+    // Filed in each node's own cache, so that node serves it too and its next deploy hits.
+    auto entries = cluster.node(i).api("GET", "/v1/cache").body;
+    EXPECT_EQ(entries["lock"], "etcd");
+    EXPECT_EQ(entries["entries"].size(), 1u) << "n" << i << ": " << entries.dump();
+  }
+}
+
+TEST(ClusterCache, AHolderKilledMidInstallFreesTheLockWhenItsLeaseLapsesAndAnotherInstalls) {
+  TestCluster cluster;
+  if (!cluster.available()) GTEST_SKIP() << cluster.why();
+  TempDir scratch;
+  const auto runs = scratch.path / "runs", pidfile = scratch.path / "pid";
+  // The first install anywhere records its pid and hangs; any later one goes through.
+  const std::string hold = "if mkdir " + (scratch.path / "first").string() +
+                           " 2>/dev/null; then echo $$ > " + pidfile.string() +
+                           "; exec sleep 600; fi; ";
+  auto id = deploy_no_follow(cluster.node(1), app_dir(cluster, cached_app(runs, hold)), "app");
+  ASSERT_TRUE(poll_until([&] { return read_pidfile(pidfile) > 0; }));
+  const auto holder = lines_of(runs).at(0);
+  const int dead = holder.back() - '0';
+  cluster.node(dead).kill9();
+  ::kill(read_pidfile(pidfile), SIGKILL);  // its installer, orphaned by the kill
+
+  std::vector<int> alive;
+  for (int i = 1; i <= 3; ++i)
+    if (i != dead) alive.push_back(i);
+  auto n = installs_of(cluster, id, alive);
+  EXPECT_EQ(n.misses, 1);
+  EXPECT_EQ(n.fetched, 1);
+  auto ran = lines_of(runs);
+  ASSERT_EQ(ran.size(), 2u);
+  EXPECT_NE(ran[1], holder);
+  for (int i : alive) EXPECT_EQ(release_file(cluster, i), "left-pad 1.3.0\n") << "n" << i;
+}
+
+TEST(ClusterCache, WithOneSharedCacheDirectoryTheOtherNodesLinkTheEntry) {
+  TempDir shared;
+  TestCluster cluster(3, "\n[cache]\ndir = \"" + shared.path.string() + "\"\n");
+  if (!cluster.available()) GTEST_SKIP() << cluster.why();
+  TempDir scratch;
+  const auto runs = scratch.path / "runs";
+  auto id = deploy_no_follow(cluster.node(1), app_dir(cluster, cached_app(runs)), "app");
+  auto n = installs_of(cluster, id, {1, 2, 3});
+  EXPECT_EQ(deployment(cluster.node(1), id)["status"], "success");
+  EXPECT_EQ(n.misses, 1);
+  EXPECT_EQ(n.linked, 2);
+  EXPECT_EQ(lines_of(runs).size(), 1u);
+}
+
+}  // namespace
+}  // namespace berth::testing
