@@ -34,10 +34,15 @@ std::string strip_archive_suffix(std::string n) {
   return n;
 }
 
+// A phase as people read it.
+std::string phase_text(const std::string& phase) {
+  return phase == "rollout-wait" ? "waiting for its turn in the rollout" : phase;
+}
+
 void print_event(const http::SseEvent& ev, const json& e) {
   const std::string& type = ev.type;
   if (type == "phase") {
-    fmt::print("• {}\n", e.value("phase", ""));
+    fmt::print("• {}\n", phase_text(e.value("phase", "")));
   } else if (type == "install" && e.contains("node")) {
     fmt::print("  │ {}: {}\n", e.value("node", ""), e.value("line", ""));
   } else if (type == "install") {
@@ -77,7 +82,7 @@ void print_event(const http::SseEvent& ev, const json& e) {
                  down.empty() ? "" : " (down: " + names(down) + ")");
   } else if (type == "peer") {
     std::string status = e.value("status", "running");
-    std::string what = status == "running" ? e.value("phase", "") : status;
+    std::string what = status == "running" ? phase_text(e.value("phase", "")) : status;
     if (e.contains("error") && e["error"].is_object())
       what += ": " + e["error"].value("message", "") + " (" + e["error"].value("code", "") + ")";
     fmt::print("  {}: {}\n", e.value("node", "?"), what);

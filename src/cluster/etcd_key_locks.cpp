@@ -1,7 +1,6 @@
 // KeyLocks on etcd (cluster/cache_share.h): a take is one txn, "create cache/<key>/lock on my
 // lease if it does not exist, else read it"; a wait watches the key from the revision that
 // read it, so its deletion (a release, or the holder's lease lapsing) cannot be missed.
-#include <spdlog/spdlog.h>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -12,6 +11,7 @@
 #include <thread>
 
 #include "cluster/cache_share.h"
+#include "cluster/owned_key.h"
 #include "core/block_on.h"
 
 namespace berth::cluster {
@@ -88,23 +88,6 @@ asio::awaitable<Result<void>> until_deleted(Ctx ctx, std::string key, int64_t fr
   co_return Result<void>{};
 }
 
-// Deletes the key if it is still the one taken at `token`; while etcd is away it tries again,
-// for as long as the lease it was taken on lives (after that etcd dropped the key itself).
-asio::awaitable<void> release(Ctx ctx, std::string key, int64_t token, int64_t lease) {
-  auto delay = std::chrono::milliseconds(200);
-  for (;;) {
-    const std::vector<Compare> ours = {
-        {key, Compare::Target::kCreate, Compare::Op::kEqual, token, ""}};
-    const std::vector<TxnOp> drop = {{TxnOp::Kind::kDelete, key}};
-    auto r = co_await ctx->etcd.txn(ours, drop);
-    if (r || ctx->lease() != lease) co_return;
-    spdlog::warn("install cache: releasing {}: {}", key, r.error().message);
-    asio::steady_timer t(co_await asio::this_coro::executor, delay);
-    co_await t.async_wait(asio::use_awaitable);
-    delay = std::min(delay * 2, std::chrono::milliseconds(5000));
-  }
-}
-
 asio::awaitable<Result<etcd::RangeReply>> read(Ctx ctx, std::string key) {
   co_return co_await ctx->etcd.get(key);
 }
@@ -122,7 +105,8 @@ class EtcdHeld : public HeldLock {
   // Returns at once: the delete runs on the loop (and retries there while etcd is away).
   ~EtcdHeld() override {
     asio::post(ctx_->io, [ctx = ctx_, key = key_, token = token_, lease = lease_] {
-      asio::co_spawn(ctx->io, release(ctx, key, token, lease), asio::detached);
+      asio::co_spawn(ctx->io, delete_owned(ctx->etcd, key, token, ctx->lease, lease),
+                     asio::detached);
     });
   }
   bool lost() const override {

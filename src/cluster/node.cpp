@@ -229,6 +229,9 @@ void Node::apply(const etcd::WatchEvent& e) {
     case Kind::kPeer:
       if (!e.deleted) replicator_->on_peer(k.id, k.node, e.kv.value);
       break;
+    case Kind::kSlot:
+      if (e.deleted) replicator_->on_slot_freed();
+      break;
     default:
       break;
   }

@@ -96,6 +96,13 @@ asio::awaitable<Result<void>> Replicator::announce(DeploymentRow& row) {
   d.deployment = row.id;
   d.origin = v.self;
   d.expected = v.up_peers();
+  // What a rolling deploy that fails goes back to: the cluster's release before this one.
+  if (auto was = comps_.find(row.component); was != comps_.end() &&
+                                             was->second.desired.state == "live" &&
+                                             !was->second.desired.release.empty()) {
+    const auto& w = was->second.desired;
+    d.previous = {{"release", w.release}, {"digest", w.digest}, {"size", w.size}};
+  }
   DeployRecord rec;
   rec.id = row.id;
   rec.component = row.component;
@@ -242,7 +249,14 @@ void Replicator::fold(DeploymentRow& row, Pending& p) {
     else if (r.status != "success")
       failed.push_back(r.node + ": " + (r.error ? r.error->message : r.status));
   row.peer_results = peer_results_json(results);
-  if (row.status == DeploymentStatus::kSuccess && !failed.empty()) {
+  // A rolling deploy that a node stopped: the cluster went back, whatever ran here.
+  if (auto c = comps_.find(row.component); c != comps_.end() &&
+                                           c->second.desired.reverts == row.release &&
+                                           c->second.desired.deployment == row.id) {
+    row.status = DeploymentStatus::kRolledBack;
+    row.error = Error{Code::kRolloutStopped, "the rollout stopped: " + c->second.desired.reason};
+    row.error_phase = "rollout";
+  } else if (row.status == DeploymentStatus::kSuccess && !failed.empty()) {
     row.status = DeploymentStatus::kPartial;
     row.error = Error{Code::kPeerFailed, fmt::format("{} of {} peers did not succeed: {}",
                                                      failed.size(), results.size(), join(failed))};
@@ -291,6 +305,8 @@ void Replicator::on_comp(const std::string& name, const std::string& value, int6
     return;
   }
   comps_[name] = {revision, *d};
+  ++rollout_events_;  // a rollout waiting for a slot looks again: it may have been stopped
+  changed_.notify_all();
   const auto& self = ctx_.view.self;
   if (d->state == "destroyed") {
     if (from_watch && d->origin == self) return;  // this node's own destroy, running already
@@ -302,6 +318,11 @@ void Replicator::on_comp(const std::string& name, const std::string& value, int6
     return;
   }
   if (d->state != "live") return;
+  // A stopped rollout: nodes on the stopped release go back; the others converge as usual.
+  if (!d->reverts.empty() && ctx_.deployer.releases().current(name) == d->reverts) {
+    go_back(name, *d);
+    return;
+  }
   if (attempted_.contains(d->release)) return;
   if (from_watch && d->origin == self) return;  // this node's own deploy, running already
   if (ctx_.deployer.releases().current(name) == d->release) {

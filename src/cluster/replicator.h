@@ -81,6 +81,14 @@ class Replicator final : public ReplicationHook, public DeploymentObserver {
   // ReplicationHook
   boost::asio::awaitable<Result<void>> announce(DeploymentRow& row) override;
   boost::asio::awaitable<void> settle(DeploymentRow& row) override;
+  boost::asio::awaitable<Result<std::shared_ptr<void>>> rollout_slot(
+      const DeploymentRow& row, const DeploySpec& spec, const std::atomic<bool>* cancel) override;
+  boost::asio::awaitable<void> stop_rollout(const DeploymentRow& row, const Error& why) override;
+  // A rollout slot was freed: deploys waiting for one try again.
+  void on_slot_freed() {
+    ++rollout_events_;
+    changed_.notify_all();
+  }
   // DeploymentObserver: a deploy run for an origin reports its phases and end.
   void on_phase(const DeploymentRow& row) override;
   void on_end(const DeploymentRow& row) override;
@@ -121,6 +129,8 @@ class Replicator final : public ReplicationHook, public DeploymentObserver {
   static std::optional<Error> conflict(const std::string& name, int64_t seen,
                                        const etcd::TxnReply& txn);
   void fold(DeploymentRow& row, Pending& p);
+  // comp/<name> undoes a stopped rollout and this node runs the stopped release: back it goes.
+  void go_back(const std::string& name, const Desired& d);
 
   ReplicatorContext ctx_;
   std::map<std::string, Pending> pending_;
@@ -134,6 +144,7 @@ class Replicator final : public ReplicationHook, public DeploymentObserver {
   std::map<std::string, Seen> comps_;  // comp/<name> as last listed, watched or written here
   bool listed_ = false;                // comps_ holds a whole list (orphan() can tell)
   StateEvent changed_;
+  uint64_t rollout_events_ = 0;  // slots freed and comp/ changes, for rollout_slot's waits
   bool stopping_ = false;
 };
 

@@ -35,6 +35,8 @@ std::optional<Error> Replicator::superseded(const std::string& name,
     return Error{Code::kComponentDestroyed,
                  "\"" + name + "\" was destroyed in the cluster meanwhile"};
   const auto& d = it->second.desired;
+  if (d.release == release && d.reverts.empty()) return std::nullopt;
+  if (d.reverts == release) return Error{Code::kRolloutStopped, "the rollout stopped: " + d.reason};
   if (d.release == release) return std::nullopt;
   return Error{Code::kConflict,
                fmt::format("superseded here by a newer deploy of \"{}\" ({} from {})", name,

@@ -73,6 +73,11 @@ Keys::Parsed Keys::parse(std::string_view key) const {
     p.kind = Parsed::Kind::kPeer;
     p.id = rest.substr(0, next);
     p.node = rest.substr(next + 6);
+  } else if (kind == "rollout" && next != std::string_view::npos &&
+             rest.substr(next).starts_with("/slot/")) {
+    p.kind = Parsed::Kind::kSlot;
+    p.id = rest.substr(0, next);
+    p.name = rest.substr(next + 6);
   } else if (kind == "have" && next != std::string_view::npos) {
     p.kind = Parsed::Kind::kHave;
     p.id = rest.substr(0, next);
@@ -86,7 +91,7 @@ Keys::Parsed Keys::parse(std::string_view key) const {
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(NodeRecord, url, version, boot_id, started_at,
                                                 components)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Desired, state, release, digest, size, deployment,
-                                                origin, expected)
+                                                origin, expected, previous, reverts, reason)
 
 namespace {
 

@@ -3,6 +3,7 @@
 // data and functions; any thread.
 #pragma once
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -30,6 +31,11 @@ class Keys {
     return have(digest) + std::string(n);
   }
 
+  // A rolling deploy's slots: rollout/<id>/slot/<k>, on the lease of the node restarting.
+  std::string slot(std::string_view id, int k) const {
+    return root_ + "rollout/" + std::string(id) + "/slot/" + std::to_string(k);
+  }
+
   // The install cache's key KEY: its install lock (on the holder's lease) and its holders.
   std::string cache_lock(std::string_view key) const {
     return root_ + "cache/" + std::string(key) + "/lock";
@@ -43,8 +49,18 @@ class Keys {
 
   // What a key under root() is, with its parts.
   struct Parsed {
-    enum class Kind { kNode, kMember, kComp, kDeploy, kPeer, kHave, kOther } kind = Kind::kOther;
-    std::string name, id, node;  // node/member/comp name; deploy id; peer or holder node
+    enum class Kind {
+      kNode,
+      kMember,
+      kComp,
+      kDeploy,
+      kPeer,
+      kHave,
+      kSlot,
+      kOther
+    } kind = Kind::kOther;
+    // node/member/comp name or slot number; deploy (or rollout) id; peer or holder node
+    std::string name, id, node;
   };
   Parsed parse(std::string_view key) const;
 
@@ -68,6 +84,11 @@ struct Desired {
   std::string release, digest, deployment, origin;
   int64_t size = 0;
   std::vector<std::string> expected;  // the peers that deployment expects
+  // The release it replaced (a rolling deploy that fails goes back to it): "release",
+  // "digest", "size"; null when there was none.
+  nlohmann::json previous;
+  // Set when this desired state undoes a stopped rolling deploy: the release it stopped, and why.
+  std::string reverts, reason;
 };
 std::string encode(const Desired& d);
 Result<Desired> decode_desired(std::string_view json);

@@ -329,7 +329,8 @@ Result<Manifest> parse_manifest(std::string_view text, const std::string& file) 
                    "contains a NUL byte (\\u0000), which no command, path or variable can hold");
   Manifest m;
   BERTH_TRY(r.only_keys(
-      root, "", {"name", "run", "ready", "stop", "restart", "watch", "install", "lifecycle"}));
+      root, "",
+      {"name", "run", "ready", "stop", "restart", "watch", "install", "deploy", "lifecycle"}));
   auto name = r.string(root, "", "name");
   BERTH_TRY(name);
   if (*name) {
@@ -357,6 +358,19 @@ Result<Manifest> parse_manifest(std::string_view text, const std::string& file) 
   auto install = r.table(root, "install");
   BERTH_TRY(install);
   if (*install) BERTH_TRY(parse_install(r, **install, m.install));
+  auto deploy = r.table(root, "deploy");
+  BERTH_TRY(deploy);
+  if (*deploy) {
+    BERTH_TRY(r.only_keys(**deploy, "deploy", {"rollout", "max_parallel"}));
+    auto rollout = r.string(**deploy, "deploy", "rollout");
+    BERTH_TRY(rollout);
+    if (*rollout && **rollout != "parallel" && **rollout != "rolling")
+      return r.error("deploy.rollout", "expected \"parallel\" or \"rolling\"");
+    m.deploy.rolling = rollout->value_or("parallel") == "rolling";
+    auto max = r.integer(**deploy, "deploy", "max_parallel", 1, 1000);
+    BERTH_TRY(max);
+    m.deploy.max_parallel = static_cast<int>(max->value_or(1));
+  }
   auto lifecycle = r.table(root, "lifecycle");
   BERTH_TRY(lifecycle);
   if (*lifecycle) {

@@ -44,6 +44,14 @@ struct InstallSpec {
   std::optional<std::vector<std::string>> inputs, outputs;
 };
 
+// [deploy]: how a cluster deploy reaches the nodes.
+struct DeploySpec {
+  // rollout = "rolling": at most `max_parallel` nodes restart at a time, each waiting for the
+  // one before to be ready, and the first failure stops the rollout ("parallel": all at once).
+  bool rolling = false;
+  int max_parallel = 1;
+};
+
 struct LifecycleSpec {
   bool keep = false;  // reconcile never drops it, even when not in the live set
 };
@@ -56,6 +64,7 @@ struct Manifest {
   RestartSpec restart;
   WatchSpec watch;
   InstallSpec install;
+  DeploySpec deploy;
   LifecycleSpec lifecycle;
 };
 

@@ -87,6 +87,7 @@
   X(kPeerFailed, "peer_failed", 502)                         \
   X(kBusy, "busy", 503)                                      \
   X(kNotInCluster, "not_in_cluster", 409)                    \
+  X(kRolloutStopped, "rollout_stopped", 409)                 \
   /* the daemon and its clients */                           \
   X(kHomeError, "home_error", 500)                           \
   X(kDaemonRunning, "daemon_running", 500)                   \

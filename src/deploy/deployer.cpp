@@ -435,6 +435,19 @@ asio::awaitable<Result<void>> Deployer::cached_install(Active& a, const InstallP
 // the component is stopped rather than left restarting a broken first release.
 asio::awaitable<Result<void>> Deployer::activate_and_restart(Active& a) {
   const std::string name = a.row.component;
+  // A rolling cluster deploy: this node's turn first (a rollback is this node's own business).
+  std::optional<DeploySpec> rolling;
+  if (replication_ && a.row.kind != DeploymentKind::kRollback)
+    if (auto m = load_manifest(releases_.release_dir(name, a.row.release)); m && m->deploy.rolling)
+      rolling = m->deploy;
+  std::shared_ptr<void> slot;
+  if (rolling) {
+    set_phase(a, "rollout-wait");
+    auto got = co_await replication_->rollout_slot(a.row, *rolling, &a.cancel);
+    if (a.cancel) co_return std::unexpected(a.cancel_error);
+    BERTH_CO_TRY(got);
+    slot = std::move(*got);
+  }
   set_phase(a, "activating");
   a.row.previous = releases_.current(name);
   if (a.row.previous == a.row.release) a.row.previous.reset();  // rollback to what runs
@@ -459,10 +472,12 @@ asio::awaitable<Result<void>> Deployer::activate_and_restart(Active& a) {
                      {"message", again ? "previous release is running again"
                                        : "previous release failed too: " + again.error().message}});
       a.row.status = DeploymentStatus::kRolledBack;
+      if (slot) co_await replication_->stop_rollout(a.row, why);
       co_return std::unexpected(why);
     }
   }
   co_await target_.stop(name);
+  if (slot) co_await replication_->stop_rollout(a.row, why);
   co_return std::unexpected(why);
 }
 

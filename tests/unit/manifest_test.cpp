@@ -114,6 +114,23 @@ TEST(Manifest, BadValues) {
             std::string::npos);
 }
 
+TEST(Manifest, DeployRolloutIsParallelUnlessRolling) {
+  auto m = parse_manifest("[run]\ncommand = \"x\"\n", "berth.toml");
+  ASSERT_TRUE(m);
+  EXPECT_FALSE(m->deploy.rolling);
+  m = parse_manifest("[run]\ncommand = \"x\"\n[deploy]\nrollout = \"rolling\"\nmax_parallel = 2\n",
+                     "berth.toml");
+  ASSERT_TRUE(m) << m.error().message;
+  EXPECT_TRUE(m->deploy.rolling);
+  EXPECT_EQ(m->deploy.max_parallel, 2);
+  EXPECT_NE(
+      error_of("[run]\ncommand = \"x\"\n[deploy]\nrollout = \"canary\"\n").find("deploy.rollout"),
+      std::string::npos);
+  EXPECT_NE(
+      error_of("[run]\ncommand = \"x\"\n[deploy]\nmax_parallel = 0\n").find("deploy.max_parallel"),
+      std::string::npos);
+}
+
 TEST(Manifest, SyntaxErrorsCarryLineAndColumn) {
   auto msg = error_of("[run]\ncommand = \n");
   EXPECT_NE(msg.find("app/berth.toml:2:"), std::string::npos) << msg;
