@@ -49,6 +49,7 @@ json nodes_json(cluster::Node& node, Backend& b) {
            {"nodes", nodes},
            {"etcd_requests", node.etcd_requests()}};
   out["disconnected_since"] = v.connected ? json() : json(v.disconnected_since);
+  out["last_list"] = {{"keys", v.last_list.keys}, {"ms", v.last_list.ms}, {"at", v.last_list.at}};
   if (!v.connected) out["error"] = v.last_error;
   return out;
 }

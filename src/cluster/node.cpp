@@ -162,6 +162,7 @@ asio::awaitable<void> Node::run() {
 }
 
 asio::awaitable<Result<void>> Node::sync(std::shared_ptr<http::StreamHandle> watch) {
+  const auto began = std::chrono::steady_clock::now();
   auto listed = co_await etcd_.list(keys_.root());
   BERTH_CO_TRY(listed);
   set_connected(true);
@@ -177,6 +178,10 @@ asio::awaitable<Result<void>> Node::sync(std::shared_ptr<http::StreamHandle> wat
   for (auto& [n, s] : view_.nodes)
     if (s.up && !up.contains(n)) apply_node(n, nullptr, false);
   replicator_->on_listed(*listed);
+  view_.last_list = {
+      listed->kvs.size(),
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - began).count(),
+      now_ms()};
   const std::function<void(etcd::WatchMessage&)> on_message = [this,
                                                                &watch](etcd::WatchMessage& m) {
     if (m.canceled) {

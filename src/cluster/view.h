@@ -24,6 +24,13 @@ struct View {
   bool connected = false;
   int64_t disconnected_since = 0;  // ms since the epoch; 0 while connected
   std::string last_error;
+  // The last reconcile: how many keys the list returned, how long from sending the list to
+  // having converged or queued every component, and when (ms since the epoch).
+  struct Listed {
+    size_t keys = 0;
+    double ms = 0;
+    int64_t at = 0;
+  } last_list;
 
   std::vector<std::string> up_peers() const {
     std::vector<std::string> out;
