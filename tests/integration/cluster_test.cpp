@@ -82,6 +82,9 @@ TEST_F(ClusterTest, EveryNodeIsListedUpWithItsUrlAndWhichIsThisOne) {
     EXPECT_TRUE(n["url"].get<std::string>().starts_with("http://127.0.0.1:"));
     EXPECT_EQ(n["self"], n["name"] == "n2");
   }
+  // Its reconcile listed at least the three nodes' keys.
+  EXPECT_GE(view["last_list"]["keys"].get<int>(), 3) << view.dump();
+  EXPECT_GT(view["last_list"]["at"].get<int64_t>(), 0);
   auto r = cluster.node(2).cli({"nodes"});
   EXPECT_EQ(r.code, 0);
   EXPECT_NE(r.out.find("n2 (this)"), std::string::npos) << r.out;
