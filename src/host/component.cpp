@@ -288,7 +288,11 @@ void Component::on_tree_end(const TreeEnd& end) {
                      end.startup_failure->message));
   } else {
     note(fmt::format("exited: {}", end.status.describe()));
-    if (failed) last_error_ = Error{Code::kExited, end.status.describe()};
+    if (failed) {
+      last_error_ = Error{Code::kExited,
+                          end.status.describe() + (end.summary.empty() ? "" : "; " + end.summary)};
+      last_tail_ = end.tail;
+    }
   }
   auto decision =
       tracker_.on_run_end(manifest_.restart, failed, end.startup_failure.has_value(), end.ran);

@@ -20,6 +20,7 @@
 
 #include "core/line_splitter.h"
 #include "proc/cgroup.h"
+#include "proc/failure_line.h"
 #include "proc/marker_matcher.h"
 #include "proc/port_check.h"
 #include "proc/proc_stat.h"
@@ -32,7 +33,8 @@ using asio::awaitable;
 using asio::use_awaitable;
 
 namespace {
-constexpr size_t kTailLines = 20;
+// Enough for a Node stack with its require chain, so the `Error:` line is still in it.
+constexpr size_t kTailLines = 40;
 // How often gone-ness is re-checked even without a wake-up: members of a plain process group
 // that die as children of other members notify nobody.
 constexpr auto kGonePoll = 20ms;
@@ -354,10 +356,12 @@ awaitable<void> ProcessTree::supervise() {
   end.status = main_exit_.value_or(ExitStatus{});
   end.ran = std::chrono::duration_cast<std::chrono::milliseconds>(
       (main_exit_ ? main_exit_at_ : Clock::now()) - spawned_at_);
-  if (end.startup_failure) {
+  if (end.startup_failure || end.status.code != 0 || end.status.signal != 0) {
     end.tail.assign(tail_.begin(), tail_.end());
-    if (end.startup_failure->code == Code::kExitedBeforeReady && !tail_.empty())
-      end.startup_failure->message += "; last output: " + tail_.back();
+    end.summary = failure_summary(tail_);
+    if (end.startup_failure && end.startup_failure->code == Code::kExitedBeforeReady &&
+        !end.summary.empty())
+      end.startup_failure->message += "; " + end.summary;
   }
   if (!escaped.empty())
     end.warnings.push_back(fmt::format(

@@ -43,7 +43,8 @@ struct TreeEnd {
   ExitStatus status;  // the main process's exit
   std::optional<Error>
       startup_failure;  // startup_idle_timeout | startup_max_exceeded | exited_before_ready
-  std::vector<std::string> tail;      // last lines of output (for startup failures)
+  std::vector<std::string> tail;      // last lines of output (for failures)
+  std::string summary;                // of those, the line saying what went wrong (failure_line.h)
   std::vector<std::string> warnings;  // e.g. a declared port still taken after the stop
   std::chrono::milliseconds ran{0};   // spawn to main exit
   // For a requested stop: request -> leader exited, and request -> whole tree gone and checked.

@@ -89,6 +89,27 @@ TEST_F(ReadyTest, ExitBeforeReadyReportsStatusAndLastLines) {
   EXPECT_EQ(s["last_exit"]["code"], 3);
 }
 
+// Node prints its version last: the summary quotes the `Error:` line, with the last beside it,
+// in the status and in the deployment record.
+TEST_F(ReadyTest, ANodeRequireFailureIsSummarisedByItsErrorLine) {
+  if (run_command({"/bin/sh", "-c", "command -v node"}, {{"PATH", std::getenv("PATH")}}).code != 0)
+    GTEST_SKIP() << "node is not installed";
+  auto dir = d.component("noder",
+                         "[run]\ncommand = \"node -e \\\"require('nosuch-berth-module')\\\"\"\n"
+                         "[ready]\nmarker = \"up\"\n[restart]\npolicy = \"never\"\n");
+  auto r = d.cli({"deploy", dir.string(), "--name", "noder"});
+  EXPECT_NE(r.code, 0);
+  const std::string want = "Error: Cannot find module 'nosuch-berth-module'";
+  EXPECT_NE((r.out + r.err).find(want), std::string::npos) << r.out << r.err;
+  auto list = d.api("GET", "/v1/deployments?component=noder").body;
+  const std::string recorded = list["deployments"][0]["error"]["message"];
+  EXPECT_NE(recorded.find(want), std::string::npos) << recorded;
+  EXPECT_NE(recorded.find("(last output: Node.js"), std::string::npos) << recorded;
+  auto s = d.api("GET", "/v1/components/noder").body;
+  EXPECT_NE(s["last_error"]["message"].get<std::string>().find(want), std::string::npos)
+      << s.dump();
+}
+
 TEST_F(ReadyTest, PortAcceptingConnectionsMeansReady) {
   uint16_t port = free_port();
   run("porty", {"sleep:100", "listen:" + std::to_string(port), "forever"},

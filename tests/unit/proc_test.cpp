@@ -7,6 +7,7 @@
 
 #include "core/fs_util.h"
 #include "core/pattern.h"
+#include "proc/failure_line.h"
 #include "proc/log_sink.h"
 #include "proc/marker_matcher.h"
 #include "proc/proc_stat.h"
@@ -216,6 +217,55 @@ TEST_F(LogSinkTest, RingIsBoundedAndSurvivesReopen) {
   auto tail = again.tail(2);
   ASSERT_EQ(tail.size(), 2u);
   EXPECT_EQ(tail[1].text, "l19");
+}
+
+}  // namespace
+}  // namespace berth
+
+// ---- the line of a failure's output that says what went wrong ----
+
+namespace berth {
+namespace {
+
+std::deque<std::string> lines(std::initializer_list<const char*> l) {
+  return {l.begin(), l.end()};
+}
+
+TEST(FailureLine, NodeRequireFailureIsItsErrorLineNotTheVersionPrintedLast) {
+  auto out = lines({"node:internal/modules/cjs/loader:1228", "  throw err;", "  ^", "",
+                    "Error: Cannot find module 'express'", "Require stack:", "- /srv/app/server.js",
+                    "    at Module._resolveFilename (node:internal)", "  code: 'MODULE_NOT_FOUND',",
+                    "}", "", "Node.js v20.20.2"});
+  EXPECT_EQ(failure_summary(out),
+            "Error: Cannot find module 'express' (last output: Node.js v20.20.2)");
+}
+
+TEST(FailureLine, NodeCodedErrorsAndEaddrinuse) {
+  EXPECT_EQ(error_line(lines(
+                {"Error [ERR_MODULE_NOT_FOUND]: Cannot find package 'x'", "Node.js v20.20.2"})),
+            "Error [ERR_MODULE_NOT_FOUND]: Cannot find package 'x'");
+  EXPECT_EQ(error_line(lines({"node:events:497", "      throw er; // Unhandled 'error' event",
+                              "Error: listen EADDRINUSE: address already in use :::3300"})),
+            "Error: listen EADDRINUSE: address already in use :::3300");
+}
+
+TEST(FailureLine, PythonIsItsExceptionLineNotTheTracebackHeader) {
+  auto out = lines({"Traceback (most recent call last):", "  File \"/srv/app.py\", line 1",
+                    "    import flask", "ModuleNotFoundError: No module named 'flask'"});
+  EXPECT_EQ(failure_summary(out), "ModuleNotFoundError: No module named 'flask'");
+}
+
+TEST(FailureLine, GoPanicsAndShellErrorsWithoutAnErrorClass) {
+  EXPECT_EQ(error_line(lines({"starting", "panic: runtime error: index out of range [3]",
+                              "goroutine 1 [running]:", "main.main()", "exit status 2"})),
+            "panic: runtime error: index out of range [3]");
+  EXPECT_EQ(error_line(lines({"sh: 1: gunicorn: not found"})), "sh: 1: gunicorn: not found");
+}
+
+TEST(FailureLine, NothingThatReadsAsAnErrorFallsBackToTheLastLine) {
+  EXPECT_EQ(error_line(lines({"loading", "bye"})), std::nullopt);
+  EXPECT_EQ(failure_summary(lines({"loading", "bye"})), "last output: bye");
+  EXPECT_EQ(failure_summary({}), "");
 }
 
 }  // namespace
