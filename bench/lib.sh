@@ -1,4 +1,7 @@
 # Helpers shared by bench/run and bench/watch (sourced, not run).
+# The deploy figures are the pipeline's own: no [deploy] healthy_for window (a fixed wait after
+# ready, 5 s by default) in the daemons the benchmarks start.
+export BERTH_HEALTHY_FOR=0s
 now_ns() { date +%s%N; }
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }

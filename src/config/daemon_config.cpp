@@ -181,6 +181,8 @@ Result<DaemonConfig> load_daemon_config(const std::filesystem::path& home) {
         c.extract_max_bytes = static_cast<uint64_t>(v.as_integer()->get());
       } else if (key == "extract_max_entries" && v.is_integer() && v.as_integer()->get() >= 1) {
         c.extract_max_entries = static_cast<uint64_t>(v.as_integer()->get());
+      } else if (key == "healthy_for" && v.is_string() && parse_duration(v.as_string()->get())) {
+        c.healthy_for = *parse_duration(v.as_string()->get());
       } else if (key == "releases_keep" && v.is_integer() && v.as_integer()->get() >= 1 &&
                  v.as_integer()->get() <= 1000) {
         c.releases_keep = static_cast<int>(v.as_integer()->get());
@@ -190,7 +192,8 @@ Result<DaemonConfig> load_daemon_config(const std::filesystem::path& home) {
                         ": unknown key or bad value (known: port, cgroup, lease_range, "
                         "log_max_bytes >= 4096, log_files 0-100, log_ring_lines >= 10, "
                         "upload_limit >= 1024, extract_max_bytes >= 1024, "
-                        "extract_max_entries >= 1, releases_keep 1-1000, daemon_log_rate "
+                        "extract_max_entries >= 1, releases_keep 1-1000, healthy_for (a duration), "
+                        "daemon_log_rate "
                         "1-100000, [cache], [http], [api], [cluster])");
       }
     }
@@ -205,6 +208,11 @@ Result<DaemonConfig> load_daemon_config(const std::filesystem::path& home) {
   }
   if (const char* v = std::getenv("BERTH_CGROUP"); v && *v)
     BERTH_TRY(apply_cgroup(v, "BERTH_CGROUP", c));
+  if (const char* v = std::getenv("BERTH_HEALTHY_FOR"); v && *v) {
+    auto d = parse_duration(v);
+    if (!d) return fail(Code::kBadConfig, std::string("BERTH_HEALTHY_FOR: ") + d.error().message);
+    c.healthy_for = *d;
+  }
   if (const char* v = std::getenv("BERTH_LEASE_RANGE"); v && *v)
     BERTH_TRY(parse_lease_range(v, "BERTH_LEASE_RANGE", c));
   BERTH_TRY(finish_network_config(c.api, c.cluster, home));

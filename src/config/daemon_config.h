@@ -47,6 +47,8 @@ struct DaemonConfig {
   uint64_t extract_max_bytes = 4ULL << 30;    // a release's contents, uncompressed
   uint64_t extract_max_entries = 200'000;     // entries in one payload
   int releases_keep = 5;                      // releases kept per component for rollback
+  // [deploy] healthy_for of components whose manifest sets none (docs/manifest.md says why 5s).
+  Millis healthy_for{5000};
   CacheConfig cache;
   HttpConfig http;
   ApiConfig api;

@@ -361,7 +361,12 @@ Result<Manifest> parse_manifest(std::string_view text, const std::string& file) 
   auto deploy = r.table(root, "deploy");
   BERTH_TRY(deploy);
   if (*deploy) {
-    BERTH_TRY(r.only_keys(**deploy, "deploy", {"rollout", "max_parallel"}));
+    BERTH_TRY(r.only_keys(**deploy, "deploy", {"rollout", "max_parallel", "healthy_for"}));
+    if ((*deploy)->get("healthy_for")) {
+      Millis window{0};
+      BERTH_TRY(r.duration(**deploy, "deploy", "healthy_for", window));
+      m.deploy.healthy_for = window;
+    }
     auto rollout = r.string(**deploy, "deploy", "rollout");
     BERTH_TRY(rollout);
     if (*rollout && **rollout != "parallel" && **rollout != "rolling")

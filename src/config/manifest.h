@@ -50,6 +50,9 @@ struct DeploySpec {
   // one before to be ready, and the first failure stops the rollout ("parallel": all at once).
   bool rolling = false;
   int max_parallel = 1;
+  // After the new release is ready it must stay up (not exit) this long before the deploy
+  // counts as a success; a crash inside it rolls back. Unset: the daemon's default.
+  std::optional<Millis> healthy_for;
 };
 
 struct LifecycleSpec {

@@ -35,6 +35,7 @@
   X(kDestroyFailed, "destroy_failed", 500)                   \
   X(kStartupIdleTimeout, "startup_idle_timeout", 500)        \
   X(kStartupMaxExceeded, "startup_max_exceeded", 500)        \
+  X(kExitedAfterReady, "exited_after_ready", 500)            \
   X(kExitedBeforeReady, "exited_before_ready", 500)          \
   X(kExited, "exited", 500)                                  \
   X(kStopped, "stopped", 500)                                \

@@ -2,6 +2,7 @@
 // implements it. Everything here runs on the event-loop thread.
 #pragma once
 #include <boost/asio/awaitable.hpp>
+#include <chrono>
 #include <functional>
 #include <optional>
 #include <string>
@@ -32,6 +33,10 @@ class DeployTarget {
   // Starts (first deploy: registers) or restarts the component from its live link, records
   // that it should run, and completes when it is ready or has failed to start.
   virtual boost::asio::awaitable<Result<void>> restart(const std::string& name) = 0;
+  // After restart() said ready: completes when the run that became ready has stayed up for
+  // `window` (ok), or as soon as it ends or leaves `ready` (exited_after_ready, with why).
+  virtual boost::asio::awaitable<Result<void>> stays_up(const std::string& name,
+                                                        std::chrono::milliseconds window) = 0;
   // Stops it and records that it should not run (a first release that failed).
   virtual boost::asio::awaitable<void> stop(const std::string& name) = 0;
 };

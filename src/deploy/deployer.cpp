@@ -436,14 +436,13 @@ asio::awaitable<Result<void>> Deployer::cached_install(Active& a, const InstallP
 asio::awaitable<Result<void>> Deployer::activate_and_restart(Active& a) {
   const std::string name = a.row.component;
   // A rolling cluster deploy: this node's turn first (a rollback is this node's own business).
-  std::optional<DeploySpec> rolling;
-  if (replication_ && a.row.kind != DeploymentKind::kRollback)
-    if (auto m = load_manifest(releases_.release_dir(name, a.row.release)); m && m->deploy.rolling)
-      rolling = m->deploy;
+  const auto manifest = load_manifest(releases_.release_dir(name, a.row.release));
+  const DeploySpec spec = manifest ? manifest->deploy : DeploySpec{};
+  const auto window = spec.healthy_for.value_or(ctx_.config.healthy_for);
   std::shared_ptr<void> slot;
-  if (rolling) {
+  if (replication_ && a.row.kind != DeploymentKind::kRollback && spec.rolling) {
     set_phase(a, "rollout-wait");
-    auto got = co_await replication_->rollout_slot(a.row, *rolling, &a.cancel);
+    auto got = co_await replication_->rollout_slot(a.row, spec, &a.cancel);
     if (a.cancel) co_return std::unexpected(a.cancel_error);
     BERTH_CO_TRY(got);
     slot = std::move(*got);
@@ -457,10 +456,16 @@ asio::awaitable<Result<void>> Deployer::activate_and_restart(Active& a) {
 
   set_phase(a, "restarting");
   auto r = co_await target_.restart(name);
-  if (r) {
-    a.log->append("info", {{"message", "ready"}});
-    co_return r;
+  if (r) a.log->append("info", {{"message", "ready"}});
+  // "Succeeded" means it stays up: a release that crashes just after ready is rolled back.
+  if (r && window.count() > 0) {
+    set_phase(a, "staying-up");
+    a.log->append("info", {{"message", "it must stay up for " + format_duration(window) +
+                                           " ([deploy] healthy_for)"}});
+    r = co_await target_.stays_up(name, window);
+    if (r) a.log->append("info", {{"message", "stayed up for " + format_duration(window)}});
   }
+  if (r) co_return r;
   const Error why = r.error();
   a.log->append("info", {{"message", "the new release failed to start: " + why.message}});
   if (a.row.previous && releases_.has_release(name, *a.row.previous)) {

@@ -159,8 +159,27 @@ asio::awaitable<void> Component::watched_restart() {
   restarting_ = false;
 }
 
+asio::awaitable<Result<void>> Component::stays_up(std::chrono::milliseconds window) {
+  auto self = shared_from_this();
+  const uint64_t run = runs_;
+  const std::function<bool()> left = [this, run] {
+    return runs_ != run || state_ != State::kReady;
+  };
+  co_await outcome_changed_.wait_until(left, std::chrono::steady_clock::now() + window);
+  if (!left()) co_return Result<void>{};
+  const auto after = std::chrono::duration<double>(std::chrono::system_clock::now() - ready_at_);
+  const std::string what = last_error_ && state_ != State::kStopping && state_ != State::kStopped
+                               ? last_error_->message
+                               : std::string("it was ") + to_string(state_);
+  co_return fail(Code::kExitedAfterReady,
+                 fmt::format("it went down {:.1f}s after it was ready, inside [deploy] healthy_for "
+                             "{}: {}",
+                             after.count(), format_duration(window), what));
+}
+
 Result<void> Component::spawn_tree() {
   const int instance = 0;
+  ++runs_;
   outcome_.reset();
   address_ = "127.0.0.1";
   if (manifest_.run.lease_address) {
@@ -254,6 +273,11 @@ Result<void> Component::spawn_tree() {
 }
 
 void Component::on_tree_end(const TreeEnd& end) {
+  // Whoever waits for this run to stay up is told at the end of this call (see below).
+  struct Tell {
+    StateEvent& e;
+    ~Tell() { e.notify_all(); }
+  } tell{outcome_changed_};
   (void)ctx_.trees.remove(name_, 0);
   // The tree is dead: only now may its address go to someone else.
   if (manifest_.run.lease_address) (void)ctx_.leases.release(name_, 0);

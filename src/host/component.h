@@ -43,6 +43,9 @@ class Component final : public api::ComponentApi, public std::enable_shared_from
 
   // Completes when the run started last is ready (ok) or has failed to start (its error).
   boost::asio::awaitable<Result<void>> wait_started();
+  // After wait_started() said ready: ok once that run has stayed ready for `window`, else
+  // exited_after_ready as soon as it ends or leaves ready (with its exit and output line).
+  boost::asio::awaitable<Result<void>> stays_up(std::chrono::milliseconds window);
 
   // While a deploy is in flight the component holds no watches and change-restarts are off;
   // resuming builds a fresh watcher on the (new) tree, so what changed during the deploy is
@@ -86,6 +89,7 @@ class Component final : public api::ComponentApi, public std::enable_shared_from
   boost::asio::steady_timer backoff_timer_;
   std::optional<std::chrono::steady_clock::time_point> backoff_until_;
   int restarts_ = 0;
+  uint64_t runs_ = 0;  // trees spawned: tells one run from the next
   std::optional<Error> last_error_;
   std::vector<std::string> last_tail_;
   std::optional<ExitStatus> last_exit_;

@@ -55,6 +55,13 @@ asio::awaitable<Result<void>> Host::restart(const std::string& name) {
   co_return r;
 }
 
+asio::awaitable<Result<void>> Host::stays_up(const std::string& name,
+                                             std::chrono::milliseconds window) {
+  auto c = find(name);
+  if (!c) co_return fail(Code::kComponentDestroyed, "\"" + name + "\" is gone");
+  co_return co_await c->stays_up(window);
+}
+
 asio::awaitable<void> Host::stop(const std::string& name) {
   if (auto c = find(name)) co_await c->stop();
   (void)set_desired(name, false);

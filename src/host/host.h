@@ -84,6 +84,8 @@ class Host final : public DeployTarget, public cluster::LocalComponents {
   Result<void> deployed(const std::string& name) const override;
   void deploys_began(const std::string& name) override;
   void deploys_ended(const std::string& name) override;
+  boost::asio::awaitable<Result<void>> stays_up(const std::string& name,
+                                                std::chrono::milliseconds window) override;
   boost::asio::awaitable<Result<void>> restart(const std::string& name) override;
   boost::asio::awaitable<void> stop(const std::string& name) override;
   api::Health health() const;

@@ -185,6 +185,30 @@ TEST(Deploy, ReleaseFailingReadinessRollsBack) {
   d.wait_state("rb", "ready");
 }
 
+// A success you can trust: a release that says it is up and crashes 300 ms later is not a
+// success; inside [deploy] healthy_for it is rolled back, and the CLI shows the window.
+TEST(Deploy, AReleaseThatCrashesJustAfterReadyIsRolledBack) {
+  TestDaemon d;
+  const std::string window = "\n[deploy]\nhealthy_for = \"2s\"\n";
+  auto dir = d.component("crashy", app_toml() + window);
+  auto first = d.cli({"deploy", dir.string()});
+  ASSERT_EQ(first.code, 0) << first.out << first.err;
+  EXPECT_NE(first.out.find("it must stay up for 2s"), std::string::npos) << first.out;
+  EXPECT_NE(first.out.find("stayed up for 2s"), std::string::npos) << first.out;
+  const auto good = live_release(d, "crashy");
+  std::ofstream(dir / "berth.toml")
+      << "[run]\ncommand = " +
+             fixture_command({"print:up", "sleep:300", "stderr:Error: boom", "exit:1"}) +
+             "\n[ready]\nmarker = \"up\"\n" + window;
+  auto r = d.cli({"deploy", dir.string()});
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.err.find("rolled_back"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("exited_after_ready"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("Error: boom"), std::string::npos) << r.err;
+  EXPECT_EQ(live_release(d, "crashy"), good);
+  EXPECT_EQ(d.wait_state("crashy", "ready")["release"], good);
+}
+
 TEST(Deploy, FirstReleaseFailingReadinessLeavesItStopped) {
   TestDaemon d;
   auto dir = d.component(

@@ -224,7 +224,10 @@ TestDaemon::~TestDaemon() {
 }
 
 std::map<std::string, std::string> TestDaemon::env() const {
-  std::map<std::string, std::string> e = {{"BERTH_HOME", home_.path.string()}, {"BERTH_PORT", "0"}};
+  // No [deploy] healthy_for window unless a test's manifest sets one: hundreds of deploys
+  // would each wait the daemon's default 5 s.
+  std::map<std::string, std::string> e = {
+      {"BERTH_HOME", home_.path.string()}, {"BERTH_PORT", "0"}, {"BERTH_HEALTHY_FOR", "0s"}};
   for (auto& [k, v] : env_) e[k] = v;
   return e;
 }

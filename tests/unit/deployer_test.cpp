@@ -37,12 +37,22 @@ class FakeTarget : public DeployTarget {
     if (fail_restarts-- > 0) co_return fail(Code::kStartupIdleTimeout, "no output");
     co_return Result<void>{};
   }
+  asio::awaitable<Result<void>> stays_up(const std::string& name,
+                                         std::chrono::milliseconds window) override {
+    windows.push_back(window);
+    if (crash_after_ready-- > 0) {
+      calls.push_back("went down " + name);
+      co_return fail(Code::kExitedAfterReady, "it went down 1.5s after it was ready");
+    }
+    co_return Result<void>{};
+  }
   asio::awaitable<void> stop(const std::string& name) override {
     calls.push_back("stop " + name);
     co_return;
   }
   std::vector<std::string> admitted, calls;
-  int fail_restarts = 0;
+  std::vector<std::chrono::milliseconds> windows;
+  int fail_restarts = 0, crash_after_ready = 0;
 };
 
 class Recorder : public DeploymentObserver {
@@ -142,7 +152,8 @@ TEST_F(DeployerTest, StartsFromAStoredPayloadThroughEveryPhase) {
   run_until_ended(1);
   EXPECT_EQ(seen.ends[0].status, DeploymentStatus::kSuccess);
   EXPECT_EQ(seen.phases,
-            (std::vector<std::string>{"extracting", "installing", "activating", "restarting"}));
+            (std::vector<std::string>{"extracting", "installing", "activating", "restarting",
+                                      "staying-up"}));
   EXPECT_EQ(target.admitted, std::vector<std::string>{"web"});
   EXPECT_EQ(target.calls, (std::vector<std::string>{"began web", "restart web", "ended web"}));
   EXPECT_EQ(deployer->releases().current("web"), row->release);
@@ -172,6 +183,25 @@ TEST_F(DeployerTest, AReleaseThatFailsToStartRollsBackToThePreviousOne) {
   EXPECT_EQ(seen.ends[1].error->code, Code::kStartupIdleTimeout);
   EXPECT_EQ(deployer->releases().current("web"), first->release);
   EXPECT_FALSE(deployer->releases().has_release("web", second->release));  // pruned
+}
+
+// A success you can trust: ready, then down inside [deploy] healthy_for, is a rollback.
+TEST_F(DeployerTest, AReleaseThatGoesDownInsideHealthyForIsRolledBack) {
+  auto first = start("web", stored_payload("1"));
+  ASSERT_TRUE(first);
+  run_until_ended(1);
+  EXPECT_EQ(seen.ends[0].status, DeploymentStatus::kSuccess);
+  ASSERT_EQ(target.windows.size(), 1u);
+  EXPECT_EQ(target.windows[0], config.healthy_for);  // the daemon's default: none in berth.toml
+  target.crash_after_ready = 1;
+  ASSERT_TRUE(start("web", stored_payload("2")));
+  run_until_ended(2);
+  EXPECT_EQ(seen.ends[1].status, DeploymentStatus::kRolledBack);
+  EXPECT_EQ(seen.ends[1].error->code, Code::kExitedAfterReady);
+  EXPECT_EQ(deployer->releases().current("web"), first->release);
+  auto down = std::find(target.calls.begin(), target.calls.end(), "went down web");
+  ASSERT_NE(down, target.calls.end());
+  EXPECT_NE(std::find(down, target.calls.end(), "restart web"), target.calls.end());
 }
 
 TEST_F(DeployerTest, AFirstReleaseThatFailsToStartIsStopped) {
