@@ -199,8 +199,8 @@ Result<void> parse_stop(const Reader& r, const toml::table& t, StopSpec& stop) {
 }
 
 Result<void> parse_restart(const Reader& r, const toml::table& t, RestartSpec& rs) {
-  BERTH_TRY(
-      r.only_keys(t, "restart", {"policy", "backoff", "backoff_max", "stable", "start_limit"}));
+  BERTH_TRY(r.only_keys(t, "restart",
+                        {"policy", "backoff", "backoff_max", "stable", "start_limit", "cooldown"}));
   auto policy = r.string(t, "restart", "policy");
   BERTH_TRY(policy);
   if (*policy) {
@@ -222,6 +222,13 @@ Result<void> parse_restart(const Reader& r, const toml::table& t, RestartSpec& r
   auto limit = r.integer(t, "restart", "start_limit", 1, 1000);
   BERTH_TRY(limit);
   if (*limit) rs.start_limit = static_cast<int>(**limit);
+  if (auto* c = t.get("cooldown"); c && c->is_string() && c->as_string()->get() == "never") {
+    rs.cooldown.reset();
+  } else if (c) {
+    Millis cooldown{0};
+    BERTH_TRY(r.duration(t, "restart", "cooldown", cooldown, Millis(1)));
+    rs.cooldown = cooldown;
+  }
   return {};
 }
 

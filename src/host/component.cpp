@@ -326,23 +326,41 @@ void Component::on_tree_end(const TreeEnd& end) {
       return;
     case RestartDecision::Kind::kCrashLoop:
       state_ = State::kCrashLooping;
-      note(
-          fmt::format("crash-looping: {} unstable runs in a row; not restarting until asked "
-                      "(berth start {})",
-                      tracker_.consecutive_unstable(), name_));
+      if (!manifest_.restart.cooldown) {
+        note(
+            fmt::format("crash-looping: {} unstable runs in a row; not restarting until asked "
+                        "(berth start {})",
+                        tracker_.consecutive_unstable(), name_));
+        return;
+      }
+      note(fmt::format(
+          "crash-looping: {} unstable runs in a row; trying again in {} (berth "
+          "start {} tries now)",
+          tracker_.consecutive_unstable(), format_duration(*manifest_.restart.cooldown), name_));
+      wait_to_restart(*manifest_.restart.cooldown, State::kCrashLooping);
       return;
     case RestartDecision::Kind::kRestart:
       break;
   }
   state_ = State::kBackoff;
-  backoff_until_ = std::chrono::steady_clock::now() + decision.delay;
   note(fmt::format("restarting in {}", format_duration(decision.delay)));
-  backoff_timer_.expires_after(decision.delay);
+  wait_to_restart(decision.delay, State::kBackoff);
+}
+
+// A backoff, or a crash loop's cool-down (which starts again from a clean history). Stopping
+// or destroying it meanwhile leaves another state, and the timer then does nothing.
+void Component::wait_to_restart(Millis delay, State waiting) {
+  backoff_until_ = std::chrono::steady_clock::now() + delay;
+  backoff_timer_.expires_after(delay);
   std::weak_ptr<Component> weak = weak_from_this();
-  backoff_timer_.async_wait([weak](const boost::system::error_code& ec) {
+  backoff_timer_.async_wait([weak, waiting](const boost::system::error_code& ec) {
     auto self = weak.lock();
-    if (ec || !self || self->state_ != State::kBackoff || self->destroyed_) return;
+    if (ec || !self || self->state_ != waiting || self->destroyed_) return;
     self->backoff_until_.reset();
+    if (waiting == State::kCrashLooping) {
+      self->tracker_.reset();
+      self->note("cool-down over: trying again");
+    }
     ++self->restarts_;
     (void)self->spawn_tree();
   });

@@ -75,6 +75,7 @@ class Component final : public api::ComponentApi, public std::enable_shared_from
   void on_watch_change(const std::string& path, size_t events);
   boost::asio::awaitable<void> watched_restart();
   void on_tree_end(const TreeEnd& end);
+  void wait_to_restart(Millis delay, State waiting);
   void note(const std::string& text);
   void set_outcome(Result<void> r);
 

@@ -36,6 +36,9 @@ struct RestartSpec {
   Millis backoff_max{30'000};  // ceiling of the delay
   Millis stable{10'000};       // a run this long resets the backoff and the failure count
   int start_limit = 5;         // consecutive failed runs before `crash-looping`
+  // Crash-looping waits this long, then tries again from a clean history (so a short outage
+  // of something it needs does not end service for good). nullopt ("never"): until asked.
+  std::optional<Millis> cooldown = Millis(120'000);
 };
 
 }  // namespace berth

@@ -96,6 +96,26 @@ TEST(Lifecycle, OnFailureBacksOffThenCrashLoops) {
       4);
 }
 
+// A crash loop is not the end: after its cool-down it tries again from a clean history (a
+// database that was away for a minute does not leave the app down until someone notices).
+TEST(Lifecycle, ACrashLoopIsTriedAgainAfterItsCooldown) {
+  TestDaemon d;
+  auto dir = d.component(
+      "flaky", "[run]\ncommand = " + fixture_command({"print:up", "exit:1"}) +
+                   "\n[ready]\nmarker = \"up\"\n[restart]\nbackoff = \"10ms\"\nstart_limit = 2\n"
+                   "cooldown = \"300ms\"\n");
+  ASSERT_EQ(d.api("POST", "/v1/components", json{{"dir", dir}}.dump()).status, 201);
+  auto looping = d.wait_for("flaky", [](const json& s) { return s["state"] == "crash-looping"; });
+  EXPECT_EQ(looping["restarts"], 1);
+  EXPECT_TRUE(looping.contains("restart_in_ms")) << looping.dump();  // the cool-down, counting
+  // Tried again by itself: two more runs, ending in a second crash loop.
+  d.wait_for("flaky", [](const json& s) {
+    return s["state"] == "crash-looping" && s["restarts"].get<int>() >= 3;
+  });
+  auto logs = d.cli({"logs", "flaky", "-n", "50"});
+  EXPECT_NE(logs.out.find("cool-down over: trying again"), std::string::npos) << logs.out;
+}
+
 TEST(Lifecycle, NeverPolicyLeavesAFailedComponentAlone) {
   TestDaemon d;
   auto dir = d.component("once", "[run]\ncommand = " + fixture_command({"print:up", "exit:2"}) +

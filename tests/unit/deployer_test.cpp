@@ -151,9 +151,8 @@ TEST_F(DeployerTest, StartsFromAStoredPayloadThroughEveryPhase) {
   EXPECT_EQ(row->digest, digest);
   run_until_ended(1);
   EXPECT_EQ(seen.ends[0].status, DeploymentStatus::kSuccess);
-  EXPECT_EQ(seen.phases,
-            (std::vector<std::string>{"extracting", "installing", "activating", "restarting",
-                                      "staying-up"}));
+  EXPECT_EQ(seen.phases, (std::vector<std::string>{"extracting", "installing", "activating",
+                                                   "restarting", "staying-up"}));
   EXPECT_EQ(target.admitted, std::vector<std::string>{"web"});
   EXPECT_EQ(target.calls, (std::vector<std::string>{"began web", "restart web", "ended web"}));
   EXPECT_EQ(deployer->releases().current("web"), row->release);

@@ -131,6 +131,21 @@ TEST(Manifest, DeployRolloutIsParallelUnlessRolling) {
       std::string::npos);
 }
 
+TEST(Manifest, RestartCooldownIsADurationOrNever) {
+  auto m = parse_manifest("[run]\ncommand = \"x\"\n", "berth.toml");
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->restart.cooldown, Millis(120'000));
+  m = parse_manifest("[run]\ncommand = \"x\"\n[restart]\ncooldown = \"never\"\n", "berth.toml");
+  ASSERT_TRUE(m);
+  EXPECT_FALSE(m->restart.cooldown);
+  m = parse_manifest("[run]\ncommand = \"x\"\n[restart]\ncooldown = \"30s\"\n", "berth.toml");
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->restart.cooldown, Millis(30'000));
+  EXPECT_NE(
+      error_of("[run]\ncommand = \"x\"\n[restart]\ncooldown = \"soon\"\n").find("restart.cooldown"),
+      std::string::npos);
+}
+
 TEST(Manifest, SyntaxErrorsCarryLineAndColumn) {
   auto msg = error_of("[run]\ncommand = \n");
   EXPECT_NE(msg.find("app/berth.toml:2:"), std::string::npos) << msg;
