@@ -61,9 +61,11 @@ asio::awaitable<Result<std::shared_ptr<void>>> Replicator::rollout_slot(
     }
     if (!told)
       if (auto log = ctx_.deployer.live_log(id))
-        log->append("info", {{"message",
-                              fmt::format("waiting for one of {} rollout slot{}", spec.max_parallel,
-                                          spec.max_parallel == 1 ? "" : "s")}});
+        log->append("info",
+                    {{"message", spec.max_parallel == 1
+                                     ? std::string("waiting for the rollout's slot")
+                                     : fmt::format("waiting for one of the rollout's {} slots",
+                                                   spec.max_parallel)}});
     told = true;
     // A slot freed, comp/<name> changed, or a cancel; etcd away: try again soon.
     const uint64_t seen = rollout_events_;
