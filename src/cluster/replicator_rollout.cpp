@@ -84,18 +84,14 @@ asio::awaitable<void> Replicator::stop_rollout(const DeploymentRow& row, const E
   const auto seen = it->second.revision;
   const auto& now = it->second.desired;
   auto log = ctx_.deployer.live_log(row.id);
-  if (!now.previous.is_object()) {
-    if (log)
-      log->append("info",
-                  {{"message", "the rollout stops here; no earlier release to go back to"}});
-  }
-  Desired back;
+  // Nothing to go back to (a first release): the rollout stops, the release stays desired.
+  Desired back = now;
   if (now.previous.is_object()) {
     back.release = now.previous.value("release", "");
     back.digest = now.previous.value("digest", "");
     back.size = now.previous.value("size", int64_t{0});
-  } else {
-    back = now;  // nothing to go back to: the rollout stops, the release stays desired
+  } else if (log) {
+    log->append("info", {{"message", "the rollout stops here; no earlier release to go back to"}});
   }
   back.state = "live";
   back.deployment = row.id;

@@ -467,21 +467,19 @@ asio::awaitable<Result<void>> Deployer::activate_and_restart(Active& a) {
   }
   if (r) co_return r;
   const Error why = r.error();
-  a.log->append("info", {{"message", "the new release failed to start: " + why.message}});
-  if (a.row.previous && releases_.has_release(name, *a.row.previous)) {
-    if (auto back = releases_.activate(name, *a.row.previous); back) {
-      auto again = co_await target_.restart(name);
-      a.log->append("rollback",
-                    {{"release", *a.row.previous},
-                     {"ready", again.has_value()},
-                     {"message", again ? "previous release is running again"
-                                       : "previous release failed too: " + again.error().message}});
-      a.row.status = DeploymentStatus::kRolledBack;
-      if (slot) co_await replication_->stop_rollout(a.row, why);
-      co_return std::unexpected(why);
-    }
+  a.log->append("info", {{"message", "the new release failed: " + why.message}});
+  if (a.row.previous && releases_.has_release(name, *a.row.previous) &&
+      releases_.activate(name, *a.row.previous)) {
+    auto again = co_await target_.restart(name);
+    a.log->append("rollback",
+                  {{"release", *a.row.previous},
+                   {"ready", again.has_value()},
+                   {"message", again ? "previous release is running again"
+                                     : "previous release failed too: " + again.error().message}});
+    a.row.status = DeploymentStatus::kRolledBack;
+  } else {
+    co_await target_.stop(name);
   }
-  co_await target_.stop(name);
   if (slot) co_await replication_->stop_rollout(a.row, why);
   co_return std::unexpected(why);
 }
