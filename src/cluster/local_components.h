@@ -15,7 +15,8 @@ class LocalComponents {
   // Deployed here. A component run in place (`berth run`) is node-local: a cluster destroy
   // or reconcile never touches it.
   virtual bool deployed_here(const std::string& name) const = 0;
-  // Stops and removes it here, then tombstones it; true when it was gone already.
+  // Cancels its deploys in flight here, stops and removes it, then tombstones it; true when
+  // it was not a component here (a first deploy of it, if any, ends component_destroyed).
   virtual boost::asio::awaitable<Result<bool>> destroy_here(const std::string& name) = 0;
 };
 

@@ -28,8 +28,17 @@ bool Host::deployed_here(const std::string& name) const {
 }
 
 asio::awaitable<Result<bool>> Host::destroy_here(const std::string& name) {
-  if (!find(name)) co_return true;  // never deployed here, or gone already: nothing to do
-  co_return co_await destroy(name);
+  if (find(name)) co_return co_await destroy(name);
+  // Not a component here (yet): a first deploy of it may still be fetching or installing, and
+  // would bring the name back once it activates. It ends as component_destroyed instead, and
+  // the name answers 410 here as on the nodes that ran it.
+  co_await deployer_->cancel_all(name);
+  if (tombstones_.contains(name) || find(name)) co_return true;
+  if (auto t = component_repo_->tombstone(name); !t)
+    co_return fail(Code::kDestroyFailed,
+                   "cannot record the tombstone of \"" + name + "\": " + t.error().message);
+  tombstones_.insert(name);
+  co_return true;
 }
 
 asio::awaitable<Result<api::DestroyReport>> Host::destroy_everywhere(const std::string& name) {

@@ -88,7 +88,11 @@ TEST(ClusterRace, DestroyPollRedeployRacesEndWithNothingResurrectedOnAnyNode) {
                !fs::exists(d.home() / "components" / name) &&
                !fs::exists(d.home() / "releases" / name);
       });
-      EXPECT_TRUE(gone) << name << " on n" << i;
+      EXPECT_TRUE(gone) << name << " on n" << i << ": "
+                        << d.api("GET", "/v1/components/" + name).body.dump()
+                        << (fs::exists(d.home() / "components" / name) ? "; its link is left" : "")
+                        << (fs::exists(d.home() / "releases" / name) ? "; its releases are left"
+                                                                      : "");
       resurrected += !gone;
     }
     EXPECT_TRUE(poll_until([&] { return processes_with("marker-" + name) == 0; })) << name;

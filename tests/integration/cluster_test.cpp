@@ -70,6 +70,8 @@ class ClusterTest : public ::testing::Test {
     return list["deployments"].empty() ? json() : list["deployments"][0];
   }
 
+  void destroyed_while_installing(int held);
+
   TestCluster cluster;
   TempDir gates;
 };
@@ -455,6 +457,31 @@ TEST_F(ClusterTest, ADeployAfterADestroyBringsTheNameBackOnEveryNode) {
   const std::string release = last_deployment(3, "app")["release"];
   for (int i = 1; i <= 3; ++i)
     EXPECT_EQ(cluster.node(i).wait_state("app", "ready")["release"], release) << "n" << i;
+}
+
+// A destroy that lands while node `held` is still installing the name's first release there
+// cancels that install: the node never activates it, so nothing comes back after the destroy.
+// n3 (never held) destroys it once it runs the release itself.
+void ClusterTest::destroyed_while_installing(int held) {
+  const std::string node = "n" + std::to_string(held);
+  const auto id = deploy_held_on(node);
+  cluster.node(3).wait_state("app", "ready");
+  auto r = cluster.node(3).cli({"rm", "app"});
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find(node + ": destroyed"), std::string::npos) << r.out;
+  open_gate();
+  auto& d = cluster.node(held);
+  const auto ended = wait_ended(d, id);
+  EXPECT_NE(ended.value("status", ""), "success") << ended.dump();
+  EXPECT_EQ(d.api("GET", "/v1/components/app").status, 410) << node;
+  EXPECT_FALSE(fs::exists(d.home() / "releases" / "app")) << node;
+  EXPECT_FALSE(fs::exists(d.home() / "components" / "app")) << node;
+}
+
+TEST_F(ClusterTest, ADestroyDuringAPeersFirstInstallCancelsItThere) { destroyed_while_installing(2); }
+
+TEST_F(ClusterTest, ADestroyDuringTheOriginsFirstInstallCancelsItThere) {
+  destroyed_while_installing(1);
 }
 
 // Everything over TLS with certificates from a CA the test makes: etcd's client URLs (which
