@@ -312,8 +312,7 @@ void Replicator::on_comp(const std::string& name, const std::string& value, int6
     if (from_watch && d->origin == self) return;  // this node's own destroy, running already
     const bool expected = std::ranges::find(d->expected, self) != d->expected.end();
     // Listed: a destroy that ended long ago needs no report, only the local state to match.
-    if (ctx_.local.deployed_here(name) || ctx_.deployer.in_flight(name) ||
-        (from_watch && expected))
+    if (ctx_.local.deployed_here(name) || ctx_.deployer.in_flight(name) || (from_watch && expected))
       asio::co_spawn(ctx_.ex, destroy_one(name, d->deployment, from_watch && expected),
                      asio::detached);
     return;

@@ -37,6 +37,7 @@
   X(kStartupMaxExceeded, "startup_max_exceeded", 500)        \
   X(kExitedAfterReady, "exited_after_ready", 500)            \
   X(kExitedBeforeReady, "exited_before_ready", 500)          \
+  X(kPortInUse, "port_in_use", 409)                          \
   X(kExited, "exited", 500)                                  \
   X(kStopped, "stopped", 500)                                \
   X(kCgroupError, "cgroup_error", 500)                       \

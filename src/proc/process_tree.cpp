@@ -23,6 +23,7 @@
 #include "proc/failure_line.h"
 #include "proc/marker_matcher.h"
 #include "proc/port_check.h"
+#include "proc/port_owner.h"
 #include "proc/proc_stat.h"
 
 namespace berth {
@@ -96,6 +97,11 @@ Result<std::shared_ptr<ProcessTree>> ProcessTree::start(asio::io_context& io, Re
     t->spec_.spawn.env["NOTIFY_SOCKET"] = "@" + name;
   }
 
+  // [ready] port is the app's own port: held by someone else already, it could only ever
+  // answer for that someone (the app itself would die of EADDRINUSE).
+  if (ready.port && !port_is_free(t->spec_.address, *ready.port))
+    return fail(Code::kPortInUse, port_taken(t->spec_.address, *ready.port));
+
   auto spawned = spawn_process(t->spec_.spawn);
   BERTH_TRY(spawned);
   t->pid_ = spawned->pid;
@@ -161,6 +167,23 @@ awaitable<void> ProcessTree::pump(int fd, Stream stream) {
   ev_.notify_all();
 }
 
+std::string ProcessTree::port_taken(const std::string& address, uint16_t port) {
+  auto holder = port_holder(listening_sockets(address, port));
+  return fmt::format(
+      "port {}:{} ([ready] port) is already in use by {}, so it cannot tell when this app is "
+      "ready: stop that process or give the app another port",
+      address, port,
+      holder ? fmt::format("pid {} ({})", holder->pid, holder->command)
+             : std::string("a process berth cannot see"));
+}
+
+// A connection proves someone listens; the port counts only when that socket is the tree's own
+// (an outsider that took the port after start answers for itself, not for the app).
+bool ProcessTree::holds_port() const {
+  auto sockets = listening_sockets(spec_.address, *spec_.ready.port);
+  return sockets.empty() || holds_any(members(), sockets);
+}
+
 awaitable<void> ProcessTree::probe_port() {
   using namespace asio::experimental::awaitable_operators;
   auto self = shared_from_this();
@@ -171,7 +194,7 @@ awaitable<void> ProcessTree::probe_port() {
     asio::steady_timer limit(io_, 1s);
     auto result = co_await (sock.async_connect(ep, asio::as_tuple(use_awaitable)) ||
                             limit.async_wait(asio::as_tuple(use_awaitable)));
-    if (result.index() == 0 && !std::get<0>(std::get<0>(result))) {
+    if (result.index() == 0 && !std::get<0>(std::get<0>(result)) && holds_port()) {
       ready_ = true;
       ev_.notify_all();
       break;

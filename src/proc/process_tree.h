@@ -85,6 +85,8 @@ class ProcessTree : public std::enable_shared_from_this<ProcessTree> {
   boost::asio::awaitable<void> supervise();
   boost::asio::awaitable<void> pump(int fd, Stream stream);
   boost::asio::awaitable<void> probe_port();
+  bool holds_port() const;  // the listening socket on [ready] port is one the tree holds
+  static std::string port_taken(const std::string& address, uint16_t port);
   boost::asio::awaitable<void> read_notify(int fd);
   boost::asio::awaitable<bool> wait_gone(std::chrono::steady_clock::time_point deadline);
   // Returns true when SIGKILL was needed (always true when not graceful).

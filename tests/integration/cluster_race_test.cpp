@@ -92,7 +92,7 @@ TEST(ClusterRace, DestroyPollRedeployRacesEndWithNothingResurrectedOnAnyNode) {
                         << d.api("GET", "/v1/components/" + name).body.dump()
                         << (fs::exists(d.home() / "components" / name) ? "; its link is left" : "")
                         << (fs::exists(d.home() / "releases" / name) ? "; its releases are left"
-                                                                      : "");
+                                                                     : "");
       resurrected += !gone;
     }
     EXPECT_TRUE(poll_until([&] { return processes_with("marker-" + name) == 0; })) << name;

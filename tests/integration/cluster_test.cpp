@@ -478,7 +478,9 @@ void ClusterTest::destroyed_while_installing(int held) {
   EXPECT_FALSE(fs::exists(d.home() / "components" / "app")) << node;
 }
 
-TEST_F(ClusterTest, ADestroyDuringAPeersFirstInstallCancelsItThere) { destroyed_while_installing(2); }
+TEST_F(ClusterTest, ADestroyDuringAPeersFirstInstallCancelsItThere) {
+  destroyed_while_installing(2);
+}
 
 TEST_F(ClusterTest, ADestroyDuringTheOriginsFirstInstallCancelsItThere) {
   destroyed_while_installing(1);

@@ -1,7 +1,12 @@
 // Readiness: marker (split across writes), port, notify, settle; idle timeout, max cap and
 // exit before ready are startup failures that kill the tree and say why.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include "core/unique_fd.h"
 #include "harness.h"
 
 namespace berth::testing {
@@ -116,6 +121,56 @@ TEST_F(ReadyTest, PortAcceptingConnectionsMeansReady) {
       "[ready]\nport = " + std::to_string(port) + "\nidle_timeout = \"30s\"\n");
   EXPECT_EQ(d.wait_for("porty", [](const json& s) { return s["state"] != "starting"; })["state"],
             "ready");
+}
+
+// An outsider (this test) listening on `port` at every address, as a stray dev server would.
+UniqueFd outsider_on(uint16_t port) {
+  UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  int one = 1;
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(port);
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 ||
+      ::listen(fd.get(), 16) != 0)
+    return UniqueFd();
+  return fd;
+}
+
+// [ready] port is the app's own: a port someone else holds at start is port_in_use at once,
+// naming the holder, and the app is never called ready on the outsider's say-so.
+TEST_F(ReadyTest, APortHeldByAnotherProcessAtStartIsPortInUseNamingIt) {
+  const uint16_t port = free_port();
+  auto held = outsider_on(port);
+  ASSERT_TRUE(held) << "cannot listen on port " << port;
+  auto dir = d.component(
+      "taken",
+      "[run]\ncommand = " + fixture_command({"listen:" + std::to_string(port), "forever"}) +
+          "\n[ready]\nport = " + std::to_string(port) + "\n");
+  auto r = d.cli({"run", dir.string(), "--wait"});
+  EXPECT_NE(r.code, 0);
+  const auto said = r.out + r.err;
+  EXPECT_NE(said.find("port_in_use"), std::string::npos) << said;
+  EXPECT_NE(said.find("pid " + std::to_string(::getpid())), std::string::npos) << said;
+  auto s = d.api("GET", "/v1/components/taken").body;
+  EXPECT_EQ(s["state"], "failed") << s.dump();
+  EXPECT_EQ(s["last_error"]["code"], "port_in_use") << s.dump();
+}
+
+// The port is free at start and an outsider takes it before the app binds: connections now
+// succeed, but to the outsider, so the app stays starting until its idle timeout fails it
+// (without the check it would be ready at the outsider's first accept).
+TEST_F(ReadyTest, APortTakenByAnOutsiderAfterStartNeverMakesTheAppReady) {
+  const uint16_t port = free_port();
+  run("late", {"print:booting", "forever"},
+      "[ready]\nport = " + std::to_string(port) +
+          "\nidle_timeout = \"3s\"\n[restart]\npolicy = \"never\"\n");
+  d.wait_state("late", "starting");
+  auto held = outsider_on(port);
+  ASSERT_TRUE(held) << "cannot listen on port " << port;
+  auto s = d.wait_for("late", [](const json& s) { return s["state"] != "starting"; });
+  EXPECT_EQ(s["state"], "failed") << s.dump();
+  EXPECT_EQ(s["last_error"]["code"], "startup_idle_timeout") << s.dump();
 }
 
 TEST_F(ReadyTest, NotifySocketReadyMeansReady) {
