@@ -5,8 +5,10 @@
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <chrono>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <thread>
 
 #include "cli/cache_commands.h"
@@ -14,6 +16,7 @@
 #include "cli/connection.h"
 #include "cli/deploy_commands.h"
 #include "cli/format.h"
+#include "cli/suggest.h"
 #include "config/daemon_config.h"
 #include "proc/proc_stat.h"
 
@@ -185,6 +188,54 @@ int cmd_shutdown(const fs::path& home, const Options& o) {
   return 0;
 }
 
+// `start|stop|restart all`: each component in turn, one line each; 1 if any failed.
+int cmd_all(http::Client& client, const std::string& verb, const Options& o) {
+  auto got = fetch_json(client, "GET", "/v1/components");
+  if (!got) return got.error();
+  int code = 0;
+  json out = json::array();
+  for (auto& c : (*got)["components"]) {
+    const std::string name = c.value("name", "");
+    auto r = client.request("POST", "/v1/components/" + name + "/" + verb, "", 10min);
+    if (!r) return report(r.error());
+    auto j = json::parse(r->body, nullptr, false);
+    const bool ok = r->status / 100 == 2 && !j.is_discarded();
+    std::string line = ok ? state_cell(j) : "failed";
+    if (!ok && j.is_object() && j.contains("error"))
+      line += ": " + j["error"].value("message", "") + " (" + j["error"].value("code", "") + ")";
+    code |= ok ? 0 : 1;
+    if (o.json_out)
+      out.push_back(ok ? j : json{{"name", name}, {"error", j.value("error", json())}});
+    else
+      fmt::print("{}: {}\n", name, line);
+  }
+  if (o.json_out) fmt::print("{}\n", out.dump());
+  return code;
+}
+
+// A first word that is no command: say so, and name the nearest one (pm2's monit points to
+// ls, which berth has instead). nullopt when the word is a command or an option.
+std::optional<int> unknown_command(CLI::App& app, int argc, char** argv) {
+  if (argc < 2 || argv[1][0] == '-') return std::nullopt;
+  const std::string word = argv[1];
+  std::vector<std::string> known;
+  for (auto* c : app.get_subcommands({})) {
+    known.push_back(c->get_name());
+    for (auto& a : c->get_aliases()) known.push_back(a);
+  }
+  if (std::ranges::count(known, word)) return std::nullopt;
+  if (word == "monit" || word == "top") {
+    fmt::print(stderr,
+               "berth: no live monitor yet; `berth ls` shows state, pid, uptime, "
+               "restarts and memory (try `watch -n1 berth ls`)\n");
+    return 2;
+  }
+  auto near = closest(word, known);
+  fmt::print(stderr, "berth: unknown command \"{}\"{} (`berth --help` lists every command)\n", word,
+             near ? fmt::format("; did you mean \"{}\"?", *near) : "");
+  return 2;
+}
+
 }  // namespace
 
 int main(int argc, char** argv, const std::function<int()>& run_daemon) {
@@ -204,15 +255,19 @@ int main(int argc, char** argv, const std::function<int()>& run_daemon) {
   run->add_flag("--wait", o.wait, "wait until it is ready (exit 1 if it fails to start)");
   run->add_flag("--watch", o.watch, "restart it when files under DIR change");
   add_json(run);
-  auto* ls = app.add_subcommand("ls", "list components");
+  // pm2's words work too: list, describe, delete, reload (a restart here).
+  auto* ls = app.add_subcommand("ls", "list components (also: list)")->alias("list");
   add_json(ls);
-  auto* status = app.add_subcommand("status", "show one component");
-  status->add_option("name", o.name)->required();
+  auto* status =
+      app.add_subcommand("status", "show one component, or list them all (also: describe)")
+          ->alias("describe");
+  status->add_option("name", o.name);
   add_json(status);
   std::vector<CLI::App*> lifecycle;
   for (const char* verb : {"start", "stop", "restart"}) {
-    auto* c = app.add_subcommand(verb, std::string(verb) + " a component");
-    c->add_option("name", o.name)->required();
+    auto* c = app.add_subcommand(verb, std::string(verb) + " a component, or every one with all");
+    if (std::string(verb) == "restart") c->alias("reload");
+    c->add_option("name", o.name, "component name, or all")->required();
     if (std::string(verb) != "stop") c->add_flag("--wait", o.wait, "wait until it is ready");
     add_json(c);
     lifecycle.push_back(c);
@@ -240,8 +295,10 @@ int main(int argc, char** argv, const std::function<int()>& run_daemon) {
   auto* deployments = app.add_subcommand("deployments", "list a component's deployments");
   deployments->add_option("name", o.name, "component (default: all)");
   add_json(deployments);
-  auto* rm =
-      app.add_subcommand("rm", "destroy a component: stop it, remove its releases, tombstone it");
+  auto* rm = app.add_subcommand("rm",
+                                "destroy a component: stop it, remove its releases, tombstone it "
+                                "(also: delete)")
+                 ->alias("delete");
   rm->add_option("name", o.name)->required();
   add_json(rm);
   std::vector<std::string> live;
@@ -273,6 +330,7 @@ int main(int argc, char** argv, const std::function<int()>& run_daemon) {
   auto* shutdown = app.add_subcommand("shutdown", "stop every component and the daemon");
   add_json(shutdown);
 
+  if (auto code = unknown_command(app, argc, argv)) return *code;
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -308,6 +366,7 @@ int main(int argc, char** argv, const std::function<int()>& run_daemon) {
   }
   if (ls->parsed()) return cmd_ls(client, o);
   if (nodes->parsed()) return cmd_nodes(client, o.json_out);
+  if (status->parsed() && o.name.empty()) return cmd_ls(client, o);
   if (status->parsed()) {
     auto r = client.request("GET", "/v1/components/" + o.name);
     if (!r) return report(r.error());
@@ -315,6 +374,7 @@ int main(int argc, char** argv, const std::function<int()>& run_daemon) {
   }
   for (auto* c : lifecycle) {
     if (!c->parsed()) continue;
+    if (o.name == "all") return cmd_all(client, c->get_name(), o);
     auto r = client.request("POST", "/v1/components/" + o.name + "/" + c->get_name(), "", 10min);
     if (!r) return report(r.error());
     if (o.wait && r->status / 100 == 2) return wait_settled(client, o.name, o.json_out);

@@ -2,6 +2,7 @@
 // start/stop/restart, the restart policy with backoff and crash-looping, loopback leases.
 #include <gtest/gtest.h>
 
+#include <map>
 #include <thread>
 
 #include "harness.h"
@@ -54,10 +55,61 @@ TEST(Lifecycle, NameComesFromFlagThenManifestThenDirectory) {
 TEST(Lifecycle, CliExitCodes) {
   TestDaemon d;
   EXPECT_EQ(d.cli({"frobnicate"}).code, 2);
-  EXPECT_EQ(d.cli({"status"}).code, 2);
+  EXPECT_EQ(d.cli({"logs"}).code, 2);
   auto missing = d.cli({"status", "nope"});
   EXPECT_EQ(missing.code, 1);
   EXPECT_NE(missing.err.find("no component named"), std::string::npos) << missing.err;
+}
+
+// A pm2 user's words: list, describe, reload, delete do what they say; monit and a typo point
+// the way; status with no name lists.
+TEST(Lifecycle, Pm2WordsWorkAndAMistypedCommandSaysWhatItMeant) {
+  TestDaemon d;
+  auto dir = d.component("app", "[run]\ncommand = " + fixture_command({"print:up", "forever"}) +
+                                    "\n[ready]\nmarker = \"up\"\n");
+  ASSERT_EQ(d.cli({"run", dir.string(), "--wait"}).code, 0);
+  for (const char* word : {"list", "status"}) {
+    auto r = d.cli({word});
+    EXPECT_EQ(r.code, 0) << word << ": " << r.err;
+    EXPECT_NE(r.out.find("NAME"), std::string::npos) << word << ": " << r.out;
+    EXPECT_NE(r.out.find("app"), std::string::npos) << word << ": " << r.out;
+  }
+  auto describe = d.cli({"describe", "app"});
+  EXPECT_NE(describe.out.find("state:"), std::string::npos) << describe.out;
+  const pid_t before = d.api("GET", "/v1/components/app").body["pid"];
+  ASSERT_EQ(d.cli({"reload", "app", "--wait"}).code, 0);
+  EXPECT_NE(d.api("GET", "/v1/components/app").body["pid"], before);  // a new tree
+  auto typo = d.cli({"deploi", dir.string()});
+  EXPECT_EQ(typo.code, 2);
+  EXPECT_NE(typo.err.find("did you mean \"deploy\""), std::string::npos) << typo.err;
+  auto monit = d.cli({"monit"});
+  EXPECT_EQ(monit.code, 2);
+  EXPECT_NE(monit.err.find("berth ls"), std::string::npos) << monit.err;
+  auto gone = d.cli({"delete", "app"});
+  EXPECT_EQ(gone.code, 0) << gone.err;
+  EXPECT_EQ(d.api("GET", "/v1/components/app").status, 410);
+}
+
+TEST(Lifecycle, AllStopsStartsAndRestartsEveryComponentOneLineEach) {
+  TestDaemon d;
+  for (const char* n : {"one", "two"}) {
+    auto dir = d.component(n, "[run]\ncommand = " + fixture_command({"print:up", "forever"}) +
+                                  "\n[ready]\nmarker = \"up\"\n");
+    ASSERT_EQ(d.cli({"run", dir.string(), "--wait"}).code, 0);
+  }
+  auto stop = d.cli({"stop", "all"});
+  EXPECT_EQ(stop.code, 0) << stop.err;
+  EXPECT_EQ(stop.out, "one: stopped\ntwo: stopped\n");
+  auto start = d.cli({"start", "all"});
+  EXPECT_EQ(start.code, 0) << start.err;
+  for (const char* n : {"one", "two"}) {
+    EXPECT_NE(start.out.find(std::string(n) + ": "), std::string::npos) << start.out;
+    d.wait_state(n, "ready");
+  }
+  std::map<std::string, pid_t> before;
+  for (const char* n : {"one", "two"}) before[n] = d.wait_state(n, "ready")["pid"];
+  EXPECT_EQ(d.cli({"restart", "all"}).code, 0);
+  for (const char* n : {"one", "two"}) EXPECT_NE(d.wait_state(n, "ready")["pid"], before[n]) << n;
 }
 
 TEST(Lifecycle, LogsFollowStreamsNewLines) {
