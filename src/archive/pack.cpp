@@ -94,6 +94,7 @@ Result<PackStats> pack(const fs::path& dir, const fs::path& out, const IgnoreRul
     bool is_dir = it->is_directory(ec) && !it->is_symlink(ec);
     if (rules && rules->ignored(rel, is_dir)) {
       if (is_dir) it.disable_recursion_pending();
+      stats.left_out.push_back(is_dir ? rel + "/" : rel);
       continue;
     }
     Result<void> r;

@@ -91,6 +91,17 @@ void print_event(const http::SseEvent& ev, const json& e) {
   }
 }
 
+// On stderr (stdout of --no-follow is the id alone): how much stayed behind, and what.
+void say_left_out(const std::vector<std::string>& left_out) {
+  if (left_out.empty()) return;
+  constexpr size_t kShown = 6;
+  std::string names;
+  for (size_t i = 0; i < left_out.size() && i < kShown; ++i) names += (i ? ", " : "") + left_out[i];
+  if (left_out.size() > kShown) names += fmt::format(" and {} more", left_out.size() - kShown);
+  fmt::print(stderr, "left out {} path{} (.gitignore, .berthignore, .git, node_modules): {}\n",
+             left_out.size(), left_out.size() == 1 ? "" : "s", names);
+}
+
 }  // namespace
 
 int follow_deployment(http::Client& client, const std::string& id, bool json_out) {
@@ -151,6 +162,7 @@ int cmd_deploy(http::Client& client, const DeployOptions& o) {
     packed.path = fs::temp_directory_path() / ("berth-deploy-" + random_hex(6) + ".tar.gz");
     auto stats = pack_directory(src, packed.path);
     if (!stats) return report(stats.error());
+    if (!o.json_out) say_left_out(stats->left_out);
     payload = packed.path;
   } else if (fs::is_regular_file(src, ec)) {
     if (name.empty()) name = strip_archive_suffix(src.filename().string());

@@ -58,6 +58,9 @@ IgnoreRules IgnoreRules::packing(const std::filesystem::path& root) {
   IgnoreRules rules;
   rules.add(".git/");
   rules.add("node_modules/");
+  // What git would not commit (.env, secrets, build output) stays here too; .berthignore comes
+  // last so a `!dist/` there sends back what .gitignore keeps out.
+  rules.add_file(root / ".gitignore");
   rules.add_file(root / ".berthignore");
   return rules;
 }

@@ -22,7 +22,8 @@ class IgnoreRules {
   // [watch] globs already.
   static IgnoreRules load(const std::filesystem::path& root, const std::vector<std::string>& extra,
                           const std::vector<std::string>& include);
-  // What `berth deploy` leaves out of an upload: .git, node_modules and ROOT/.berthignore.
+  // What `berth deploy` leaves out of an upload: .git, node_modules, ROOT/.gitignore, then
+  // ROOT/.berthignore (whose `!` lines can take back what .gitignore left out).
   static IgnoreRules packing(const std::filesystem::path& root);
   // `rel` is relative to the root, '/'-separated, no leading '/'.
   bool ignored(std::string_view rel, bool is_dir) const;

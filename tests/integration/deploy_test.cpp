@@ -65,6 +65,23 @@ TEST(Deploy, DeploysADirectoryThroughEveryPhase) {
   EXPECT_NE(table.out.find("success"), std::string::npos);
 }
 
+// A .env that .gitignore keeps out of git is not uploaded either, and the CLI says what it
+// left out (on stderr: stdout of --no-follow stays the id alone).
+TEST(Deploy, WhatGitignoreListsStaysBehindAndTheCliSaysSo) {
+  TestDaemon d;
+  auto dir = d.component("app", app_toml());
+  std::ofstream(dir / ".env") << "TOKEN=hunter2\n";
+  std::ofstream(dir / ".gitignore") << ".env\n";
+  auto r = d.cli({"deploy", dir.string(), "--no-follow"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("left out 1 path"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(".env"), std::string::npos) << r.err;
+  std::string id = r.out.substr(0, r.out.find('\n'));
+  EXPECT_EQ(wait_ended(d, id)["status"], "success");
+  EXPECT_TRUE(fs::exists(d.home() / "components" / "app" / "berth.toml"));
+  EXPECT_FALSE(fs::exists(d.home() / "components" / "app" / ".env"));
+}
+
 TEST(Deploy, UnwrapsASingleTopFolderArchive) {
   TestDaemon d;
   auto archive = d.work() / "bundle.tar.gz";

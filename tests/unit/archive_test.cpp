@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <random>
 
@@ -284,6 +285,32 @@ TEST(PackTest, PacksAndSkipsIgnoredThenExtractsTheSame) {
   EXPECT_FALSE(fs::exists(base / "x/secret.env"));
   EXPECT_FALSE(fs::exists(base / "x/node_modules"));
   EXPECT_FALSE(fs::exists(base / "x/.git"));
+  EXPECT_EQ(packed->left_out.size(), 3u);  // .berthignore's secret.env, .git/, node_modules/
+}
+
+// What git would not commit is not uploaded either, and .berthignore can take some of it back.
+TEST(PackTest, GitignoreIsHonouredAndBerthignoreCanTakeBack) {
+  test::TempDir tmp;
+  const fs::path& base = tmp.path;
+  auto src = base / "src";
+  fs::create_directories(src / "secrets");
+  fs::create_directories(src / "dist");
+  ASSERT_TRUE(write_file_atomic(src / "berth.toml", "[run]\ncommand=[\"true\"]\n"));
+  ASSERT_TRUE(write_file_atomic(src / ".env", "TOKEN=hunter2"));
+  ASSERT_TRUE(write_file_atomic(src / "secrets/key.pem", "k"));
+  ASSERT_TRUE(write_file_atomic(src / "dist/app.js", "built"));
+  ASSERT_TRUE(write_file_atomic(src / ".gitignore", "# local only\n.env\nsecrets/\ndist/\n"));
+  ASSERT_TRUE(write_file_atomic(src / ".berthignore", "!dist/\n"));
+  auto packed = pack_directory(src, base / "out.tar.gz");
+  ASSERT_TRUE(packed) << packed.error().message;
+  fs::create_directories(base / "x");
+  ASSERT_TRUE(extract_archive(base / "out.tar.gz", base / "x", {}));
+  EXPECT_FALSE(fs::exists(base / "x/.env"));
+  EXPECT_FALSE(fs::exists(base / "x/secrets"));
+  EXPECT_EQ(*read_file(base / "x/dist/app.js"), "built");
+  auto left = packed->left_out;
+  std::ranges::sort(left);
+  EXPECT_EQ(left, (std::vector<std::string>{".env", "secrets/"}));
 }
 
 }  // namespace
