@@ -281,7 +281,9 @@ int main(int argc, char** argv, const std::function<int()>& run_daemon) {
   bool no_follow = false;
   auto* deploy =
       app.add_subcommand("deploy", "upload DIR (or a .tar.gz) as a new release and follow it");
-  deploy->add_option("path", d.path, "component directory, or a .tar.gz of one")->required();
+  std::string attach;
+  deploy->add_option("path", d.path, "component directory, or a .tar.gz of one");
+  deploy->add_option("--attach", attach, "follow deployment ID, running or ended, instead");
   deploy->add_option("--name", d.name,
                      "component name (default: manifest name, else directory name)");
   deploy->add_flag("--no-follow", no_follow, "print the deployment id and return at once");
@@ -295,6 +297,11 @@ int main(int argc, char** argv, const std::function<int()>& run_daemon) {
   auto* deployments = app.add_subcommand("deployments", "list a component's deployments");
   deployments->add_option("name", o.name, "component (default: all)");
   add_json(deployments);
+  std::string follow_id;
+  auto* follow = deployments->add_subcommand(
+      "follow", "follow a deployment's events to its end (after a Ctrl-C, say)");
+  follow->add_option("id", follow_id, "deployment id")->required();
+  add_json(follow);
   auto* rm = app.add_subcommand("rm",
                                 "destroy a component: stop it, remove its releases, tombstone it "
                                 "(also: delete)")
@@ -381,7 +388,13 @@ int main(int argc, char** argv, const std::function<int()>& run_daemon) {
     return print_component(*r, o.json_out);
   }
   if (logs->parsed()) return cmd_logs(client, o);
+  if (follow->parsed()) return follow_deployment(client, follow_id, o.json_out);
+  if (deploy->parsed() && !attach.empty()) return follow_deployment(client, attach, o.json_out);
   if (deploy->parsed()) {
+    if (d.path.empty()) {
+      fmt::print(stderr, "berth: deploy needs a directory or a .tar.gz (or --attach ID)\n");
+      return 2;
+    }
     d.follow = !no_follow;
     d.json_out = o.json_out;
     return cmd_deploy(client, d);

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "archive/pack.h"
+#include "cli/detach_on_interrupt.h"
 #include "cli/format.h"
 #include "config/manifest.h"
 #include "core/duration.h"
@@ -105,6 +106,7 @@ void say_left_out(const std::vector<std::string>& left_out) {
 }  // namespace
 
 int follow_deployment(http::Client& client, const std::string& id, bool json_out) {
+  DetachOnInterrupt detach(id);
   std::string status, last_id;
   json end;
   const auto started = std::chrono::steady_clock::now();

@@ -240,6 +240,39 @@ TEST(Deploy, FirstReleaseFailingReadinessLeavesItStopped) {
   EXPECT_EQ(rb.body["error"]["code"], "no_previous_release");
 }
 
+// Ctrl-C while following: the CLI says the deploy goes on and how to follow it again (exit
+// 130), the deploy does go on, and `deployments follow` / `deploy --attach` follow it.
+TEST(Deploy, CtrlCLeavesTheDeployRunningAndItCanBeFollowedAgain) {
+  TestDaemon d;
+  auto dir = d.component("bg", app_toml());
+  auto started = d.work() / "installing", gate = d.work() / "go";
+  std::ofstream(dir / "berth.toml", std::ios::app) << gated_install(started, gate);
+  // The shell interrupts the CLI once it shows the install (so it is following), as a
+  // terminal's Ctrl-C would.
+  const auto out = d.work() / "cli.out", err = d.work() / "cli.err";
+  auto r =
+      run_command({"/bin/sh", "-c",
+                   std::string(BERTH_BIN) + " deploy " + dir.string() + " >" + out.string() +
+                       " 2>" + err.string() + " & p=$!; until grep -q installing " + out.string() +
+                       "; do sleep 0.01; done; kill -INT $p; wait $p; rc=$?; cat " + err.string() +
+                       " >&2; exit $rc"},
+                  d.env());
+  EXPECT_EQ(r.code, 130) << r.out << r.err;
+  EXPECT_NE(r.err.find("goes on in the daemon"), std::string::npos) << r.err;
+  auto list = d.api("GET", "/v1/deployments?component=bg").body["deployments"];
+  ASSERT_EQ(list.size(), 1u);
+  const std::string id = list[0]["id"];
+  EXPECT_NE(r.err.find("berth deployments follow " + id), std::string::npos) << r.err;
+  EXPECT_EQ(list[0]["status"], "running");
+  std::ofstream(gate) << "go";
+  auto again = d.cli({"deployments", "follow", id});
+  EXPECT_EQ(again.code, 0) << again.err;
+  EXPECT_NE(again.out.find("done: " + id + " succeeded"), std::string::npos) << again.out;
+  auto attach = d.cli({"deploy", "--attach", id});
+  EXPECT_EQ(attach.code, 0) << attach.err;
+  EXPECT_EQ(d.cli({"deploy"}).code, 2);
+}
+
 TEST(Deploy, OverlappingDeploysRunOneAfterTheOther) {
   TestDaemon d;
   auto dir = d.component("ovl", app_toml());
