@@ -274,7 +274,14 @@ int main(int argc, char** argv, const std::function<int()>& run_daemon) {
   }
   auto* logs = app.add_subcommand("logs", "show a component's output");
   logs->add_option("name", o.name)->required();
-  logs->add_option("-n,--lines", o.lines, "number of recent lines")->check(CLI::NonNegativeNumber);
+  logs->add_option("-n,--lines", o.lines, "number of recent lines")
+      ->check(CLI::Validator(
+          [](std::string& v) {
+            return !v.empty() && v.find_first_not_of("0123456789") == std::string::npos
+                       ? std::string()
+                       : "must be a whole number of lines, 0 or more (got " + v + ")";
+          },
+          "N"));
   logs->add_flag("-f,--follow", o.follow, "keep streaming new lines");
   add_json(logs);
   DeployOptions d;

@@ -203,7 +203,8 @@ int cmd_rollback(http::Client& client, const std::string& name, const std::strin
     fmt::print("{}\n", json_out ? row.dump() : row.value("id", ""));
     return 0;
   }
-  if (!json_out) fmt::print("rolling {} back to release {}\n", name, row.value("release", ""));
+  // The release it goes back to is the deployment's own first line.
+  if (!json_out) fmt::print("rolling {} back as {}\n", name, row.value("id", ""));
   return follow_deployment(client, row.value("id", ""), json_out);
 }
 
@@ -211,6 +212,12 @@ int cmd_deployments(http::Client& client, const std::string& name, bool json_out
   auto got = fetch_json(client, "GET", "/v1/deployments?component=" + name);
   if (!got) return got.error();
   auto& j = *got;
+  // No history for a name that is no component: say so rather than print an empty table.
+  if (!name.empty() && j["deployments"].empty()) {
+    auto c = client.request("GET", "/v1/components/" + name);
+    if (!c) return report(c.error());
+    if (c->status / 100 != 2) return check(*c);
+  }
   if (json_out) {
     fmt::print("{}\n", j.dump());
     return 0;

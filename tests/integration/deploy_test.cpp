@@ -199,6 +199,11 @@ TEST(Deploy, ReleaseFailingReadinessRollsBack) {
   auto back = d.cli({"rollback", "rb"});
   EXPECT_EQ(back.code, 0) << back.err << back.out;
   EXPECT_EQ(live_release(d, "rb"), good);
+  // It names the release it goes back to once.
+  const std::string said = "back to release " + good;
+  const auto first = back.out.find(said);
+  EXPECT_NE(first, std::string::npos) << back.out;
+  EXPECT_EQ(back.out.find(said, first + 1), std::string::npos) << back.out;
   d.wait_state("rb", "ready");
 }
 

@@ -56,6 +56,13 @@ TEST(Lifecycle, CliExitCodes) {
   TestDaemon d;
   EXPECT_EQ(d.cli({"frobnicate"}).code, 2);
   EXPECT_EQ(d.cli({"logs"}).code, 2);
+  auto minus = d.cli({"logs", "x", "-n", "-1"});
+  EXPECT_EQ(minus.code, 2);
+  EXPECT_NE(minus.err.find("must be a whole number of lines"), std::string::npos) << minus.err;
+  EXPECT_LT(minus.err.size(), 200u) << minus.err;  // one short line, not a 300-digit range
+  auto history = d.cli({"deployments", "nosuch"});
+  EXPECT_EQ(history.code, 1);
+  EXPECT_NE(history.err.find("no component named"), std::string::npos) << history.err;
   auto missing = d.cli({"status", "nope"});
   EXPECT_EQ(missing.code, 1);
   EXPECT_NE(missing.err.find("no component named"), std::string::npos) << missing.err;
