@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cstdio>
 #include <fstream>
 #include <memory>
@@ -14,23 +15,33 @@
 namespace berth {
 namespace {
 
-constexpr int kListen = 0x0A;  // TCP_LISTEN in the kernel's `st` column
+constexpr uint32_t kListen = 0x0A;  // TCP_LISTEN in the kernel's `st` column
+
+// A hex field; nullopt when it is not one. No exceptions: this runs on the event loop.
+std::optional<uint32_t> hex(std::string_view s) {
+  uint32_t v = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v, 16);
+  if (s.empty() || ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
+  return v;
+}
 
 // The kernel prints each 32-bit word of an address as a native-order %08X of its network-order
 // value, so reading one back as a native integer gives the in_addr bytes again.
-std::optional<in_addr> v4_of(const std::string& hex) {
-  auto word = [&](size_t i) {
-    return static_cast<uint32_t>(std::stoul(hex.substr(i * 8, 8), nullptr, 16));
-  };
+std::optional<in_addr> v4_of(std::string_view text) {
+  if (text.size() != 8 && text.size() != 32) return std::nullopt;
+  uint32_t w[4] = {};
+  for (size_t i = 0; i < text.size() / 8; ++i) {
+    auto v = hex(text.substr(i * 8, 8));
+    if (!v) return std::nullopt;
+    w[i] = *v;
+  }
   in_addr a{};
-  if (hex.size() == 8) {
-    a.s_addr = word(0);
+  if (text.size() == 8 || (w[0] == 0 && w[1] == 0 && w[2] == 0 && w[3] == 0)) {
+    a.s_addr = w[0];  // an IPv4 address, or :: (0, the wildcard)
     return a;
   }
-  if (hex.size() != 32) return std::nullopt;
-  if (word(0) == 0 && word(1) == 0 && word(2) == 0 && word(3) == 0) return a;  // ::
-  if (word(0) == 0 && word(1) == 0 && word(2) == htonl(0xffff)) {              // ::ffff:a.b.c.d
-    a.s_addr = word(3);
+  if (w[0] == 0 && w[1] == 0 && w[2] == htonl(0xffff)) {  // ::ffff:a.b.c.d
+    a.s_addr = w[3];
     return a;
   }
   return std::nullopt;  // a real IPv6 address: never the IPv4 address asked about
@@ -48,9 +59,9 @@ void scan(const char* table, in_addr want, uint16_t port, std::vector<uint64_t>&
           inode))
       continue;
     auto colon = local.find(':');
-    if (colon == std::string::npos || std::stoi(st, nullptr, 16) != kListen) continue;
-    if (std::stoul(local.substr(colon + 1), nullptr, 16) != port) continue;
-    auto addr = v4_of(local.substr(0, colon));
+    if (colon == std::string::npos || hex(st) != kListen) continue;
+    if (hex(std::string_view(local).substr(colon + 1)) != port) continue;
+    auto addr = v4_of(std::string_view(local).substr(0, colon));
     if (addr && (addr->s_addr == 0 || addr->s_addr == want.s_addr)) out.push_back(inode);
   }
 }
