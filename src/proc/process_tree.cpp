@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <poll.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -233,8 +234,26 @@ awaitable<void> ProcessTree::read_notify(int fd) {
 
 bool ProcessTree::tree_gone() const {
   if (!main_exit_) return false;
-  if (spec_.spawn.cgroup) return !cgroup::populated(*spec_.spawn.cgroup);
+  if (spec_.spawn.cgroup) {
+    if (cgroup::populated(*spec_.spawn.cgroup)) return false;
+    // A pidfd polls readable once its process has exited (a zombie or reaped).
+    for (const auto& [pid, fd] : ending_) {
+      pollfd p{fd.get(), POLLIN, 0};
+      if (::poll(&p, 1, 0) == 0) return false;
+    }
+    return true;
+  }
+  // A process group with only zombies left still answers kill(): gone means reaped.
   return ::kill(-pid_, 0) != 0 && errno == ESRCH;
+}
+
+void ProcessTree::track_members() {
+  if (!spec_.spawn.cgroup) return;
+  for (pid_t p : cgroup::procs(*spec_.spawn.cgroup)) {
+    if (ending_.contains(p)) continue;
+    UniqueFd fd(static_cast<int>(::syscall(SYS_pidfd_open, p, 0)));
+    if (fd) ending_.emplace(p, std::move(fd));
+  }
 }
 
 std::vector<pid_t> ProcessTree::members() const {
@@ -244,6 +263,7 @@ std::vector<pid_t> ProcessTree::members() const {
 
 void ProcessTree::signal_tree(int sig) {
   if (spec_.spawn.cgroup) {
+    track_members();  // before cgroup.kill empties cgroup.procs
     if (sig == SIGKILL)
       cgroup::kill_all(*spec_.spawn.cgroup);
     else
@@ -263,6 +283,7 @@ void ProcessTree::signal_tree(int sig) {
 
 awaitable<bool> ProcessTree::wait_gone(Clock::time_point deadline) {
   for (;;) {
+    track_members();
     if (tree_gone()) co_return true;
     auto now = Clock::now();
     if (now >= deadline) co_return false;
@@ -367,6 +388,7 @@ awaitable<void> ProcessTree::supervise() {
   auto escaped = escapees();
   for (auto& fd : escaped)
     ::syscall(SYS_pidfd_send_signal, fd.get(), spec_.stop.signal, nullptr, 0);
+  track_members();
   if (!tree_gone()) {
     bool graceful = !end.startup_failure;
     bool needed_kill = co_await terminate(graceful);

@@ -12,6 +12,7 @@
 #include <deque>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -94,6 +95,8 @@ class ProcessTree : public std::enable_shared_from_this<ProcessTree> {
   // Processes of this tree outside its cgroup (see terminate), as pidfds.
   std::vector<UniqueFd> escapees() const;
   void signal_tree(int sig);
+  // Opens a pidfd on every cgroup member not yet held (see ending_).
+  void track_members();
   bool tree_gone() const;
   void on_output(Stream stream, std::string_view chunk);
 
@@ -107,6 +110,10 @@ class ProcessTree : public std::enable_shared_from_this<ProcessTree> {
   pid_t pid_ = 0;
   uint64_t start_time_ = 0;
   UniqueFd pidfd_;
+  // pidfds of the cgroup members seen while the tree ends. The kernel unlinks an exiting task
+  // from its cgroup before the task has finished exiting, so an unpopulated cgroup alone does
+  // not mean every member is gone; each of these must also have exited.
+  std::map<pid_t, UniqueFd> ending_;
   std::chrono::steady_clock::time_point spawned_at_, last_output_;
   std::optional<ExitStatus> main_exit_;
   std::chrono::steady_clock::time_point main_exit_at_;
