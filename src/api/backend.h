@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "cluster/schema.h"
+#include "config/environment.h"
 #include "core/error.h"
 #include "proc/log_sink.h"
 
@@ -58,6 +59,14 @@ struct ComponentStatus {
   std::optional<Watch> watch;
   std::optional<std::pair<int64_t, int64_t>> last_stop_us;  // to leader exit, to tree gone
   std::string restart_policy;
+  // The environment the run started last got: each variable's value (shown masked where it
+  // looks secret, see config/environment.h) and where it came from.
+  struct EnvEntry {
+    std::string name, value, source;
+  };
+  std::vector<EnvEntry> env;
+  std::string profile;                 // --profile chosen, "" for none
+  std::string log_file;                // the live output log
   std::optional<std::string> release;  // the live release of a deployed component
   // In a cluster: deployed here but absent from the desired state (an etcd wiped or restored
   // from an old backup). Kept, never destroyed for that; shown so someone decides.
@@ -77,6 +86,9 @@ class ComponentApi {
   virtual boost::asio::awaitable<Result<void>> start() = 0;
   virtual boost::asio::awaitable<Result<void>> stop() = 0;
   virtual boost::asio::awaitable<Result<void>> restart() = 0;
+  // Checks the environment the next start would get and keeps an --env/--profile change for
+  // it and later starts (an empty change only checks); does not restart.
+  virtual Result<void> change_env(const EnvChange& change) = 0;
   virtual LogSink& logs() = 0;
 };
 
@@ -102,9 +114,14 @@ class Backend {
   virtual std::vector<std::shared_ptr<ComponentApi>> components() const = 0;
   virtual std::shared_ptr<ComponentApi> find(const std::string& name) const = 0;
   virtual bool tombstoned(const std::string& name) const = 0;
-  // `berth run`: registers DIR as a component run in place and starts it.
-  virtual Result<std::shared_ptr<ComponentApi>> run(const std::string& dir, const std::string& name,
-                                                    bool watch) = 0;
+  // `berth run`: registers DIR as a component run in place, keeps the environment change and
+  // starts it. `restart`: it was running already and the change must reach it by a restart.
+  struct RunOutcome {
+    std::shared_ptr<ComponentApi> component;
+    bool restart = false;
+  };
+  virtual Result<RunOutcome> run(const std::string& dir, const std::string& name, bool watch,
+                                 const EnvChange& env) = 0;
   // What the next daemon start brings back.
   virtual Result<void> set_desired(const std::string& name, bool running) = 0;
   // On every node in a cluster (a component run in place: here only).

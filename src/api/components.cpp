@@ -55,6 +55,18 @@ Response logs_stream(std::shared_ptr<ComponentApi> c, size_t n, uint64_t resume)
   return r;
 }
 
+// The keys a run, start or restart body may carry to change the component's environment.
+const std::map<std::string, Kind> kEnvFields = {
+    {"env", Kind::kStringMap}, {"unset_env", Kind::kStringArray}, {"profile", Kind::kString}};
+
+EnvChange env_change(const json& body) {
+  EnvChange c;
+  if (body.contains("env")) c.set = body["env"].get<std::map<std::string, std::string>>();
+  if (body.contains("unset_env")) c.unset = body["unset_env"].get<std::vector<std::string>>();
+  if (body.contains("profile")) c.profile = body["profile"].get<std::string>();
+  return c;
+}
+
 }  // namespace
 
 void add_component_routes(http::Router& router, Backend& b) {
@@ -65,15 +77,19 @@ void add_component_routes(http::Router& router, Backend& b) {
   });
 
   router.add("POST", "/v1/components", [&b](Request& req) -> asio::awaitable<Response> {
-    auto body = read_body(
-        req.body, {{"dir", Kind::kString}, {"name", Kind::kString}, {"watch", Kind::kBool}}, false);
+    auto fields = kEnvFields;
+    fields.insert({{"dir", Kind::kString}, {"name", Kind::kString}, {"watch", Kind::kBool}});
+    auto body = read_body(req.body, fields, false);
     if (!body) co_return http::error_response(body.error());
     if (!body->contains("dir"))
       co_return http::error_response(Code::kBadRequest, "\"dir\" (an absolute path) is required");
+    const auto change = env_change(*body);
     auto c = b.run((*body)["dir"].get<std::string>(), body->value("name", ""),
-                   body->value("watch", false));
+                   body->value("watch", false), change);
     if (!c) co_return http::error_response(c.error());
-    co_return ok(component_json(status_of(b, **c)), 201);
+    if (c->restart)
+      if (auto r = co_await c->component->restart(); !r) co_return http::error_response(r.error());
+    co_return ok(component_json(status_of(b, *c->component)), 201);
   });
 
   router.add("GET", "/v1/components/{name}", [&b](Request& req) -> asio::awaitable<Response> {
@@ -86,31 +102,38 @@ void add_component_routes(http::Router& router, Backend& b) {
   // daemon brings back what was running. Stop records "stopped" first, so a daemon killed
   // mid-stop does not resurrect it; start and restart record "running" once they succeed.
   for (const std::string verb : {"start", "stop", "restart"}) {
-    router.add("POST", "/v1/components/{name}/" + verb,
-               [&b, verb](Request& req) -> asio::awaitable<Response> {
-                 auto c = b.find(req.params["name"]);
-                 if (!c) co_return missing(b, req.params["name"]);
-                 const bool up = verb != "stop";
-                 if (up && b.shutting_down())
-                   co_return http::error_response(Code::kShuttingDown,
-                                                  "the daemon is shutting down");
-                 if (verb == "restart" && b.deployer().in_flight(c->name()))
-                   co_return http::error_response(
-                       Code::kDeployInProgress,
-                       "a deploy of \"" + c->name() +
-                           "\" is in flight; it restarts the component itself when it ends");
-                 if (!up) (void)b.set_desired(c->name(), false);
-                 Result<void> r;
-                 if (verb == "start")
-                   r = co_await c->start();
-                 else if (verb == "stop")
-                   r = co_await c->stop();
-                 else
-                   r = co_await c->restart();
-                 if (!r) co_return http::error_response(r.error());
-                 if (up) (void)b.set_desired(c->name(), true);
-                 co_return ok(component_json(status_of(b, *c)));
-               });
+    router.add(
+        "POST", "/v1/components/{name}/" + verb,
+        [&b, verb](Request& req) -> asio::awaitable<Response> {
+          auto c = b.find(req.params["name"]);
+          if (!c) co_return missing(b, req.params["name"]);
+          const bool up = verb != "stop";
+          auto body = read_body(req.body, up ? kEnvFields : std::map<std::string, Kind>{}, true);
+          if (!body) co_return http::error_response(body.error());
+          if (up && b.shutting_down())
+            co_return http::error_response(Code::kShuttingDown, "the daemon is shutting down");
+          if (verb == "restart" && b.deployer().in_flight(c->name()))
+            co_return http::error_response(
+                Code::kDeployInProgress,
+                "a deploy of \"" + c->name() +
+                    "\" is in flight; it restarts the component itself when it ends");
+          if (!up) (void)b.set_desired(c->name(), false);
+          // A new environment is kept first (validated), then applies to this start.
+          const EnvChange change = env_change(*body);  // empty for a stop
+          if (auto r = c->change_env(change); !r) co_return http::error_response(r.error());
+          // A start with a new environment for a running component is a restart.
+          const bool again = verb == "start" && !change.empty() && c->status().pid.has_value();
+          Result<void> r;
+          if (verb == "start" && !again)
+            r = co_await c->start();
+          else if (verb == "stop")
+            r = co_await c->stop();
+          else
+            r = co_await c->restart();
+          if (!r) co_return http::error_response(r.error());
+          if (up) (void)b.set_desired(c->name(), true);
+          co_return ok(component_json(status_of(b, *c)));
+        });
   }
 
   router.add("GET", "/v1/components/{name}/logs", [&b](Request& req) -> asio::awaitable<Response> {

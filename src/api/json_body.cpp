@@ -19,6 +19,8 @@ const char* describe(Kind k) {
       return "an array of strings";
     case Kind::kSize:
       return "a size in bytes or like \"2GiB\"";
+    case Kind::kStringMap:
+      return "an object of strings";
   }
   return "";
 }
@@ -33,6 +35,9 @@ bool is(const json& v, Kind k) {
       return v.is_array() && std::all_of(v.begin(), v.end(), [](auto& e) { return e.is_string(); });
     case Kind::kSize:
       return v.is_number_unsigned() || v.is_string();
+    case Kind::kStringMap:
+      return v.is_object() &&
+             std::all_of(v.begin(), v.end(), [](auto& e) { return e.is_string(); });
   }
   return false;
 }

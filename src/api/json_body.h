@@ -11,7 +11,13 @@
 
 namespace berth::api {
 
-enum class Kind { kString, kBool, kStringArray, kSize /* unsigned integer or "2GiB" */ };
+enum class Kind {
+  kString,
+  kBool,
+  kStringArray,
+  kSize /* unsigned integer or "2GiB" */,
+  kStringMap
+};
 
 // `fields`: the keys allowed and their kinds; an empty body is `{}` when `empty_ok`.
 Result<nlohmann::json> read_body(const std::string& body, const std::map<std::string, Kind>& fields,

@@ -48,6 +48,11 @@ json component_json(const ComponentStatus& s) {
     j["last_stop"] = {{"leader_exit_us", s.last_stop_us->first},
                       {"tree_gone_us", s.last_stop_us->second}};
   j["restart_policy"] = s.restart_policy;
+  j["env"] = json::array();
+  for (const auto& e : s.env)
+    j["env"].push_back({{"name", e.name}, {"value", e.value}, {"source", e.source}});
+  j["profile"] = s.profile.empty() ? json() : json(s.profile);
+  j["log_file"] = s.log_file;
   j["release"] = s.release ? json(*s.release) : json();
   if (s.orphan) j["orphan"] = true;
   return j;

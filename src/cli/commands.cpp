@@ -35,7 +35,40 @@ struct Options {
   bool follow = false;
   bool wait = false;
   bool watch = false;
+  std::vector<std::string> env, unset_env;  // --env KEY=VALUE, --unset-env KEY
+  std::optional<std::string> profile;       // --profile NAME ("" clears it)
 };
+
+// The environment change a run, start or restart carries (an empty object when none).
+json env_body(const Options& o) {
+  json body = json::object();
+  if (!o.env.empty()) {
+    json set = json::object();
+    for (auto& kv : o.env) {
+      auto eq = kv.find('=');
+      set[kv.substr(0, eq)] = kv.substr(eq + 1);
+    }
+    body["env"] = set;
+  }
+  if (!o.unset_env.empty()) body["unset_env"] = o.unset_env;
+  if (o.profile) body["profile"] = *o.profile;
+  return body;
+}
+
+void add_env_options(CLI::App* c, Options& o) {
+  c->add_option("-e,--env", o.env,
+                "set KEY=VALUE for this and every later start (repeatable; kept until changed)")
+      ->check(CLI::Validator(
+          [](std::string& v) {
+            auto eq = v.find('=');
+            return eq != std::string::npos && eq > 0 ? std::string()
+                                                     : "expects KEY=VALUE (got " + v + ")";
+          },
+          "KEY=VALUE"));
+  c->add_option("--unset-env", o.unset_env, "drop a KEY set before with --env (repeatable)");
+  c->add_option("--profile", o.profile,
+                "use the [env.NAME] profile of berth.toml from now on (\"\" for none)");
+}
 
 std::string state_cell(const json& c) {
   std::string s = c.value("state", "?");
@@ -79,6 +112,24 @@ void print_status(const json& c) {
     if (w.contains("reason")) text += " (" + w["reason"].get<std::string>() + ")";
     line("watch", text);
     if (w.contains("last_change")) line("changed", w["last_change"].value("path", ""));
+  }
+  if (c.contains("log_file")) line("log file", c.value("log_file", ""));
+  if (c.contains("profile") && c["profile"].is_string()) line("profile", c["profile"]);
+  // What the process got, and from where: the daemon's base is summed up, the rest listed.
+  size_t from_daemon = 0;
+  std::vector<std::string> own;
+  for (auto& e : c.value("env", json::array())) {
+    const std::string source = e.value("source", "");
+    if (source == "daemon") {
+      ++from_daemon;
+      continue;
+    }
+    own.push_back(fmt::format("{}={}  ({})", e.value("name", ""), e.value("value", ""), source));
+  }
+  if (from_daemon || !own.empty()) {
+    line("env", fmt::format("{} from the daemon's [env] base{}", from_daemon,
+                            own.empty() ? "" : ", and:"));
+    for (auto& l : own) fmt::print("  {}\n", l);
   }
   for (auto& w : c.value("warnings", json::array())) line("warning", w.get<std::string>());
 }
@@ -196,11 +247,14 @@ int cmd_all(http::Client& client, const std::string& verb, const Options& o) {
   json out = json::array();
   for (auto& c : (*got)["components"]) {
     const std::string name = c.value("name", "");
-    auto r = client.request("POST", "/v1/components/" + name + "/" + verb, "", 10min);
+    auto r = client.request("POST", "/v1/components/" + name + "/" + verb,
+                            verb == "stop" ? std::string() : env_body(o).dump(), 10min);
     if (!r) return report(r.error());
     auto j = json::parse(r->body, nullptr, false);
     const bool ok = r->status / 100 == 2 && !j.is_discarded();
     std::string line = ok ? state_cell(j) : "failed";
+    if (ok && j.contains("pid") && j["pid"].is_number())
+      line += fmt::format(" (pid {})", j["pid"].get<int>());
     if (!ok && j.is_object() && j.contains("error"))
       line += ": " + j["error"].value("message", "") + " (" + j["error"].value("code", "") + ")";
     code |= ok ? 0 : 1;
@@ -254,6 +308,7 @@ int main(int argc, char** argv, const std::function<int()>& run_daemon) {
   run->add_option("--name", o.name, "component name (default: manifest name, else directory name)");
   run->add_flag("--wait", o.wait, "wait until it is ready (exit 1 if it fails to start)");
   run->add_flag("--watch", o.watch, "restart it when files under DIR change");
+  add_env_options(run, o);
   add_json(run);
   // pm2's words work too: list, describe, delete, reload (a restart here).
   auto* ls = app.add_subcommand("ls", "list components (also: list)")->alias("list");
@@ -268,7 +323,10 @@ int main(int argc, char** argv, const std::function<int()>& run_daemon) {
     auto* c = app.add_subcommand(verb, std::string(verb) + " a component, or every one with all");
     if (std::string(verb) == "restart") c->alias("reload");
     c->add_option("name", o.name, "component name, or all")->required();
-    if (std::string(verb) != "stop") c->add_flag("--wait", o.wait, "wait until it is ready");
+    if (std::string(verb) != "stop") {
+      c->add_flag("--wait", o.wait, "wait until it is ready");
+      add_env_options(c, o);
+    }
     add_json(c);
     lifecycle.push_back(c);
   }
@@ -367,7 +425,9 @@ int main(int argc, char** argv, const std::function<int()>& run_daemon) {
   if (run->parsed()) {
     std::error_code ec;
     fs::path dir = fs::absolute(o.dir, ec);
-    json body = {{"dir", dir.lexically_normal().string()}, {"watch", o.watch}};
+    json body = env_body(o);
+    body["dir"] = dir.lexically_normal().string();
+    body["watch"] = o.watch;
     if (!o.name.empty()) body["name"] = o.name;
     auto r = client.request("POST", "/v1/components", body.dump());
     if (!r) return report(r.error());
@@ -389,10 +449,20 @@ int main(int argc, char** argv, const std::function<int()>& run_daemon) {
   for (auto* c : lifecycle) {
     if (!c->parsed()) continue;
     if (o.name == "all") return cmd_all(client, c->get_name(), o);
-    auto r = client.request("POST", "/v1/components/" + o.name + "/" + c->get_name(), "", 10min);
+    const std::string verb = c->get_name();
+    auto r = client.request("POST", "/v1/components/" + o.name + "/" + verb,
+                            verb == "stop" ? std::string() : env_body(o).dump(), 10min);
     if (!r) return report(r.error());
     if (o.wait && r->status / 100 == 2) return wait_settled(client, o.name, o.json_out);
-    return print_component(*r, o.json_out);
+    if (o.json_out) return print_component(*r, true);
+    // One line, as for `all`; `berth status` has the whole block.
+    auto j = answer_json(*r);
+    if (!j) return j.error();
+    fmt::print("{}: {}{}\n", o.name, state_cell(*j),
+               (*j)["pid"].is_number() ? fmt::format(" (pid {})", (*j)["pid"].get<int>()) : "");
+    for (auto& w : j->value("warnings", json::array()))
+      fmt::print(stderr, "warning: {}\n", w.get<std::string>());
+    return 0;
   }
   if (logs->parsed()) return cmd_logs(client, o);
   if (follow->parsed()) return follow_deployment(client, follow_id, o.json_out);

@@ -8,6 +8,7 @@
 #include <cstdlib>
 
 #include "config/cluster_config_parse.h"
+#include "config/env_file.h"
 #include "core/byte_size.h"
 
 namespace berth {
@@ -131,6 +132,32 @@ Result<void> parse_http(const toml::table& t, const std::string& file, HttpConfi
   return {};
 }
 
+Result<void> parse_env(const toml::table& t, const std::string& file, EnvConfig& c) {
+  for (auto&& [k, v] : t) {
+    std::string key(k.str());
+    std::string where = file + ": env." + key;
+    if (key == "pass" && v.is_array()) {
+      c.pass.clear();
+      for (auto&& el : *v.as_array()) {
+        if (!el.is_string() || el.as_string()->get().empty())
+          return fail(Code::kBadConfig, where + ": expected an array of variable names");
+        c.pass.push_back(el.as_string()->get());
+      }
+    } else if (key == "set" && v.is_table()) {
+      for (auto&& [name, value] : *v.as_table()) {
+        if (!valid_env_name(name.str()) || !value.is_string())
+          return fail(Code::kBadConfig,
+                      fmt::format("{}.{}: expected NAME = \"value\"", where, name.str()));
+        c.set[std::string(name.str())] = value.as_string()->get();
+      }
+    } else {
+      return fail(Code::kBadConfig,
+                  where + ": unknown key (known: pass, an array of names; [env.set])");
+    }
+  }
+  return {};
+}
+
 }  // namespace
 
 Result<DaemonConfig> load_daemon_config(const std::filesystem::path& home) {
@@ -151,6 +178,8 @@ Result<DaemonConfig> load_daemon_config(const std::filesystem::path& home) {
       std::string where = file.string() + ": " + key;
       if (key == "cache" && v.is_table()) {
         BERTH_TRY(parse_cache(*v.as_table(), file.string(), c.cache));
+      } else if (key == "env" && v.is_table()) {
+        BERTH_TRY(parse_env(*v.as_table(), file.string(), c.env));
       } else if (key == "http" && v.is_table()) {
         BERTH_TRY(parse_http(*v.as_table(), file.string(), c.http));
       } else if (key == "api" && v.is_table()) {
@@ -194,7 +223,7 @@ Result<DaemonConfig> load_daemon_config(const std::filesystem::path& home) {
                         "upload_limit >= 1024, extract_max_bytes >= 1024, "
                         "extract_max_entries >= 1, releases_keep 1-1000, healthy_for (a duration), "
                         "daemon_log_rate "
-                        "1-100000, [cache], [http], [api], [cluster])");
+                        "1-100000, [cache], [env], [http], [api], [cluster])");
       }
     }
   }

@@ -3,7 +3,9 @@
 #pragma once
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <string>
+#include <vector>
 
 #include "config/cluster_config.h"
 #include "core/duration.h"
@@ -33,6 +35,16 @@ struct HttpConfig {
   Millis io_timeout{30'000};      // a request body's next bytes, a response's write
 };
 
+// [env]: the base environment every component starts from (docs/daemon.md). The daemon's own
+// environment is whatever shell first started it, so only these names pass through.
+struct EnvConfig {
+  std::vector<std::string> pass = {"PATH",     "HOME",       "USER",        "LOGNAME",
+                                   "SHELL",    "LANG",       "LANGUAGE",    "LC_*",
+                                   "TZ",       "TMPDIR",     "http_proxy",  "https_proxy",
+                                   "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY"};
+  std::map<std::string, std::string> set;
+};
+
 struct DaemonConfig {
   std::filesystem::path home;
   uint16_t port = 7370;  // 0 = ephemeral (tests)
@@ -50,6 +62,7 @@ struct DaemonConfig {
   // [deploy] healthy_for of components whose manifest sets none (docs/manifest.md says why 5s).
   Millis healthy_for{5000};
   CacheConfig cache;
+  EnvConfig env;
   HttpConfig http;
   ApiConfig api;
   ClusterConfig cluster;

@@ -7,6 +7,7 @@
 #include <cctype>
 #include <set>
 
+#include "config/env_file.h"
 #include "core/fs_util.h"
 #include "core/signals.h"
 
@@ -92,14 +93,28 @@ class Reader {
   std::string file_;
 };
 
-bool valid_env_name(std::string_view name) {
-  if (name.empty() || std::isdigit(static_cast<unsigned char>(name[0]))) return false;
-  return std::all_of(name.begin(), name.end(),
-                     [](unsigned char c) { return std::isalnum(c) || c == '_'; });
+// A table of NAME = "value" (integers and booleans are written as text).
+Result<void> parse_env_table(const Reader& r, const toml::node& node, const std::string& key,
+                             std::map<std::string, std::string>& out) {
+  if (!node.is_table()) return r.error(key, "expected a table of NAME = \"value\"");
+  for (auto&& [k, v] : *node.as_table()) {
+    std::string name(k.str());
+    if (!valid_env_name(name))
+      return r.error(key + "." + name, "not a valid environment variable name");
+    if (v.is_string())
+      out[name] = v.as_string()->get();
+    else if (v.is_integer())
+      out[name] = std::to_string(v.as_integer()->get());
+    else if (v.is_boolean())
+      out[name] = v.as_boolean()->get() ? "true" : "false";
+    else
+      return r.error(key + "." + name, "expected a string, integer or boolean");
+  }
+  return {};
 }
 
 Result<void> parse_run(const Reader& r, const toml::table& t, RunSpec& run) {
-  BERTH_TRY(r.only_keys(t, "run", {"command", "env", "cwd", "address"}));
+  BERTH_TRY(r.only_keys(t, "run", {"command", "env", "env_file", "cwd", "address"}));
   auto* cmd = t.get("command");
   if (!cmd) return r.error("run.command", "missing: the command to run is required");
   if (cmd->is_string()) {
@@ -116,21 +131,14 @@ Result<void> parse_run(const Reader& r, const toml::table& t, RunSpec& run) {
     return r.error("run.command",
                    "expected a string (run by /bin/sh -c) or an array of strings (argv)");
   }
-  if (auto* env = t.get("env")) {
-    if (!env->is_table()) return r.error("run.env", "expected a table of NAME = \"value\"");
-    for (auto&& [k, v] : *env->as_table()) {
-      std::string name(k.str());
-      if (!valid_env_name(name))
-        return r.error("run.env." + name, "not a valid environment variable name");
-      if (v.is_string())
-        run.env[name] = v.as_string()->get();
-      else if (v.is_integer())
-        run.env[name] = std::to_string(v.as_integer()->get());
-      else if (v.is_boolean())
-        run.env[name] = v.as_boolean()->get() ? "true" : "false";
-      else
-        return r.error("run.env." + name, "expected a string, integer or boolean");
-    }
+  if (auto* env = t.get("env")) BERTH_TRY(parse_env_table(r, *env, "run.env", run.env));
+  if (auto* file = t.get("env_file")) {
+    if (file->is_boolean() && !file->as_boolean()->get())
+      run.env_file = "";
+    else if (file->is_string() && !file->as_string()->get().empty())
+      run.env_file = file->as_string()->get();
+    else
+      return r.error("run.env_file", "expected a path (relative to the component root) or false");
   }
   auto cwd = r.string(t, "run", "cwd");
   BERTH_TRY(cwd);
@@ -335,9 +343,9 @@ Result<Manifest> parse_manifest(std::string_view text, const std::string& file) 
     return r.error(*key,
                    "contains a NUL byte (\\u0000), which no command, path or variable can hold");
   Manifest m;
-  BERTH_TRY(r.only_keys(
-      root, "",
-      {"name", "run", "ready", "stop", "restart", "watch", "install", "deploy", "lifecycle"}));
+  BERTH_TRY(r.only_keys(root, "",
+                        {"name", "run", "env", "ready", "stop", "restart", "watch", "install",
+                         "deploy", "lifecycle"}));
   auto name = r.string(root, "", "name");
   BERTH_TRY(name);
   if (*name) {
@@ -350,6 +358,16 @@ Result<Manifest> parse_manifest(std::string_view text, const std::string& file) 
   BERTH_TRY(run);
   if (!*run) return r.error("run.command", "missing: add a [run] table with command = \"...\"");
   BERTH_TRY(parse_run(r, **run, m.run));
+  if (auto* profiles = root.get("env")) {
+    if (!profiles->is_table())
+      return r.error("env", "expected profile tables: [env.NAME] with NAME = \"value\" lines");
+    for (auto&& [k, v] : *profiles->as_table()) {
+      std::string profile(k.str());
+      if (!valid_component_name(profile))
+        return r.error("env." + profile, "a profile name is 1-63 letters, digits, '.', '_' or '-'");
+      BERTH_TRY(parse_env_table(r, v, "env." + profile, m.profiles[profile]));
+    }
+  }
   auto ready = r.table(root, "ready");
   BERTH_TRY(ready);
   if (*ready) BERTH_TRY(parse_ready(r, **ready, m.ready));

@@ -20,6 +20,9 @@ namespace berth {
 struct RunSpec {
   std::vector<std::string> argv;  // a string command becomes {"/bin/sh", "-c", command}
   std::map<std::string, std::string> env;
+  // `env_file`: KEY=VALUE lines read at every start (relative to the component root). Unset:
+  // `.env` when the component has one; "" (`env_file = false`): none.
+  std::optional<std::string> env_file;
   std::string cwd = ".";       // relative to the component root
   bool lease_address = false;  // `address = "lease"`: own 127.0.0.N in BERTH_HOST
 };
@@ -62,6 +65,8 @@ struct LifecycleSpec {
 struct Manifest {
   std::string name;  // empty when the manifest names none
   RunSpec run;
+  // [env.NAME] tables: variables a start with `--profile NAME` adds over [run] env.
+  std::map<std::string, std::map<std::string, std::string>> profiles;
   ReadySpec ready;
   StopSpec stop;
   RestartSpec restart;

@@ -18,6 +18,9 @@
   X(kShuttingDown, "shutting_down", 503)                     \
   /* input */                                                \
   X(kBadManifest, "bad_manifest", 400)                       \
+  X(kBadEnvFile, "bad_env_file", 400)                        \
+  X(kBadEnv, "bad_env", 400)                                 \
+  X(kUnknownProfile, "unknown_profile", 400)                 \
   X(kBadName, "bad_name", 400)                               \
   X(kBadDir, "bad_dir", 400)                                 \
   X(kBadSize, "bad_size", 400)                               \

@@ -19,11 +19,12 @@ bool ApiBackend::tombstoned(const std::string& name) const {
   return host_.tombstoned(name);
 }
 
-Result<std::shared_ptr<api::ComponentApi>> ApiBackend::run(const std::string& dir,
-                                                           const std::string& name, bool watch) {
-  auto c = host_.run_component(dir, name, watch);
+Result<api::Backend::RunOutcome> ApiBackend::run(const std::string& dir, const std::string& name,
+                                                 bool watch, const EnvChange& env) {
+  bool restart = false;
+  auto c = host_.run_component(dir, name, watch, env, &restart);
   BERTH_TRY(c);
-  return *c;
+  return RunOutcome{*c, restart};
 }
 
 Result<void> ApiBackend::set_desired(const std::string& name, bool running) {

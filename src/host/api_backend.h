@@ -14,8 +14,8 @@ class ApiBackend final : public api::Backend {
   std::vector<std::shared_ptr<api::ComponentApi>> components() const override;
   std::shared_ptr<api::ComponentApi> find(const std::string& name) const override;
   bool tombstoned(const std::string& name) const override;
-  Result<std::shared_ptr<api::ComponentApi>> run(const std::string& dir, const std::string& name,
-                                                 bool watch) override;
+  Result<RunOutcome> run(const std::string& dir, const std::string& name, bool watch,
+                         const EnvChange& env) override;
   Result<void> set_desired(const std::string& name, bool running) override;
   boost::asio::awaitable<Result<api::DestroyReport>> destroy(const std::string& name) override;
   boost::asio::awaitable<api::ReconcileReport> reconcile(

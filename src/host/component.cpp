@@ -177,6 +177,27 @@ asio::awaitable<Result<void>> Component::stays_up(std::chrono::milliseconds wind
                              after.count(), format_duration(window), what));
 }
 
+Result<Environment> Component::environment(const EnvChange& change) const {
+  auto chosen = ctx_.components.env(name_);
+  BERTH_TRY(chosen);
+  change.apply(chosen->set, chosen->profile);
+  return compose_environment(ctx_.base_env, manifest_, dir_, chosen->set, chosen->profile);
+}
+
+Result<void> Component::change_env(const EnvChange& change) {
+  BERTH_TRY(validate(change));
+  // Checked against what is on disk now (the profile must exist, the env file must parse)
+  // before anything is kept or stopped.
+  auto m = load_manifest(dir_);
+  BERTH_TRY(m);
+  auto chosen = ctx_.components.env(name_);
+  BERTH_TRY(chosen);
+  change.apply(chosen->set, chosen->profile);
+  BERTH_TRY(compose_environment(ctx_.base_env, *m, dir_, chosen->set, chosen->profile));
+  if (change.empty()) return {};
+  return ctx_.components.set_env(name_, *chosen);
+}
+
 Result<void> Component::spawn_tree() {
   const int instance = 0;
   ++runs_;
@@ -192,13 +213,23 @@ Result<void> Component::spawn_tree() {
     }
     address_ = *a;
   }
+  // Read afresh at every start: an edited env file or a new --env reaches the next run.
+  auto env = environment();
+  if (!env) {
+    if (manifest_.run.lease_address) (void)ctx_.leases.release(name_, instance);
+    state_ = State::kFailed;
+    last_error_ = env.error();
+    note(env.error().message);
+    set_outcome(std::unexpected(env.error()));
+    return std::unexpected(env.error());
+  }
+  (*env)["BERTH_COMPONENT"] = {name_, "berth"};
+  (*env)["BERTH_HOST"] = {address_, "berth"};
+  env_ = std::move(*env);
   TreeSpec spec;
   spec.label = name_;
   spec.spawn.argv = manifest_.run.argv;
-  spec.spawn.env = current_environment();
-  for (auto& [k, v] : manifest_.run.env) spec.spawn.env[k] = v;
-  spec.spawn.env["BERTH_COMPONENT"] = name_;
-  spec.spawn.env["BERTH_HOST"] = address_;
+  spec.spawn.env = values_of(env_);
   spec.spawn.cwd = dir_ / manifest_.run.cwd;
   spec.ready = manifest_.ready;
   spec.stop = manifest_.stop;
@@ -436,6 +467,9 @@ api::ComponentStatus Component::status() const {
   }
   s.last_stop_us = last_stop_us_;
   s.restart_policy = to_string(manifest_.restart.policy);
+  for (const auto& [k, v] : env_) s.env.push_back({k, shown_value(k, v.value), v.source});
+  if (auto chosen = ctx_.components.env(name_); chosen) s.profile = chosen->profile;
+  s.log_file = logs_.file().string();
   return s;
 }
 

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "api/backend.h"
+#include "config/environment.h"
 #include "config/manifest.h"
 #include "host/host_context.h"
 #include "proc/log_sink.h"
@@ -57,10 +58,16 @@ class Component final : public api::ComponentApi, public std::enable_shared_from
   // included). Set by the host before the teardown.
   void mark_destroyed() { destroyed_ = true; }
   bool destroyed() const { return destroyed_; }
+  bool running() const { return tree_ && !tree_->ended(); }
   // `[lifecycle] keep` of the manifest it last started with.
   bool keep() const { return manifest_.lifecycle.keep; }
   // Teardown failed: shown as state `destroy_failed` with the reason until a retry succeeds.
   void set_destroy_failed(const Error& e) { destroy_error_ = e; }
+
+  // Keeps an --env/--profile change for this and every later start, after checking the
+  // environment it makes (names, the profile against berth.toml on disk, the env file); an
+  // empty change only checks. Does not restart.
+  Result<void> change_env(const EnvChange& change) override;
 
   api::ComponentStatus status() const override;
   LogSink& logs() override { return logs_; }
@@ -68,6 +75,8 @@ class Component final : public api::ComponentApi, public std::enable_shared_from
 
  private:
   Result<void> spawn_tree();
+  // Every layer of the environment for the next start, with `change` applied on top.
+  Result<Environment> environment(const EnvChange& change = {}) const;
   // Ends the tree and any pending backoff, keeping the watcher.
   boost::asio::awaitable<void> stop_tree();
   // Creates (or, with `fresh`, recreates) the watcher when watching is on; drops it when off.
@@ -98,6 +107,7 @@ class Component final : public api::ComponentApi, public std::enable_shared_from
   std::optional<std::pair<int64_t, int64_t>> last_stop_us_;  // {to leader exit, to tree gone}
   std::chrono::system_clock::time_point started_at_{}, ready_at_{};
   std::string address_ = "127.0.0.1";
+  Environment env_;  // what the run started last was given, and where each came from
   bool watch_flag_ = false;
   std::unique_ptr<TreeWatcher> watcher_;
   bool restarting_ = false, restart_again_ = false;

@@ -51,8 +51,9 @@ Result<void> Host::open() {
     cgroup_why_ = "disabled by configuration";
   spdlog::info("isolation: {}",
                cg ? "cgroup v2 at " + cg->dir.string() : "process groups (" + cgroup_why_ + ")");
-  ctx_ = std::make_unique<HostContext>(HostContext{io_, reaper_, config_, *component_repo_,
-                                                   *tree_repo_, *lease_repo_, inotify_, cg, tag});
+  ctx_ = std::make_unique<HostContext>(
+      HostContext{io_, reaper_, config_, *component_repo_, *tree_repo_, *lease_repo_, inotify_, cg,
+                  tag, base_environment(config_.env.pass, config_.env.set, current_environment())});
 
   // Whatever a previous daemon left running dies before anything new starts.
   auto rows = tree_repo_->list();
@@ -274,7 +275,8 @@ std::shared_ptr<Component> Host::find(const std::string& name) const {
 }
 
 Result<std::shared_ptr<Component>> Host::run_component(const std::string& dir_text,
-                                                       const std::string& name_arg, bool watch) {
+                                                       const std::string& name_arg, bool watch,
+                                                       const EnvChange& env, bool* restart) {
   if (shutting_down_) return fail(Code::kShuttingDown, "the daemon is shutting down");
   fs::path dir(dir_text);
   if (!dir.is_absolute())
@@ -303,13 +305,17 @@ Result<std::shared_ptr<Component>> Host::run_component(const std::string& dir_te
   if (c && c->dir() != dir)
     return fail(Code::kNameTaken,
                 fmt::format("component \"{}\" already runs from {}", name, c->dir().string()));
+  const bool fresh = !c;
   if (c)
     c->set_watch_flag(watch);
   else
     c = std::make_shared<Component>(*ctx_, name, dir, watch);
+  // Checked and kept before the row, so a bad --env or profile leaves nothing registered.
+  BERTH_TRY(c->change_env(env));
   BERTH_TRY(component_repo_->upsert({name, dir.string(), Desired::kRunning, watch}));
   components_[name] = c;
   components_changed();
+  if (restart) *restart = !fresh && !env.empty() && c->running();
   if (auto r = c->start_now(); !r) {
     (void)component_repo_->set_desired(name, Desired::kStopped);
     return std::unexpected(r.error());

@@ -1,6 +1,7 @@
 // What every component needs from the host, passed by reference (no globals).
 #pragma once
 #include <boost/asio/io_context.hpp>
+#include <map>
 #include <optional>
 #include <string>
 
@@ -24,6 +25,8 @@ struct HostContext {
   InotifyHub& inotify;
   std::optional<CgroupBase> cgroup;  // nullopt: process groups only
   std::string tag;                   // distinguishes this home's names (notify sockets)
+  // The base every component's environment starts from ([env] of the daemon's config).
+  std::map<std::string, std::string> base_env;
 };
 
 }  // namespace berth

@@ -1,6 +1,7 @@
 #include "store/component_repo.h"
 
 #include <ctime>
+#include <nlohmann/json.hpp>
 
 namespace berth {
 namespace {
@@ -60,6 +61,9 @@ Result<void> ComponentRepo::tombstone(const std::string& name) {
   auto del = db_.prepare("DELETE FROM components WHERE name = ?1");
   BERTH_TRY(del);
   BERTH_TRY(del->bind(1, name).run());
+  auto env = db_.prepare("DELETE FROM component_env WHERE name = ?1");
+  BERTH_TRY(env);
+  BERTH_TRY(env->bind(1, name).run());
   auto add = db_.prepare(
       "INSERT INTO tombstones (name, destroyed_at) VALUES (?1, ?2) "
       "ON CONFLICT(name) DO UPDATE SET destroyed_at = ?2");
@@ -81,6 +85,37 @@ Result<std::vector<std::string>> ComponentRepo::tombstones() {
   while (s->step()) out.push_back(s->text_col(0));
   BERTH_TRY(s->ok());
   return out;
+}
+
+}  // namespace berth
+
+namespace berth {
+
+Result<EnvSettings> ComponentRepo::env(const std::string& name) {
+  auto s = db_.prepare("SELECT settings FROM component_env WHERE name = ?1");
+  BERTH_TRY(s);
+  s->bind(1, name);
+  EnvSettings out;
+  if (s->step()) {
+    auto j = nlohmann::json::parse(s->text_col(0), nullptr, false);
+    if (j.is_object()) {
+      if (j.contains("set") && j["set"].is_object())
+        for (auto& [k, v] : j["set"].items())
+          if (v.is_string()) out.set[k] = v.get<std::string>();
+      out.profile = j.value("profile", "");
+    }
+  }
+  BERTH_TRY(s->ok());
+  return out;
+}
+
+Result<void> ComponentRepo::set_env(const std::string& name, const EnvSettings& settings) {
+  auto s = db_.prepare(
+      "INSERT INTO component_env (name, settings) VALUES (?1, ?2) "
+      "ON CONFLICT(name) DO UPDATE SET settings = ?2");
+  BERTH_TRY(s);
+  nlohmann::json j = {{"set", settings.set}, {"profile", settings.profile}};
+  return s->bind(1, name).bind(2, j.dump()).run();
 }
 
 }  // namespace berth

@@ -1,5 +1,7 @@
-// The `components` table: which components exist, where they live, whether they should run.
+// The `components` table: which components exist, where they live, whether they should run;
+// and `component_env`, what --env/--profile chose for each.
 #pragma once
+#include <map>
 #include <string>
 #include <vector>
 
@@ -9,6 +11,12 @@ namespace berth {
 
 // Whether a component should run: what the next daemon start brings back.
 enum class Desired { kRunning, kStopped };
+
+// What --env and --profile chose for a component; kept until changed.
+struct EnvSettings {
+  std::map<std::string, std::string> set;  // --env KEY=VALUE
+  std::string profile;                     // --profile NAME; "" for none
+};
 
 struct ComponentRow {
   std::string name;
@@ -31,6 +39,10 @@ class ComponentRepo {
   // Lifts a tombstone (an explicit deploy or run, or reconcile healing a live name).
   Result<void> lift(const std::string& name);
   Result<std::vector<std::string>> tombstones();
+  // What --env and --profile chose (empty settings when nothing was). The tombstone of a
+  // destroy removes them with the row.
+  Result<EnvSettings> env(const std::string& name);
+  Result<void> set_env(const std::string& name, const EnvSettings& settings);
 
  private:
   Db& db_;

@@ -85,6 +85,14 @@ constexpr const char* kMigrations[] = {
     R"sql(
       ALTER TABLE deployments ADD COLUMN origin TEXT NOT NULL DEFAULT 'upload';
     )sql",
+    // 8: what --env and --profile chose for a component, as JSON {"set": {...}, "profile": ""}.
+    // Apart from `components` so a deploy's choice can be kept before its first activation.
+    R"sql(
+      CREATE TABLE component_env (
+        name     TEXT PRIMARY KEY,
+        settings TEXT NOT NULL
+      );
+    )sql",
 };
 
 }  // namespace
