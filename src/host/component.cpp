@@ -185,6 +185,8 @@ Result<Environment> Component::environment(const EnvChange& change) const {
 }
 
 Result<void> Component::change_env(const EnvChange& change) {
+  if (destroyed_)
+    return fail(Code::kComponentDestroyed, "component \"" + name_ + "\" was destroyed");
   BERTH_TRY(validate(change));
   // Checked against what is on disk now (the profile must exist, the env file must parse)
   // before anything is kept or stopped.
@@ -225,6 +227,7 @@ Result<void> Component::spawn_tree() {
   }
   (*env)["BERTH_COMPONENT"] = {name_, "berth"};
   (*env)["BERTH_HOST"] = {address_, "berth"};
+  if (ctx_.config.cluster.enabled()) (*env)["BERTH_NODE"] = {ctx_.config.cluster.node, "berth"};
   env_ = std::move(*env);
   TreeSpec spec;
   spec.label = name_;
