@@ -65,8 +65,10 @@ struct ComponentStatus {
     std::string name, value, source;
   };
   std::vector<EnvEntry> env;
-  std::string profile;                 // --profile chosen, "" for none
-  std::string log_file;                // the live output log
+  std::string profile;               // --profile chosen, "" for none
+  std::string log_file;              // the live output log
+  std::vector<std::string> command;  // the argv it runs
+  std::string inferred;  // without berth.toml: where its command came from (config/infer.h)
   std::optional<std::string> release;  // the live release of a deployed component
   // In a cluster: deployed here but absent from the desired state (an etcd wiped or restored
   // from an old backup). Kept, never destroyed for that; shown so someone decides.
@@ -120,8 +122,9 @@ class Backend {
     std::shared_ptr<ComponentApi> component;
     bool restart = false;
   };
+  // `source`: a command or Procfile type to run instead of berth.toml's (or the inferred) one.
   virtual Result<RunOutcome> run(const std::string& dir, const std::string& name, bool watch,
-                                 const EnvChange& env) = 0;
+                                 const EnvChange& env, const RunSource& source) = 0;
   // What the next daemon start brings back.
   virtual Result<void> set_desired(const std::string& name, bool running) = 0;
   // On every node in a cluster (a component run in place: here only).

@@ -78,14 +78,25 @@ void add_component_routes(http::Router& router, Backend& b) {
 
   router.add("POST", "/v1/components", [&b](Request& req) -> asio::awaitable<Response> {
     auto fields = kEnvFields;
-    fields.insert({{"dir", Kind::kString}, {"name", Kind::kString}, {"watch", Kind::kBool}});
+    fields.insert({{"dir", Kind::kString},
+                   {"name", Kind::kString},
+                   {"watch", Kind::kBool},
+                   {"command", Kind::kStringArray},
+                   {"procfile", Kind::kString}});
     auto body = read_body(req.body, fields, false);
     if (!body) co_return http::error_response(body.error());
     if (!body->contains("dir"))
       co_return http::error_response(Code::kBadRequest, "\"dir\" (an absolute path) is required");
     const auto change = env_change(*body);
+    RunSource source;
+    if (body->contains("command")) {
+      source.argv = (*body)["command"].get<std::vector<std::string>>();
+      if (source.argv.empty() || source.argv[0].empty())
+        co_return http::error_response(Code::kBadRequest, "\"command\" must not be empty");
+    }
+    source.procfile = body->value("procfile", "");
     auto c = b.run((*body)["dir"].get<std::string>(), body->value("name", ""),
-                   body->value("watch", false), change);
+                   body->value("watch", false), change, source);
     if (!c) co_return http::error_response(c.error());
     if (c->restart)
       if (auto r = co_await c->component->restart(); !r) co_return http::error_response(r.error());

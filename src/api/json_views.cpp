@@ -53,6 +53,8 @@ json component_json(const ComponentStatus& s) {
     j["env"].push_back({{"name", e.name}, {"value", e.value}, {"source", e.source}});
   j["profile"] = s.profile.empty() ? json() : json(s.profile);
   j["log_file"] = s.log_file;
+  j["command"] = s.command;
+  j["inferred"] = s.inferred.empty() ? json() : json(s.inferred);
   j["release"] = s.release ? json(*s.release) : json();
   if (s.orphan) j["orphan"] = true;
   return j;

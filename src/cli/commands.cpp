@@ -16,6 +16,7 @@
 #include "cli/connection.h"
 #include "cli/deploy_commands.h"
 #include "cli/format.h"
+#include "cli/run_plan.h"
 #include "cli/suggest.h"
 #include "config/daemon_config.h"
 #include "proc/proc_stat.h"
@@ -77,6 +78,15 @@ std::string state_cell(const json& c) {
   return s;
 }
 
+// A component's command as typed: a shell line (a string command, a Procfile's) as it was.
+std::string shown_command(const json& c) {
+  auto argv = c.value("command", std::vector<std::string>{});
+  if (argv.size() == 3 && argv[0] == "/bin/sh" && argv[1] == "-c") return argv[2];
+  std::string out;
+  for (auto& a : argv) out += (out.empty() ? "" : " ") + a;
+  return out;
+}
+
 void print_status(const json& c) {
   auto line = [](const std::string& k, const std::string& v) {
     fmt::print("{:<12}{}\n", k + ":", v);
@@ -84,6 +94,9 @@ void print_status(const json& c) {
   line("name", c.value("name", ""));
   line("state", state_cell(c));
   line("dir", c.value("dir", ""));
+  if (c.contains("inferred") && c["inferred"].is_string()) {
+    line("command", shown_command(c) + "  (" + c["inferred"].get<std::string>() + ")");
+  }
   if (c.contains("release") && c["release"].is_string())
     line("release", c["release"].get<std::string>() +
                         (c.value("orphan", false)
@@ -267,6 +280,39 @@ int cmd_all(http::Client& client, const std::string& verb, const Options& o) {
   return code;
 }
 
+// `berth run` in its three forms (cli/run_plan.h): one component, or one per Procfile type.
+int cmd_run(http::Client& client, const Options& o, const std::vector<std::string>& command) {
+  auto plan = plan_run({o.dir, command, o.name, o.watch}, fs::current_path());
+  if (!plan) return report(plan.error());
+  const json env = env_body(o);
+  int code = 0;
+  json out = json::array();
+  for (auto body : *plan) {
+    body.update(env);
+    auto r = client.request("POST", "/v1/components", body.dump());
+    if (!r) return report(r.error());
+    auto c = answer_json(*r);
+    if (!c) return c.error();
+    const std::string name = c->value("name", "");
+    if (!body.contains("command") && (*c)["inferred"].is_string() && !o.json_out) {
+      fmt::print(stderr, "{}: no berth.toml; runs `{}` (from {}; `berth init` writes it down)\n",
+                 name, shown_command(*c), (*c)["inferred"].get<std::string>());
+    }
+    if (o.wait) {
+      code |= wait_settled(client, name, o.json_out);
+      continue;
+    }
+    if (o.json_out)
+      out.push_back(*c);
+    else if (plan->size() == 1)
+      print_status(*c);
+    else
+      fmt::print("{}: {}\n", name, state_cell(*c));
+  }
+  if (o.json_out && !o.wait) fmt::print("{}\n", plan->size() == 1 ? out[0].dump() : out.dump());
+  return code;
+}
+
 // A first word that is no command: say so, and name the nearest one (pm2's monit points to
 // ls, which berth has instead). nullopt when the word is a command or an option.
 std::optional<int> unknown_command(CLI::App& app, int argc, char** argv) {
@@ -303,13 +349,18 @@ int main(int argc, char** argv, const std::function<int()>& run_daemon) {
 
   auto* daemon = app.add_subcommand("daemon", "run the berth daemon in the foreground");
   add_json(daemon);
-  auto* run = app.add_subcommand("run", "register DIR as a component run in place, and start it");
-  run->add_option("dir", o.dir, "component directory (with berth.toml)")->required();
+  auto* run = app.add_subcommand(
+      "run", "run DIR (berth.toml, or inferred), a script file, or -- COMMAND in place");
+  run->add_option("target", o.dir,
+                  "component directory (default: .), or a script like server.js or app.py");
   run->add_option("--name", o.name, "component name (default: manifest name, else directory name)");
   run->add_flag("--wait", o.wait, "wait until it is ready (exit 1 if it fails to start)");
   run->add_flag("--watch", o.watch, "restart it when files under DIR change");
   add_env_options(run, o);
   add_json(run);
+  auto* init = app.add_subcommand("init", "write the berth.toml berth would infer for DIR");
+  init->add_option("dir", o.dir, "component directory (default: .)");
+  init->add_option("--name", o.name, "component name (default: the directory's)");
   // pm2's words work too: list, describe, delete, reload (a restart here).
   auto* ls = app.add_subcommand("ls", "list components (also: list)")->alias("list");
   add_json(ls);
@@ -403,8 +454,18 @@ int main(int argc, char** argv, const std::function<int()>& run_daemon) {
   add_json(shutdown);
 
   if (auto code = unknown_command(app, argc, argv)) return *code;
+  // `berth run [DIR] -- COMMAND ARGS...`: what follows `--` is the command, never berth's.
+  std::vector<char*> args(argv, argv + argc);
+  std::vector<std::string> run_command;
+  if (argc > 1 && std::string(argv[1]) == "run")
+    if (auto dash =
+            std::find_if(args.begin(), args.end(), [](char* a) { return std::string(a) == "--"; });
+        dash != args.end()) {
+      run_command.assign(dash + 1, args.end());
+      args.erase(dash, args.end());
+    }
   try {
-    app.parse(argc, argv);
+    app.parse(static_cast<int>(args.size()), args.data());
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForVersion& e) {
@@ -415,6 +476,13 @@ int main(int argc, char** argv, const std::function<int()>& run_daemon) {
   }
 
   if (daemon->parsed()) return run_daemon();
+  if (init->parsed()) {
+    auto how = init_manifest(o.dir.empty() ? fs::path(".") : fs::path(o.dir), o.name);
+    if (!how) return report(how.error());
+    fmt::print("wrote {} (from {}); edit it, then `berth run` or `berth deploy`\n",
+               ((o.dir.empty() ? fs::path(".") : fs::path(o.dir)) / "berth.toml").string(), *how);
+    return 0;
+  }
   fs::path home = default_home();
   if (shutdown->parsed()) return cmd_shutdown(home, o);
 
@@ -422,22 +490,7 @@ int main(int argc, char** argv, const std::function<int()>& run_daemon) {
   if (!conn) return report(conn.error());
   auto& client = *conn->client;
 
-  if (run->parsed()) {
-    std::error_code ec;
-    fs::path dir = fs::absolute(o.dir, ec);
-    json body = env_body(o);
-    body["dir"] = dir.lexically_normal().string();
-    body["watch"] = o.watch;
-    if (!o.name.empty()) body["name"] = o.name;
-    auto r = client.request("POST", "/v1/components", body.dump());
-    if (!r) return report(r.error());
-    if (o.wait && r->status / 100 == 2) {
-      auto c = answer_json(*r);
-      if (!c) return c.error();
-      return wait_settled(client, c->value("name", ""), o.json_out);
-    }
-    return print_component(*r, o.json_out);
-  }
+  if (run->parsed()) return cmd_run(client, o, run_command);
   if (ls->parsed()) return cmd_ls(client, o);
   if (nodes->parsed()) return cmd_nodes(client, o.json_out);
   if (status->parsed() && o.name.empty()) return cmd_ls(client, o);

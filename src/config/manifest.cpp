@@ -8,6 +8,7 @@
 #include <set>
 
 #include "config/env_file.h"
+#include "config/infer.h"
 #include "core/fs_util.h"
 #include "core/signals.h"
 
@@ -412,17 +413,30 @@ Result<Manifest> parse_manifest(std::string_view text, const std::string& file) 
   return m;
 }
 
-Result<Manifest> load_manifest(const std::filesystem::path& dir) {
+Result<Manifest> load_manifest(const std::filesystem::path& dir, const RunSource& source) {
   auto path = dir / "berth.toml";
-  auto text = read_file(path);
-  if (!text) {
-    if (!std::filesystem::exists(path))
-      return fail(Code::kBadManifest,
-                  fmt::format("{}: not found (a component needs a berth.toml with [run] command)",
-                              path.string()));
-    return fail(Code::kBadManifest, text.error().message);
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) {
+    Manifest m;
+    if (!source.argv.empty()) {
+      m.run.argv = source.argv;
+      m.inferred = "the command given to berth run";
+      return m;
+    }
+    auto inferred = infer_run(dir, source.procfile);
+    BERTH_TRY(inferred);
+    m.run.argv = std::move(inferred->argv);
+    m.inferred = std::move(inferred->how);
+    return m;
   }
-  return parse_manifest(*text, path.string());
+  auto text = read_file(path);
+  if (!text) return fail(Code::kBadManifest, text.error().message);
+  auto m = parse_manifest(*text, path.string());
+  if (m && !source.argv.empty()) {
+    m->run.argv = source.argv;
+    m->inferred = "the command given to berth run";
+  }
+  return m;
 }
 
 bool valid_component_name(const std::string& name) {

@@ -64,6 +64,9 @@ struct LifecycleSpec {
 
 struct Manifest {
   std::string name;  // empty when the manifest names none
+  // Without a berth.toml (or with a command given to `berth run`): where [run] command came
+  // from, e.g. "package.json scripts.start"; empty when from berth.toml.
+  std::string inferred;
   RunSpec run;
   // [env.NAME] tables: variables a start with `--profile NAME` adds over [run] env.
   std::map<std::string, std::map<std::string, std::string>> profiles;
@@ -76,9 +79,19 @@ struct Manifest {
   LifecycleSpec lifecycle;
 };
 
+// What `berth run` asked to run instead of berth.toml's command or an inference: a command
+// line (`berth run -- CMD`, `berth run server.js`) or a Procfile process type.
+struct RunSource {
+  std::vector<std::string> argv;
+  std::string procfile;
+  bool empty() const { return argv.empty() && procfile.empty(); }
+};
+
 Result<Manifest> parse_manifest(std::string_view toml_text, const std::string& file_label);
-// Reads DIR/berth.toml.
-Result<Manifest> load_manifest(const std::filesystem::path& component_dir);
+// Reads DIR/berth.toml; `source.argv` replaces its [run] command. Without one, the command is
+// `source`'s or inferred (config/infer.h) and every other key has its default.
+Result<Manifest> load_manifest(const std::filesystem::path& component_dir,
+                               const RunSource& source = {});
 
 // Component names: 1-63 of [A-Za-z0-9._-], starting with a letter or digit.
 bool valid_component_name(const std::string& name);

@@ -20,9 +20,10 @@ bool ApiBackend::tombstoned(const std::string& name) const {
 }
 
 Result<api::Backend::RunOutcome> ApiBackend::run(const std::string& dir, const std::string& name,
-                                                 bool watch, const EnvChange& env) {
+                                                 bool watch, const EnvChange& env,
+                                                 const RunSource& source) {
   bool restart = false;
-  auto c = host_.run_component(dir, name, watch, env, &restart);
+  auto c = host_.run_component(dir, name, watch, env, &restart, source);
   BERTH_TRY(c);
   return RunOutcome{*c, restart};
 }

@@ -15,7 +15,7 @@ class ApiBackend final : public api::Backend {
   std::shared_ptr<api::ComponentApi> find(const std::string& name) const override;
   bool tombstoned(const std::string& name) const override;
   Result<RunOutcome> run(const std::string& dir, const std::string& name, bool watch,
-                         const EnvChange& env) override;
+                         const EnvChange& env, const RunSource& source) override;
   Result<void> set_desired(const std::string& name, bool running) override;
   boost::asio::awaitable<Result<api::DestroyReport>> destroy(const std::string& name) override;
   boost::asio::awaitable<api::ReconcileReport> reconcile(

@@ -38,10 +38,12 @@ const char* to_string(Component::State s) {
   return "?";
 }
 
-Component::Component(HostContext& ctx, std::string name, std::filesystem::path dir, bool watch)
+Component::Component(HostContext& ctx, std::string name, std::filesystem::path dir, bool watch,
+                     RunSource source)
     : ctx_(ctx),
       name_(std::move(name)),
       dir_(std::move(dir)),
+      source_(std::move(source)),
       logs_(ctx.io.get_executor(), ctx.config.home / "logs" / name_,
             LogLimits{ctx.config.log_max_bytes, ctx.config.log_files, ctx.config.log_ring_lines}),
       backoff_timer_(ctx.io),
@@ -88,7 +90,7 @@ Result<void> Component::start_now() {
   if (destroyed_)
     return fail(Code::kComponentDestroyed, "component \"" + name_ + "\" was destroyed");
   if (tree_ && !tree_->ended()) return {};
-  auto m = load_manifest(dir_);
+  auto m = load_manifest(dir_, source_);
   if (!m) {
     state_ = State::kFailed;
     last_error_ = m.error();
@@ -190,7 +192,7 @@ Result<void> Component::change_env(const EnvChange& change) {
   BERTH_TRY(validate(change));
   // Checked against what is on disk now (the profile must exist, the env file must parse)
   // before anything is kept or stopped.
-  auto m = load_manifest(dir_);
+  auto m = load_manifest(dir_, source_);
   BERTH_TRY(m);
   auto chosen = ctx_.components.env(name_);
   BERTH_TRY(chosen);
@@ -423,7 +425,7 @@ asio::awaitable<void> Component::stop_tree() {
 
 asio::awaitable<Result<void>> Component::restart() {
   auto self = shared_from_this();
-  auto m = load_manifest(dir_);  // refuse before stopping if the new manifest is broken
+  auto m = load_manifest(dir_, source_);  // refuse before stopping if the new manifest is broken
   BERTH_CO_TRY(m);
   co_await stop_tree();
   ++restarts_;
@@ -473,6 +475,8 @@ api::ComponentStatus Component::status() const {
   for (const auto& [k, v] : env_) s.env.push_back({k, shown_value(k, v.value), v.source});
   if (auto chosen = ctx_.components.env(name_); chosen) s.profile = chosen->profile;
   s.log_file = logs_.file().string();
+  s.inferred = manifest_.inferred;
+  s.command = manifest_.run.argv;
   return s;
 }
 

@@ -27,7 +27,9 @@ class Component final : public api::ComponentApi, public std::enable_shared_from
   enum class State { kStopped, kStarting, kReady, kStopping, kBackoff, kCrashLooping, kFailed };
 
   // `watch`: `berth run --watch` (the manifest's [watch] enabled also turns watching on).
-  Component(HostContext& ctx, std::string name, std::filesystem::path dir, bool watch = false);
+  // `source`: what `berth run` asked to run instead of berth.toml's command (config/manifest.h).
+  Component(HostContext& ctx, std::string name, std::filesystem::path dir, bool watch = false,
+            RunSource source = {});
 
   const std::string& name() const override { return name_; }
   const std::filesystem::path& dir() const { return dir_; }
@@ -72,6 +74,7 @@ class Component final : public api::ComponentApi, public std::enable_shared_from
   api::ComponentStatus status() const override;
   LogSink& logs() override { return logs_; }
   void set_watch_flag(bool on) { watch_flag_ = on; }
+  void set_source(RunSource source) { source_ = std::move(source); }
 
  private:
   Result<void> spawn_tree();
@@ -91,6 +94,7 @@ class Component final : public api::ComponentApi, public std::enable_shared_from
   HostContext& ctx_;
   std::string name_;
   std::filesystem::path dir_;
+  RunSource source_;
   Manifest manifest_;
   LogSink logs_;
   State state_ = State::kStopped;

@@ -121,7 +121,8 @@ int Host::run() {
   }
   std::vector<std::string> unfinished;
   for (auto& row : *rows) {
-    auto c = std::make_shared<Component>(*ctx_, row.name, row.dir, row.watch);
+    auto c = std::make_shared<Component>(*ctx_, row.name, row.dir, row.watch,
+                                         RunSource{row.run_argv, row.procfile});
     components_[row.name] = c;
     if (row.destroying) {
       c->mark_destroyed();
@@ -276,7 +277,8 @@ std::shared_ptr<Component> Host::find(const std::string& name) const {
 
 Result<std::shared_ptr<Component>> Host::run_component(const std::string& dir_text,
                                                        const std::string& name_arg, bool watch,
-                                                       const EnvChange& env, bool* restart) {
+                                                       const EnvChange& env, bool* restart,
+                                                       const RunSource& source) {
   if (shutting_down_) return fail(Code::kShuttingDown, "the daemon is shutting down");
   fs::path dir(dir_text);
   if (!dir.is_absolute())
@@ -284,11 +286,12 @@ Result<std::shared_ptr<Component>> Host::run_component(const std::string& dir_te
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) return fail(Code::kBadDir, dir_text + " is not a directory");
   dir = fs::canonical(dir, ec);
-  auto manifest = load_manifest(dir);
+  auto manifest = load_manifest(dir, source);
   BERTH_TRY(manifest);
-  std::string name = !name_arg.empty()         ? name_arg
-                     : !manifest->name.empty() ? manifest->name
-                                               : dir.filename().string();
+  std::string name = !name_arg.empty()          ? name_arg
+                     : !manifest->name.empty()  ? manifest->name
+                     : !source.procfile.empty() ? dir.filename().string() + "-" + source.procfile
+                                                : dir.filename().string();
   if (!valid_component_name(name))
     return fail(
         Code::kBadName,
@@ -306,13 +309,16 @@ Result<std::shared_ptr<Component>> Host::run_component(const std::string& dir_te
     return fail(Code::kNameTaken,
                 fmt::format("component \"{}\" already runs from {}", name, c->dir().string()));
   const bool fresh = !c;
-  if (c)
+  if (c) {
     c->set_watch_flag(watch);
-  else
-    c = std::make_shared<Component>(*ctx_, name, dir, watch);
+    c->set_source(source);
+  } else {
+    c = std::make_shared<Component>(*ctx_, name, dir, watch, source);
+  }
   // Checked and kept before the row, so a bad --env or profile leaves nothing registered.
   BERTH_TRY(c->change_env(env));
-  BERTH_TRY(component_repo_->upsert({name, dir.string(), Desired::kRunning, watch}));
+  BERTH_TRY(component_repo_->upsert(
+      {name, dir.string(), Desired::kRunning, watch, false, source.argv, source.procfile}));
   components_[name] = c;
   components_changed();
   if (restart) *restart = !fresh && !env.empty() && c->running();

@@ -37,11 +37,13 @@ class Host final : public DeployTarget, public cluster::LocalComponents {
     return components_;
   }
   // Registers DIR as a component run in place (name: given, else the manifest's, else the
-  // directory's), keeps `env` for it and starts it. `*restart` is set when it was running and
+  // directory's, with "-TYPE" for a Procfile type), runs `source` when given, keeps `env` for it
+  // and starts it. `*restart` is set when it was running and
   // `env` changed something, which only a restart can bring to it.
   Result<std::shared_ptr<Component>> run_component(const std::string& dir, const std::string& name,
                                                    bool watch, const EnvChange& env = {},
-                                                   bool* restart = nullptr);
+                                                   bool* restart = nullptr,
+                                                   const RunSource& source = {});
   // Registers a deployed component: its directory is the components/NAME link.
   Result<std::shared_ptr<Component>> adopt_deployed(const std::string& name,
                                                     const std::filesystem::path& link);

@@ -14,16 +14,20 @@ std::string_view to_string(Desired d) {
 
 Result<void> ComponentRepo::upsert(const ComponentRow& row) {
   auto s = db_.prepare(
-      "INSERT INTO components (name, dir, desired, created_at, updated_at, watch) "
-      "VALUES (?1, ?2, ?3, ?4, ?4, ?5) "
+      "INSERT INTO components (name, dir, desired, created_at, updated_at, watch, source) "
+      "VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6) "
       "ON CONFLICT(name) DO UPDATE SET dir = ?2, desired = ?3, updated_at = ?4, watch = ?5, "
-      "destroying = 0");
+      "destroying = 0, source = ?6");
   BERTH_TRY(s);
+  std::string source;
+  if (!row.run_argv.empty() || !row.procfile.empty())
+    source = nlohmann::json{{"argv", row.run_argv}, {"procfile", row.procfile}}.dump();
   return s->bind(1, row.name)
       .bind(2, row.dir)
       .bind(3, to_string(row.desired))
       .bind(4, static_cast<int64_t>(std::time(nullptr)))
       .bind(5, int64_t{row.watch ? 1 : 0})
+      .bind(6, source)
       .run();
 }
 
@@ -43,14 +47,22 @@ Result<void> ComponentRepo::mark_destroying(const std::string& name) {
 }
 
 Result<std::vector<ComponentRow>> ComponentRepo::list() {
-  auto s =
-      db_.prepare("SELECT name, dir, desired, watch, destroying FROM components ORDER BY name");
+  auto s = db_.prepare(
+      "SELECT name, dir, desired, watch, destroying, source FROM components ORDER BY name");
   BERTH_TRY(s);
   std::vector<ComponentRow> out;
-  while (s->step())
+  while (s->step()) {
     out.push_back({s->text_col(0), s->text_col(1),
                    s->text_col(2) == "running" ? Desired::kRunning : Desired::kStopped,
                    s->int_col(3) != 0, s->int_col(4) != 0});
+    auto j = nlohmann::json::parse(s->text_col(5), nullptr, false);
+    if (j.is_object()) {
+      if (j.contains("argv") && j["argv"].is_array())
+        for (auto& a : j["argv"])
+          if (a.is_string()) out.back().run_argv.push_back(a.get<std::string>());
+      out.back().procfile = j.value("procfile", "");
+    }
+  }
   BERTH_TRY(s->ok());
   return out;
 }

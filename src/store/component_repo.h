@@ -24,6 +24,10 @@ struct ComponentRow {
   Desired desired = Desired::kStopped;
   bool watch = false;       // `berth run --watch`
   bool destroying = false;  // a destroy began and has not finished
+  // `berth run -- CMD` / `berth run FILE`: the command; a Procfile's process type. Both empty:
+  // berth.toml's command, or the one inferred.
+  std::vector<std::string> run_argv;
+  std::string procfile;
 };
 
 class ComponentRepo {

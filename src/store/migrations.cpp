@@ -93,6 +93,11 @@ constexpr const char* kMigrations[] = {
         settings TEXT NOT NULL
       );
     )sql",
+    // 9: what `berth run` asked to run without berth.toml's command, as JSON
+    // {"argv": [...], "procfile": "TYPE"}; '' for nothing.
+    R"sql(
+      ALTER TABLE components ADD COLUMN source TEXT NOT NULL DEFAULT '';
+    )sql",
 };
 
 }  // namespace
