@@ -1,5 +1,10 @@
 // /v1/components: list, run in place, status, start/stop/restart, logs (and their follow),
 // destroy.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <charconv>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "api/json_body.h"
@@ -58,6 +63,19 @@ Response logs_stream(std::shared_ptr<ComponentApi> c, size_t n, uint64_t resume)
 // The keys a run, start or restart body may carry to change the component's environment.
 const std::map<std::string, Kind> kEnvFields = {
     {"env", Kind::kStringMap}, {"unset_env", Kind::kStringArray}, {"profile", Kind::kString}};
+
+// `since` and `until` (ms since the epoch) of a logs query; the whole ring when absent.
+Result<std::pair<int64_t, int64_t>> log_window(Request& req) {
+  std::pair<int64_t, int64_t> w{0, std::numeric_limits<int64_t>::max()};
+  for (auto [key, slot] : {std::pair{"since", &w.first}, std::pair{"until", &w.second}}) {
+    if (!req.query.contains(key)) continue;
+    const std::string& v = req.query[key];
+    auto r = std::from_chars(v.data(), v.data() + v.size(), *slot);
+    if (r.ec != std::errc() || r.ptr != v.data() + v.size() || *slot < 0)
+      return fail(Code::kBadRequest, fmt::format("{} must be milliseconds since the epoch", key));
+  }
+  return w;
+}
 
 EnvChange env_change(const json& body) {
   EnvChange c;
@@ -157,9 +175,33 @@ void add_component_routes(http::Router& router, Backend& b) {
       if (!resume) co_return bad_event_id();
       co_return logs_stream(c, *n, *resume);
     }
+    auto window = log_window(req);
+    if (!window) co_return http::error_response(window.error());
     json lines = json::array();
-    for (auto& l : c->logs().tail(*n)) lines.push_back(line_json(l));
+    for (auto& l : c->logs().tail(*n, window->first, window->second)) lines.push_back(line_json(l));
     co_return ok({{"name", c->name()}, {"lines", lines}});
+  });
+
+  // Every component's recent lines in one list, oldest first, each naming its component.
+  router.add("GET", "/v1/logs", [&b](Request& req) -> asio::awaitable<Response> {
+    auto n = query_number(req, "n", 100);
+    if (!n) co_return http::error_response(Code::kBadRequest, "n must be a non-negative integer");
+    auto window = log_window(req);
+    if (!window) co_return http::error_response(window.error());
+    std::vector<std::pair<std::string, LogLine>> all;
+    for (auto& c : b.components())
+      for (auto& l : c->logs().tail(*n, window->first, window->second))
+        all.emplace_back(c->name(), l);
+    std::stable_sort(all.begin(), all.end(),
+                     [](auto& a, auto& b) { return a.second.ts_ms < b.second.ts_ms; });
+    if (all.size() > *n) all.erase(all.begin(), all.end() - static_cast<long>(*n));
+    json lines = json::array();
+    for (auto& [name, l] : all) {
+      auto j = line_json(l);
+      j["component"] = name;
+      lines.push_back(j);
+    }
+    co_return ok({{"lines", lines}});
   });
 
   router.add("DELETE", "/v1/components/{name}", [&b](Request& req) -> asio::awaitable<Response> {

@@ -16,6 +16,7 @@
 #include "cli/connection.h"
 #include "cli/deploy_commands.h"
 #include "cli/format.h"
+#include "cli/logs_commands.h"
 #include "cli/run_plan.h"
 #include "cli/suggest.h"
 #include "config/daemon_config.h"
@@ -32,8 +33,6 @@ struct Options {
   bool json_out = false;
   std::string name;
   std::string dir;
-  size_t lines = 20;
-  bool follow = false;
   bool wait = false;
   bool watch = false;
   std::vector<std::string> env, unset_env;  // --env KEY=VALUE, --unset-env KEY
@@ -199,35 +198,6 @@ int cmd_ls(http::Client& client, const Options& o) {
   return 0;
 }
 
-int cmd_logs(http::Client& client, const Options& o) {
-  std::string target = fmt::format("/v1/components/{}/logs?n={}", o.name, o.lines);
-  if (!o.follow) {
-    auto got = fetch_json(client, "GET", target);
-    if (!got) return got.error();
-    auto& j = *got;
-    for (auto& l : j["lines"]) {
-      if (o.json_out)
-        fmt::print("{}\n", l.dump());
-      else
-        fmt::print("{}\n", l.value("text", ""));
-    }
-    return 0;
-  }
-  auto r = client.follow(target + "&follow=1", [&](const http::SseEvent& ev) {
-    if (ev.type != "line") return true;
-    auto l = json::parse(ev.data, nullptr, false);
-    if (l.is_discarded()) return true;
-    if (o.json_out)
-      fmt::print("{}\n", l.dump());
-    else
-      fmt::print("{}\n", l.value("text", ""));
-    std::fflush(stdout);
-    return true;
-  });
-  if (!r) return report(r.error());
-  return check(*r);
-}
-
 int cmd_shutdown(const fs::path& home, const Options& o) {
   auto conn = connect(home, false);
   if (!conn) {
@@ -341,6 +311,7 @@ std::optional<int> unknown_command(CLI::App& app, int argc, char** argv) {
 int main(int argc, char** argv, const std::function<int()>& run_daemon) {
   CLI::App app{"berth: deploy, run and supervise application components", "berth"};
   app.require_subcommand(1);
+  app.fallthrough();  // --no-color anywhere on the line
   app.set_version_flag("--version", BERTH_VERSION);
   Options o;
   auto add_json = [&](CLI::App* c) {
@@ -381,9 +352,15 @@ int main(int argc, char** argv, const std::function<int()>& run_daemon) {
     add_json(c);
     lifecycle.push_back(c);
   }
-  auto* logs = app.add_subcommand("logs", "show a component's output");
-  logs->add_option("name", o.name)->required();
-  logs->add_option("-n,--lines", o.lines, "number of recent lines")
+  LogsOptions lo;
+  bool no_color = false;
+  app.add_flag("--no-color", no_color, "no colour, even on a terminal (NO_COLOR does the same)");
+  auto* logs = app.add_subcommand("logs", "show a component's output, or every component's");
+  logs->add_option("name", lo.name, "component (default: all, each line prefixed)");
+  logs->add_flag("-t,--timestamps", lo.timestamps, "show when each line was written");
+  logs->add_option("--since", lo.since, "lines from then on: 10m (ago), 2026-12-03 07:00:00");
+  logs->add_option("--until", lo.until, "lines up to then, in the same forms");
+  logs->add_option("-n,--lines", lo.lines, "number of recent lines")
       ->check(CLI::Validator(
           [](std::string& v) {
             return !v.empty() && v.find_first_not_of("0123456789") == std::string::npos
@@ -391,7 +368,7 @@ int main(int argc, char** argv, const std::function<int()>& run_daemon) {
                        : "must be a whole number of lines, 0 or more (got " + v + ")";
           },
           "N"));
-  logs->add_flag("-f,--follow", o.follow, "keep streaming new lines");
+  logs->add_flag("-f,--follow", lo.follow, "keep streaming new lines");
   add_json(logs);
   DeployOptions d;
   bool no_follow = false;
@@ -517,7 +494,11 @@ int main(int argc, char** argv, const std::function<int()>& run_daemon) {
       fmt::print(stderr, "warning: {}\n", w.get<std::string>());
     return 0;
   }
-  if (logs->parsed()) return cmd_logs(client, o);
+  if (logs->parsed()) {
+    lo.json_out = o.json_out;
+    lo.color = use_color(no_color);
+    return cmd_logs(client, lo);
+  }
   if (follow->parsed()) return follow_deployment(client, follow_id, o.json_out);
   if (deploy->parsed() && !attach.empty()) return follow_deployment(client, attach, o.json_out);
   if (deploy->parsed()) {

@@ -3,13 +3,13 @@
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
-#include <sys/uio.h>
 
 #include <chrono>
 #include <cstring>
 
 #include "core/duration.h"
 #include "core/fs_util.h"
+#include "proc/log_format.h"
 
 namespace berth {
 namespace fs = std::filesystem;
@@ -20,8 +20,11 @@ LogSink::LogSink(boost::asio::any_io_executor ex, fs::path dir, LogLimits limits
   fs::create_directories(dir_, ec);
   std::string tail = read_tail(file_, 64 * 1024);
   size_t start = 0;
+  // The first line of a tail read from the middle of a file is cut: the ring starts after it.
+  if (tail.size() >= 64 * 1024) start = std::min(tail.size(), tail.find('\n') + 1);
   for (size_t nl; (nl = tail.find('\n', start)) != std::string::npos; start = nl + 1) {
-    ring_.push_back({next_seq_++, 0, Stream::kStdout, tail.substr(start, nl - start)});
+    auto l = parse_log_line(std::string_view(tail).substr(start, nl - start));
+    ring_.push_back({next_seq_++, l.ts_ms, l.stream, std::move(l.text)});
     if (ring_.size() > limits_.ring_lines) ring_.pop_front();
   }
   open_file();
@@ -52,13 +55,15 @@ void LogSink::rotate() {
 
 void LogSink::append(Stream stream, std::string_view text) {
   if (closed_) return;
+  const int64_t ts = now_ms();
   if (fd_) {
-    if (size_ + text.size() + 1 > limits_.max_bytes && size_ > 0) rotate();
-    iovec iov[2] = {{const_cast<char*>(text.data()), text.size()}, {const_cast<char*>("\n"), 1}};
-    ssize_t n = ::writev(fd_.get(), iov, 2);
+    std::string line = format_log_line(ts, stream, text);
+    line += '\n';
+    if (size_ + line.size() > limits_.max_bytes && size_ > 0) rotate();
+    ssize_t n = ::write(fd_.get(), line.data(), line.size());
     if (n > 0) size_ += static_cast<uint64_t>(n);
   }
-  ring_.push_back({next_seq_++, now_ms(), stream, std::string(text)});
+  ring_.push_back({next_seq_++, ts, stream, std::string(text)});
   if (ring_.size() > limits_.ring_lines) ring_.pop_front();
   changed_.notify_all();
 }
@@ -66,6 +71,13 @@ void LogSink::append(Stream stream, std::string_view text) {
 std::vector<LogLine> LogSink::tail(size_t n) const {
   size_t k = std::min(n, ring_.size());
   return {ring_.end() - static_cast<long>(k), ring_.end()};
+}
+
+std::vector<LogLine> LogSink::tail(size_t n, int64_t since_ms, int64_t until_ms) const {
+  std::vector<LogLine> out;
+  for (auto it = ring_.rbegin(); it != ring_.rend() && out.size() < n; ++it)
+    if (it->ts_ms >= since_ms && it->ts_ms <= until_ms) out.push_back(*it);
+  return {out.rbegin(), out.rend()};
 }
 
 std::vector<LogLine> LogSink::since(uint64_t after) const {

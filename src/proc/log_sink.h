@@ -1,5 +1,6 @@
-// A component's captured output: appended to logs/NAME/output.log (size-rotated), kept in a
-// ring of recent lines for `logs -n`, and pushed to followers (`logs -f`) as it arrives.
+// A component's captured output: appended to logs/NAME/output.log (size-rotated; each line
+// with its time and stream, proc/log_format.h), kept in a ring of recent lines for `logs -n`,
+// and pushed to followers (`logs -f`) as it arrives.
 #pragma once
 #include <boost/asio/any_io_executor.hpp>
 #include <cstdint>
@@ -34,8 +35,9 @@ class LogSink {
   LogSink(boost::asio::any_io_executor ex, std::filesystem::path dir, LogLimits limits);
 
   void append(Stream stream, std::string_view text);
-  // Up to `n` most recent lines.
+  // Up to `n` most recent lines; with a window, of those written in [since_ms, until_ms].
   std::vector<LogLine> tail(size_t n) const;
+  std::vector<LogLine> tail(size_t n, int64_t since_ms, int64_t until_ms) const;
   // Lines with seq > after still in the ring (a slow follower may have missed older ones).
   std::vector<LogLine> since(uint64_t after) const;
   uint64_t last_seq() const { return next_seq_ - 1; }

@@ -81,7 +81,8 @@ Result<Spawned> spawn_process(const SpawnSpec& spec) {
   UniqueFd null_fd(devnull);
 
   UniqueFd cgroup_dir;
-  if (spec.cgroup) cgroup_dir.reset(::open(spec.cgroup->c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (spec.cgroup)
+    cgroup_dir.reset(::open(spec.cgroup->c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   bool inside = false;
   pid_t pid = fork_into(cgroup_dir ? cgroup_dir.get() : -1, &inside);
   if (pid < 0) return fail(Code::kSpawnFailed, errno_message("fork", errno));

@@ -55,7 +55,7 @@ TEST(Lifecycle, NameComesFromFlagThenManifestThenDirectory) {
 TEST(Lifecycle, CliExitCodes) {
   TestDaemon d;
   EXPECT_EQ(d.cli({"frobnicate"}).code, 2);
-  EXPECT_EQ(d.cli({"logs"}).code, 2);
+  EXPECT_EQ(d.cli({"logs", "-n"}).code, 2);
   auto minus = d.cli({"logs", "x", "-n", "-1"});
   EXPECT_EQ(minus.code, 2);
   EXPECT_NE(minus.err.find("must be a whole number of lines"), std::string::npos) << minus.err;
@@ -257,6 +257,68 @@ TEST(Lifecycle, LeasedAddressesAreDistinctAndReturnOnlyAfterDeath) {
   ASSERT_EQ(d.api("POST", "/v1/components/a/stop").status, 200);
   ASSERT_EQ(d.api("POST", "/v1/components/c/start").status, 200);
   EXPECT_EQ(d.wait_state("c", "ready")["address"], a_addr);
+}
+
+}  // namespace
+}  // namespace berth::testing
+
+namespace berth::testing {
+namespace {
+
+TEST(Logs, WithNoNameEveryComponentIsShownPrefixedInTimeOrder) {
+  TestDaemon d;
+  auto a = d.component(
+      "alpha", "[run]\ncommand = " + fixture_command({"print:from alpha", "print:up", "forever"}) +
+                   "\n[ready]\nmarker = \"up\"\n");
+  auto b = d.component(
+      "beta", "[run]\ncommand = " + fixture_command({"stderr:from beta", "print:up", "forever"}) +
+                  "\n[ready]\nmarker = \"up\"\n");
+  ASSERT_EQ(d.cli({"run", a.string(), "--wait"}).code, 0);
+  ASSERT_EQ(d.cli({"run", b.string(), "--wait"}).code, 0);
+  auto all = d.cli({"logs", "-n", "100"});
+  ASSERT_EQ(all.code, 0) << all.err;
+  auto at_a = all.out.find("alpha | from alpha"), at_b = all.out.find("beta  | from beta");
+  ASSERT_NE(at_a, std::string::npos) << all.out;
+  ASSERT_NE(at_b, std::string::npos) << all.out;
+  EXPECT_LT(at_a, at_b) << all.out;                     // alpha ran first
+  EXPECT_EQ(all.out.find("\x1b["), std::string::npos);  // no colour off a terminal
+  auto js = d.cli({"logs", "--json"}).out;
+  auto j = json::parse(js.substr(0, js.find('\n')));
+  EXPECT_TRUE(j.contains("component")) << js;
+}
+
+TEST(Logs, TimesAndStreamsSurviveADaemonRestartAndWindowsFilter) {
+  TestDaemon d;
+  auto dir = d.component(
+      "app", "[run]\ncommand = " + fixture_command({"stderr:an error", "print:up", "forever"}) +
+                 "\n[ready]\nmarker = \"up\"\n");
+  ASSERT_EQ(d.cli({"run", dir.string(), "--wait"}).code, 0);
+  ASSERT_EQ(d.shutdown(), 0);
+  d.start();
+  d.wait_state("app", "ready");
+  auto lines = d.api("GET", "/v1/components/app/logs?n=100").body["lines"];
+  json err;
+  for (auto& l : lines)
+    if (l["text"] == "an error" && err.is_null()) err = l;  // the first run's line
+  ASSERT_FALSE(err.is_null()) << lines.dump();
+  EXPECT_EQ(err["stream"], "stderr");
+  EXPECT_GT(err["ts"].get<int64_t>(), 0);
+  int64_t ts = err["ts"];
+  auto before = d.api("GET", "/v1/components/app/logs?n=100&until=" + std::to_string(ts - 1));
+  for (auto& l : before.body["lines"]) EXPECT_LT(l["ts"].get<int64_t>(), ts);
+  auto after = d.api("GET", "/v1/components/app/logs?n=100&since=" + std::to_string(ts));
+  ASSERT_FALSE(after.body["lines"].empty());
+  for (auto& l : after.body["lines"]) EXPECT_GE(l["ts"].get<int64_t>(), ts);
+  EXPECT_EQ(d.api("GET", "/v1/components/app/logs?since=soon").status, 400);
+
+  auto t = d.cli({"logs", "app", "-t", "--since", "1h"});
+  ASSERT_EQ(t.code, 0) << t.err;
+  EXPECT_NE(t.out.find(" an error"), std::string::npos) << t.out;
+  EXPECT_EQ(t.out.find("- "), std::string::npos) << t.out;  // every line has its time
+  EXPECT_EQ(d.cli({"logs", "app", "--since", "whenever"}).code, 2);
+  auto none = d.cli({"logs", "app", "--until", "2000-01-01"});
+  EXPECT_EQ(none.code, 0);
+  EXPECT_TRUE(none.out.empty()) << none.out;
 }
 
 }  // namespace

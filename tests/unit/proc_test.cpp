@@ -5,9 +5,11 @@
 #include <filesystem>
 #include <fstream>
 
+#include "core/duration.h"
 #include "core/fs_util.h"
 #include "core/pattern.h"
 #include "proc/failure_line.h"
+#include "proc/log_format.h"
 #include "proc/log_sink.h"
 #include "proc/marker_matcher.h"
 #include "proc/proc_stat.h"
@@ -217,6 +219,42 @@ TEST_F(LogSinkTest, RingIsBoundedAndSurvivesReopen) {
   auto tail = again.tail(2);
   ASSERT_EQ(tail.size(), 2u);
   EXPECT_EQ(tail[1].text, "l19");
+}
+
+TEST_F(LogSinkTest, TimeAndStreamSurviveReopen) {
+  int64_t before = now_ms();
+  {
+    LogSink sink(io.get_executor(), dir, {1 << 20, 1, 50});
+    sink.append(Stream::kStdout, "out line");
+    sink.append(Stream::kStderr, "err line");
+    sink.append(Stream::kBerth, "[berth] ready");
+  }
+  LogSink again(io.get_executor(), dir, {1 << 20, 1, 50});
+  auto tail = again.tail(3);
+  ASSERT_EQ(tail.size(), 3u);
+  EXPECT_EQ(tail[0].stream, Stream::kStdout);
+  EXPECT_EQ(tail[1].stream, Stream::kStderr);
+  EXPECT_EQ(tail[1].text, "err line");
+  EXPECT_EQ(tail[2].stream, Stream::kBerth);
+  for (auto& l : tail) EXPECT_GE(l.ts_ms, before - 1000) << l.text;  // never 0 again
+  EXPECT_GE(again.tail(10, tail[1].ts_ms, tail[1].ts_ms).size(), 1u);
+  EXPECT_TRUE(again.tail(10, tail[2].ts_ms + 1, INT64_MAX).empty());
+}
+
+TEST(LogFormat, RoundTripsAndReadsOldLinesAsTheyAre) {
+  auto line = format_log_line(1796284672601, Stream::kStderr, "Error: boom  ");
+  EXPECT_EQ(line, "2026-12-03T07:57:52.601Z stderr Error: boom  ");
+  auto p = parse_log_line(line);
+  EXPECT_EQ(p.ts_ms, 1796284672601);
+  EXPECT_EQ(p.stream, Stream::kStderr);
+  EXPECT_EQ(p.text, "Error: boom  ");
+  for (const char* old : {"plain old line", "2026-12-03T07:57:52.601Z nosuch x",
+                          "2026-12-03T07:57:52.601Z stdout", "2026-1x-03T07:57:52.601Z stdout x"}) {
+    auto o = parse_log_line(old);
+    EXPECT_EQ(o.ts_ms, 0) << old;
+    EXPECT_EQ(o.text, old);
+  }
+  EXPECT_EQ(parse_log_line(format_log_line(5, Stream::kStdout, "")).text, "");
 }
 
 }  // namespace
