@@ -39,6 +39,9 @@ struct ComponentStatus {
   std::optional<int> pid;
   size_t processes = 0;
   uint64_t memory_bytes = 0;
+  // CPU time of the run so far, and its use as a percentage of one core since the status
+  // asked for before (over the whole run the first time).
+  double cpu_seconds = 0, cpu_percent = 0;
   int64_t uptime_ms = 0;
   std::optional<std::filesystem::path> cgroup;
   std::optional<int64_t> restart_in_ms;

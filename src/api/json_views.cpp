@@ -23,6 +23,8 @@ json component_json(const ComponentStatus& s) {
   j["pid"] = s.pid ? json(*s.pid) : json(nullptr);
   j["processes"] = s.processes;
   j["memory_bytes"] = s.memory_bytes;
+  j["cpu_seconds"] = s.cpu_seconds;
+  j["cpu_percent"] = s.cpu_percent;
   j["uptime_ms"] = s.uptime_ms;
   if (s.cgroup) j["cgroup"] = s.cgroup->string();
   if (s.restart_in_ms) j["restart_in_ms"] = *s.restart_in_ms;

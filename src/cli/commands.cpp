@@ -106,6 +106,8 @@ void print_status(const json& c) {
   line("uptime", c.value("uptime_ms", 0) ? human_uptime(c["uptime_ms"].get<int64_t>()) : "-");
   line("restarts", std::to_string(c.value("restarts", 0)));
   line("memory", human_bytes(c.value("memory_bytes", uint64_t{0})));
+  line("cpu", fmt::format("{:.1f}% of a core, {:.2f}s in all", c.value("cpu_percent", 0.0),
+                          c.value("cpu_seconds", 0.0)));
   line("isolation", c.value("isolation", "") +
                         (c.contains("cgroup") ? " (" + c["cgroup"].get<std::string>() + ")" : ""));
   line("address", c.value("address", ""));
@@ -184,12 +186,13 @@ int cmd_ls(http::Client& client, const Options& o) {
     return 0;
   }
   std::vector<std::vector<std::string>> rows = {
-      {"NAME", "STATE", "PID", "UPTIME", "RESTARTS", "MEMORY"}};
+      {"NAME", "STATE", "PID", "UPTIME", "RESTARTS", "CPU", "MEMORY"}};
   for (auto& c : j["components"]) {
     rows.push_back({c.value("name", ""), state_cell(c),
                     c["pid"].is_null() ? "-" : std::to_string(c["pid"].get<int>()),
                     c.value("uptime_ms", 0) ? human_uptime(c["uptime_ms"].get<int64_t>()) : "-",
                     std::to_string(c.value("restarts", 0)),
+                    c["pid"].is_null() ? "-" : fmt::format("{:.0f}%", c.value("cpu_percent", 0.0)),
                     c.value("memory_bytes", uint64_t{0})
                         ? human_bytes(c["memory_bytes"].get<uint64_t>())
                         : "-"});

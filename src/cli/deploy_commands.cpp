@@ -222,8 +222,11 @@ int cmd_deployments(http::Client& client, const std::string& name, bool json_out
     fmt::print("{}\n", j.dump());
     return 0;
   }
+  // Every component's history names each row's component; one component's needs no column.
+  const bool all = name.empty();
   std::vector<std::vector<std::string>> rows{
       {"ID", "KIND", "STATUS", "RELEASE", "AGE", "DIGEST", "ERROR"}};
+  if (all) rows[0].insert(rows[0].begin() + 1, "COMPONENT");
   const auto now = now_ms();
   for (auto& d : j["deployments"]) {
     std::string digest =
@@ -232,10 +235,13 @@ int cmd_deployments(http::Client& client, const std::string& name, bool json_out
     rows.push_back({d.value("id", ""), d.value("kind", ""), d.value("status", ""),
                     d.value("release", ""), human_uptime(now - d.value("created_at", int64_t{0})),
                     digest, error});
+    if (all) rows.back().insert(rows.back().begin() + 1, d.value("component", ""));
     // A cluster deploy: one indented row per peer, under its deployment.
-    for (auto& p : d.value("peer_results", json::array()))
+    for (auto& p : d.value("peer_results", json::array())) {
       rows.push_back({"  " + p.value("node", "?"), "", p.value("status", ""), "", "", "",
                       p["error"].is_object() ? p["error"].value("code", "") : ""});
+      if (all) rows.back().insert(rows.back().begin() + 1, "");
+    }
   }
   fmt::print("{}", table(rows));
   return 0;

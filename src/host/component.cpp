@@ -293,6 +293,7 @@ Result<void> Component::spawn_tree() {
     return std::unexpected(tree.error());
   }
   tree_ = *tree;
+  spawned_at_steady_ = std::chrono::steady_clock::now();
   state_ = State::kStarting;
   started_at_ = std::chrono::system_clock::now();
   last_error_.reset();
@@ -432,6 +433,22 @@ asio::awaitable<Result<void>> Component::restart() {
   co_return start_now();
 }
 
+double Component::cpu_percent(uint64_t used_us) const {
+  const auto now = std::chrono::steady_clock::now();
+  auto& c = cpu_sample_;
+  const bool first = c.run != runs_;  // the first figure of a run covers the run so far
+  if (first) c = {runs_, 0, spawned_at_steady_, 0};
+  const auto elapsed = std::chrono::duration<double, std::micro>(now - c.at).count();
+  // Samples closer than this would be noise: the last figure stands.
+  if ((first || elapsed >= 200'000) && elapsed > 0) {
+    c.percent =
+        used_us >= c.used_us ? 100.0 * static_cast<double>(used_us - c.used_us) / elapsed : 0;
+    c.used_us = used_us;
+    c.at = now;
+  }
+  return c.percent;
+}
+
 api::ComponentStatus Component::status() const {
   using namespace std::chrono;
   api::ComponentStatus s;
@@ -447,6 +464,11 @@ api::ComponentStatus Component::status() const {
     s.pid = tree_->pid();
     s.processes = members.size();
     s.memory_bytes = rss_bytes(members);
+    std::optional<uint64_t> used;
+    if (auto cg = tree_->cgroup()) used = cgroup::cpu_usec(*cg);
+    if (!used) used = cpu_usec(members);
+    s.cpu_seconds = static_cast<double>(*used) / 1e6;
+    s.cpu_percent = cpu_percent(*used);
     auto since = state_ == State::kReady ? ready_at_ : started_at_;
     s.uptime_ms = duration_cast<milliseconds>(system_clock::now() - since).count();
     s.cgroup = tree_->cgroup();

@@ -89,6 +89,7 @@ class Component final : public api::ComponentApi, public std::enable_shared_from
   void on_tree_end(const TreeEnd& end);
   void wait_to_restart(Millis delay, State waiting);
   void note(const std::string& text);
+  double cpu_percent(uint64_t used_us) const;
   void set_outcome(Result<void> r);
 
   HostContext& ctx_;
@@ -111,7 +112,15 @@ class Component final : public api::ComponentApi, public std::enable_shared_from
   std::optional<std::pair<int64_t, int64_t>> last_stop_us_;  // {to leader exit, to tree gone}
   std::chrono::system_clock::time_point started_at_{}, ready_at_{};
   std::string address_ = "127.0.0.1";
-  Environment env_;  // what the run started last was given, and where each came from
+  Environment env_;
+  std::chrono::steady_clock::time_point spawned_at_steady_{};
+  // The CPU figure's last sample, per run (status() is const; this is only a cache of it).
+  struct CpuSample {
+    uint64_t run = 0, used_us = 0;
+    std::chrono::steady_clock::time_point at{};
+    double percent = 0;
+  };
+  mutable CpuSample cpu_sample_;  // what the run started last was given, and where each came from
   bool watch_flag_ = false;
   std::unique_ptr<TreeWatcher> watcher_;
   bool restarting_ = false, restart_again_ = false;

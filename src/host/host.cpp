@@ -172,6 +172,9 @@ int Host::run() {
     request_shutdown();
   });
   io_.run();
+  // Every tree's group is gone by now; the daemon's own base group goes too (rmdir refuses
+  // while anything is left in it), so stopped daemons leave no empty cgroups behind.
+  if (ctx_->cgroup) (void)cgroup::remove(ctx_->cgroup->dir);
   remove_daemon_info(config_.home);
   spdlog::info("berth daemon stopped");
   return 0;

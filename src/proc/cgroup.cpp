@@ -5,6 +5,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <csignal>
 #include <sstream>
 
@@ -134,6 +135,18 @@ Result<void> remove(const fs::path& dir) {
   if (::rmdir(dir.c_str()) != 0 && errno != ENOENT)
     return fail(Code::kCgroupError, errno_message("rmdir " + dir.string(), errno));
   return {};
+}
+
+std::optional<uint64_t> cpu_usec(const fs::path& dir) {
+  auto text = read_file(dir / "cpu.stat");
+  if (!text) return std::nullopt;
+  auto pos = text->find("usage_usec ");
+  if (pos == std::string::npos) return std::nullopt;
+  uint64_t v = 0;
+  const char* b = text->data() + pos + 11;
+  auto r = std::from_chars(b, text->data() + text->size(), v);
+  if (r.ec != std::errc()) return std::nullopt;
+  return v;
 }
 
 }  // namespace cgroup

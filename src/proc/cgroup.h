@@ -35,6 +35,9 @@ void kill_all(const std::filesystem::path& dir);
 void signal_all(const std::filesystem::path& dir, int sig);
 // rmdir; fails while populated.
 Result<void> remove(const std::filesystem::path& dir);
+// CPU time used by every process that was ever in the group (cpu.stat usage_usec, a core
+// file of cgroup v2); nullopt when it cannot be read.
+std::optional<uint64_t> cpu_usec(const std::filesystem::path& dir);
 }  // namespace cgroup
 
 }  // namespace berth

@@ -42,6 +42,7 @@ std::optional<ProcStat> read_proc_stat(pid_t pid) {
   s.session = static_cast<pid_t>(fields[2]);
   s.start_time = fields[22 - 4];
   s.rss_pages = fields[24 - 4];
+  s.cpu_ticks = fields[14 - 4] + fields[15 - 4] + fields[16 - 4] + fields[17 - 4];
   return s;
 }
 
@@ -86,6 +87,14 @@ uint64_t rss_bytes(const std::vector<pid_t>& pids) {
   for (pid_t p : pids)
     if (auto st = read_proc_stat(p)) total += st->rss_pages * page;
   return total;
+}
+
+uint64_t cpu_usec(const std::vector<pid_t>& pids) {
+  static const uint64_t hz = static_cast<uint64_t>(::sysconf(_SC_CLK_TCK));
+  uint64_t ticks = 0;
+  for (pid_t p : pids)
+    if (auto st = read_proc_stat(p)) ticks += st->cpu_ticks;
+  return ticks * 1'000'000 / hz;
 }
 
 }  // namespace berth

@@ -17,6 +17,7 @@ struct ProcStat {
   pid_t session = 0;
   uint64_t start_time = 0;  // field 22, clock ticks since boot: (pid, start_time) names one process
   uint64_t rss_pages = 0;   // field 24
+  uint64_t cpu_ticks = 0;   // fields 14-17: utime + stime, and cutime + cstime (reaped children)
 };
 
 std::optional<ProcStat> read_proc_stat(pid_t pid);
@@ -27,5 +28,7 @@ std::vector<pid_t> pgroup_members(pid_t pgid);
 std::vector<pid_t> family_of(pid_t root, pid_t pgid, uint64_t not_before);
 // Resident memory of the given processes in bytes.
 uint64_t rss_bytes(const std::vector<pid_t>& pids);
+// CPU time the given processes (and the children they reaped) used, in microseconds.
+uint64_t cpu_usec(const std::vector<pid_t>& pids);
 
 }  // namespace berth

@@ -63,6 +63,10 @@ TEST(Deploy, DeploysADirectoryThroughEveryPhase) {
   EXPECT_EQ(live_release(d, "app"), list[0]["release"]);
   auto table = d.cli({"deployments", "app"});
   EXPECT_NE(table.out.find("success"), std::string::npos);
+  EXPECT_EQ(table.out.find("COMPONENT"), std::string::npos) << table.out;
+  auto all = d.cli({"deployments"});  // every component's: each row names its component
+  EXPECT_NE(all.out.find("COMPONENT"), std::string::npos) << all.out;
+  EXPECT_NE(all.out.find(" app "), std::string::npos) << all.out;
 }
 
 // A .env that .gitignore keeps out of git is not uploaded either, and the CLI says what it

@@ -323,3 +323,40 @@ TEST(Logs, TimesAndStreamsSurviveADaemonRestartAndWindowsFilter) {
 
 }  // namespace
 }  // namespace berth::testing
+
+namespace berth::testing {
+namespace {
+
+TEST(Lifecycle, LsShowsCpuAndStatusItsTotal) {
+  TestDaemon d;
+  auto dir = d.component("busy",
+                         "[run]\ncommand = \"echo up; while :; do :; done\"\n"
+                         "[ready]\nmarker = \"up\"\n");
+  ASSERT_EQ(d.cli({"run", dir.string(), "--wait"}).code, 0);
+  json s;
+  ASSERT_TRUE(poll_until([&] {
+    s = d.api("GET", "/v1/components/busy").body;
+    return s.value("cpu_seconds", 0.0) > 0.1;
+  })) << s.dump();
+  EXPECT_GT(s.value("cpu_percent", 0.0), 0.0) << s.dump();
+  auto ls = d.cli({"ls"});
+  EXPECT_NE(ls.out.find("CPU"), std::string::npos) << ls.out;
+  EXPECT_NE(ls.out.find("%"), std::string::npos) << ls.out;
+}
+
+TEST(Daemon, AStoppedDaemonLeavesNoCgroupBehind) {
+  TestDaemon d;
+  auto h = d.api("GET", "/healthz").body;
+  if (h.value("isolation", "") != "cgroup") GTEST_SKIP() << "no cgroup v2 here";
+  auto dir = d.component("app", "[run]\ncommand = " + fixture_command({"print:up", "forever"}) +
+                                    "\n[ready]\nmarker = \"up\"\n");
+  ASSERT_EQ(d.cli({"run", dir.string(), "--wait"}).code, 0);
+  auto cg =
+      std::filesystem::path(d.api("GET", "/v1/components/app").body["cgroup"].get<std::string>());
+  ASSERT_TRUE(std::filesystem::exists(cg.parent_path()));
+  ASSERT_EQ(d.shutdown(), 0);
+  EXPECT_FALSE(std::filesystem::exists(cg.parent_path())) << cg.parent_path();
+}
+
+}  // namespace
+}  // namespace berth::testing
