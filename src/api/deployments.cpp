@@ -54,9 +54,26 @@ Response deployment_events(Deployer& deployer, std::string id, int64_t cursor) {
 }  // namespace
 
 void add_deployment_routes(http::Router& router, Backend& b) {
+  // ?env={"env": {...}, "unset_env": [...], "profile": "..."}: deploy --env/--profile (the body
+  // is the payload, so the change travels in the query).
   router.add_upload("PUT", "/v1/components/{name}",
                     [&b](Request& req, http::BodyReader& body) -> asio::awaitable<Response> {
-                      auto row = co_await b.deployer().receive(req.params["name"], body);
+                      EnvChange env;
+                      if (req.query.contains("env")) {
+                        auto j = read_body(req.query["env"],
+                                           {{"env", Kind::kStringMap},
+                                            {"unset_env", Kind::kStringArray},
+                                            {"profile", Kind::kString}},
+                                           false);
+                        if (!j) co_return http::error_response(j.error());
+                        if (j->contains("env"))
+                          env.set = (*j)["env"].get<std::map<std::string, std::string>>();
+                        if (j->contains("unset_env"))
+                          env.unset = (*j)["unset_env"].get<std::vector<std::string>>();
+                        if (j->contains("profile"))
+                          env.profile = (*j)["profile"].get<std::string>();
+                      }
+                      auto row = co_await b.deployer().receive(req.params["name"], body, env);
                       if (!row) co_return http::error_response(row.error());
                       co_return ok(deployment_json(*row), 202);
                     });

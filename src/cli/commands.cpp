@@ -383,6 +383,7 @@ int main(int argc, char** argv, const std::function<int()>& run_daemon) {
   deploy->add_option("--name", d.name,
                      "component name (default: manifest name, else directory name)");
   deploy->add_flag("--no-follow", no_follow, "print the deployment id and return at once");
+  add_env_options(deploy, o);
   add_json(deploy);
   std::string to;
   auto* rollback = app.add_subcommand("rollback", "go back to an earlier release");
@@ -511,6 +512,7 @@ int main(int argc, char** argv, const std::function<int()>& run_daemon) {
     }
     d.follow = !no_follow;
     d.json_out = o.json_out;
+    d.env = env_body(o);
     return cmd_deploy(client, d);
   }
   if (rollback->parsed()) return cmd_rollback(client, o.name, to, !no_follow, o.json_out);

@@ -20,6 +20,18 @@ using json = nlohmann::json;
 
 namespace {
 
+// Every byte but the unreserved ones as %XX (RFC 3986), for a query value.
+std::string url_encode(std::string_view s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~')
+      out += static_cast<char>(c);
+    else
+      out += fmt::format("%{:02X}", c);
+  }
+  return out;
+}
+
 // A packed upload in the temp dir, removed when the command ends.
 struct TempArchive {
   fs::path path;
@@ -172,14 +184,15 @@ int cmd_deploy(http::Client& client, const DeployOptions& o) {
     return report(Error{Code::kBadRequest, o.path + " is neither a directory nor an archive"});
   }
   const bool bar = !o.json_out && ::isatty(STDERR_FILENO);
-  auto r = client.upload("PUT", "/v1/components/" + name, payload.string(),
-                         [&](uint64_t sent, uint64_t total) {
-                           if (!bar) return;
-                           int pct = total ? static_cast<int>(sent * 100 / total) : 100;
-                           fmt::print(stderr, "\rupload [{:<30}] {:3}% {}",
-                                      std::string(pct * 30 / 100, '#'), pct, human_bytes(total));
-                           if (sent == total) fmt::print(stderr, "\n");
-                         });
+  std::string target = "/v1/components/" + name;
+  if (!o.env.empty()) target += "?env=" + url_encode(o.env.dump());
+  auto r = client.upload("PUT", target, payload.string(), [&](uint64_t sent, uint64_t total) {
+    if (!bar) return;
+    int pct = total ? static_cast<int>(sent * 100 / total) : 100;
+    fmt::print(stderr, "\rupload [{:<30}] {:3}% {}", std::string(pct * 30 / 100, '#'), pct,
+               human_bytes(total));
+    if (sent == total) fmt::print(stderr, "\n");
+  });
   if (!r) return report(r.error());
   auto answer = answer_json(*r);
   if (!answer) return answer.error();

@@ -1,6 +1,7 @@
 // `berth deploy`, `berth rollback` and `berth deployments`: upload with a progress bar, then
 // follow the deployment's events until it ends.
 #pragma once
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "http/client.h"
@@ -12,6 +13,8 @@ struct DeployOptions {
   std::string name;
   bool follow = true;
   bool json_out = false;
+  // --env/--unset-env/--profile as the JSON object the API takes ({} for none).
+  nlohmann::json env = nlohmann::json::object();
 };
 
 int cmd_deploy(http::Client& client, const DeployOptions& o);

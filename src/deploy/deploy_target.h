@@ -7,7 +7,9 @@
 #include <optional>
 #include <string>
 
+#include "config/environment.h"
 #include "core/error.h"
+#include "store/component_repo.h"
 
 namespace berth {
 
@@ -37,6 +39,11 @@ class DeployTarget {
   // `window` (ok), or as soon as it ends or leaves `ready` (exited_after_ready, with why).
   virtual boost::asio::awaitable<Result<void>> stays_up(const std::string& name,
                                                         std::chrono::milliseconds window) = 0;
+  // A deploy's --env/--profile, kept for `name` just before its new release starts (checked
+  // against that release: the profile must exist, the env file must parse). Returns what was
+  // kept before, for restore_env when the release fails and the previous one comes back.
+  virtual Result<EnvSettings> keep_env(const std::string& name, const EnvChange& change) = 0;
+  virtual void restore_env(const std::string& name, const EnvSettings& previous) = 0;
   // Stops it and records that it should not run (a first release that failed).
   virtual boost::asio::awaitable<void> stop(const std::string& name) = 0;
 };

@@ -65,6 +65,7 @@ struct Deployer::Active {
   std::function<void()> stop_install;
   std::optional<Guard> guard;
   DeployTarget::Superseded superseded;  // a cluster converge: asked again at its turn
+  EnvChange env;                        // `deploy --env/--profile`: kept as the release starts
 };
 
 // The first observer: each phase becomes a `phase` event in the deployment's own log.
@@ -143,8 +144,14 @@ void Deployer::end_lifecycle(const std::string& name, DeploymentLog& log) {
 }
 
 asio::awaitable<Result<DeploymentRow>> Deployer::receive(const std::string& name,
-                                                         http::BodyReader& body) {
+                                                         http::BodyReader& body, EnvChange env) {
   BERTH_CO_TRY(check_name(name));
+  BERTH_CO_TRY(validate(env));
+  // A cluster deploy would have to carry the values to every node through etcd.
+  if (replication_ && !env.empty())
+    co_return fail(Code::kBadEnv,
+                   "--env and --profile are not carried by a cluster deploy yet; set them on "
+                   "each node with `berth restart NAME --env KEY=VALUE`");
   if (target_.shutting_down()) co_return fail(Code::kShuttingDown, "the daemon is shutting down");
   BERTH_CO_TRY(co_await target_.admit(name));
   DeploymentRow row;
@@ -155,6 +162,7 @@ asio::awaitable<Result<DeploymentRow>> Deployer::receive(const std::string& name
   auto begun = begin(name, row);
   BERTH_CO_TRY(begun);
   auto a = *begun;
+  a->env = std::move(env);
   auto blob = co_await blobs_.ingest(body, a->row.id);
   if (!blob) {
     const Error why = blob.error();
@@ -455,7 +463,17 @@ asio::awaitable<Result<void>> Deployer::activate_and_restart(Active& a) {
                               {"previous", a.row.previous ? json(*a.row.previous) : json()}});
 
   set_phase(a, "restarting");
-  auto r = co_await target_.restart(name);
+  // The deploy's --env is kept as its release starts, and put back with the previous release.
+  std::optional<EnvSettings> env_before;
+  Result<void> r;
+  if (!a.env.empty()) {
+    auto kept = target_.keep_env(name, a.env);
+    if (kept)
+      env_before = std::move(*kept);
+    else
+      r = std::unexpected(kept.error());
+  }
+  if (r) r = co_await target_.restart(name);
   if (r) a.log->append("info", {{"message", "ready"}});
   // "Succeeded" means it stays up: a release that crashes just after ready is rolled back.
   if (r && window.count() > 0) {
@@ -468,6 +486,7 @@ asio::awaitable<Result<void>> Deployer::activate_and_restart(Active& a) {
   if (r) co_return r;
   const Error why = r.error();
   a.log->append("info", {{"message", "the new release failed: " + why.message}});
+  if (env_before) target_.restore_env(name, *env_before);
   if (a.row.previous && releases_.has_release(name, *a.row.previous) &&
       releases_.activate(name, *a.row.previous)) {
     auto again = co_await target_.restart(name);

@@ -54,9 +54,11 @@ class Deployer {
   // install cache's use marks of the releases on disk.
   Result<void> recover();
   // PUT /v1/components/{name}: records the deployment from the first byte, stores the body as
-  // a blob, then starts the pipeline. Returns the record once the payload is stored.
+  // a blob, then starts the pipeline. Returns the record once the payload is stored. `env`
+  // (deploy --env/--profile) is kept for the component as the new release starts, and the
+  // settings before it come back if the release fails (bad_env in a cluster: not carried).
   boost::asio::awaitable<Result<DeploymentRow>> receive(const std::string& name,
-                                                        http::BodyReader& body);
+                                                        http::BodyReader& body, EnvChange env = {});
   // A deploy of a payload already in the blob store (not_found when it is not), `origin`
   // saying where it came from. Returns the record; the pipeline runs on. A cluster peer
   // passes the origin's deployment and release ids; by default both are new.

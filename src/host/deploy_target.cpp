@@ -1,6 +1,7 @@
 // The host's side of the deploy pipeline (deploy/deploy_target.h): components are found,
 // registered on their first deploy, paused and restarted here, never inside deploy/.
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "host/host.h"
 
@@ -60,6 +61,25 @@ asio::awaitable<Result<void>> Host::stays_up(const std::string& name,
   auto c = find(name);
   if (!c) co_return fail(Code::kComponentDestroyed, "\"" + name + "\" is gone");
   co_return co_await c->stays_up(window);
+}
+
+Result<EnvSettings> Host::keep_env(const std::string& name, const EnvChange& change) {
+  auto before = component_repo_->env(name);
+  BERTH_TRY(before);
+  BERTH_TRY(validate(change));
+  const auto dir = deployer_->releases().link(name);
+  auto manifest = load_manifest(dir);
+  BERTH_TRY(manifest);
+  EnvSettings next = *before;
+  change.apply(next.set, next.profile);
+  BERTH_TRY(compose_environment(ctx_->base_env, *manifest, dir, next.set, next.profile));
+  BERTH_TRY(component_repo_->set_env(name, next));
+  return before;
+}
+
+void Host::restore_env(const std::string& name, const EnvSettings& previous) {
+  if (auto r = component_repo_->set_env(name, previous); !r)
+    spdlog::error("{}: cannot restore its environment settings: {}", name, r.error().message);
 }
 
 asio::awaitable<void> Host::stop(const std::string& name) {

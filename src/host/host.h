@@ -92,6 +92,8 @@ class Host final : public DeployTarget, public cluster::LocalComponents {
                                                 std::chrono::milliseconds window) override;
   boost::asio::awaitable<Result<void>> restart(const std::string& name) override;
   boost::asio::awaitable<void> stop(const std::string& name) override;
+  Result<EnvSettings> keep_env(const std::string& name, const EnvChange& change) override;
+  void restore_env(const std::string& name, const EnvSettings& previous) override;
   api::Health health() const;
 
  private:

@@ -184,3 +184,44 @@ TEST(Env, ARestartIntoABrokenEnvFileKeepsTheRunningRelease) {
 
 }  // namespace
 }  // namespace berth::testing
+
+namespace berth::testing {
+namespace {
+
+TEST(Env, ADeploysEnvReachesItsReleaseAndAFailedOneGivesThePreviousItsOwnBack) {
+  TestDaemon d;
+  auto dir = d.component(
+      "app",
+      "[run]\ncommand = \"if [ \\\"$MODE\\\" = bad ]; then echo refusing >&2; exit 3; fi; "
+      "exec " +
+          std::string(FIXTURE_BIN) +
+          " print:up forever\"\n[ready]\nmarker = \"up\"\n[env.staging]\nLEVEL = \"debug\"\n");
+  auto first = d.cli({"deploy", dir.string(), "--env", "MODE=good", "--profile", "staging"});
+  ASSERT_EQ(first.code, 0) << first.out << first.err;
+  auto s = d.wait_state("app", "ready");
+  auto env = environ_of(s["pid"].get<pid_t>());
+  EXPECT_EQ(env["MODE"], "good");
+  EXPECT_EQ(env["LEVEL"], "debug");
+
+  auto bad = d.cli({"deploy", dir.string(), "--env", "MODE=bad"});
+  EXPECT_NE(bad.code, 0) << bad.out;
+  s = d.wait_state("app", "ready");
+  EXPECT_EQ(environ_of(s["pid"].get<pid_t>())["MODE"], "good");  // the old release, its own env
+  EXPECT_EQ(source_of(s, "MODE"), "--env");
+
+  auto typo = d.cli({"deploy", dir.string(), "--profile", "stagign"});
+  EXPECT_NE(typo.code, 0);
+  EXPECT_NE((typo.out + typo.err).find("unknown_profile"), std::string::npos)
+      << typo.out << typo.err;
+  s = d.wait_state("app", "ready");
+  EXPECT_EQ(s["profile"], "staging");
+  EXPECT_EQ(environ_of(s["pid"].get<pid_t>())["LEVEL"], "debug");
+
+  auto names =
+      d.api("PUT", "/v1/components/app?env=%7B%22env%22%3A%7B%22A-B%22%3A%221%22%7D%7D", "x");
+  EXPECT_EQ(names.status, 400);
+  EXPECT_EQ(names.body["error"]["code"], "bad_env");
+}
+
+}  // namespace
+}  // namespace berth::testing

@@ -50,6 +50,17 @@ class FakeTarget : public DeployTarget {
     calls.push_back("stop " + name);
     co_return;
   }
+  Result<EnvSettings> keep_env(const std::string& name, const EnvChange& change) override {
+    calls.push_back("keep_env " + name);
+    EnvSettings before = kept;
+    change.apply(kept.set, kept.profile);
+    return before;
+  }
+  void restore_env(const std::string& name, const EnvSettings& previous) override {
+    calls.push_back("restore_env " + name);
+    kept = previous;
+  }
+  EnvSettings kept;
   std::vector<std::string> admitted, calls;
   std::vector<std::chrono::milliseconds> windows;
   int fail_restarts = 0, crash_after_ready = 0;
