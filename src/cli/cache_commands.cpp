@@ -12,7 +12,7 @@ namespace berth::cli {
 using json = nlohmann::json;
 
 int cmd_cache_ls(http::Client& client, bool json_out) {
-  auto got = fetch_json(client, "GET", "/v1/cache");
+  auto got = fetch_json(client, "GET", "/v1/cache", "", std::chrono::seconds(60), json_out);
   if (!got) return got.error();
   auto& j = *got;
   if (json_out) {
@@ -41,7 +41,7 @@ int cmd_cache_ls(http::Client& client, bool json_out) {
 
 int cmd_cache_rm(http::Client& client, const std::string& key, bool force, bool json_out) {
   auto got = fetch_json(client, "DELETE", "/v1/cache/" + key + (force ? "?force=true" : ""), "",
-                        std::chrono::minutes(10));
+                        std::chrono::minutes(10), json_out);
   if (!got) return got.error();
   auto& j = *got;
   if (json_out)
@@ -55,7 +55,8 @@ int cmd_cache_rm(http::Client& client, const std::string& key, bool force, bool 
 int cmd_cache_prune(http::Client& client, const std::string& max_size, bool all, bool json_out) {
   json body = {{"all", all}};
   if (!max_size.empty()) body["max_size"] = max_size;
-  auto got = fetch_json(client, "POST", "/v1/cache/prune", body.dump(), std::chrono::minutes(10));
+  auto got = fetch_json(client, "POST", "/v1/cache/prune", body.dump(), std::chrono::minutes(10),
+                        json_out);
   if (!got) return got.error();
   auto& j = *got;
   if (json_out) {

@@ -9,7 +9,7 @@ namespace berth::cli {
 using json = nlohmann::json;
 
 int cmd_nodes(http::Client& client, bool json_out) {
-  auto got = fetch_json(client, "GET", "/v1/nodes");
+  auto got = fetch_json(client, "GET", "/v1/nodes", "", std::chrono::seconds(60), json_out);
   if (!got) return got.error();
   auto& j = *got;
   if (json_out) {

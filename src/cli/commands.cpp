@@ -31,6 +31,7 @@ namespace {
 
 struct Options {
   bool json_out = false;
+  bool color = false;  // a terminal, NO_COLOR unset, no --no-color
   std::string name;
   std::string dir;
   bool wait = false;
@@ -152,7 +153,7 @@ void print_status(const json& c) {
 int wait_settled(http::Client& client, const std::string& name, bool json_out) {
   auto deadline = std::chrono::steady_clock::now() + 10min;
   for (;;) {
-    auto got = fetch_json(client, "GET", "/v1/components/" + name);
+    auto got = fetch_json(client, "GET", "/v1/components/" + name, "", 60s, json_out);
     if (!got) return got.error();
     auto& c = *got;
     std::string state = c.value("state", "");
@@ -168,7 +169,7 @@ int wait_settled(http::Client& client, const std::string& name, bool json_out) {
 }
 
 int print_component(const http::ClientResponse& r, bool json_out) {
-  auto c = answer_json(r);
+  auto c = answer_json(r, json_out);
   if (!c) return c.error();
   if (json_out)
     fmt::print("{}\n", c->dump());
@@ -178,24 +179,25 @@ int print_component(const http::ClientResponse& r, bool json_out) {
 }
 
 int cmd_ls(http::Client& client, const Options& o) {
-  auto got = fetch_json(client, "GET", "/v1/components");
+  auto got = fetch_json(client, "GET", "/v1/components", "", 60s, o.json_out);
   if (!got) return got.error();
   auto& j = *got;
   if (o.json_out) {
-    fmt::print("{}\n", j["components"].dump());
+    fmt::print("{}\n", j.dump());  // the API's answer, as every --json prints it
     return 0;
   }
   std::vector<std::vector<std::string>> rows = {
       {"NAME", "STATE", "PID", "UPTIME", "RESTARTS", "CPU", "MEMORY"}};
   for (auto& c : j["components"]) {
-    rows.push_back({c.value("name", ""), state_cell(c),
-                    c["pid"].is_null() ? "-" : std::to_string(c["pid"].get<int>()),
-                    c.value("uptime_ms", 0) ? human_uptime(c["uptime_ms"].get<int64_t>()) : "-",
-                    std::to_string(c.value("restarts", 0)),
-                    c["pid"].is_null() ? "-" : fmt::format("{:.0f}%", c.value("cpu_percent", 0.0)),
-                    c.value("memory_bytes", uint64_t{0})
-                        ? human_bytes(c["memory_bytes"].get<uint64_t>())
-                        : "-"});
+    const std::string state = state_cell(c);
+    rows.push_back(
+        {c.value("name", ""), o.color ? colored_state(c.value("state", ""), state) : state,
+         c["pid"].is_null() ? "-" : std::to_string(c["pid"].get<int>()),
+         c.value("uptime_ms", 0) ? human_uptime(c["uptime_ms"].get<int64_t>()) : "-",
+         std::to_string(c.value("restarts", 0)),
+         c["pid"].is_null() ? "-" : fmt::format("{:.0f}%", c.value("cpu_percent", 0.0)),
+         c.value("memory_bytes", uint64_t{0}) ? human_bytes(c["memory_bytes"].get<uint64_t>())
+                                              : "-"});
   }
   fmt::print("{}", table(rows));
   return 0;
@@ -227,7 +229,7 @@ int cmd_shutdown(const fs::path& home, const Options& o) {
 
 // `start|stop|restart all`: each component in turn, one line each; 1 if any failed.
 int cmd_all(http::Client& client, const std::string& verb, const Options& o) {
-  auto got = fetch_json(client, "GET", "/v1/components");
+  auto got = fetch_json(client, "GET", "/v1/components", "", 60s, o.json_out);
   if (!got) return got.error();
   int code = 0;
   json out = json::array();
@@ -235,7 +237,7 @@ int cmd_all(http::Client& client, const std::string& verb, const Options& o) {
     const std::string name = c.value("name", "");
     auto r = client.request("POST", "/v1/components/" + name + "/" + verb,
                             verb == "stop" ? std::string() : env_body(o).dump(), 10min);
-    if (!r) return report(r.error());
+    if (!r) return report(r.error(), o.json_out);
     auto j = json::parse(r->body, nullptr, false);
     const bool ok = r->status / 100 == 2 && !j.is_discarded();
     std::string line = ok ? state_cell(j) : "failed";
@@ -256,15 +258,15 @@ int cmd_all(http::Client& client, const std::string& verb, const Options& o) {
 // `berth run` in its three forms (cli/run_plan.h): one component, or one per Procfile type.
 int cmd_run(http::Client& client, const Options& o, const std::vector<std::string>& command) {
   auto plan = plan_run({o.dir, command, o.name, o.watch}, fs::current_path());
-  if (!plan) return report(plan.error());
+  if (!plan) return report(plan.error(), o.json_out);
   const json env = env_body(o);
   int code = 0;
   json out = json::array();
   for (auto body : *plan) {
     body.update(env);
     auto r = client.request("POST", "/v1/components", body.dump());
-    if (!r) return report(r.error());
-    auto c = answer_json(*r);
+    if (!r) return report(r.error(), o.json_out);
+    auto c = answer_json(*r, o.json_out);
     if (!c) return c.error();
     const std::string name = c->value("name", "");
     if (!body.contains("command") && (*c)["inferred"].is_string() && !o.json_out) {
@@ -457,9 +459,10 @@ int main(int argc, char** argv, const std::function<int()>& run_daemon) {
   }
 
   if (daemon->parsed()) return run_daemon();
+  o.color = use_color(no_color);
   if (init->parsed()) {
     auto how = init_manifest(o.dir.empty() ? fs::path(".") : fs::path(o.dir), o.name);
-    if (!how) return report(how.error());
+    if (!how) return report(how.error(), o.json_out);
     fmt::print("wrote {} (from {}); edit it, then `berth run` or `berth deploy`\n",
                ((o.dir.empty() ? fs::path(".") : fs::path(o.dir)) / "berth.toml").string(), *how);
     return 0;
@@ -468,7 +471,7 @@ int main(int argc, char** argv, const std::function<int()>& run_daemon) {
   if (shutdown->parsed()) return cmd_shutdown(home, o);
 
   auto conn = connect(home, true);
-  if (!conn) return report(conn.error());
+  if (!conn) return report(conn.error(), o.json_out);
   auto& client = *conn->client;
 
   if (run->parsed()) return cmd_run(client, o, run_command);
@@ -477,7 +480,7 @@ int main(int argc, char** argv, const std::function<int()>& run_daemon) {
   if (status->parsed() && o.name.empty()) return cmd_ls(client, o);
   if (status->parsed()) {
     auto r = client.request("GET", "/v1/components/" + o.name);
-    if (!r) return report(r.error());
+    if (!r) return report(r.error(), o.json_out);
     return print_component(*r, o.json_out);
   }
   for (auto* c : lifecycle) {
@@ -486,11 +489,11 @@ int main(int argc, char** argv, const std::function<int()>& run_daemon) {
     const std::string verb = c->get_name();
     auto r = client.request("POST", "/v1/components/" + o.name + "/" + verb,
                             verb == "stop" ? std::string() : env_body(o).dump(), 10min);
-    if (!r) return report(r.error());
+    if (!r) return report(r.error(), o.json_out);
     if (o.wait && r->status / 100 == 2) return wait_settled(client, o.name, o.json_out);
     if (o.json_out) return print_component(*r, true);
     // One line, as for `all`; `berth status` has the whole block.
-    auto j = answer_json(*r);
+    auto j = answer_json(*r, o.json_out);
     if (!j) return j.error();
     fmt::print("{}: {}{}\n", o.name, state_cell(*j),
                (*j)["pid"].is_number() ? fmt::format(" (pid {})", (*j)["pid"].get<int>()) : "");
@@ -521,7 +524,7 @@ int main(int argc, char** argv, const std::function<int()>& run_daemon) {
   if (cache_rm->parsed()) return cmd_cache_rm(client, cache_key, force, o.json_out);
   if (cache_prune->parsed()) return cmd_cache_prune(client, max_size, all, o.json_out);
   if (rm->parsed()) {
-    auto got = fetch_json(client, "DELETE", "/v1/components/" + o.name, "", 10min);
+    auto got = fetch_json(client, "DELETE", "/v1/components/" + o.name, "", 10min, o.json_out);
     if (!got) return got.error();
     auto& j = *got;
     if (o.json_out)
@@ -542,7 +545,8 @@ int main(int argc, char** argv, const std::function<int()>& run_daemon) {
     return code;
   }
   if (reconcile->parsed()) {
-    auto got = fetch_json(client, "POST", "/v1/reconcile", json{{"live", live}}.dump(), 10min);
+    auto got =
+        fetch_json(client, "POST", "/v1/reconcile", json{{"live", live}}.dump(), 10min, o.json_out);
     if (!got) return got.error();
     auto& j = *got;
     if (o.json_out) {

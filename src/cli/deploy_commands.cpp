@@ -141,10 +141,10 @@ int follow_deployment(http::Client& client, const std::string& id, bool json_out
           return true;
         },
         last_id, [] { std::fflush(stdout); });
-    if (r && r->status / 100 != 2) return check(*r);
+    if (r && r->status / 100 != 2) return check(*r, json_out);
   }
   if (status.empty())
-    return report(Error{Code::kDaemonUnreachable, "lost the event stream of " + id});
+    return report(Error{Code::kDaemonUnreachable, "lost the event stream of " + id}, json_out);
   if (!json_out) {
     auto secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     if (status == "success" && end.contains("peer_results"))
@@ -169,19 +169,20 @@ int cmd_deploy(http::Client& client, const DeployOptions& o) {
   if (fs::is_directory(src, ec)) {
     // Check the manifest here: a typo is reported before anything is uploaded.
     auto m = load_manifest(src);
-    if (!m) return report(m.error());
+    if (!m) return report(m.error(), o.json_out);
     if (name.empty())
       name = !m->name.empty() ? m->name : src.lexically_normal().filename().string();
     if (name.empty()) name = src.lexically_normal().parent_path().filename().string();
     packed.path = fs::temp_directory_path() / ("berth-deploy-" + random_hex(6) + ".tar.gz");
     auto stats = pack_directory(src, packed.path);
-    if (!stats) return report(stats.error());
+    if (!stats) return report(stats.error(), o.json_out);
     if (!o.json_out) say_left_out(stats->left_out);
     payload = packed.path;
   } else if (fs::is_regular_file(src, ec)) {
     if (name.empty()) name = strip_archive_suffix(src.filename().string());
   } else {
-    return report(Error{Code::kBadRequest, o.path + " is neither a directory nor an archive"});
+    return report(Error{Code::kBadRequest, o.path + " is neither a directory nor an archive"},
+                  o.json_out);
   }
   const bool bar = !o.json_out && ::isatty(STDERR_FILENO);
   std::string target = "/v1/components/" + name;
@@ -193,8 +194,8 @@ int cmd_deploy(http::Client& client, const DeployOptions& o) {
                human_bytes(total));
     if (sent == total) fmt::print(stderr, "\n");
   });
-  if (!r) return report(r.error());
-  auto answer = answer_json(*r);
+  if (!r) return report(r.error(), o.json_out);
+  auto answer = answer_json(*r, o.json_out);
   if (!answer) return answer.error();
   const auto& row = *answer;
   const std::string id = row.value("id", "");
@@ -209,7 +210,8 @@ int cmd_deploy(http::Client& client, const DeployOptions& o) {
 int cmd_rollback(http::Client& client, const std::string& name, const std::string& to, bool follow,
                  bool json_out) {
   std::string body = to.empty() ? "" : json{{"to", to}}.dump();
-  auto got = fetch_json(client, "POST", "/v1/components/" + name + "/rollback", body);
+  auto got = fetch_json(client, "POST", "/v1/components/" + name + "/rollback", body,
+                        std::chrono::seconds(60), json_out);
   if (!got) return got.error();
   auto& row = *got;
   if (!follow) {
@@ -222,14 +224,15 @@ int cmd_rollback(http::Client& client, const std::string& name, const std::strin
 }
 
 int cmd_deployments(http::Client& client, const std::string& name, bool json_out) {
-  auto got = fetch_json(client, "GET", "/v1/deployments?component=" + name);
+  auto got = fetch_json(client, "GET", "/v1/deployments?component=" + name, "",
+                        std::chrono::seconds(60), json_out);
   if (!got) return got.error();
   auto& j = *got;
   // No history for a name that is no component: say so rather than print an empty table.
   if (!name.empty() && j["deployments"].empty()) {
     auto c = client.request("GET", "/v1/components/" + name);
-    if (!c) return report(c.error());
-    if (c->status / 100 != 2) return check(*c);
+    if (!c) return report(c.error(), json_out);
+    if (c->status / 100 != 2) return check(*c, json_out);
   }
   if (json_out) {
     fmt::print("{}\n", j.dump());

@@ -22,34 +22,69 @@ std::string human_uptime(int64_t ms) {
   return fmt::format("{}d", s / 86400);
 }
 
+// Columns line up by what shows: colour codes (ESC [ ... m) take no room.
+size_t visible(const std::string& s) {
+  size_t n = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\x1b') {
+      while (i < s.size() && s[i] != 'm') ++i;
+      continue;
+    }
+    if ((static_cast<unsigned char>(s[i]) & 0xC0) != 0x80) ++n;  // one per UTF-8 character
+  }
+  return n;
+}
+
+std::string colored_state(const std::string& state, const std::string& text) {
+  const char* c = state == "ready"                                                   ? "\x1b[32m"
+                  : state == "starting" || state == "stopping" || state == "backoff" ? "\x1b[33m"
+                  : state == "stopped"                                               ? "\x1b[2m"
+                                                                                     : "\x1b[31m";
+  return c + text + "\x1b[0m";
+}
+
 std::string table(const std::vector<std::vector<std::string>>& rows) {
   std::vector<size_t> width;
   for (auto& r : rows)
     for (size_t i = 0; i < r.size(); ++i) {
       if (width.size() <= i) width.push_back(0);
-      width[i] = std::max(width[i], r[i].size());
+      width[i] = std::max(width[i], visible(r[i]));
     }
   std::string out;
   for (auto& r : rows) {
     std::string line;
     for (size_t i = 0; i < r.size(); ++i) {
       line += r[i];
-      if (i + 1 < r.size()) line += std::string(width[i] - r[i].size() + 2, ' ');
+      if (i + 1 < r.size()) line += std::string(width[i] - visible(r[i]) + 2, ' ');
     }
     out += line + "\n";
   }
   return out;
 }
 
-int report(const Error& e) {
-  fmt::print(stderr, "berth: {}\n", e.message);
+int report(const Error& e, bool json) {
+  if (json)
+    fmt::print(
+        stderr, "{}\n",
+        nlohmann::json{{"error", {{"code", std::string(wire(e.code))}, {"message", e.message}}}}
+            .dump());
+  else
+    fmt::print(stderr, "berth: {}\n", e.message);
   return 1;
 }
 
-int check(const http::ClientResponse& r) {
+int check(const http::ClientResponse& r, bool json) {
   if (r.status / 100 == 2) return 0;
   auto j = nlohmann::json::parse(r.body, nullptr, false);
-  if (!j.is_discarded() && j.contains("error"))
+  const bool coded = !j.is_discarded() && j.is_object() && j.contains("error");
+  if (json)
+    fmt::print(stderr, "{}\n",
+               coded ? nlohmann::json{{"error", j["error"]}}.dump()
+                     : nlohmann::json{{"error",
+                                       {{"code", "bad_response"},
+                                        {"message", fmt::format("HTTP {}: {}", r.status, r.body)}}}}
+                           .dump());
+  else if (coded)
     fmt::print(stderr, "berth: {} ({})\n", j["error"].value("message", "error"),
                j["error"].value("code", "?"));
   else
@@ -59,17 +94,18 @@ int check(const http::ClientResponse& r) {
 
 std::expected<nlohmann::json, int> fetch_json(http::Client& client, const std::string& method,
                                               const std::string& target, const std::string& body,
-                                              std::chrono::milliseconds timeout) {
+                                              std::chrono::milliseconds timeout, bool json) {
   auto r = client.request(method, target, body, timeout);
-  if (!r) return std::unexpected(report(r.error()));
-  return answer_json(*r);
+  if (!r) return std::unexpected(report(r.error(), json));
+  return answer_json(*r, json);
 }
 
-std::expected<nlohmann::json, int> answer_json(const http::ClientResponse& r) {
-  if (int rc = check(r)) return std::unexpected(rc);
+std::expected<nlohmann::json, int> answer_json(const http::ClientResponse& r, bool json) {
+  if (int rc = check(r, json)) return std::unexpected(rc);
   auto j = nlohmann::json::parse(r.body, nullptr, false);
   if (j.is_discarded() || !j.is_object())
-    return std::unexpected(report(Error{Code::kBadResponse, "the daemon's answer is not JSON"}));
+    return std::unexpected(
+        report(Error{Code::kBadResponse, "the daemon's answer is not JSON"}, json));
   return j;
 }
 

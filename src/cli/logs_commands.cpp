@@ -125,10 +125,11 @@ int cmd_logs(http::Client& client, const LogsOptions& o) {
                              std::fflush(stdout);
                              return true;
                            });
-    if (!r) return report(r.error());
-    return check(*r);
+    if (!r) return report(r.error(), o.json_out);
+    return check(*r, o.json_out);
   }
-  auto got = fetch_json(client, "GET", fmt::format("{}?n={}{}", base, o.lines, window));
+  auto got = fetch_json(client, "GET", fmt::format("{}?n={}{}", base, o.lines, window), "",
+                        std::chrono::seconds(60), o.json_out);
   if (!got) return got.error();
   size_t width = 0;
   for (auto& l : (*got)["lines"]) width = std::max(width, l.value("component", "").size());
@@ -148,7 +149,8 @@ int cmd_logs(http::Client& client, const LogsOptions& o) {
   // the newest line shown, each component's lines after the last seq printed.
   for (;;) {
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
-    auto more = fetch_json(client, "GET", fmt::format("/v1/logs?n=10000&since={}", newest));
+    auto more = fetch_json(client, "GET", fmt::format("/v1/logs?n=10000&since={}", newest), "",
+                           std::chrono::seconds(60), o.json_out);
     if (!more) return more.error();
     for (auto& l : (*more)["lines"]) {
       const std::string name = l.value("component", "");

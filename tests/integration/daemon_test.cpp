@@ -143,7 +143,7 @@ TEST(Daemon, AutostartsOnFirstCommand) {
                                             {"BERTH_PORT", "0"}};
   auto r = run_command({BERTH_BIN, "ls", "--json"}, env);
   EXPECT_EQ(r.code, 0) << r.err;
-  EXPECT_EQ(json::parse(r.out), json::array());
+  EXPECT_EQ(json::parse(r.out), (json{{"components", json::array()}}));
   auto s = run_command({BERTH_BIN, "shutdown"}, env);
   EXPECT_EQ(s.code, 0) << s.err;
   EXPECT_FALSE(std::filesystem::exists(home.path / "daemon.json"));

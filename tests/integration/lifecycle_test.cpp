@@ -24,7 +24,7 @@ TEST(Lifecycle, RunLsStatusLogsThroughTheCli) {
   EXPECT_EQ(ls.code, 0);
   EXPECT_NE(ls.out.find("NAME"), std::string::npos);
   EXPECT_NE(ls.out.find("web"), std::string::npos);
-  auto ls_json = json::parse(d.cli({"ls", "--json"}).out);
+  auto ls_json = json::parse(d.cli({"ls", "--json"}).out)["components"];
   ASSERT_EQ(ls_json.size(), 1u);
   EXPECT_EQ(ls_json[0]["state"], "ready");
   EXPECT_GT(ls_json[0]["memory_bytes"].get<uint64_t>(), 0u);
@@ -56,6 +56,14 @@ TEST(Lifecycle, CliExitCodes) {
   TestDaemon d;
   EXPECT_EQ(d.cli({"frobnicate"}).code, 2);
   EXPECT_EQ(d.cli({"logs", "-n"}).code, 2);
+  // With --json an error is JSON too, on stderr, with the API's code; stdout stays empty.
+  auto json_err = d.cli({"status", "nosuch", "--json"});
+  EXPECT_EQ(json_err.code, 1);
+  EXPECT_TRUE(json_err.out.empty()) << json_err.out;
+  auto err = json::parse(json_err.err, nullptr, false);
+  ASSERT_TRUE(err.is_object()) << json_err.err;
+  EXPECT_EQ(err["error"]["code"], "not_found");
+  EXPECT_NE(d.cli({"status", "nosuch"}).err.find("berth: "), std::string::npos);
   auto minus = d.cli({"logs", "x", "-n", "-1"});
   EXPECT_EQ(minus.code, 2);
   EXPECT_NE(minus.err.find("must be a whole number of lines"), std::string::npos) << minus.err;
