@@ -147,9 +147,11 @@ void add_component_routes(http::Router& router, Backend& b) {
                 "a deploy of \"" + c->name() +
                     "\" is in flight; it restarts the component itself when it ends");
           if (!up) (void)b.set_desired(c->name(), false);
-          // A new environment is kept first (validated), then applies to this start.
-          const EnvChange change = env_change(*body);  // empty for a stop
-          if (auto r = c->change_env(change); !r) co_return http::error_response(r.error());
+          // Checked (and kept) before anything stops: a restart into a broken .env or an
+          // unknown profile answers its error and leaves the running tree alone.
+          const EnvChange change = env_change(*body);
+          if (up)
+            if (auto r = c->change_env(change); !r) co_return http::error_response(r.error());
           // A start with a new environment for a running component is a restart.
           const bool again = verb == "start" && !change.empty() && c->status().pid.has_value();
           Result<void> r;

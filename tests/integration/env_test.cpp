@@ -180,6 +180,10 @@ TEST(Env, ARestartIntoABrokenEnvFileKeepsTheRunningRelease) {
   auto after = d.api("GET", "/v1/components/app").body;
   EXPECT_EQ(after["state"], "ready");
   EXPECT_EQ(after["pid"], before);
+  // A stop needs no environment: it works whatever the env file holds.
+  auto stop = d.cli({"stop", "app"});
+  EXPECT_EQ(stop.code, 0) << stop.err;
+  EXPECT_EQ(d.api("GET", "/v1/components/app").body["state"], "stopped");
 }
 
 }  // namespace
