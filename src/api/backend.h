@@ -34,6 +34,8 @@ struct ComponentStatus {
   std::string state;  // stopped, starting, ready, ..., or destroy_failed
   std::optional<Error> destroy_error;
   int restarts = 0;
+  int watch_restarts = 0;     // of those, restarts after a watched change
+  int64_t started_at_ms = 0;  // when the run started last began (0: never started)
   bool cgroup_isolation = false;
   std::string address;
   std::optional<int> pid;

@@ -22,10 +22,11 @@ void register_routes(http::Router& router, Backend& b) {
   add_reconcile_routes(router, b);
   add_cache_routes(router, b);
   add_cluster_routes(router, b);
+  add_metrics_routes(router, b);
 }
 
 http::Verdict authorize(const http::Request& req, const std::string& token,
-                        const std::string& cluster_secret) {
+                        const std::string& cluster_secret, bool public_metrics) {
   const std::string prefix = "Bearer ";
   const bool bearer = req.authorization.starts_with(prefix);
   const std::string presented = bearer ? req.authorization.substr(prefix.size()) : "";
@@ -40,7 +41,8 @@ http::Verdict authorize(const http::Request& req, const std::string& token,
                                        "cluster secret>")};
   }
   const bool right = bearer && constant_time_equal(presented, token);
-  if (right || req.path == "/healthz") return {std::nullopt, right};
+  if (right || req.path == "/healthz" || (public_metrics && req.path == "/metrics"))
+    return {std::nullopt, right};
   if (req.authorization.empty())
     return {http::error_response(
         Code::kUnauthorized,

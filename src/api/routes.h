@@ -10,10 +10,11 @@
 namespace berth::api {
 
 void register_routes(http::Router& router, Backend& b);
-// Every route but /healthz needs `Authorization: Bearer <token>`, and the node-to-node routes
+// Every route but /healthz (and /metrics when `public_metrics`) needs `Authorization: Bearer
+// <token>`, and the node-to-node routes
 // under /v1/cluster/ need the cluster secret instead (empty: there are none): the verdict
 // holds the 401 to send, or none to proceed; it is `trusted` when the credential was right.
 http::Verdict authorize(const http::Request& req, const std::string& token,
-                        const std::string& cluster_secret);
+                        const std::string& cluster_secret, bool public_metrics = false);
 
 }  // namespace berth::api

@@ -338,6 +338,14 @@ std::vector<CacheEntry> InstallCache::list() const {
   return out;
 }
 
+uint64_t InstallCache::total_bytes() const {
+  uint64_t bytes = 0;
+  std::error_code ec;
+  for (auto& d : fs::directory_iterator(opts_.dir / ".done", ec))
+    if (auto e = lookup(d.path().filename().string())) bytes += e->bytes;
+  return bytes;
+}
+
 Result<std::string> InstallCache::resolve(const std::string& prefix) const {
   if (prefix.size() < 6 || prefix.size() > 64 ||
       !std::all_of(prefix.begin(), prefix.end(), [](char c) { return std::isxdigit(c); }))

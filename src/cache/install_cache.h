@@ -100,6 +100,8 @@ class InstallCache {
   Result<UseMark> use(const std::string& key) const;
   // Entries, newest use first, with in_use/busy measured now.
   std::vector<CacheEntry> list() const;
+  // The bytes of every complete entry (what list() sums, without asking about locks or uses).
+  uint64_t total_bytes() const;
   // A full key, or a unique prefix of at least 6 characters. Errors: cache_entry_not_found,
   // cache_key_ambiguous.
   Result<std::string> resolve(const std::string& key_or_prefix) const;

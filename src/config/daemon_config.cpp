@@ -178,6 +178,14 @@ Result<DaemonConfig> load_daemon_config(const std::filesystem::path& home) {
       std::string where = file.string() + ": " + key;
       if (key == "cache" && v.is_table()) {
         BERTH_TRY(parse_cache(*v.as_table(), file.string(), c.cache));
+      } else if (key == "metrics" && v.is_table()) {
+        for (auto&& [mk, mv] : *v.as_table()) {
+          if (mk.str() != "public" || !mv.is_boolean())
+            return fail(Code::kBadConfig, where + "." + std::string(mk.str()) +
+                                              ": unknown key or bad value (known: public = "
+                                              "true|false)");
+          c.metrics_public = mv.as_boolean()->get();
+        }
       } else if (key == "env" && v.is_table()) {
         BERTH_TRY(parse_env(*v.as_table(), file.string(), c.env));
       } else if (key == "http" && v.is_table()) {
@@ -223,7 +231,7 @@ Result<DaemonConfig> load_daemon_config(const std::filesystem::path& home) {
                         "upload_limit >= 1024, extract_max_bytes >= 1024, "
                         "extract_max_entries >= 1, releases_keep 1-1000, healthy_for (a duration), "
                         "daemon_log_rate "
-                        "1-100000, [cache], [env], [http], [api], [cluster])");
+                        "1-100000, [cache], [env], [http], [api], [cluster], [metrics])");
       }
     }
   }

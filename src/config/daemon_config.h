@@ -69,6 +69,9 @@ struct DaemonConfig {
   // The daemon's own log: at most this many lines a second (bursts of 10x pass), the rest
   // counted and reported; a log file on stderr is rotated past log_max_bytes.
   int daemon_log_rate = 100;
+  // [metrics] public = true: GET /metrics answers without the token (for a scraper on a
+  // trusted network); every other route still needs it.
+  bool metrics_public = false;
 };
 
 // Default home: $BERTH_HOME, else /var/lib/berth for root, else ~/.local/state/berth.

@@ -90,7 +90,7 @@ Deployer::Deployer(DeployerContext ctx, DeploymentRepo& repo, DeployTarget& targ
       cache_(cache),
       uses_(cache),
       event_log_(std::make_unique<EventLogObserver>(*this)),
-      observers_{event_log_.get()},
+      observers_{event_log_.get(), &metrics_},
       turn_(ctx.io.get_executor()) {}
 
 Deployer::~Deployer() {
@@ -420,6 +420,7 @@ asio::awaitable<Result<void>> Deployer::cached_install(Active& a, const InstallP
     co_return std::unexpected(why);
   }
   const auto& o = out->outcome;
+  metrics_.cache_outcome(o.hit);
   json info = {{"cache", o.hit ? "hit" : "miss"},
                {"key", out->key},
                {"waited", o.waited},

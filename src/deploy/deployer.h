@@ -21,6 +21,7 @@
 #include "config/daemon_config.h"
 #include "deploy/blob_store.h"
 #include "deploy/cache_uses.h"
+#include "deploy/deploy_metrics.h"
 #include "deploy/deploy_target.h"
 #include "deploy/event_log.h"
 #include "deploy/installer.h"
@@ -94,6 +95,7 @@ class Deployer {
   void set_replication(ReplicationHook* hook) { replication_ = hook; }
 
   DeploymentRepo& repo() { return repo_; }
+  const DeployMetrics& metrics() const { return metrics_; }
   const ReleaseStore& releases() const { return releases_; }
   const BlobStore& blobs() const { return blobs_; }
 
@@ -130,6 +132,7 @@ class Deployer {
   InstallCache* cache_;
   CacheUses uses_;
   std::unique_ptr<EventLogObserver> event_log_;  // observers_[0]
+  DeployMetrics metrics_;                        // observers_[1]
   std::vector<DeploymentObserver*> observers_;
   ReplicationHook* replication_ = nullptr;
   boost::asio::thread_pool pool_{1};  // extraction: blocking file I/O off the event loop

@@ -156,6 +156,7 @@ asio::awaitable<void> Component::watched_restart() {
     co_await stop_tree();
     if (!watcher_) break;  // stopped by a user meanwhile
     ++restarts_;
+    ++watch_restarts_;
     if (auto r = start_now(); !r) note("restart after change failed: " + r.error().message);
   } while (restart_again_ && watcher_);
   restarting_ = false;
@@ -457,6 +458,9 @@ api::ComponentStatus Component::status() const {
   s.state = destroy_error_ ? "destroy_failed" : to_string(state_);
   s.destroy_error = destroy_error_;
   s.restarts = restarts_;
+  s.watch_restarts = watch_restarts_;
+  if (started_at_ != std::chrono::system_clock::time_point{})
+    s.started_at_ms = duration_cast<milliseconds>(started_at_.time_since_epoch()).count();
   s.cgroup_isolation = ctx_.cgroup.has_value();
   s.address = address_;
   if (tree_) {

@@ -103,7 +103,7 @@ class Component final : public api::ComponentApi, public std::enable_shared_from
   RestartTracker tracker_;
   boost::asio::steady_timer backoff_timer_;
   std::optional<std::chrono::steady_clock::time_point> backoff_until_;
-  int restarts_ = 0;
+  int restarts_ = 0, watch_restarts_ = 0;
   uint64_t runs_ = 0;  // trees spawned: tells one run from the next
   std::optional<Error> last_error_;
   std::vector<std::string> last_tail_;

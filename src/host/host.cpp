@@ -136,9 +136,12 @@ int Host::run() {
   api_ = std::make_unique<ApiBackend>(*this);
   api::register_routes(router_, *api_);
   std::string token = token_, secret = config_.cluster.secret;
+  const bool public_metrics = config_.metrics_public;
   server_ = std::make_unique<http::Server>(
       io_, router_,
-      [token, secret](const http::Request& req) { return api::authorize(req, token, secret); },
+      [token, secret, public_metrics](const http::Request& req) {
+        return api::authorize(req, token, secret, public_metrics);
+      },
       http::ServerLimits{16 * 1024, config_.body_limit, config_.upload_limit,
                          config_.http.header_timeout, config_.http.idle_timeout,
                          config_.http.io_timeout, config_.http.max_connections},
