@@ -461,10 +461,11 @@ int main(int argc, char** argv, const std::function<int()>& run_daemon) {
   if (daemon->parsed()) return run_daemon();
   o.color = use_color(no_color);
   if (init->parsed()) {
-    auto how = init_manifest(o.dir.empty() ? fs::path(".") : fs::path(o.dir), o.name);
-    if (!how) return report(how.error(), o.json_out);
+    const fs::path dir = o.dir.empty() ? fs::path(".") : fs::path(o.dir);
+    auto how = init_manifest(dir, o.name);
+    if (!how) return report(how.error());
     fmt::print("wrote {} (from {}); edit it, then `berth run` or `berth deploy`\n",
-               ((o.dir.empty() ? fs::path(".") : fs::path(o.dir)) / "berth.toml").string(), *how);
+               (dir / "berth.toml").string(), *how);
     return 0;
   }
   fs::path home = default_home();

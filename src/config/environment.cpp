@@ -90,9 +90,10 @@ namespace {
 bool looks_secret(std::string name) {
   std::transform(name.begin(), name.end(), name.begin(),
                  [](unsigned char c) { return std::toupper(c); });
-  for (const char* word : {"SECRET", "TOKEN", "PASSWORD", "PASSWD", "PASS", "PWD", "KEY",
-                           "CREDENTIAL", "PRIVATE", "AUTH", "COOKIE", "SESSION", "SALT", "DSN"})
-    if (name.find(word) != std::string::npos && name != "PWD" && name != "OLDPWD") return true;
+  if (name == "PWD" || name == "OLDPWD") return false;  // the working directory, not a password
+  for (const char* word : {"SECRET", "TOKEN", "PASS", "PWD", "KEY", "CREDENTIAL", "PRIVATE", "AUTH",
+                           "COOKIE", "SESSION", "SALT", "DSN"})
+    if (name.find(word) != std::string::npos) return true;
   return false;
 }
 
