@@ -13,6 +13,7 @@
 
 #include "cli/cache_commands.h"
 #include "cli/cluster_commands.h"
+#include "cli/completion.h"
 #include "cli/connection.h"
 #include "cli/deploy_commands.h"
 #include "cli/format.h"
@@ -436,6 +437,13 @@ int main(int argc, char** argv, const std::function<int()>& run_daemon) {
   auto* shutdown = app.add_subcommand("shutdown", "stop every component and the daemon");
   add_json(shutdown);
 
+  std::string shell;
+  auto* completion = app.add_subcommand(
+      "completion", "print a completion script: source <(berth completion bash)");
+  completion->add_option("shell", shell, "bash, zsh or fish")->required();
+  // For the completion scripts: the component names, from a daemon that runs (none started).
+  auto* names = app.add_subcommand("__names", "")->group("");
+
   if (auto code = unknown_command(app, argc, argv)) return *code;
   // `berth run [DIR] -- COMMAND ARGS...`: what follows `--` is the command, never berth's.
   std::vector<char*> args(argv, argv + argc);
@@ -459,6 +467,12 @@ int main(int argc, char** argv, const std::function<int()>& run_daemon) {
   }
 
   if (daemon->parsed()) return run_daemon();
+  if (completion->parsed()) {
+    auto script = completion_script(app, shell);
+    if (!script) return report(script.error());
+    fmt::print("{}", *script);
+    return 0;
+  }
   o.color = use_color(no_color);
   if (init->parsed()) {
     const fs::path dir = o.dir.empty() ? fs::path(".") : fs::path(o.dir);
@@ -471,6 +485,15 @@ int main(int argc, char** argv, const std::function<int()>& run_daemon) {
   fs::path home = default_home();
   if (shutdown->parsed()) return cmd_shutdown(home, o);
 
+  if (names->parsed()) {
+    auto quiet = connect(home, false);
+    if (!quiet) return 1;
+    auto got = quiet->client->request("GET", "/v1/components");
+    auto j = got ? json::parse(got->body, nullptr, false) : json();
+    if (!j.is_object()) return 1;
+    for (auto& c : j.value("components", json::array())) fmt::print("{}\n", c.value("name", ""));
+    return 0;
+  }
   auto conn = connect(home, true);
   if (!conn) return report(conn.error(), o.json_out);
   auto& client = *conn->client;
