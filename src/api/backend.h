@@ -51,6 +51,7 @@ struct ComponentStatus {
     int code = -1;
     std::optional<std::string> signal;
     std::string description;
+    std::optional<std::string> reason;  // "oom": the OOM killer ended it ([limits] memory)
   };
   std::optional<Exit> last_exit;
   std::optional<Error> last_error;
@@ -78,6 +79,16 @@ struct ComponentStatus {
   // In a cluster: deployed here but absent from the desired state (an etcd wiped or restored
   // from an old backup). Kept, never destroyed for that; shown so someone decides.
   bool orphan = false;
+  // [serve]: where berth listens for it, and whether that socket is open now.
+  struct Serve {
+    std::string address;
+    uint16_t port = 0;
+    std::string mode;
+    bool listening = false;
+  };
+  std::optional<Serve> serve;
+  std::optional<int> replacement_pid;  // an overlapped restart's new tree, not yet ready
+  std::vector<int> draining_pids;      // trees it replaced, told to stop, not yet gone
 };
 
 struct DestroyReport {
@@ -93,6 +104,8 @@ class ComponentApi {
   virtual boost::asio::awaitable<Result<void>> start() = 0;
   virtual boost::asio::awaitable<Result<void>> stop() = 0;
   virtual boost::asio::awaitable<Result<void>> restart() = 0;
+  // `berth signal`: `sig` to every process of the running tree, or only to its leader.
+  virtual Result<void> signal(int sig, bool leader_only) = 0;
   // Checks the environment the next start would get and keeps an --env/--profile change for
   // it and later starts (an empty change only checks); does not restart.
   virtual Result<void> change_env(const EnvChange& change) = 0;

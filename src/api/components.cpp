@@ -13,6 +13,7 @@
 #include "api/resources.h"
 #include "api/sse_follow.h"
 #include "cluster/node.h"
+#include "core/signals.h"
 #include "deploy/deployer.h"
 
 namespace berth::api {
@@ -166,6 +167,26 @@ void add_component_routes(http::Router& router, Backend& b) {
           co_return ok(component_json(status_of(b, *c)));
         });
   }
+
+  // `berth signal`: {"signal": "HUP"} (a name, with or without SIG, or a number), and
+  // "leader": true for the tree's first process alone.
+  router.add(
+      "POST", "/v1/components/{name}/signal", [&b](Request& req) -> asio::awaitable<Response> {
+        auto c = b.find(req.params["name"]);
+        if (!c) co_return missing(b, req.params["name"]);
+        auto body =
+            read_body(req.body, {{"signal", Kind::kString}, {"leader", Kind::kBool}}, false);
+        if (!body) co_return http::error_response(body.error());
+        const auto name = body->value("signal", std::string());
+        const auto sig = parse_signal(name);
+        if (!sig)
+          co_return http::error_response(
+              Code::kBadRequest,
+              fmt::format("\"{}\" is not a signal; give a name like HUP, USR1 or TERM", name));
+        if (auto r = c->signal(*sig, body->value("leader", false)); !r)
+          co_return http::error_response(r.error());
+        co_return ok(component_json(status_of(b, *c)));
+      });
 
   router.add("GET", "/v1/components/{name}/logs", [&b](Request& req) -> asio::awaitable<Response> {
     auto c = b.find(req.params["name"]);

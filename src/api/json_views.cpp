@@ -31,7 +31,8 @@ json component_json(const ComponentStatus& s) {
   if (s.last_exit)
     j["last_exit"] = {{"code", s.last_exit->code},
                       {"signal", s.last_exit->signal ? json(*s.last_exit->signal) : json(nullptr)},
-                      {"description", s.last_exit->description}};
+                      {"description", s.last_exit->description},
+                      {"reason", s.last_exit->reason ? json(*s.last_exit->reason) : json()}};
   if (s.last_error) {
     j["last_error"] = error_json(*s.last_error);
     if (!s.last_error_tail.empty()) j["last_error"]["tail"] = s.last_error_tail;
@@ -59,6 +60,13 @@ json component_json(const ComponentStatus& s) {
   j["inferred"] = s.inferred.empty() ? json() : json(s.inferred);
   j["release"] = s.release ? json(*s.release) : json();
   if (s.orphan) j["orphan"] = true;
+  j["serve"] = s.serve ? json{{"address", s.serve->address},
+                              {"port", s.serve->port},
+                              {"mode", s.serve->mode},
+                              {"listening", s.serve->listening}}
+                       : json();
+  j["replacement_pid"] = s.replacement_pid ? json(*s.replacement_pid) : json();
+  j["draining_pids"] = s.draining_pids;
   return j;
 }
 

@@ -358,6 +358,13 @@ int main(int argc, char** argv, const std::function<int()>& run_daemon) {
     add_json(c);
     lifecycle.push_back(c);
   }
+  std::string sig;
+  bool leader = false;
+  auto* signal = app.add_subcommand("signal", "send a signal to every process of a component");
+  signal->add_option("name", o.name)->required();
+  signal->add_option("signal", sig, "HUP, USR1, TERM, ... (or a number)")->required();
+  signal->add_flag("--leader", leader, "only to the process berth started, not its children");
+  add_json(signal);
   LogsOptions lo;
   bool no_color = false;
   app.add_flag("--no-color", no_color, "no colour, even on a terminal (NO_COLOR does the same)");
@@ -523,6 +530,16 @@ int main(int argc, char** argv, const std::function<int()>& run_daemon) {
                (*j)["pid"].is_number() ? fmt::format(" (pid {})", (*j)["pid"].get<int>()) : "");
     for (auto& w : j->value("warnings", json::array()))
       fmt::print(stderr, "warning: {}\n", w.get<std::string>());
+    return 0;
+  }
+  if (signal->parsed()) {
+    auto got = fetch_json(client, "POST", "/v1/components/" + o.name + "/signal",
+                          json{{"signal", sig}, {"leader", leader}}.dump(), 30s, o.json_out);
+    if (!got) return got.error();
+    if (o.json_out)
+      fmt::print("{}\n", got->dump());
+    else
+      fmt::print("{}: sent {} to {}\n", o.name, sig, leader ? "its leader" : "every process");
     return 0;
   }
   if (logs->parsed()) {

@@ -1,5 +1,6 @@
 #include "config/manifest.h"
 
+#include <arpa/inet.h>
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
@@ -9,6 +10,7 @@
 
 #include "config/env_file.h"
 #include "config/infer.h"
+#include "core/byte_size.h"
 #include "core/fs_util.h"
 #include "core/signals.h"
 
@@ -330,6 +332,60 @@ std::optional<std::string> nul_inside(const toml::node& n, const std::string& pa
   return std::nullopt;
 }
 
+Result<void> parse_serve(const Reader& r, const toml::table& t, ServeSpec& serve) {
+  BERTH_TRY(r.only_keys(t, "serve", {"port", "address", "mode"}));
+  auto port = r.integer(t, "serve", "port", 1, 65535);
+  BERTH_TRY(port);
+  if (!*port) return r.error("serve.port", "missing: the port berth listens on for the component");
+  serve.port = static_cast<uint16_t>(**port);
+  auto address = r.string(t, "serve", "address");
+  BERTH_TRY(address);
+  if (*address) {
+    in6_addr buf;
+    if (inet_pton(AF_INET, (*address)->c_str(), &buf) != 1 &&
+        inet_pton(AF_INET6, (*address)->c_str(), &buf) != 1)
+      return r.error("serve.address", "expected a numeric IPv4 or IPv6 address, e.g. \"0.0.0.0\"");
+    serve.address = **address;
+  }
+  auto mode = r.string(t, "serve", "mode");
+  BERTH_TRY(mode);
+  if (*mode && **mode != "socket" && **mode != "proxy")
+    return r.error("serve.mode", "expected \"socket\" or \"proxy\"");
+  // Proxy mode (berth relaying to instances that bind their own port) is not built yet:
+  // refused rather than run as something it is not.
+  if (*mode && **mode == "proxy")
+    return r.error("serve.mode",
+                   "\"proxy\" is not available in this version; use \"socket\" (the app "
+                   "accepts on the inherited fd 3, see docs/manifest.md)");
+  serve.mode = ServeMode::kSocket;
+  return {};
+}
+
+Result<void> parse_limits(const Reader& r, const toml::table& t, LimitsSpec& limits) {
+  BERTH_TRY(r.only_keys(t, "limits", {"memory", "cpu", "pids"}));
+  if (auto* mem = t.get("memory")) {
+    if (mem->is_integer() && mem->as_integer()->get() > 0) {
+      limits.memory = static_cast<uint64_t>(mem->as_integer()->get());
+    } else if (mem->is_string()) {
+      auto bytes = parse_byte_size(mem->as_string()->get());
+      if (!bytes) return r.error("limits.memory", bytes.error().message);
+      limits.memory = *bytes;
+    }
+    if (!limits.memory || *limits.memory < 1024 * 1024)
+      return r.error("limits.memory", "expected a size of at least 1MiB, e.g. \"512MiB\"");
+  }
+  if (auto* cpu = t.get("cpu")) {
+    auto cores = cpu->value<double>();
+    if (!cores || !(*cores >= 0.01 && *cores <= 4096))
+      return r.error("limits.cpu", "expected a number of cores from 0.01 up, e.g. 0.5 or 2");
+    limits.cpu = *cores;
+  }
+  auto pids = r.integer(t, "limits", "pids", 1, 4'194'304);
+  BERTH_TRY(pids);
+  if (*pids) limits.pids = static_cast<uint64_t>(**pids);
+  return {};
+}
+
 Result<Manifest> parse_manifest(std::string_view text, const std::string& file) {
   Reader r(file);
   toml::table root;
@@ -346,7 +402,7 @@ Result<Manifest> parse_manifest(std::string_view text, const std::string& file) 
   Manifest m;
   BERTH_TRY(r.only_keys(root, "",
                         {"name", "run", "env", "ready", "stop", "restart", "watch", "install",
-                         "deploy", "lifecycle"}));
+                         "deploy", "lifecycle", "serve", "limits"}));
   auto name = r.string(root, "", "name");
   BERTH_TRY(name);
   if (*name) {
@@ -410,6 +466,19 @@ Result<Manifest> parse_manifest(std::string_view text, const std::string& file) 
     BERTH_TRY(keep);
     m.lifecycle.keep = keep->value_or(false);
   }
+  auto serve = r.table(root, "serve");
+  BERTH_TRY(serve);
+  if (*serve) {
+    BERTH_TRY(parse_serve(r, **serve, m.serve.emplace()));
+    // Its port is held by the daemon: a connect there succeeds before the app is up.
+    if (m.serve->mode == ServeMode::kSocket && m.ready.port == m.serve->port)
+      return r.error("ready.port",
+                     "is [serve] port, which berth itself holds open; say ready with a marker, "
+                     "notify or the settle rule instead");
+  }
+  auto limits = r.table(root, "limits");
+  BERTH_TRY(limits);
+  if (*limits) BERTH_TRY(parse_limits(r, **limits, m.limits));
   return m;
 }
 

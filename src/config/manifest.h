@@ -77,6 +77,8 @@ struct Manifest {
   InstallSpec install;
   DeploySpec deploy;
   LifecycleSpec lifecycle;
+  std::optional<ServeSpec> serve;
+  LimitsSpec limits;
 };
 
 // What `berth run` asked to run instead of berth.toml's command or an inference: a command

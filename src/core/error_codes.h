@@ -41,6 +41,8 @@
   X(kExitedAfterReady, "exited_after_ready", 500)            \
   X(kExitedBeforeReady, "exited_before_ready", 500)          \
   X(kPortInUse, "port_in_use", 409)                          \
+  X(kLimitsUnavailable, "limits_unavailable", 422)           \
+  X(kUnhealthy, "unhealthy", 500)                            \
   X(kExited, "exited", 500)                                  \
   X(kStopped, "stopped", 500)                                \
   X(kCgroupError, "cgroup_error", 500)                       \

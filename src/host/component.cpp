@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -79,8 +80,8 @@ void Component::note(const std::string& text) {
 
 asio::awaitable<Result<void>> Component::start() {
   auto self = shared_from_this();
-  if (state_ == State::kStopping && tree_) {
-    auto tree = tree_;
+  if (state_ == State::kStopping && current_.tree) {
+    auto tree = current_.tree;
     co_await tree->wait_ended();
   }
   co_return start_now();
@@ -89,7 +90,7 @@ asio::awaitable<Result<void>> Component::start() {
 Result<void> Component::start_now() {
   if (destroyed_)
     return fail(Code::kComponentDestroyed, "component \"" + name_ + "\" was destroyed");
-  if (tree_ && !tree_->ended()) return {};
+  if (current_.running()) return {};
   auto m = load_manifest(dir_, source_);
   if (!m) {
     state_ = State::kFailed;
@@ -153,11 +154,24 @@ asio::awaitable<void> Component::watched_restart() {
   restarting_ = true;
   do {
     restart_again_ = false;
-    co_await stop_tree();
-    if (!watcher_) break;  // stopped by a user meanwhile
-    ++restarts_;
-    ++watch_restarts_;
-    if (auto r = start_now(); !r) note("restart after change failed: " + r.error().message);
+    auto next = load_manifest(dir_, source_);
+    Result<void> r;
+    if (next && overlaps(*next)) {
+      ++restarts_;
+      ++watch_restarts_;
+      // Waits for the replacement's outcome, so a change meanwhile restarts once more after.
+      r = co_await replace(std::make_unique<Manifest>(std::move(*next)));
+      if (r) r = co_await wait_started();
+    } else if (!next && manifest_.serve && current_.running()) {
+      r = std::unexpected(next.error());  // a broken berth.toml: the serving tree goes on
+    } else {
+      co_await stop_tree();
+      if (!watcher_) break;  // stopped by a user meanwhile
+      ++restarts_;
+      ++watch_restarts_;
+      r = start_now();
+    }
+    if (!r) note("restart after change failed: " + r.error().message);
   } while (restart_again_ && watcher_);
   restarting_ = false;
 }
@@ -203,33 +217,33 @@ Result<void> Component::change_env(const EnvChange& change) {
   return ctx_.components.set_env(name_, *chosen);
 }
 
-Result<void> Component::spawn_tree() {
-  const int instance = 0;
-  ++runs_;
-  outcome_.reset();
-  address_ = "127.0.0.1";
+Result<Component::Run> Component::spawn_run(int slot) {
+  Run run;
+  run.id = runs_;
+  run.slot = slot;
+  std::optional<std::filesystem::path> cgroup_dir;
+  bool recorded = false;
+  // Whatever was lent to a run that did not start is given back.
+  auto undo = [&](Error why) -> Result<Run> {
+    if (recorded) (void)ctx_.trees.remove(name_, slot);
+    if (cgroup_dir) (void)cgroup::remove(*cgroup_dir);
+    if (run.leased) (void)ctx_.leases.release(name_, slot);
+    return std::unexpected(std::move(why));
+  };
+  const bool socket_mode = manifest_.serve && manifest_.serve->mode == ServeMode::kSocket;
+  if (socket_mode) BERTH_TRY(ensure_socket());
   if (manifest_.run.lease_address) {
-    auto a = ctx_.leases.acquire(name_, instance, ctx_.config.lease_first, ctx_.config.lease_last);
-    if (!a) {
-      state_ = State::kFailed;
-      last_error_ = a.error();
-      set_outcome(std::unexpected(a.error()));
-      return std::unexpected(a.error());
-    }
-    address_ = *a;
+    auto a = ctx_.leases.acquire(name_, slot, ctx_.config.lease_first, ctx_.config.lease_last);
+    if (!a) return std::unexpected(a.error());
+    run.leased = true;
+    run.address = *a;
   }
   // Read afresh at every start: an edited env file or a new --env reaches the next run.
   auto env = environment();
-  if (!env) {
-    if (manifest_.run.lease_address) (void)ctx_.leases.release(name_, instance);
-    state_ = State::kFailed;
-    last_error_ = env.error();
-    note(env.error().message);
-    set_outcome(std::unexpected(env.error()));
-    return std::unexpected(env.error());
-  }
+  if (!env) return undo(env.error());
   (*env)["BERTH_COMPONENT"] = {name_, "berth"};
-  (*env)["BERTH_HOST"] = {address_, "berth"};
+  (*env)["BERTH_HOST"] = {run.address, "berth"};
+  if (manifest_.serve) (*env)["PORT"] = {std::to_string(manifest_.serve->port), "berth [serve]"};
   if (ctx_.config.cluster.enabled()) (*env)["BERTH_NODE"] = {ctx_.config.cluster.node, "berth"};
   env_ = std::move(*env);
   TreeSpec spec;
@@ -237,105 +251,238 @@ Result<void> Component::spawn_tree() {
   spec.spawn.argv = manifest_.run.argv;
   spec.spawn.env = values_of(env_);
   spec.spawn.cwd = dir_ / manifest_.run.cwd;
+  if (socket_mode) {
+    spec.spawn.listen_fds = {socket_->fd()};
+    spec.spawn.listen_names = name_;
+  }
   spec.ready = manifest_.ready;
   spec.stop = manifest_.stop;
-  spec.address = address_;
+  spec.address = run.address;
   spec.notify_socket = fmt::format("berth/{}/{}/{}", ctx_.tag, name_, random_hex(4));
+  const auto& limits = manifest_.limits;
+  if (limits.any() && !ctx_.cgroup)
+    return undo({Code::kLimitsUnavailable,
+                 "[limits] are applied through cgroup v2, and this daemon runs without cgroups "
+                 "(see `isolation` in berth status); remove [limits] or give berth a cgroup"});
+  if (limits.any())
+    if (auto r = cgroup::enable_for(ctx_.cgroup->dir, limits); !r) return undo(r.error());
   if (ctx_.cgroup) {
     auto dir = ctx_.cgroup->dir / fmt::format("{}.{}", name_, random_hex(4));
     if (auto r = cgroup::create(dir); r)
-      spec.spawn.cgroup = dir;
+      cgroup_dir = spec.spawn.cgroup = dir;
+    else if (limits.any())
+      return undo({Code::kLimitsUnavailable, "[limits] need a cgroup: " + r.error().message});
     else
       spdlog::warn("{}: {}; running without a cgroup", name_, r.error().message);
   }
-  auto cgroup_dir = spec.spawn.cgroup;
+  // Limits are in place before the first process joins: nothing runs unlimited, ever.
+  if (cgroup_dir && limits.any())
+    if (auto r = cgroup::apply_limits(*cgroup_dir, limits); !r) return undo(r.error());
   // A tree is recorded before it exists (its cgroup, if any) and again once it does: a daemon
   // that dies at any point leaves a row its successor can act on. A tree that cannot be
   // recorded is not started, or, if its second record fails, killed at once.
-  TreeRow row{name_, instance, 0, 0, 0, std::nullopt};
+  TreeRow row{name_, slot, 0, 0, 0, std::nullopt};
   if (cgroup_dir) row.cgroup = cgroup_dir->string();
-  if (auto r = ctx_.trees.put(row); !r) {
-    if (cgroup_dir) (void)cgroup::remove(*cgroup_dir);
-    if (manifest_.run.lease_address) (void)ctx_.leases.release(name_, instance);
-    Error why{Code::kNotRecorded,
-              "cannot record the process tree, so it was not started: " + r.error().message};
-    state_ = State::kFailed;
-    last_error_ = why;
-    note(why.message);
-    set_outcome(std::unexpected(why));
-    return std::unexpected(why);
-  }
+  if (auto r = ctx_.trees.put(row); !r)
+    return undo({Code::kNotRecorded,
+                 "cannot record the process tree, so it was not started: " + r.error().message});
+  recorded = true;
 
   std::weak_ptr<Component> weak = weak_from_this();
+  const uint64_t id = run.id;
   ProcessTree::Hooks hooks;
   hooks.on_line = [weak](Stream stream, std::string_view line) {
     if (auto self = weak.lock()) self->logs_.append(stream, line);
   };
-  hooks.on_ready = [weak] {
-    if (auto self = weak.lock()) {
-      self->state_ = State::kReady;
-      self->ready_at_ = std::chrono::system_clock::now();
-      self->note("ready");
-      self->set_outcome({});
-    }
+  hooks.on_ready = [weak, id] {
+    if (auto self = weak.lock()) self->on_ready(id);
   };
-  hooks.on_end = [weak](const TreeEnd& end) {
-    if (auto self = weak.lock()) self->on_tree_end(end);
+  hooks.on_end = [weak, id](const TreeEnd& end) {
+    if (auto self = weak.lock()) self->on_tree_end(id, end);
   };
   auto tree = ProcessTree::start(ctx_.io, ctx_.reaper, std::move(spec), std::move(hooks));
-  if (!tree) {
-    (void)ctx_.trees.remove(name_, instance);
-    if (cgroup_dir) (void)cgroup::remove(*cgroup_dir);
-    if (manifest_.run.lease_address) (void)ctx_.leases.release(name_, instance);
+  if (!tree) return undo(tree.error());
+  run.tree = *tree;
+  run.spawned_at = std::chrono::steady_clock::now();
+  run.started_at = std::chrono::system_clock::now();
+  row.pid = row.pgid = run.tree->pid();
+  row.start_time = run.tree->start_time();
+  if (auto r = ctx_.trees.put(row); !r)
+    run.tree->abort(
+        {Code::kNotRecorded,
+         "cannot record the process tree, so it was killed at once: " + r.error().message});
+  return run;
+}
+
+Result<void> Component::spawn_tree() {
+  ++runs_;
+  outcome_.reset();
+  auto run = spawn_run(free_slot());
+  if (!run) {
     state_ = State::kFailed;
-    last_error_ = tree.error();
-    note(tree.error().message);
-    set_outcome(std::unexpected(tree.error()));
-    return std::unexpected(tree.error());
+    last_error_ = run.error();
+    note(run.error().message);
+    set_outcome(std::unexpected(run.error()));
+    return std::unexpected(run.error());
   }
-  tree_ = *tree;
-  spawned_at_steady_ = std::chrono::steady_clock::now();
+  current_ = std::move(*run);
   state_ = State::kStarting;
-  started_at_ = std::chrono::system_clock::now();
   last_error_.reset();
   last_tail_.clear();
   warnings_.clear();
-  row.pid = row.pgid = tree_->pid();
-  row.start_time = tree_->start_time();
-  if (auto r = ctx_.trees.put(row); !r)
-    tree_->abort({Code::kNotRecorded, "cannot record the process tree, so it was killed at once: " +
-                                          r.error().message});
-  note(fmt::format("started pid {}{}", tree_->pid(),
-                   cgroup_dir ? " in cgroup " + cgroup_dir->filename().string() : ""));
+  const auto& cg = current_.tree->cgroup();
+  note(fmt::format("started pid {}{}", current_.tree->pid(),
+                   cg ? " in cgroup " + cg->filename().string() : ""));
   return {};
 }
 
-void Component::on_tree_end(const TreeEnd& end) {
+bool Component::overlaps(const Manifest& next) const {
+  return manifest_.serve && next.serve && current_.running() && current_.tree->ready();
+}
+
+asio::awaitable<Result<void>> Component::replace(std::unique_ptr<Manifest> next) {
+  auto self = shared_from_this();
+  if (incoming_) {  // a newer restart wins over a replacement still starting
+    auto tree = incoming_->tree;
+    tree->request_stop();
+    co_await tree->wait_ended();
+  }
+  if (destroyed_)
+    co_return fail(Code::kComponentDestroyed, "component \"" + name_ + "\" was destroyed");
+  if (!overlaps(*next)) {  // it ended (or was stopped) meanwhile
+    co_await stop_tree();
+    co_return start_now();
+  }
+  manifest_ = std::move(*next);
+  tracker_.reset();
+  ensure_watcher(!restarting_);
+  ++runs_;
+  outcome_.reset();
+  auto run = spawn_run(free_slot());
+  if (!run) {
+    note(fmt::format("the replacement did not start: {}; pid {} keeps serving", run.error().message,
+                     current_.tree->pid()));
+    set_outcome(std::unexpected(run.error()));
+    co_return std::unexpected(run.error());
+  }
+  incoming_ = std::move(*run);
+  note(fmt::format("started pid {} beside pid {}, which serves until the new one is ready",
+                   incoming_->tree->pid(), current_.tree->pid()));
+  co_return Result<void>{};
+}
+
+int Component::free_slot() const {
+  for (int slot = 0;; ++slot) {
+    bool taken = (current_.running() && current_.slot == slot) ||
+                 (incoming_ && incoming_->slot == slot) ||
+                 std::any_of(draining_.begin(), draining_.end(),
+                             [slot](const Run& r) { return r.slot == slot; });
+    if (!taken) return slot;
+  }
+}
+
+void Component::release(const Run& run) {
+  (void)ctx_.trees.remove(name_, run.slot);
+  // The tree is dead: only now may its address go to someone else.
+  if (run.leased) (void)ctx_.leases.release(name_, run.slot);
+}
+
+Result<void> Component::ensure_socket() {
+  const auto& want = *manifest_.serve;
+  if (socket_ && socket_->address() == want.address && socket_->port() == want.port) return {};
+  auto bound = ListenSocket::bind(want.address, want.port);
+  BERTH_TRY(bound);
+  socket_ = std::move(*bound);
+  note(fmt::format("listening on {}:{} for its instances ([serve] socket)", want.address,
+                   want.port));
+  return {};
+}
+
+void Component::on_ready(uint64_t id) {
+  if (incoming_ && incoming_->id == id) {
+    // The replacement is ready: it serves from now on, and the one it replaces drains.
+    Run old = std::move(current_);
+    current_ = std::move(*incoming_);
+    incoming_.reset();
+    last_error_.reset();
+    last_tail_.clear();
+    warnings_.clear();
+    note(fmt::format("ready; pid {} (the one it replaces) is told to stop", old.tree->pid()));
+    old.tree->request_stop();
+    draining_.push_back(std::move(old));
+  } else if (current_.id == id) {
+    note("ready");
+  } else {
+    return;
+  }
+  state_ = State::kReady;
+  ready_at_ = std::chrono::system_clock::now();
+  set_outcome({});
+}
+
+void Component::on_tree_end(uint64_t id, const TreeEnd& end) {
   // Whoever waits for this run to stay up is told at the end of this call (see below).
   struct Tell {
     StateEvent& e;
     ~Tell() { e.notify_all(); }
   } tell{outcome_changed_};
-  (void)ctx_.trees.remove(name_, 0);
-  // The tree is dead: only now may its address go to someone else.
-  if (manifest_.run.lease_address) (void)ctx_.leases.release(name_, 0);
-  tree_.reset();
-  last_exit_ = end.status;
   for (const auto& w : end.warnings) {
     warnings_.push_back(w);
     spdlog::warn("{}: {}", name_, w);
     logs_.append(Stream::kBerth, "[berth] warning: " + w);
   }
+  auto replaced =
+      std::find_if(draining_.begin(), draining_.end(), [id](const Run& r) { return r.id == id; });
+  if (replaced != draining_.end()) {
+    release(*replaced);
+    note(fmt::format("pid {} (replaced) ended: {}{}", replaced->tree->pid(), end.status.describe(),
+                     end.killed_after_grace ? ", killed after grace" : ""));
+    draining_.erase(replaced);
+    return;
+  }
+  const auto failure = [&end]() -> Error {
+    if (end.startup_failure) return *end.startup_failure;
+    if (end.stop_requested) return {Code::kStopped, "stopped before it was ready"};
+    return {Code::kExitedBeforeReady, "exited before ready: " + end.status.describe()};
+  };
+  if (incoming_ && incoming_->id == id) {
+    // A replacement that never became ready: the serving tree goes on as if nothing happened.
+    release(*incoming_);
+    incoming_.reset();
+    if (!outcome_) set_outcome(std::unexpected(failure()));
+    if (!end.stop_requested) {
+      last_error_ = failure();
+      last_tail_ = end.tail;
+      note(fmt::format("the replacement failed to start: {}; pid {} keeps serving",
+                       last_error_->message, current_.tree->pid()));
+    }
+    return;
+  }
+  if (current_.id != id || !current_.tree) return;
+  release(current_);
+  const pid_t pid = current_.tree->pid();
+  current_.tree.reset();
+  last_exit_ = end.status;
+  last_exit_oom_ = end.oom_killed;
   if (end.stop_to_gone)
     last_stop_us_ = {end.stop_to_exit ? end.stop_to_exit->count() : -1, end.stop_to_gone->count()};
-  if (!outcome_) {
-    if (end.startup_failure)
-      set_outcome(std::unexpected(*end.startup_failure));
-    else if (end.stop_requested)
-      set_outcome(fail(Code::kStopped, "stopped before it was ready"));
-    else
-      set_outcome(fail(Code::kExitedBeforeReady, "exited before ready: " + end.status.describe()));
+  if (incoming_ && !end.stop_requested) {
+    // The serving tree died while its replacement starts: that one takes over.
+    note(
+        fmt::format("pid {} exited ({}) while its replacement starts", pid, end.status.describe()));
+    current_ = std::move(*incoming_);
+    incoming_.reset();
+    state_ = State::kStarting;
+    return;
   }
+  if (!outcome_) set_outcome(std::unexpected(failure()));
+  on_serving_end(end);
+  // Nothing will run for a while: connections are refused rather than left waiting.
+  if (!end.stop_requested && state_ != State::kBackoff) socket_.reset();
+}
+
+// The restart policy's turn, once the serving tree has ended.
+void Component::on_serving_end(const TreeEnd& end) {
   if (end.stop_requested) {
     state_ = State::kStopped;
     note(fmt::format("stopped ({}{})", end.status.describe(),
@@ -348,6 +495,12 @@ void Component::on_tree_end(const TreeEnd& end) {
     last_tail_ = end.tail;
     note(fmt::format("startup failed: {} ({})", wire(end.startup_failure->code),
                      end.startup_failure->message));
+  } else if (end.oom_killed) {
+    last_error_ = Error{Code::kExited, fmt::format("{}: out of memory ([limits] memory = {} MiB)",
+                                                   end.status.describe(),
+                                                   manifest_.limits.memory.value_or(0) >> 20)};
+    last_tail_ = end.tail;
+    note("exited: " + last_error_->message);
   } else {
     note(fmt::format("exited: {}", end.status.describe()));
     if (failed) {
@@ -409,6 +562,7 @@ asio::awaitable<Result<void>> Component::stop() {
   wants_watch_ = false;
   watcher_.reset();
   co_await stop_tree();
+  socket_.reset();
   co_return Result<void>{};
 }
 
@@ -416,29 +570,48 @@ asio::awaitable<void> Component::stop_tree() {
   auto self = shared_from_this();
   backoff_timer_.cancel();
   backoff_until_.reset();
-  if (tree_ && !tree_->ended()) {
-    auto tree = tree_;
-    state_ = State::kStopping;
-    tree->request_stop();
-    co_await tree->wait_ended();
-  }
-  if (state_ != State::kStopped && !tree_) state_ = State::kStopped;
+  std::vector<std::shared_ptr<ProcessTree>> trees;
+  if (incoming_) trees.push_back(incoming_->tree);
+  if (current_.running()) trees.push_back(current_.tree);
+  for (const auto& r : draining_) trees.push_back(r.tree);
+  if (incoming_ || current_.running()) state_ = State::kStopping;
+  for (const auto& t : trees) t->request_stop();
+  for (const auto& t : trees) co_await t->wait_ended();
+  if (state_ != State::kStopped && !current_.running()) state_ = State::kStopped;
 }
 
 asio::awaitable<Result<void>> Component::restart() {
   auto self = shared_from_this();
   auto m = load_manifest(dir_, source_);  // refuse before stopping if the new manifest is broken
   BERTH_CO_TRY(m);
-  co_await stop_tree();
   ++restarts_;
+  if (overlaps(*m)) {
+    // Answered once the replacement is ready (or has failed, leaving the old one serving).
+    BERTH_CO_TRY(co_await replace(std::make_unique<Manifest>(std::move(*m))));
+    auto r = co_await wait_started();
+    if (!r && current_.running())
+      co_return fail(r.error().code, fmt::format("{}; pid {} keeps serving", r.error().message,
+                                                 current_.tree->pid()));
+    co_return r;
+  }
+  co_await stop_tree();
   co_return start_now();
+}
+
+Result<void> Component::signal(int sig, bool leader_only) {
+  if (!current_.running())
+    return fail(Code::kStopped, "component \"" + name_ + "\" is not running");
+  current_.tree->send_signal(sig, leader_only);
+  note(
+      fmt::format("sent {} to {}", signal_name(sig), leader_only ? "its leader" : "every process"));
+  return {};
 }
 
 double Component::cpu_percent(uint64_t used_us) const {
   const auto now = std::chrono::steady_clock::now();
   auto& c = cpu_sample_;
-  const bool first = c.run != runs_;  // the first figure of a run covers the run so far
-  if (first) c = {runs_, 0, spawned_at_steady_, 0};
+  const bool first = c.run != current_.id;  // the first figure of a run covers the run so far
+  if (first) c = {current_.id, 0, current_.spawned_at, 0};
   const auto elapsed = std::chrono::duration<double, std::micro>(now - c.at).count();
   // Samples closer than this would be noise: the last figure stands.
   if ((first || elapsed >= 200'000) && elapsed > 0) {
@@ -459,24 +632,29 @@ api::ComponentStatus Component::status() const {
   s.destroy_error = destroy_error_;
   s.restarts = restarts_;
   s.watch_restarts = watch_restarts_;
-  if (started_at_ != std::chrono::system_clock::time_point{})
-    s.started_at_ms = duration_cast<milliseconds>(started_at_.time_since_epoch()).count();
+  if (current_.started_at != std::chrono::system_clock::time_point{})
+    s.started_at_ms = duration_cast<milliseconds>(current_.started_at.time_since_epoch()).count();
   s.cgroup_isolation = ctx_.cgroup.has_value();
-  s.address = address_;
-  if (tree_) {
-    auto members = tree_->members();
-    s.pid = tree_->pid();
+  s.address = current_.address;
+  if (const auto& tree = current_.tree) {
+    auto members = tree->members();
+    s.pid = tree->pid();
     s.processes = members.size();
     s.memory_bytes = rss_bytes(members);
     std::optional<uint64_t> used;
-    if (auto cg = tree_->cgroup()) used = cgroup::cpu_usec(*cg);
+    if (auto cg = tree->cgroup()) used = cgroup::cpu_usec(*cg);
     if (!used) used = cpu_usec(members);
     s.cpu_seconds = static_cast<double>(*used) / 1e6;
     s.cpu_percent = cpu_percent(*used);
-    auto since = state_ == State::kReady ? ready_at_ : started_at_;
+    auto since = state_ == State::kReady ? ready_at_ : current_.started_at;
     s.uptime_ms = duration_cast<milliseconds>(system_clock::now() - since).count();
-    s.cgroup = tree_->cgroup();
+    s.cgroup = tree->cgroup();
   }
+  if (incoming_) s.replacement_pid = incoming_->tree->pid();
+  for (const auto& r : draining_) s.draining_pids.push_back(r.tree->pid());
+  if (manifest_.serve)
+    s.serve = api::ComponentStatus::Serve{manifest_.serve->address, manifest_.serve->port,
+                                          to_string(manifest_.serve->mode), socket_ != nullptr};
   if (backoff_until_)
     s.restart_in_ms = std::max<int64_t>(
         0, duration_cast<milliseconds>(*backoff_until_ - steady_clock::now()).count());
@@ -484,7 +662,7 @@ api::ComponentStatus Component::status() const {
     s.last_exit = {
         last_exit_->code,
         last_exit_->signal ? std::optional(signal_name(last_exit_->signal)) : std::nullopt,
-        last_exit_->describe()};
+        last_exit_->describe(), last_exit_oom_ ? std::optional<std::string>("oom") : std::nullopt};
   s.last_error = last_error_;
   if (last_error_) s.last_error_tail = last_tail_;
   s.warnings = warnings_;

@@ -1,4 +1,7 @@
-// A component: its manifest, its current process tree, its restart policy and its logs.
+// A component: its manifest, its process trees, its restart policy, its logs and, with
+// [serve], the listening socket it keeps across restarts. With [serve], a restart overlaps:
+// the replacement starts beside the serving tree, which is told to stop only once the
+// replacement is ready (a replacement that fails leaves it serving).
 // States: stopped, starting, ready, stopping, backoff (waiting to restart), crash-looping
 // (start limit hit; waits for a user), failed (ended and not restarted by policy).
 // All methods run on the io_context thread.
@@ -15,6 +18,7 @@
 #include "config/environment.h"
 #include "config/manifest.h"
 #include "host/host_context.h"
+#include "proc/listen_socket.h"
 #include "proc/log_sink.h"
 #include "proc/process_tree.h"
 #include "proc/restart_policy.h"
@@ -42,7 +46,11 @@ class Component final : public api::ComponentApi, public std::enable_shared_from
   // Ends the tree (stop signal, grace, SIGKILL) and completes once every member is gone.
   // Also releases the component's watches: a stopped component holds none.
   boost::asio::awaitable<Result<void>> stop() override;
+  // With [serve] and a ready tree: starts the replacement beside it and returns (see above);
+  // a replacement still starting is stopped first (the newest restart wins).
   boost::asio::awaitable<Result<void>> restart() override;
+  // Sends `sig` to every process of the serving tree (or only its leader).
+  Result<void> signal(int sig, bool leader_only) override;
 
   // Completes when the run started last is ready (ok) or has failed to start (its error).
   boost::asio::awaitable<Result<void>> wait_started();
@@ -60,7 +68,7 @@ class Component final : public api::ComponentApi, public std::enable_shared_from
   // included). Set by the host before the teardown.
   void mark_destroyed() { destroyed_ = true; }
   bool destroyed() const { return destroyed_; }
-  bool running() const { return tree_ && !tree_->ended(); }
+  bool running() const { return current_.running(); }
   // `[lifecycle] keep` of the manifest it last started with.
   bool keep() const { return manifest_.lifecycle.keep; }
   // Teardown failed: shown as state `destroy_failed` with the reason until a retry succeeds.
@@ -77,7 +85,30 @@ class Component final : public api::ComponentApi, public std::enable_shared_from
   void set_source(RunSource source) { source_ = std::move(source); }
 
  private:
+  // One process tree of this component and what was lent to it.
+  struct Run {
+    std::shared_ptr<ProcessTree> tree;
+    uint64_t id = 0;  // runs_ when it was spawned: tells one run from the next
+    int slot = 0;     // its row in the tree store and its address lease
+    bool leased = false;
+    std::string address = "127.0.0.1";
+    std::chrono::system_clock::time_point started_at{};
+    std::chrono::steady_clock::time_point spawned_at{};
+    bool running() const { return tree && !tree->ended(); }
+  };
+
+  // Spawns a tree of manifest_ into `slot` (lease, environment, socket, cgroup, store row).
+  // On failure nothing of it is left behind.
+  Result<Run> spawn_run(int slot);
+  // Spawns the serving tree (state starting); a failure leaves the component failed.
   Result<void> spawn_tree();
+  // [serve]: the manifest `next` (already loaded) replaces the ready tree by an overlapped start.
+  boost::asio::awaitable<Result<void>> replace(std::unique_ptr<Manifest> next);
+  bool overlaps(const Manifest& next) const;
+  int free_slot() const;
+  void release(const Run& run);
+  Result<void> ensure_socket();
+  void on_ready(uint64_t id);
   // Every layer of the environment for the next start, with `change` applied on top.
   Result<Environment> environment(const EnvChange& change = {}) const;
   // Ends the tree and any pending backoff, keeping the watcher.
@@ -86,7 +117,8 @@ class Component final : public api::ComponentApi, public std::enable_shared_from
   void ensure_watcher(bool fresh);
   void on_watch_change(const std::string& path, size_t events);
   boost::asio::awaitable<void> watched_restart();
-  void on_tree_end(const TreeEnd& end);
+  void on_tree_end(uint64_t id, const TreeEnd& end);
+  void on_serving_end(const TreeEnd& end);
   void wait_to_restart(Millis delay, State waiting);
   void note(const std::string& text);
   double cpu_percent(uint64_t used_us) const;
@@ -99,7 +131,12 @@ class Component final : public api::ComponentApi, public std::enable_shared_from
   Manifest manifest_;
   LogSink logs_;
   State state_ = State::kStopped;
-  std::shared_ptr<ProcessTree> tree_;
+  Run current_;                  // the tree serving (or starting); no tree once it has ended
+  std::optional<Run> incoming_;  // [serve]: its replacement, not yet ready
+  std::vector<Run> draining_;    // replaced by a ready one and told to stop, not yet gone
+  // [serve] socket mode: bound at the first start, kept across restarts and backoffs, closed
+  // by a stop or when the component ends for good.
+  std::shared_ptr<ListenSocket> socket_;
   RestartTracker tracker_;
   boost::asio::steady_timer backoff_timer_;
   std::optional<std::chrono::steady_clock::time_point> backoff_until_;
@@ -108,19 +145,18 @@ class Component final : public api::ComponentApi, public std::enable_shared_from
   std::optional<Error> last_error_;
   std::vector<std::string> last_tail_;
   std::optional<ExitStatus> last_exit_;
+  bool last_exit_oom_ = false;
   std::vector<std::string> warnings_;
   std::optional<std::pair<int64_t, int64_t>> last_stop_us_;  // {to leader exit, to tree gone}
-  std::chrono::system_clock::time_point started_at_{}, ready_at_{};
-  std::string address_ = "127.0.0.1";
-  Environment env_;
-  std::chrono::steady_clock::time_point spawned_at_steady_{};
+  std::chrono::system_clock::time_point ready_at_{};
+  Environment env_;  // what the run started last was given, and where each came from
   // The CPU figure's last sample, per run (status() is const; this is only a cache of it).
   struct CpuSample {
     uint64_t run = 0, used_us = 0;
     std::chrono::steady_clock::time_point at{};
     double percent = 0;
   };
-  mutable CpuSample cpu_sample_;  // what the run started last was given, and where each came from
+  mutable CpuSample cpu_sample_;
   bool watch_flag_ = false;
   std::unique_ptr<TreeWatcher> watcher_;
   bool restarting_ = false, restart_again_ = false;

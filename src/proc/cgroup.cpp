@@ -1,10 +1,13 @@
 #include "proc/cgroup.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
 #include <csignal>
 #include <sstream>
@@ -146,6 +149,80 @@ std::optional<uint64_t> cpu_usec(const fs::path& dir) {
   const char* b = text->data() + pos + 11;
   auto r = std::from_chars(b, text->data() + text->size(), v);
   if (r.ec != std::errc()) return std::nullopt;
+  return v;
+}
+
+std::vector<std::string> controllers(const fs::path& dir) {
+  std::vector<std::string> out;
+  auto text = read_file(dir / "cgroup.controllers");
+  if (!text) return out;
+  std::istringstream in(*text);
+  for (std::string c; in >> c;) out.push_back(c);
+  return out;
+}
+
+namespace {
+std::vector<std::string> needed(const LimitsSpec& limits) {
+  std::vector<std::string> out;
+  if (limits.memory) out.push_back("memory");
+  if (limits.cpu) out.push_back("cpu");
+  if (limits.pids) out.push_back("pids");
+  return out;
+}
+}  // namespace
+
+Result<void> enable_for(const fs::path& base, const LimitsSpec& limits) {
+  const auto have = controllers(base);
+  const auto on = read_file(base / "cgroup.subtree_control").value_or("");
+  for (const auto& c : needed(limits)) {
+    if (std::find(have.begin(), have.end(), c) == have.end())
+      return fail(Code::kLimitsUnavailable,
+                  fmt::format("[limits] needs the cgroup v2 {} controller, which {} is not given "
+                              "(it has: {}); enable it in the parent's cgroup.subtree_control, "
+                              "or run the daemon under systemd with Delegate=yes",
+                              c, base.parent_path().string(),
+                              have.empty() ? "none" : fmt::format("{}", fmt::join(have, " "))));
+    if (on.find(c) != std::string::npos) continue;
+    if (!write_text(base / "cgroup.subtree_control", "+" + c))
+      return fail(Code::kLimitsUnavailable,
+                  errno_message(fmt::format("[limits] cannot enable the {} controller in {}", c,
+                                            (base / "cgroup.subtree_control").string()),
+                                errno));
+  }
+  return {};
+}
+
+Result<void> apply_limits(const fs::path& dir, const LimitsSpec& limits) {
+  std::vector<std::pair<std::string, std::string>> files;
+  if (limits.memory) {
+    files.emplace_back("memory.max", std::to_string(*limits.memory));
+    // Swap would let a hog outlive its limit, slowly: the limit is on memory, not RAM.
+    files.emplace_back("memory.swap.max", "0");
+  }
+  if (limits.cpu)
+    files.emplace_back("cpu.max",
+                       fmt::format("{} 100000", static_cast<uint64_t>(*limits.cpu * 100000)));
+  if (limits.pids) files.emplace_back("pids.max", std::to_string(*limits.pids));
+  for (const auto& [file, value] : files) {
+    std::error_code ec;
+    // memory.swap.max is absent without swap accounting: nothing to limit then.
+    if (file == "memory.swap.max" && !fs::exists(dir / file, ec)) continue;
+    if (!write_text(dir / file, value))
+      return fail(
+          Code::kLimitsUnavailable,
+          errno_message(fmt::format("[limits] cannot write {} to {}", value, (dir / file).string()),
+                        errno));
+  }
+  return {};
+}
+
+uint64_t oom_kills(const fs::path& dir) {
+  auto text = read_file(dir / "memory.events");
+  if (!text) return 0;
+  auto pos = text->find("oom_kill ");
+  if (pos == std::string::npos) return 0;
+  uint64_t v = 0;
+  std::from_chars(text->data() + pos + 9, text->data() + text->size(), v);
   return v;
 }
 

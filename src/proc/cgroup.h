@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "proc/specs.h"
 
 namespace berth {
 
@@ -38,6 +39,17 @@ Result<void> remove(const std::filesystem::path& dir);
 // CPU time used by every process that was ever in the group (cpu.stat usage_usec, a core
 // file of cgroup v2); nullopt when it cannot be read.
 std::optional<uint64_t> cpu_usec(const std::filesystem::path& dir);
+// The controllers a group may use (its cgroup.controllers: what its parent hands down).
+std::vector<std::string> controllers(const std::filesystem::path& dir);
+// Makes [limits] possible in `base`'s children: checks that base may use every controller
+// `limits` needs and turns those on in base/cgroup.subtree_control. limits_unavailable, saying
+// which controller is missing where and why, when the host does not delegate it.
+Result<void> enable_for(const std::filesystem::path& base, const LimitsSpec& limits);
+// Writes memory.max, cpu.max (quota per 100 ms period) and pids.max of a group before any
+// process joins it; limits_unavailable naming the file when the kernel refuses one.
+Result<void> apply_limits(const std::filesystem::path& dir, const LimitsSpec& limits);
+// How many processes of the group the kernel's OOM killer ended (memory.events oom_kill).
+uint64_t oom_kills(const std::filesystem::path& dir);
 }  // namespace cgroup
 
 }  // namespace berth

@@ -261,6 +261,12 @@ std::vector<pid_t> ProcessTree::members() const {
   return pgroup_members(pid_);
 }
 
+void ProcessTree::send_signal(int sig, bool leader_only) {
+  if (ended_) return;
+  if (!leader_only) return signal_tree(sig);
+  if (!main_exit_ && pidfd_) ::syscall(SYS_pidfd_send_signal, pidfd_.get(), sig, nullptr, 0);
+}
+
 void ProcessTree::signal_tree(int sig) {
   if (spec_.spawn.cgroup) {
     track_members();  // before cgroup.kill empties cgroup.procs
@@ -418,7 +424,10 @@ awaitable<void> ProcessTree::supervise() {
         fmt::format("port {}:{} is still taken after the tree was stopped: something "
                     "escaped the tree",
                     spec_.address, *ready.port));
-  if (spec_.spawn.cgroup) (void)cgroup::remove(*spec_.spawn.cgroup);
+  if (spec_.spawn.cgroup) {
+    end.oom_killed = cgroup::oom_kills(*spec_.spawn.cgroup) > 0;
+    (void)cgroup::remove(*spec_.spawn.cgroup);
+  }
   if (stop_requested_) {
     using std::chrono::microseconds, std::chrono::duration_cast;
     end.stop_to_gone = duration_cast<microseconds>(Clock::now() - stop_requested_at_);

@@ -48,6 +48,7 @@ struct TreeEnd {
   std::string summary;                // of those, the line saying what went wrong (failure_line.h)
   std::vector<std::string> warnings;  // e.g. a declared port still taken after the stop
   std::chrono::milliseconds ran{0};   // spawn to main exit
+  bool oom_killed = false;            // the kernel's OOM killer ended a member ([limits] memory)
   // For a requested stop: request -> leader exited, and request -> whole tree gone and checked.
   std::optional<std::chrono::microseconds> stop_to_exit, stop_to_gone;
 };
@@ -70,6 +71,9 @@ class ProcessTree : public std::enable_shared_from_this<ProcessTree> {
   // Ends a tree that must not run (one the store could not record) before it is ready: it is
   // killed at once, without grace, and ends as the startup failure `why`.
   void abort(Error why);
+  // `berth signal`: `sig` to every member of the tree, or to the leader alone (through its
+  // pidfd, so never to a stranger that reused the pid). Nothing once the tree has ended.
+  void send_signal(int sig, bool leader_only);
   // Completes once on_end has run.
   boost::asio::awaitable<void> wait_ended();
 

@@ -64,7 +64,17 @@ Result<Spawned> spawn_process(const SpawnSpec& spec) {
   std::vector<char*> argv, envp;
   for (auto& a : spec.argv) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
+  // LISTEN_PID is the child's pid, known only after fork: written into this buffer there.
+  std::string listen_pid(40, '\0');
+  const int nfds = static_cast<int>(spec.listen_fds.size());
+  if (nfds > 0) {
+    std::erase_if(env_strings, [](const std::string& e) { return e.starts_with("LISTEN_"); });
+    env_strings.push_back("LISTEN_FDS=" + std::to_string(nfds));
+    if (!spec.listen_names.empty()) env_strings.push_back("LISTEN_FDNAMES=" + spec.listen_names);
+    std::memcpy(listen_pid.data(), "LISTEN_PID=", 11);
+  }
   for (auto& e : env_strings) envp.push_back(e.data());
+  if (nfds > 0) envp.push_back(listen_pid.data());
   envp.push_back(nullptr);
   std::string cwd = spec.cwd.string();
   std::string procs_path = spec.cgroup ? (*spec.cgroup / "cgroup.procs").string() : std::string();
@@ -104,9 +114,26 @@ Result<Spawned> spawn_process(const SpawnSpec& spec) {
     if (::dup2(null_fd.get(), 0) < 0 || ::dup2(out_w.get(), 1) < 0 || ::dup2(err_w.get(), 2) < 0)
       child_fail(sfd, 3);
     if (!cwd.empty() && ::chdir(cwd.c_str()) != 0) child_fail(sfd, 4);
+    if (nfds > 0) {
+      // Out of the way first (a source may sit where another one goes), then into 3, 4, ...;
+      // dup2 clears CLOEXEC on the copies.
+      int moved[16];
+      if (nfds > 16) child_fail(sfd, 3);
+      for (int i = 0; i < nfds; ++i)
+        if ((moved[i] =
+                 ::fcntl(spec.listen_fds[static_cast<size_t>(i)], F_DUPFD_CLOEXEC, 3 + nfds)) < 0)
+          child_fail(sfd, 3);
+      for (int i = 0; i < nfds; ++i)
+        if (::dup2(moved[i], 3 + i) < 0) child_fail(sfd, 3);
+      char digits[16];
+      int n = 0;
+      for (unsigned v = static_cast<unsigned>(::getpid()); v; v /= 10)
+        digits[n++] = char('0' + v % 10);
+      for (int i = 0; i < n; ++i) listen_pid[11 + static_cast<size_t>(i)] = digits[n - 1 - i];
+    }
     // Asio opens its sockets without CLOEXEC; no daemon fd (listener, database, home lock)
     // may leak into a component.
-    ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+    ::close_range(3 + static_cast<unsigned>(nfds), ~0U, CLOSE_RANGE_CLOEXEC);
     ::execvpe(argv[0], argv.data(), envp.data());
     child_fail(sfd, 5);
   }

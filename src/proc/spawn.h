@@ -1,5 +1,6 @@
 // Starts one process as the leader of a new session (and so of a new process group), optionally
-// inside a cgroup it joins before exec, with stdout/stderr on pipes and a pidfd held.
+// inside a cgroup it joins before exec and holding inherited listening sockets, with
+// stdout/stderr on pipes and a pidfd held.
 // Exec failures are reported synchronously through a CLOEXEC error pipe.
 #pragma once
 #include <sys/types.h>
@@ -20,6 +21,10 @@ struct SpawnSpec {
   std::map<std::string, std::string> env;  // the complete environment of the child
   std::filesystem::path cwd;
   std::optional<std::filesystem::path> cgroup;  // joined before exec, so no fork escapes it
+  // Sockets handed over as fds 3, 4, ... with systemd's socket-activation variables
+  // LISTEN_FDS, LISTEN_PID (the child's own pid) and LISTEN_FDNAMES (`listen_names`).
+  std::vector<int> listen_fds;
+  std::string listen_names;
 };
 
 struct Spawned {

@@ -14,4 +14,8 @@ const char* to_string(RestartPolicy p) {
   return "?";
 }
 
+const char* to_string(ServeMode m) {
+  return m == ServeMode::kSocket ? "socket" : "proxy";
+}
+
 }  // namespace berth

@@ -1,5 +1,6 @@
-// How a process tree becomes ready, stops and restarts: the [ready], [stop] and [restart]
-// parts of a manifest as proc/ uses them (config/manifest fills them from berth.toml).
+// How a process tree becomes ready, stops, restarts, serves and is limited: the [ready],
+// [stop], [restart], [serve] and [limits] parts of a manifest as proc/ uses them
+// (config/manifest fills them from berth.toml).
 #pragma once
 #include <csignal>
 #include <cstdint>
@@ -39,6 +40,28 @@ struct RestartSpec {
   // Crash-looping waits this long, then tries again from a clean history (so a short outage
   // of something it needs does not end service for good). nullopt ("never"): until asked.
   std::optional<Millis> cooldown = Millis(120'000);
+};
+
+// [serve]: the daemon binds the component's listening socket and keeps it across restarts.
+enum class ServeMode {
+  kSocket,  // every instance inherits it as fd 3 (systemd socket activation: LISTEN_FDS)
+  kProxy,   // berth accepts and relays to instances listening on their own addresses
+};
+const char* to_string(ServeMode m);
+
+struct ServeSpec {
+  uint16_t port = 0;
+  std::string address = "127.0.0.1";
+  ServeMode mode = ServeMode::kSocket;
+  bool operator==(const ServeSpec&) const = default;
+};
+
+// [limits]: cgroup v2 limits of every process of a tree (memory.max, cpu.max, pids.max).
+struct LimitsSpec {
+  std::optional<uint64_t> memory;  // bytes
+  std::optional<double> cpu;       // cores, e.g. 0.5
+  std::optional<uint64_t> pids;
+  bool any() const { return memory || cpu || pids; }
 };
 
 }  // namespace berth

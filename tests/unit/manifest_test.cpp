@@ -65,6 +65,58 @@ start_limit = 7
   EXPECT_EQ(m->restart.start_limit, 7);
 }
 
+TEST(Manifest, ServeDefaultsToSocketModeOnLoopback) {
+  auto m = parse("[run]\ncommand = \"x\"\n[serve]\nport = 8080\n");
+  ASSERT_TRUE(m) << m.error().message;
+  ASSERT_TRUE(m->serve);
+  EXPECT_EQ(m->serve->port, 8080);
+  EXPECT_EQ(m->serve->address, "127.0.0.1");
+  EXPECT_EQ(m->serve->mode, ServeMode::kSocket);
+  auto v6 =
+      parse("[run]\ncommand = \"x\"\n[serve]\nport = 1\naddress = \"::\"\nmode = \"socket\"\n");
+  ASSERT_TRUE(v6) << v6.error().message;
+  EXPECT_EQ(v6->serve->address, "::");
+  EXPECT_FALSE(parse("[run]\ncommand = \"x\"\n")->serve);
+}
+
+TEST(Manifest, ServeRefusals) {
+  const std::string run = "[run]\ncommand = \"x\"\n";
+  EXPECT_NE(error_of(run + "[serve]\n").find("serve.port: missing"), std::string::npos);
+  EXPECT_NE(error_of(run + "[serve]\nport = 0\n").find("out of range"), std::string::npos);
+  EXPECT_NE(error_of(run + "[serve]\nport = 80\naddress = \"localhost\"\n").find("numeric"),
+            std::string::npos);
+  EXPECT_NE(error_of(run + "[serve]\nport = 80\nmode = \"pipe\"\n").find("\"socket\" or"),
+            std::string::npos);
+  EXPECT_NE(error_of(run + "[serve]\nport = 80\nmode = \"proxy\"\n").find("not available"),
+            std::string::npos);
+  EXPECT_NE(error_of(run + "[serve]\nport = 80\nbacklog = 5\n").find("unknown key"),
+            std::string::npos);
+  // berth holds that port itself: a connect there proves nothing about the app.
+  EXPECT_NE(error_of(run + "[ready]\nport = 80\n[serve]\nport = 80\n").find("ready.port"),
+            std::string::npos);
+}
+
+TEST(Manifest, Limits) {
+  auto m = parse("[run]\ncommand = \"x\"\n[limits]\nmemory = \"256MiB\"\ncpu = 0.5\npids = 100\n");
+  ASSERT_TRUE(m) << m.error().message;
+  EXPECT_EQ(m->limits.memory, 256u << 20);
+  EXPECT_EQ(m->limits.cpu, 0.5);
+  EXPECT_EQ(m->limits.pids, 100u);
+  EXPECT_TRUE(m->limits.any());
+  auto whole = parse("[run]\ncommand = \"x\"\n[limits]\ncpu = 2\nmemory = 1073741824\n");
+  ASSERT_TRUE(whole) << whole.error().message;
+  EXPECT_EQ(whole->limits.cpu, 2.0);
+  EXPECT_EQ(whole->limits.memory, 1u << 30);
+  EXPECT_FALSE(parse("[run]\ncommand = \"x\"\n")->limits.any());
+  const std::string run = "[run]\ncommand = \"x\"\n[limits]\n";
+  EXPECT_NE(error_of(run + "memory = \"lots\"\n").find("limits.memory"), std::string::npos);
+  EXPECT_NE(error_of(run + "memory = 10\n").find("at least 1MiB"), std::string::npos);
+  EXPECT_NE(error_of(run + "cpu = 0\n").find("limits.cpu"), std::string::npos);
+  EXPECT_NE(error_of(run + "cpu = \"half\"\n").find("limits.cpu"), std::string::npos);
+  EXPECT_NE(error_of(run + "pids = 0\n").find("limits.pids"), std::string::npos);
+  EXPECT_NE(error_of(run + "swap = 1\n").find("unknown key"), std::string::npos);
+}
+
 TEST(Manifest, ErrorsNameFileKeyAndReason) {
   auto msg = error_of("[run]\ncommand = \"x\"\n[ready]\nidle_timeout = \"soon\"\n");
   EXPECT_NE(msg.find("app/berth.toml"), std::string::npos) << msg;
