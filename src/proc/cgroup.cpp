@@ -177,11 +177,12 @@ Result<void> enable_for(const fs::path& base, const LimitsSpec& limits) {
   for (const auto& c : needed(limits)) {
     if (std::find(have.begin(), have.end(), c) == have.end())
       return fail(Code::kLimitsUnavailable,
-                  fmt::format("[limits] needs the cgroup v2 {} controller, which {} is not given "
-                              "(it has: {}); enable it in the parent's cgroup.subtree_control, "
+                  fmt::format("[limits] needs the cgroup v2 {} controller, which berth's group {} "
+                              "is not given (it has: {}); enable it in {}/cgroup.subtree_control, "
                               "or run the daemon under systemd with Delegate=yes",
-                              c, base.parent_path().string(),
-                              have.empty() ? "none" : fmt::format("{}", fmt::join(have, " "))));
+                              c, base.string(),
+                              have.empty() ? "none" : fmt::format("{}", fmt::join(have, " ")),
+                              base.parent_path().string()));
     if (on.find(c) != std::string::npos) continue;
     if (!write_text(base / "cgroup.subtree_control", "+" + c))
       return fail(Code::kLimitsUnavailable,

@@ -40,7 +40,8 @@ bool one_request(uint16_t port, std::string& body, std::string& why) {
   const int err = n < 0 ? errno : 0;
   ::close(fd);
   auto head_end = got.find("\r\n\r\n");
-  if (err || !got.starts_with("HTTP/1.1 200") || head_end == std::string::npos) {
+  const bool ok200 = got.starts_with("HTTP/1.") && got.compare(8, 5, " 200 ") == 0;
+  if (err || !ok200 || head_end == std::string::npos) {
     why = err ? std::string("read: ") + std::strerror(err)
               : "bad answer (" + std::to_string(got.size()) + " bytes)";
     return false;

@@ -83,10 +83,9 @@ TEST_F(ServeTest, TheOldOneServesWhileTheReplacementBoots) {
   LoadClient load(port);
   load.wait_for_more(20);
   const auto gate = d.work() / "gate";
-  d.component("web", "[run]\ncommand = " +
-                         fixture_command({"wait-file:" + gate.string(), "serve-fd:v2"}) +
-                         "\n[ready]\nmarker = \"serving\"\n[serve]\nport = " +
-                         std::to_string(port) + "\n");
+  d.component(
+      "web", "[run]\ncommand = " + fixture_command({"wait-file:" + gate.string(), "serve-fd:v2"}) +
+                 "\n[ready]\nmarker = \"serving\"\n[serve]\nport = " + std::to_string(port) + "\n");
   CmdResult restarted;
   std::thread restart([&] { restarted = d.cli({"restart", "web"}); });
   d.wait_for("web", [](const json& s) { return s["replacement_pid"].is_number(); });
@@ -211,6 +210,43 @@ TEST_F(ServeTest, SignalReachesTheTree) {
   auto stopped = d.cli({"signal", "sig", "HUP", "--json"});
   EXPECT_EQ(json::parse(stopped.err)["error"]["code"], "stopped") << stopped.err;
 }
+
+// The examples a user copies: Node's server.listen({fd: 3}) and Python's
+// socket.socket(fileno=3), each restarted five times under load.
+class ServeExample : public ServeTest, public ::testing::WithParamInterface<const char*> {};
+
+TEST_P(ServeExample, RestartsUnderLoadLoseNoRequest) {
+  const std::string example = GetParam();
+  const std::string runtime = example == "serve-node" ? "node" : "python3";
+  if (run_command({"/bin/sh", "-c", "command -v " + runtime}, {}).code != 0)
+    GTEST_SKIP() << runtime << " is not installed";
+  namespace fs = std::filesystem;
+  const fs::path dir = d.work() / example;
+  fs::copy(fs::path(BERTH_SOURCE_DIR) / "examples" / example, dir);
+  std::string toml;
+  {
+    std::ifstream in(dir / "berth.toml");
+    toml.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  const auto at = toml.find("port = ");
+  toml.replace(at, toml.find('\n', at) - at, "port = " + std::to_string(port));
+  std::ofstream(dir / "berth.toml") << toml;
+  auto r = d.cli({"run", dir.string(), "--wait"});
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  LoadClient load(port);
+  load.wait_for_more(20);
+  for (int i = 0; i < 5; ++i) {
+    auto again = d.cli({"restart", example});
+    ASSERT_EQ(again.code, 0) << again.err;
+    load.wait_for_more(10);
+  }
+  drained(example);
+  auto counts = load.stop();
+  expect_no_loss(counts);
+  EXPECT_GE(counts.bodies.size(), 2u);  // answers from more than one pid
+}
+
+INSTANTIATE_TEST_SUITE_P(Examples, ServeExample, ::testing::Values("serve-node", "serve-python"));
 
 }  // namespace
 }  // namespace berth::testing
