@@ -32,7 +32,7 @@ struct WatchSpec {
   std::vector<std::string> ignore;   // globs added to the defaults and .berthignore
   std::vector<std::string> include;  // when set, only matching files count as changes
   Millis debounce{50};               // quiet period ending a burst of changes
-  Millis max_wait{1000};             // ceiling: a steady drizzle still restarts this often
+  Millis max_wait{1000};             // ceiling for a drizzle (a dense burst: up to 10x)
   Millis poll_interval{2000};        // polling fallback when inotify is refused
   int retries = 10;                  // root missing: retries before giving up
 };

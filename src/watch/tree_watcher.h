@@ -27,7 +27,7 @@ struct WatchOptions {
   std::filesystem::path root;
   IgnoreRules rules;
   Millis debounce{50};          // quiet period that ends a burst
-  Millis max_wait{1000};        // ceiling: a steady drizzle still fires this often
+  Millis max_wait{1000};        // ceiling for a drizzle (core/debouncer.h)
   Millis poll_interval{2000};   // polling fallback scan period
   int retries = 10;             // root missing: attempts before giving up
   Millis retry_base{100};       // first retry delay; doubles, capped at 5 s

@@ -6,6 +6,7 @@
 
 #include "core/byte_size.h"
 #include "core/daemon_log.h"
+#include "core/debouncer.h"
 #include "core/duration.h"
 #include "core/fs_util.h"
 #include "core/line_splitter.h"
@@ -141,6 +142,33 @@ TEST(DaemonLogSink, RateLimitsCountsAndRotates) {
   EXPECT_LE(fs::file_size(path), 512u);
   EXPECT_TRUE(fs::exists(dir.path / "daemon.log.1"));  // 100 lines of ~8 bytes overflowed it
   ::close(fd);
+}
+
+}  // namespace
+}  // namespace berth
+
+namespace berth {
+namespace {
+
+// The rule that keeps the watcher's ceiling from cutting a burst in two, on synthetic times.
+TEST(BurstMeter, AThousandFilesASecondIsABurstAWriteEvery10msIsNot) {
+  using namespace std::chrono_literals;
+  const auto t0 = std::chrono::steady_clock::time_point{} + 1h;
+  BurstMeter burst(50ms);  // the default debounce: a window of kMinWindow
+  EXPECT_EQ(burst.window(), BurstMeter::kMinWindow);
+  for (int i = 0; i < 1000; ++i) burst.add(t0 + i * 1ms);  // 2,000 files in 2 s, say
+  EXPECT_TRUE(burst.dense(t0 + 999ms));
+  EXPECT_FALSE(burst.dense(t0 + 999ms + burst.window() + 1ms));  // it has ended
+  BurstMeter drizzle(100ms);
+  for (int i = 0; i < 100; ++i) drizzle.add(t0 + i * 10ms);  // a log line every 10 ms
+  EXPECT_FALSE(drizzle.dense(t0 + 990ms));
+  // Clumps (events read in batches by a busy loop) over a longer quiet period still count.
+  BurstMeter clumps(300ms);
+  for (int chunk = 0; chunk < 3; ++chunk)
+    for (int i = 0; i < 100; ++i) clumps.add(t0 + chunk * 160ms);
+  EXPECT_TRUE(clumps.dense(t0 + 330ms));
+  clumps.clear();
+  EXPECT_FALSE(clumps.dense(t0 + 330ms));
 }
 
 }  // namespace

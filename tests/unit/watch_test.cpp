@@ -148,6 +148,23 @@ TEST_F(WatchTest, BurstOf5000WritesIsExactlyOneChange) {
   EXPECT_EQ(before.size(), 1u);
 }
 
+// A burst that outlasts the ceiling (files written over more than max_wait, as a checkout on
+// a loaded machine does) is still one change: the ceiling is for drizzles.
+TEST_F(WatchTest, ABurstLongerThanTheCeilingIsStillOneChange) {
+  auto o = options();
+  o.debounce = 300ms;
+  o.max_wait = 300ms;
+  start(std::move(o));
+  // 2,000 writes in 40 chunks, each followed by at least 10 ms of the loop: over 400 ms.
+  for (int chunk = 0; chunk < 40; ++chunk) {
+    for (int i = 0; i < 50; ++i)
+      write(root / "gen" / ("f" + std::to_string(i + 50 * (chunk % 20))), std::to_string(chunk));
+    io.run_for(10ms);
+  }
+  auto before = changes_before_sentinel(1);
+  EXPECT_EQ(before.size(), 1u);
+}
+
 TEST_F(WatchTest, SteadyDrizzleStillFiresAtTheCeiling) {
   auto o = options();
   o.debounce = 100ms;
