@@ -87,6 +87,21 @@ struct ComponentStatus {
     bool listening = false;
   };
   std::optional<Serve> serve;
+  // [health]: the serving run's state ("starting" until a check passed, "healthy",
+  // "unhealthy"), its failures in a row, its last results (newest last), and how often
+  // failed checks restarted the component.
+  struct Health {
+    struct Check {
+      int64_t at_ms = 0;
+      bool ok = false;
+      std::string message;
+    };
+    std::string kind, state = "starting";
+    int failures = 0;
+    std::vector<Check> last;
+    int unhealthy_restarts = 0;
+  };
+  std::optional<Health> health;
   std::optional<int> replacement_pid;  // an overlapped restart's new tree, not yet ready
   std::vector<int> draining_pids;      // trees it replaced, told to stop, not yet gone
 };

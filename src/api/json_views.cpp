@@ -65,6 +65,18 @@ json component_json(const ComponentStatus& s) {
                               {"mode", s.serve->mode},
                               {"listening", s.serve->listening}}
                        : json();
+  if (s.health) {
+    json last = json::array();
+    for (const auto& c : s.health->last)
+      last.push_back({{"at_ms", c.at_ms}, {"ok", c.ok}, {"message", c.message}});
+    j["health"] = {{"kind", s.health->kind},
+                   {"state", s.health->state},
+                   {"failures", s.health->failures},
+                   {"last", last},
+                   {"unhealthy_restarts", s.health->unhealthy_restarts}};
+  } else {
+    j["health"] = nullptr;
+  }
   j["replacement_pid"] = s.replacement_pid ? json(*s.replacement_pid) : json();
   j["draining_pids"] = s.draining_pids;
   return j;

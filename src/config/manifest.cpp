@@ -361,6 +361,63 @@ Result<void> parse_serve(const Reader& r, const toml::table& t, ServeSpec& serve
   return {};
 }
 
+// Exactly one of http = "/path", tcp = true, command = "..." | [argv]; http and tcp check a
+// port of the tree's own address: `port`, else [ready] port, else [serve] port.
+Result<void> parse_health(const Reader& r, const toml::table& t, const Manifest& m, HealthSpec& h) {
+  BERTH_TRY(r.only_keys(
+      t, "health",
+      {"http", "tcp", "command", "port", "interval", "timeout", "retries", "start_period"}));
+  int kinds = 0;
+  auto http = r.string(t, "health", "http");
+  BERTH_TRY(http);
+  if (*http) {
+    if (!(*http)->starts_with("/") || (*http)->find_first_of(" \r\n") != std::string::npos)
+      return r.error("health.http", "expected a path starting with /, e.g. \"/healthz\"");
+    h.kind = HealthSpec::Kind::kHttp;
+    h.path = **http;
+    ++kinds;
+  }
+  auto tcp = r.boolean(t, "health", "tcp");
+  BERTH_TRY(tcp);
+  if (tcp->value_or(false)) {
+    h.kind = HealthSpec::Kind::kTcp;
+    ++kinds;
+  }
+  if (auto* cmd = t.get("command")) {
+    if (cmd->is_string() && !cmd->as_string()->get().empty()) {
+      h.argv = {"/bin/sh", "-c", cmd->as_string()->get()};
+    } else if (cmd->is_array()) {
+      for (auto&& el : *cmd->as_array())
+        if (el.is_string()) h.argv.push_back(el.as_string()->get());
+      if (h.argv.size() != cmd->as_array()->size() || h.argv.empty() || h.argv[0].empty())
+        return r.error("health.command", "an argv array must hold only non-empty strings");
+    } else {
+      return r.error("health.command", "expected a string (run by /bin/sh -c) or an argv array");
+    }
+    h.kind = HealthSpec::Kind::kCommand;
+    ++kinds;
+  }
+  if (kinds != 1)
+    return r.error("health", "set exactly one of http = \"/path\", tcp = true or command");
+  auto port = r.integer(t, "health", "port", 1, 65535);
+  BERTH_TRY(port);
+  if (*port)
+    h.port = static_cast<uint16_t>(**port);
+  else if (m.ready.port)
+    h.port = *m.ready.port;
+  else if (m.serve)
+    h.port = m.serve->port;
+  if (h.kind != HealthSpec::Kind::kCommand && h.port == 0)
+    return r.error("health.port", "missing: the port to check (or set [ready] port or [serve])");
+  BERTH_TRY(r.duration(t, "health", "interval", h.interval, Millis(10)));
+  BERTH_TRY(r.duration(t, "health", "timeout", h.timeout, Millis(1)));
+  BERTH_TRY(r.duration(t, "health", "start_period", h.start_period));
+  auto retries = r.integer(t, "health", "retries", 1, 1000);
+  BERTH_TRY(retries);
+  if (*retries) h.retries = static_cast<int>(**retries);
+  return {};
+}
+
 Result<void> parse_limits(const Reader& r, const toml::table& t, LimitsSpec& limits) {
   BERTH_TRY(r.only_keys(t, "limits", {"memory", "cpu", "pids"}));
   if (auto* mem = t.get("memory")) {
@@ -402,7 +459,7 @@ Result<Manifest> parse_manifest(std::string_view text, const std::string& file) 
   Manifest m;
   BERTH_TRY(r.only_keys(root, "",
                         {"name", "run", "env", "ready", "stop", "restart", "watch", "install",
-                         "deploy", "lifecycle", "serve", "limits"}));
+                         "deploy", "lifecycle", "serve", "limits", "health"}));
   auto name = r.string(root, "", "name");
   BERTH_TRY(name);
   if (*name) {
@@ -479,6 +536,9 @@ Result<Manifest> parse_manifest(std::string_view text, const std::string& file) 
   auto limits = r.table(root, "limits");
   BERTH_TRY(limits);
   if (*limits) BERTH_TRY(parse_limits(r, **limits, m.limits));
+  auto health = r.table(root, "health");
+  BERTH_TRY(health);
+  if (*health) BERTH_TRY(parse_health(r, **health, m, m.health.emplace()));
   return m;
 }
 

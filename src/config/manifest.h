@@ -79,6 +79,7 @@ struct Manifest {
   LifecycleSpec lifecycle;
   std::optional<ServeSpec> serve;
   LimitsSpec limits;
+  std::optional<HealthSpec> health;
 };
 
 // What `berth run` asked to run instead of berth.toml's command or an inference: a command

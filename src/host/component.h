@@ -109,6 +109,16 @@ class Component final : public api::ComponentApi, public std::enable_shared_from
   void release(const Run& run);
   Result<void> ensure_socket();
   void on_ready(uint64_t id);
+  // The replacement serves from now on; the tree it replaces is told to stop.
+  void promote();
+  void became_ready();
+  // [health]: one check of `run`; the loop repeating it while `id` serves; the gate a
+  // replacement passes before it is promoted; the restart after `retries` failures.
+  boost::asio::awaitable<Result<void>> check_health(Run run);
+  boost::asio::awaitable<void> health_loop(uint64_t id);
+  boost::asio::awaitable<void> health_gate(uint64_t id);
+  boost::asio::awaitable<void> restart_unhealthy();
+  void record_health(const Result<void>& r);
   // Every layer of the environment for the next start, with `change` applied on top.
   Result<Environment> environment(const EnvChange& change = {}) const;
   // Ends the tree and any pending backoff, keeping the watcher.
@@ -137,6 +147,9 @@ class Component final : public api::ComponentApi, public std::enable_shared_from
   // [serve] socket mode: bound at the first start, kept across restarts and backoffs, closed
   // by a stop or when the component ends for good.
   std::shared_ptr<ListenSocket> socket_;
+  // [health] of the serving run (reset when another run serves) and across runs.
+  api::ComponentStatus::Health health_;
+  boost::asio::steady_timer health_timer_;
   RestartTracker tracker_;
   boost::asio::steady_timer backoff_timer_;
   std::optional<std::chrono::steady_clock::time_point> backoff_until_;

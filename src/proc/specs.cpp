@@ -18,4 +18,16 @@ const char* to_string(ServeMode m) {
   return m == ServeMode::kSocket ? "socket" : "proxy";
 }
 
+const char* to_string(HealthSpec::Kind k) {
+  switch (k) {
+    case HealthSpec::Kind::kHttp:
+      return "http";
+    case HealthSpec::Kind::kTcp:
+      return "tcp";
+    case HealthSpec::Kind::kCommand:
+      return "command";
+  }
+  return "?";
+}
+
 }  // namespace berth

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/duration.h"
 #include "core/pattern.h"
@@ -55,6 +56,20 @@ struct ServeSpec {
   ServeMode mode = ServeMode::kSocket;
   bool operator==(const ServeSpec&) const = default;
 };
+
+// [health]: a check repeated while a tree runs; `retries` failures in a row restart it.
+struct HealthSpec {
+  enum class Kind { kHttp, kTcp, kCommand };
+  Kind kind = Kind::kHttp;
+  std::string path = "/";         // http: GET this; a 2xx or 3xx answer is healthy
+  std::vector<std::string> argv;  // command: healthy when it exits 0
+  uint16_t port = 0;              // http, tcp: on the tree's address (BERTH_HOST)
+  Millis interval{10'000};
+  Millis timeout{2'000};
+  Millis start_period{0};  // after ready, failures in this long do not count
+  int retries = 3;
+};
+const char* to_string(HealthSpec::Kind k);
 
 // [limits]: cgroup v2 limits of every process of a tree (memory.max, cpu.max, pids.max).
 struct LimitsSpec {

@@ -117,6 +117,35 @@ TEST(Manifest, Limits) {
   EXPECT_NE(error_of(run + "swap = 1\n").find("unknown key"), std::string::npos);
 }
 
+TEST(Manifest, Health) {
+  auto http = parse(
+      "[run]\ncommand = \"x\"\n[ready]\nport = 3000\n[health]\nhttp = \"/healthz\"\n"
+      "interval = \"5s\"\nretries = 2\nstart_period = \"30s\"\n");
+  ASSERT_TRUE(http) << http.error().message;
+  EXPECT_EQ(http->health->kind, HealthSpec::Kind::kHttp);
+  EXPECT_EQ(http->health->path, "/healthz");
+  EXPECT_EQ(http->health->port, 3000);  // [ready] port
+  EXPECT_EQ(http->health->interval, Millis(5000));
+  EXPECT_EQ(http->health->timeout, Millis(2000));
+  EXPECT_EQ(http->health->retries, 2);
+  EXPECT_EQ(http->health->start_period, Millis(30'000));
+  auto tcp = parse("[run]\ncommand = \"x\"\n[serve]\nport = 80\n[health]\ntcp = true\n");
+  ASSERT_TRUE(tcp) << tcp.error().message;
+  EXPECT_EQ(tcp->health->port, 80);  // [serve] port
+  auto cmd = parse("[run]\ncommand = \"x\"\n[health]\ncommand = [\"curl\", \"-f\", \"x\"]\n");
+  ASSERT_TRUE(cmd) << cmd.error().message;
+  EXPECT_EQ(cmd->health->argv, (std::vector<std::string>{"curl", "-f", "x"}));
+  const std::string run = "[run]\ncommand = \"x\"\n[health]\n";
+  EXPECT_NE(error_of(run + "interval = \"1s\"\n").find("exactly one"), std::string::npos);
+  EXPECT_NE(error_of(run + "tcp = true\ncommand = \"x\"\nport = 1\n").find("exactly one"),
+            std::string::npos);
+  EXPECT_NE(error_of(run + "tcp = true\n").find("health.port: missing"), std::string::npos);
+  EXPECT_NE(error_of(run + "http = \"healthz\"\nport = 1\n").find("starting with /"),
+            std::string::npos);
+  EXPECT_NE(error_of(run + "tcp = true\nport = 1\nretries = 0\n").find("out of range"),
+            std::string::npos);
+}
+
 TEST(Manifest, ErrorsNameFileKeyAndReason) {
   auto msg = error_of("[run]\ncommand = \"x\"\n[ready]\nidle_timeout = \"soon\"\n");
   EXPECT_NE(msg.find("app/berth.toml"), std::string::npos) << msg;
