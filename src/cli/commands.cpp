@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -19,6 +20,7 @@
 #include "cli/format.h"
 #include "cli/logs_commands.h"
 #include "cli/run_plan.h"
+#include "cli/startup_commands.h"
 #include "cli/suggest.h"
 #include "config/daemon_config.h"
 #include "proc/proc_stat.h"
@@ -443,6 +445,16 @@ int main(int argc, char** argv, const std::function<int()>& run_daemon) {
   add_json(nodes);
   auto* shutdown = app.add_subcommand("shutdown", "stop every component and the daemon");
   add_json(shutdown);
+  StartupOptions so;
+  std::string unit_dir;
+  auto* startup = app.add_subcommand(
+      "startup", "start the daemon at boot: write and enable a systemd unit (Type=notify)");
+  auto* unstartup = app.add_subcommand("unstartup", "disable and remove the unit of startup");
+  for (auto* c : {startup, unstartup}) {
+    c->add_flag("--user", so.user, "a user unit (the default when not root)");
+    c->add_option("--unit-dir", unit_dir, "write the unit here and enable nothing");
+  }
+  startup->add_flag("--print", so.print, "print the unit, write nothing");
 
   std::string shell;
   auto* completion = app.add_subcommand(
@@ -491,6 +503,12 @@ int main(int argc, char** argv, const std::function<int()>& run_daemon) {
   }
   fs::path home = default_home();
   if (shutdown->parsed()) return cmd_shutdown(home, o);
+  if (startup->parsed() || unstartup->parsed()) {
+    so.home = home;
+    so.unit_dir = unit_dir;
+    so.user = so.user || ::geteuid() != 0;
+    return startup->parsed() ? cmd_startup(so) : cmd_unstartup(so);
+  }
 
   if (names->parsed()) {
     auto quiet = connect(home, false);

@@ -49,8 +49,9 @@ Result<void> Host::open() {
     cg = detect_cgroup_base("berth-" + tag, cgroup_why_);
   else
     cgroup_why_ = "disabled by configuration";
-  spdlog::info("isolation: {}",
-               cg ? "cgroup v2 at " + cg->dir.string() : "process groups (" + cgroup_why_ + ")");
+  spdlog::info("isolation: {}{}",
+               cg ? "cgroup v2 at " + cg->dir.string() : "process groups (" + cgroup_why_ + ")",
+               cg && cg->leaf ? "; the daemon moved into " + cg->leaf->string() : "");
   ctx_ = std::make_unique<HostContext>(
       HostContext{io_, reaper_, config_, *component_repo_, *tree_repo_, *lease_repo_, inotify_, cg,
                   tag, base_environment(config_.env.pass, config_.env.set, current_environment())});
@@ -100,6 +101,7 @@ void Host::open_cache() {
 }
 
 int Host::run() {
+  notify_ = NotifySocket::from_environment();  // first: before any thread reads the environment
   install_daemon_log(config_.daemon_log_rate, config_.log_max_bytes);
   if (auto r = open(); !r) {
     fmt::print(stderr, "berth daemon: {}\n", r.error().message);
@@ -165,6 +167,9 @@ int Host::run() {
                config_.api.tls() ? "https" : "http", config_.api.listen, port_,
                config_.home.string());
   join_cluster(tls->client);
+  if (notify_)
+    notify_->send(fmt::format("READY=1\nSTATUS=listening on port {}, {} components\nMAINPID={}",
+                              port_, components_.size(), ::getpid()));
 
   if (!unfinished.empty())
     asio::co_spawn(io_, resume_destroys(std::move(unfinished)), asio::detached);
@@ -177,7 +182,10 @@ int Host::run() {
   io_.run();
   // Every tree's group is gone by now; the daemon's own base group goes too (rmdir refuses
   // while anything is left in it), so stopped daemons leave no empty cgroups behind.
-  if (ctx_->cgroup) (void)cgroup::remove(ctx_->cgroup->dir);
+  if (ctx_->cgroup) {
+    (void)cgroup::remove(ctx_->cgroup->dir);
+    leave_leaf(*ctx_->cgroup);
+  }
   remove_daemon_info(config_.home);
   spdlog::info("berth daemon stopped");
   return 0;
@@ -186,6 +194,7 @@ int Host::run() {
 void Host::request_shutdown() {
   if (shutting_down_) return;
   shutting_down_ = true;
+  if (notify_) notify_->send("STOPPING=1\nSTATUS=stopping every component");
   asio::co_spawn(io_, shutdown(), asio::detached);
 }
 

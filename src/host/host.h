@@ -13,6 +13,7 @@
 #include "cluster/node.h"
 #include "config/daemon_config.h"
 #include "config/home.h"
+#include "core/sd_notify.h"
 #include "deploy/deploy_target.h"
 #include "deploy/deployer.h"
 #include "host/component.h"
@@ -141,6 +142,8 @@ class Host final : public DeployTarget, public cluster::LocalComponents {
   std::unique_ptr<http::Server> server_;
   uint16_t port_ = 0;
   bool shutting_down_ = false;
+  // Type=notify under systemd: READY=1 once the API listens, STOPPING=1 when the stop begins.
+  std::optional<NotifySocket> notify_;
 };
 
 }  // namespace berth

@@ -91,7 +91,21 @@ std::optional<CgroupBase> detect_cgroup_base(const std::string& base_name, std::
     why = "cannot write " + (probe / "cgroup.procs").string();
     return std::nullopt;
   }
-  return CgroupBase{base};
+  CgroupBase found{base, std::nullopt};
+  if (own != "/") {
+    fs::path leaf = parent / (base_name + ".daemon");
+    if ((::mkdir(leaf.c_str(), 0755) == 0 || errno == EEXIST) &&
+        write_text(leaf / "cgroup.procs", "0"))
+      found.leaf = leaf;
+    else
+      ::rmdir(leaf.c_str());  // not ours to move (no delegation): stay where it started
+  }
+  return found;
+}
+
+void leave_leaf(const CgroupBase& base) {
+  if (!base.leaf) return;
+  if (write_text(base.leaf->parent_path() / "cgroup.procs", "0")) ::rmdir(base.leaf->c_str());
 }
 
 namespace cgroup {
@@ -172,6 +186,12 @@ std::vector<std::string> needed(const LimitsSpec& limits) {
 }  // namespace
 
 Result<void> enable_for(const fs::path& base, const LimitsSpec& limits) {
+  // The group the daemon started in hands them down once it holds no process (the leaf).
+  for (const auto& c : needed(limits)) {
+    auto now = controllers(base);
+    if (std::find(now.begin(), now.end(), c) == now.end())
+      (void)write_text(base.parent_path() / "cgroup.subtree_control", "+" + c);
+  }
   const auto have = controllers(base);
   const auto on = read_file(base / "cgroup.subtree_control").value_or("");
   for (const auto& c : needed(limits)) {

@@ -16,12 +16,18 @@ namespace berth {
 // Where this daemon creates its per-tree cgroups, or nothing when the host does not allow it.
 struct CgroupBase {
   std::filesystem::path dir;  // e.g. /sys/fs/cgroup/unified/berth-<id>
+  // Started in a group of its own (a systemd unit with Delegate=yes), the daemon moved into
+  // this leaf beside `dir`: cgroup v2 lets a group that holds processes hand no controllers
+  // down, so the group it was started in must hold none for [limits] to work.
+  std::optional<std::filesystem::path> leaf;
 };
 
 // Locates the cgroup2 mount through /proc/self/mountinfo and the daemon's own group through
 // /proc/self/cgroup, then proves it can create (and remove) a child group under `base_name`.
 // Returns nullopt, with the reason in `why`, when cgroups cannot be used.
 std::optional<CgroupBase> detect_cgroup_base(const std::string& base_name, std::string& why);
+// At exit: back into the group it was started in, and the leaf removed.
+void leave_leaf(const CgroupBase& base);
 
 // A group's operations. All are safe on a group that is already gone.
 namespace cgroup {

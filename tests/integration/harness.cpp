@@ -246,6 +246,11 @@ void TestDaemon::start() {
       ::setrlimit(RLIMIT_NOFILE, &lim);
     }
     for (auto& [k, v] : env()) ::setenv(k.c_str(), v.c_str(), 1);
+    if (!cgroup_.empty()) {
+      int cfd = ::open((cgroup_ / "cgroup.procs").c_str(), O_WRONLY);
+      if (cfd < 0 || ::write(cfd, "0", 1) != 1) ::_exit(126);
+      ::close(cfd);
+    }
     ::execl(BERTH_BIN, BERTH_BIN, "daemon", nullptr);
     ::_exit(127);
   }

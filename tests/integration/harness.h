@@ -65,6 +65,8 @@ class TestDaemon {
   void limit_fds(unsigned n) { nofile_ = n; }
   // Before start(): one more environment variable for the daemon.
   void set_env(const std::string& key, const std::string& value) { env_[key] = value; }
+  // Before start(): the daemon is started inside this cgroup v2 group (as a unit's would be).
+  void start_in_cgroup(const std::filesystem::path& group) { cgroup_ = group; }
   // Before start(): HOME/config.toml.
   void write_config(const std::string& toml);
   void kill9();     // SIGKILL, reaped
@@ -95,6 +97,7 @@ class TestDaemon {
   pid_t pid_ = 0;
   bool mounted_ = false;
   unsigned nofile_ = 0;
+  std::filesystem::path cgroup_;
 };
 
 // A plain TCP connection to the daemon, for requests the HTTP client cannot or will not send.
