@@ -22,6 +22,7 @@
 #include "cli/run_plan.h"
 #include "cli/startup_commands.h"
 #include "cli/suggest.h"
+#include "cli/top_command.h"
 #include "config/daemon_config.h"
 #include "proc/proc_stat.h"
 
@@ -72,13 +73,6 @@ void add_env_options(CLI::App* c, Options& o) {
   c->add_option("--unset-env", o.unset_env, "drop a KEY set before with --env (repeatable)");
   c->add_option("--profile", o.profile,
                 "use the [env.NAME] profile of berth.toml from now on (\"\" for none)");
-}
-
-std::string state_cell(const json& c) {
-  std::string s = c.value("state", "?");
-  if (s == "backoff" && c.contains("restart_in_ms"))
-    s += fmt::format(" ({}ms)", c["restart_in_ms"].get<int64_t>());
-  return s;
 }
 
 // A component's command as typed: a shell line (a string command, a Procfile's) as it was.
@@ -189,20 +183,7 @@ int cmd_ls(http::Client& client, const Options& o) {
     fmt::print("{}\n", j.dump());  // the API's answer, as every --json prints it
     return 0;
   }
-  std::vector<std::vector<std::string>> rows = {
-      {"NAME", "STATE", "PID", "UPTIME", "RESTARTS", "CPU", "MEMORY"}};
-  for (auto& c : j["components"]) {
-    const std::string state = state_cell(c);
-    rows.push_back(
-        {c.value("name", ""), o.color ? colored_state(c.value("state", ""), state) : state,
-         c["pid"].is_null() ? "-" : std::to_string(c["pid"].get<int>()),
-         c.value("uptime_ms", 0) ? human_uptime(c["uptime_ms"].get<int64_t>()) : "-",
-         std::to_string(c.value("restarts", 0)),
-         c["pid"].is_null() ? "-" : fmt::format("{:.0f}%", c.value("cpu_percent", 0.0)),
-         c.value("memory_bytes", uint64_t{0}) ? human_bytes(c["memory_bytes"].get<uint64_t>())
-                                              : "-"});
-  }
-  fmt::print("{}", table(rows));
+  fmt::print("{}", components_table(j["components"], o.color));
   return 0;
 }
 
@@ -343,6 +324,8 @@ int main(int argc, char** argv, const std::function<int()>& run_daemon) {
   // pm2's words work too: list, describe, delete, reload (a restart here).
   auto* ls = app.add_subcommand("ls", "list components (also: list)")->alias("list");
   add_json(ls);
+  auto* top =
+      app.add_subcommand("top", "a live table of every component (also: monit)")->alias("monit");
   auto* status =
       app.add_subcommand("status", "show one component, or list them all (also: describe)")
           ->alias("describe");
@@ -525,6 +508,7 @@ int main(int argc, char** argv, const std::function<int()>& run_daemon) {
 
   if (run->parsed()) return cmd_run(client, o, run_command);
   if (ls->parsed()) return cmd_ls(client, o);
+  if (top->parsed()) return cmd_top(client, o.color);
   if (nodes->parsed()) return cmd_nodes(client, o.json_out);
   if (status->parsed() && o.name.empty()) return cmd_ls(client, o);
   if (status->parsed()) {

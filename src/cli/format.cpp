@@ -109,4 +109,28 @@ std::expected<nlohmann::json, int> answer_json(const http::ClientResponse& r, bo
   return j;
 }
 
+std::string state_cell(const nlohmann::json& c) {
+  std::string s = c.value("state", "?");
+  if (s == "backoff" && c.contains("restart_in_ms"))
+    s += fmt::format(" ({}ms)", c["restart_in_ms"].get<int64_t>());
+  return s;
+}
+
+std::string components_table(const nlohmann::json& components, bool color) {
+  std::vector<std::vector<std::string>> rows = {
+      {"NAME", "STATE", "PID", "UPTIME", "RESTARTS", "CPU", "MEMORY"}};
+  for (auto& c : components) {
+    const std::string state = state_cell(c);
+    rows.push_back({c.value("name", ""), color ? colored_state(c.value("state", ""), state) : state,
+                    c["pid"].is_null() ? "-" : std::to_string(c["pid"].get<int>()),
+                    c.value("uptime_ms", 0) ? human_uptime(c["uptime_ms"].get<int64_t>()) : "-",
+                    std::to_string(c.value("restarts", 0)),
+                    c["pid"].is_null() ? "-" : fmt::format("{:.0f}%", c.value("cpu_percent", 0.0)),
+                    c.value("memory_bytes", uint64_t{0})
+                        ? human_bytes(c["memory_bytes"].get<uint64_t>())
+                        : "-"});
+  }
+  return table(rows);
+}
+
 }  // namespace berth::cli

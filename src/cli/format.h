@@ -19,6 +19,11 @@ std::string table(const std::vector<std::vector<std::string>>& rows);
 // A component state coloured for a terminal: green ready, yellow on its way, red when down.
 std::string colored_state(const std::string& state, const std::string& text);
 
+// A component's state as shown: "backoff (120ms)" with the time left.
+std::string state_cell(const nlohmann::json& c);
+// The `ls` table (NAME STATE PID UPTIME RESTARTS CPU MEMORY) of GET /v1/components' list.
+std::string components_table(const nlohmann::json& components, bool color);
+
 // Errors go to stderr as "berth: MESSAGE (code)", or, with `json` (a command's --json), as one
 // line {"error": {"code", "message"}} (the API's shape), so stdout holds only the answer.
 
