@@ -9,7 +9,7 @@ else
   CMAKE_ARGS += -DCMAKE_BUILD_TYPE=RelWithDebInfo
 endif
 
-.PHONY: all bootstrap configure build test run bench clean format
+.PHONY: all bootstrap configure build test run bench package clean format
 
 all: build
 
@@ -32,6 +32,9 @@ run: build
 
 bench: build
 	@BERTH=$(BUILD_DIR)/berth BUILD_DIR=$(BUILD_DIR) bench/run
+
+package: build
+	@cd $(BUILD_DIR) && cpack -G DEB >/dev/null && ls package/*.deb
 
 format:
 	@clang-format -i $$(git ls-files '*.cpp' '*.h')

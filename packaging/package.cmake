@@ -1,0 +1,56 @@
+# `make package`: a Debian package of berth with CPack. The binary, the systemd unit, shell
+# completions generated from the CLI itself, man pages and the docs; its Depends are computed
+# from the binary by dpkg-shlibdeps.
+include(GNUInstallDirs)
+
+# Completions, written by the binary just built, so they never drift from the CLI.
+set(BERTH_COMPLETIONS ${CMAKE_BINARY_DIR}/completions)
+add_custom_command(
+  OUTPUT ${BERTH_COMPLETIONS}/berth ${BERTH_COMPLETIONS}/_berth ${BERTH_COMPLETIONS}/berth.fish
+  COMMAND ${CMAKE_COMMAND} -E make_directory ${BERTH_COMPLETIONS}
+  COMMAND sh -c "$<TARGET_FILE:berth> completion bash > ${BERTH_COMPLETIONS}/berth"
+  COMMAND sh -c "$<TARGET_FILE:berth> completion zsh > ${BERTH_COMPLETIONS}/_berth"
+  COMMAND sh -c "$<TARGET_FILE:berth> completion fish > ${BERTH_COMPLETIONS}/berth.fish"
+  DEPENDS berth
+  COMMENT "Generating shell completions"
+  VERBATIM)
+# Debian wants man pages compressed, reproducibly (-n: no name or time stamp).
+set(BERTH_MAN ${CMAKE_BINARY_DIR}/man)
+add_custom_command(
+  OUTPUT ${BERTH_MAN}/berth.1.gz ${BERTH_MAN}/berth.toml.5.gz
+  COMMAND ${CMAKE_COMMAND} -E make_directory ${BERTH_MAN}
+  COMMAND sh -c "gzip -9n < ${PROJECT_SOURCE_DIR}/packaging/berth.1 > ${BERTH_MAN}/berth.1.gz"
+  COMMAND sh -c "gzip -9n < ${PROJECT_SOURCE_DIR}/packaging/berth.toml.5 > ${BERTH_MAN}/berth.toml.5.gz"
+  DEPENDS ${PROJECT_SOURCE_DIR}/packaging/berth.1 ${PROJECT_SOURCE_DIR}/packaging/berth.toml.5
+  COMMENT "Compressing man pages"
+  VERBATIM)
+add_custom_target(berth_package_files ALL
+  DEPENDS ${BERTH_COMPLETIONS}/berth ${BERTH_MAN}/berth.1.gz)
+
+install(TARGETS berth RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+install(FILES packaging/berth.service DESTINATION lib/systemd/system)
+install(FILES ${BERTH_COMPLETIONS}/berth DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions)
+install(FILES ${BERTH_COMPLETIONS}/_berth DESTINATION ${CMAKE_INSTALL_DATADIR}/zsh/vendor-completions)
+install(FILES ${BERTH_COMPLETIONS}/berth.fish DESTINATION ${CMAKE_INSTALL_DATADIR}/fish/vendor_completions.d)
+install(FILES ${BERTH_MAN}/berth.1.gz DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
+install(FILES ${BERTH_MAN}/berth.toml.5.gz DESTINATION ${CMAKE_INSTALL_MANDIR}/man5)
+install(FILES README.md docs/api.md docs/architecture.md docs/cluster.md docs/daemon.md
+              docs/manifest.md
+        DESTINATION ${CMAKE_INSTALL_DOCDIR})
+
+set(CPACK_GENERATOR DEB)
+set(CPACK_PACKAGE_NAME berth)
+set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
+set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
+set(CPACK_PACKAGE_CONTACT "berth maintainers <maintainers@berth.invalid>")
+set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "deploy, run and supervise application components")
+set(CPACK_DEBIAN_PACKAGE_DESCRIPTION
+    "berth runs Node, Python or any other service as a supervised process tree: readiness\nit can trust, restarts that stop at a crash loop, captured logs, zero-downtime\nrestarts with [serve], tarball deploys with an install cache, and a cluster mode on\netcd. One binary: berth daemon is the host, every other command its client.")
+set(CPACK_DEBIAN_PACKAGE_SECTION admin)
+set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
+set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "etcd-server")
+set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
+set(CPACK_STRIP_FILES ON)
+set(CPACK_PACKAGE_DIRECTORY ${CMAKE_BINARY_DIR}/package)
+include(CPack)
