@@ -125,6 +125,29 @@ void print_status(const json& c) {
     line("watch", text);
     if (w.contains("last_change")) line("changed", w["last_change"].value("path", ""));
   }
+  if (c.contains("serve") && c["serve"].is_object()) {
+    auto& sv = c["serve"];
+    line("serve",
+         fmt::format("{}:{} ({} mode, {})", sv.value("address", ""), sv.value("port", 0),
+                     sv.value("mode", ""), sv.value("listening", false) ? "listening" : "closed"));
+  }
+  if (c.contains("replacement_pid") && c["replacement_pid"].is_number())
+    line("replacing", fmt::format("pid {} starts beside it", c["replacement_pid"].get<int>()));
+  for (auto& p : c.value("draining_pids", json::array()))
+    line("draining", fmt::format("pid {} (replaced, stopping)", p.get<int>()));
+  if (c.contains("health") && c["health"].is_object()) {
+    auto& h = c["health"];
+    std::string text = fmt::format("{} ({} check)", h.value("state", "?"), h.value("kind", "?"));
+    if (h.value("failures", 0)) text += fmt::format(", {} failed in a row", h.value("failures", 0));
+    if (h.value("unhealthy_restarts", 0))
+      text += fmt::format(", {} restarts when unhealthy", h.value("unhealthy_restarts", 0));
+    line("health", text);
+    auto last = h.value("last", json::array());
+    if (!last.empty() && !last.back().value("ok", true))
+      fmt::print("  | {}\n", last.back().value("message", ""));
+  }
+  if (c.contains("last_exit") && c["last_exit"].value("reason", json()).is_string())
+    line("killed", "out of memory ([limits] memory)");
   if (c.contains("log_file")) line("log file", c.value("log_file", ""));
   if (c.contains("profile") && c["profile"].is_string()) line("profile", c["profile"]);
   // What the process got, and from where: the daemon's base is summed up, the rest listed.

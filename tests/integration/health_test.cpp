@@ -47,6 +47,8 @@ TEST_F(HealthTest, FailingHttpChecksRestartItAsUnhealthy) {
   EXPECT_GE(restarted["restarts"].get<int>(), 1);
   std::filesystem::remove(sick);
   auto again = health_is("web", "healthy");
+  auto shown = d.cli({"status", "web"}).out;
+  EXPECT_NE(shown.find("healthy (http check), "), std::string::npos) << shown;
   auto logs = d.cli({"logs", "web", "-n", "200"}).out;
   EXPECT_NE(logs.find("unhealthy: 3 checks in a row failed"), std::string::npos) << logs;
   EXPECT_NE(logs.find("answered 503"), std::string::npos) << logs;

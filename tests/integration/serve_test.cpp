@@ -54,6 +54,10 @@ TEST_F(ServeTest, TwentyRestartsUnderLoadLoseNoRequest) {
   EXPECT_TRUE(std::any_of(s["env"].begin(), s["env"].end(), [&](const json& e) {
     return e["name"] == "PORT" && e["value"] == std::to_string(port);
   }));
+  auto shown = d.cli({"status", "web"}).out;
+  EXPECT_NE(shown.find("127.0.0.1:" + std::to_string(port) + " (socket mode, listening)"),
+            std::string::npos)
+      << shown;
   LoadClient load(port);
   load.wait_for_more(20);
   std::vector<int> pids{s["pid"].get<int>()};
