@@ -9,7 +9,7 @@ else
   CMAKE_ARGS += -DCMAKE_BUILD_TYPE=RelWithDebInfo
 endif
 
-.PHONY: all bootstrap configure build test run bench package clean format
+.PHONY: all bootstrap configure build test run bench package chaos clean format
 
 all: build
 
@@ -32,6 +32,10 @@ run: build
 
 bench: build
 	@BERTH=$(BUILD_DIR)/berth BUILD_DIR=$(BUILD_DIR) bench/run
+
+KILLS ?= 500
+chaos: build
+	@KILLS=$(KILLS) $(BUILD_DIR)/tests/berth_chaos_tests
 
 package: build
 	@cd $(BUILD_DIR) && cpack -G DEB >/dev/null && ls package/*.deb
