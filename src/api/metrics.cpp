@@ -110,6 +110,20 @@ Response metrics(Backend& b) {
                 "Restarts after a watched file changed, since the daemon started.",
                 [](const ComponentStatus& s) { return static_cast<double>(s.watch_restarts); });
 
+  // [health]: only the components that have a check.
+  p.family("berth_component_healthy", "gauge",
+           "1 while the component's last health check passed ([health] only).");
+  for (auto& s : all)
+    if (s.health)
+      p.sample("berth_component_healthy", with({{"component", s.name}}),
+               s.health->state == "healthy" ? 1 : 0);
+  p.family("berth_component_unhealthy_restarts_total", "counter",
+           "Restarts after [health] checks failed, since the daemon started.");
+  for (auto& s : all)
+    if (s.health)
+      p.sample("berth_component_unhealthy_restarts_total", with({{"component", s.name}}),
+               s.health->unhealthy_restarts);
+
   const auto& dm = b.deployer().metrics();
   p.family("berth_deployments_total", "counter", "Deployments ended since the daemon started.");
   for (const char* result : {"success", "failed", "rolled_back", "partial", "interrupted"}) {

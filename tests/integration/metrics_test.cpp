@@ -104,6 +104,23 @@ TEST(Metrics, AScrapeParsesAndFollowsARestartAndADeploy) {
   EXPECT_EQ(value(after, "berth_component_up:gauge", "berth_component_up{component=web}"), 1);
 }
 
+TEST(Metrics, HealthIsScrapedForComponentsThatHaveACheck) {
+  if (!parser_present()) GTEST_SKIP() << "python3-prometheus-client is not installed";
+  TestDaemon d;
+  const auto port = std::to_string(free_port());
+  auto dir = d.component(
+      "h", "[run]\ncommand = " + fixture_command({"listen:" + port, "print:up", "forever"}) +
+               "\n[ready]\nmarker = \"up\"\n[health]\ntcp = true\nport = " + port +
+               "\ninterval = \"50ms\"\n");
+  ASSERT_EQ(d.cli({"run", dir.string(), "--wait"}).code, 0);
+  d.wait_for("h", [](const json& s) { return s["health"]["state"] == "healthy"; });
+  auto s = scrape(d, d.token());
+  EXPECT_EQ(value(s, "berth_component_healthy:gauge", "berth_component_healthy{component=h}"), 1);
+  EXPECT_EQ(value(s, "berth_component_unhealthy_restarts:counter",
+                  "berth_component_unhealthy_restarts_total{component=h}"),
+            0);
+}
+
 TEST(Metrics, TheTokenIsNeededUnlessMetricsArePublic) {
   TestDaemon locked;
   EXPECT_EQ(scrape(locked, "").status, 401);
