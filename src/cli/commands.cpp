@@ -295,8 +295,8 @@ int cmd_run(http::Client& client, const Options& o, const std::vector<std::strin
   return code;
 }
 
-// A first word that is no command: say so, and name the nearest one (pm2's monit points to
-// ls, which berth has instead). nullopt when the word is a command or an option.
+// A first word that is no command: say so, and name the nearest one. nullopt when the word
+// is a command or an option.
 std::optional<int> unknown_command(CLI::App& app, int argc, char** argv) {
   if (argc < 2 || argv[1][0] == '-') return std::nullopt;
   const std::string word = argv[1];
@@ -306,12 +306,6 @@ std::optional<int> unknown_command(CLI::App& app, int argc, char** argv) {
     for (auto& a : c->get_aliases()) known.push_back(a);
   }
   if (std::ranges::count(known, word)) return std::nullopt;
-  if (word == "monit" || word == "top") {
-    fmt::print(stderr,
-               "berth: no live monitor yet; `berth ls` shows state, pid, uptime, "
-               "restarts and memory (try `watch -n1 berth ls`)\n");
-    return 2;
-  }
   auto near = closest(word, known);
   fmt::print(stderr, "berth: unknown command \"{}\"{} (`berth --help` lists every command)\n", word,
              near ? fmt::format("; did you mean \"{}\"?", *near) : "");

@@ -8,6 +8,7 @@
 #include <sys/syscall.h>
 #include <sys/un.h>
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -270,12 +271,16 @@ void ProcessTree::send_signal(int sig, bool leader_only) {
 void ProcessTree::signal_tree(int sig) {
   if (spec_.spawn.cgroup) {
     track_members();  // before cgroup.kill empties cgroup.procs
+    const auto members = cgroup::procs(*spec_.spawn.cgroup);
+    const bool leader_inside = std::find(members.begin(), members.end(), pid_) != members.end();
     if (sig == SIGKILL)
       cgroup::kill_all(*spec_.spawn.cgroup);
     else
       cgroup::signal_all(*spec_.spawn.cgroup, sig);
-    // A leader that left the cgroup is still ours to end.
-    if (!main_exit_ && pidfd_) ::syscall(SYS_pidfd_send_signal, pidfd_.get(), sig, nullptr, 0);
+    // A leader that left the cgroup is still ours to signal; one inside got it already (a
+    // second SIGHUP or SIGUSR1 would be a second reload).
+    if (!main_exit_ && pidfd_ && (!leader_inside || sig == SIGKILL))
+      ::syscall(SYS_pidfd_send_signal, pidfd_.get(), sig, nullptr, 0);
     return;
   }
   // The group id is our leader's PID. While the leader is unreaped, or any member lives, the
@@ -283,8 +288,12 @@ void ProcessTree::signal_tree(int sig) {
   // leader is reaped, a process *named* by that PID can only be a stranger: then our group is
   // empty and must not be signalled.
   if (main_exit_ && ::kill(pid_, 0) == 0) return;
+  // Unexited and unreaped, the leader's pid is still its own: it left its group only if
+  // its group id changed (then the group signal missed it).
+  const bool leader_in_group = !main_exit_ && ::getpgid(pid_) == pid_;
   ::kill(-pid_, sig);
-  if (!main_exit_ && pidfd_) ::syscall(SYS_pidfd_send_signal, pidfd_.get(), sig, nullptr, 0);
+  if (!main_exit_ && pidfd_ && (!leader_in_group || sig == SIGKILL))
+    ::syscall(SYS_pidfd_send_signal, pidfd_.get(), sig, nullptr, 0);
 }
 
 awaitable<bool> ProcessTree::wait_gone(Clock::time_point deadline) {

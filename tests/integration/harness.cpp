@@ -71,6 +71,9 @@ CmdResult run_command(const std::vector<std::string>& argv,
   EXPECT_EQ(::pipe(err), 0);
   pid_t pid = ::fork();
   if (pid == 0) {
+    // Never the test's terminal: a command must not wait for keys (berth top) or a prompt.
+    int null = ::open("/dev/null", O_RDONLY);
+    ::dup2(null, 0);
     ::dup2(out[1], 1);
     ::dup2(err[1], 2);
     ::close(out[0]);

@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
-#include <regex>
 #include <set>
 #include <sstream>
 
@@ -69,10 +68,11 @@ TEST(Package, TheManPageNamesEveryCommand) {
   for (std::string line; std::getline(lines, line);) {
     if (line.starts_with("Subcommands:")) in_commands = true;
     if (!in_commands || !line.starts_with("  ")) continue;
-    std::smatch m;
-    if (!std::regex_search(line, m, std::regex("^  ([a-z_]+)"))) continue;
+    const auto end = line.find_first_not_of("abcdefghijklmnopqrstuvwxyz_", 2);
+    const std::string name = line.substr(2, end == std::string::npos ? end : end - 2);
+    if (name.empty()) continue;
     ++commands;
-    EXPECT_TRUE(named.contains(m[1].str())) << m[1] << " is missing from packaging/berth.1";
+    EXPECT_TRUE(named.contains(name)) << name << " is missing from packaging/berth.1";
   }
   EXPECT_GT(commands, 20);
 }
