@@ -1,5 +1,5 @@
-# `make package`: a Debian package of berth with CPack. The binary, the systemd unit, shell
-# completions generated from the CLI itself, man pages and the docs; its Depends are computed
+# `make package`: a Debian package of berth with CPack. The binary, the systemd unit and shell
+# completions (both written by the binary itself), man pages and the docs; its Depends are computed
 # from the binary by dpkg-shlibdeps.
 include(GNUInstallDirs)
 
@@ -24,11 +24,18 @@ add_custom_command(
   DEPENDS ${PROJECT_SOURCE_DIR}/packaging/berth.1 ${PROJECT_SOURCE_DIR}/packaging/berth.toml.5
   COMMENT "Compressing man pages"
   VERBATIM)
+# The unit is `berth startup`'s own, for the packaged binary and home: one text, never two.
+add_custom_command(
+  OUTPUT ${CMAKE_BINARY_DIR}/berth.service
+  COMMAND sh -c "BERTH_HOME=/var/lib/berth $<TARGET_FILE:berth> startup --print --bin /usr/bin/berth > ${CMAKE_BINARY_DIR}/berth.service"
+  DEPENDS berth
+  COMMENT "Writing the systemd unit"
+  VERBATIM)
 add_custom_target(berth_package_files ALL
-  DEPENDS ${BERTH_COMPLETIONS}/berth ${BERTH_MAN}/berth.1.gz)
+  DEPENDS ${BERTH_COMPLETIONS}/berth ${BERTH_MAN}/berth.1.gz ${CMAKE_BINARY_DIR}/berth.service)
 
 install(TARGETS berth RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
-install(FILES packaging/berth.service DESTINATION lib/systemd/system)
+install(FILES ${CMAKE_BINARY_DIR}/berth.service DESTINATION lib/systemd/system)
 install(FILES ${BERTH_COMPLETIONS}/berth DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions)
 install(FILES ${BERTH_COMPLETIONS}/_berth DESTINATION ${CMAKE_INSTALL_DATADIR}/zsh/vendor-completions)
 install(FILES ${BERTH_COMPLETIONS}/berth.fish DESTINATION ${CMAKE_INSTALL_DATADIR}/fish/vendor_completions.d)

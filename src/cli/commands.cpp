@@ -455,6 +455,7 @@ int main(int argc, char** argv, const std::function<int()>& run_daemon) {
     c->add_option("--unit-dir", unit_dir, "write the unit here and enable nothing");
   }
   startup->add_flag("--print", so.print, "print the unit, write nothing");
+  startup->add_option("--bin", so.bin, "the berth the unit runs (default: this one)");
 
   std::string shell;
   auto* completion = app.add_subcommand(

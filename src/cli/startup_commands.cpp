@@ -84,7 +84,7 @@ std::string startup_unit(const fs::path& berth_bin, const fs::path& home, bool u
 
 int cmd_startup(const StartupOptions& o) {
   std::error_code ec;
-  fs::path bin = fs::read_symlink("/proc/self/exe", ec);
+  fs::path bin = o.bin.empty() ? fs::read_symlink("/proc/self/exe", ec) : o.bin;
   if (ec) bin = "/usr/bin/berth";
   const std::string unit = startup_unit(bin, fs::absolute(o.home), o.user);
   if (o.print) {

@@ -11,6 +11,7 @@ struct StartupOptions {
   std::filesystem::path unit_dir;  // where berth.service goes; empty: systemd's own for us
   bool print = false;              // print the unit, write nothing
   bool user = false;               // a user unit (the default when not root)
+  std::filesystem::path bin;       // the berth ExecStart runs; empty: this binary
 };
 
 // The unit text for `berth_bin` serving `home`.

@@ -116,24 +116,30 @@ Result<void> parse_env_table(const Reader& r, const toml::node& node, const std:
   return {};
 }
 
+// A command: a string (run by /bin/sh -c) or an argv array of strings.
+Result<void> parse_command(const Reader& r, const toml::node& cmd, const std::string& key,
+                           std::vector<std::string>& argv) {
+  if (cmd.is_string()) {
+    const auto& s = cmd.as_string()->get();
+    if (s.find_first_not_of(" \t") == std::string::npos) return r.error(key, "is empty");
+    argv = {"/bin/sh", "-c", s};
+  } else if (cmd.is_array()) {
+    for (auto&& el : *cmd.as_array()) {
+      if (!el.is_string()) return r.error(key, "an argv array must hold only strings");
+      argv.push_back(el.as_string()->get());
+    }
+    if (argv.empty() || argv[0].empty()) return r.error(key, "is empty");
+  } else {
+    return r.error(key, "expected a string (run by /bin/sh -c) or an array of strings (argv)");
+  }
+  return {};
+}
+
 Result<void> parse_run(const Reader& r, const toml::table& t, RunSpec& run) {
   BERTH_TRY(r.only_keys(t, "run", {"command", "env", "env_file", "cwd", "address"}));
   auto* cmd = t.get("command");
   if (!cmd) return r.error("run.command", "missing: the command to run is required");
-  if (cmd->is_string()) {
-    const auto& s = cmd->as_string()->get();
-    if (s.find_first_not_of(" \t") == std::string::npos) return r.error("run.command", "is empty");
-    run.argv = {"/bin/sh", "-c", s};
-  } else if (cmd->is_array()) {
-    for (auto&& el : *cmd->as_array()) {
-      if (!el.is_string()) return r.error("run.command", "an argv array must hold only strings");
-      run.argv.push_back(el.as_string()->get());
-    }
-    if (run.argv.empty() || run.argv[0].empty()) return r.error("run.command", "is empty");
-  } else {
-    return r.error("run.command",
-                   "expected a string (run by /bin/sh -c) or an array of strings (argv)");
-  }
+  BERTH_TRY(parse_command(r, *cmd, "run.command", run.argv));
   if (auto* env = t.get("env")) BERTH_TRY(parse_env_table(r, *env, "run.env", run.env));
   if (auto* file = t.get("env_file")) {
     if (file->is_boolean() && !file->as_boolean()->get())
@@ -384,16 +390,7 @@ Result<void> parse_health(const Reader& r, const toml::table& t, const Manifest&
     ++kinds;
   }
   if (auto* cmd = t.get("command")) {
-    if (cmd->is_string() && !cmd->as_string()->get().empty()) {
-      h.argv = {"/bin/sh", "-c", cmd->as_string()->get()};
-    } else if (cmd->is_array()) {
-      for (auto&& el : *cmd->as_array())
-        if (el.is_string()) h.argv.push_back(el.as_string()->get());
-      if (h.argv.size() != cmd->as_array()->size() || h.argv.empty() || h.argv[0].empty())
-        return r.error("health.command", "an argv array must hold only non-empty strings");
-    } else {
-      return r.error("health.command", "expected a string (run by /bin/sh -c) or an argv array");
-    }
+    BERTH_TRY(parse_command(r, *cmd, "health.command", h.argv));
     h.kind = HealthSpec::Kind::kCommand;
     ++kinds;
   }

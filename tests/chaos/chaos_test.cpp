@@ -209,7 +209,6 @@ TEST(Chaos, KillsAtRandomPointsLeaveEveryInvariantWhole) {
   std::cout << "\n";
   for (const auto& v : chaos.violations())
     ADD_FAILURE() << v << " (replay: CHAOS_SEED=" << seed << ")";
-  EXPECT_EQ(chaos.kills(), static_cast<int>(kills));
 }
 
 }  // namespace

@@ -44,7 +44,8 @@ TEST(Package, DebHasTheBinaryUnitCompletionsManPagesAndComputedDepends) {
       {"/bin/sh", "-c",
        "dpkg-deb --fsys-tarfile '" + deb + "' | tar -xO ./usr/lib/systemd/system/berth.service"},
       {});
-  EXPECT_NE(unit.out.find("ExecStart=/usr/bin/berth daemon"), std::string::npos) << unit.out;
+  EXPECT_NE(unit.out.find("ExecStart=\"/usr/bin/berth\" daemon"), std::string::npos) << unit.out;
+  EXPECT_NE(unit.out.find("Environment=\"BERTH_HOME=/var/lib/berth\""), std::string::npos);
   EXPECT_NE(unit.out.find("Type=notify"), std::string::npos);
   EXPECT_NE(unit.out.find("Delegate=yes"), std::string::npos);
 }
