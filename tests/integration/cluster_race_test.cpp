@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "cluster_harness.h"
+#include "core/fs_util.h"
 
 namespace berth::testing {
 namespace {
@@ -33,9 +34,9 @@ int processes_with(const std::string& marker) {
   std::unique_ptr<DIR, int (*)(DIR*)> proc(::opendir("/proc"), ::closedir);
   while (auto* e = ::readdir(proc.get())) {
     if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
-    std::ifstream cmd(std::string("/proc/") + e->d_name + "/cmdline");
-    std::string text((std::istreambuf_iterator<char>(cmd)), {});
-    if (text.find(marker) == std::string::npos) continue;
+    // A process ending while it is read fails the read (ESRCH): it no longer counts.
+    auto text = read_file(std::string("/proc/") + e->d_name + "/cmdline");
+    if (!text || text->find(marker) == std::string::npos) continue;
     if (pid_alive(std::atoi(e->d_name))) ++n;
   }
   return n;
