@@ -9,7 +9,7 @@ else
   CMAKE_ARGS += -DCMAKE_BUILD_TYPE=RelWithDebInfo
 endif
 
-.PHONY: all bootstrap configure build test run bench package chaos clean format
+.PHONY: all bootstrap configure build test run bench package chaos fuzz clean format
 
 all: build
 
@@ -37,6 +37,15 @@ KILLS ?= 500
 chaos: build
 	@KILLS=$(KILLS) $(BUILD_DIR)/tests/berth_chaos_tests
 
+# libFuzzer on every target in tests/fuzz for FUZZ_SECONDS each (clang 16, ASan + UBSan).
+FUZZ_SECONDS ?= 60
+fuzz:
+	@scripts/bootstrap fuzz
+	@[ -f build-fuzz/build.ninja ] || cmake -S . -B build-fuzz -G Ninja -DBERTH_FUZZ=ON \
+	  -DCMAKE_CXX_COMPILER=clang++-16 -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build build-fuzz -j $(JOBS) --target fuzz_targets
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz build-fuzz
+
 package: build
 	@cd $(BUILD_DIR) && cpack -G DEB >/dev/null && ls package/*.deb
 
@@ -44,4 +53,4 @@ format:
 	@clang-format -i $$(git ls-files '*.cpp' '*.h')
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz

@@ -16,6 +16,8 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
+#include "http/request_head.h"
+
 namespace berth::http {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -24,45 +26,6 @@ using asio::use_awaitable;
 using tcp = asio::ip::tcp;
 
 namespace {
-
-std::string url_decode(std::string_view s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
-        std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
-      out.push_back(static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16)));
-      i += 2;
-    } else {
-      out.push_back(s[i] == '+' ? ' ' : s[i]);
-    }
-  }
-  return out;
-}
-
-template <class Body>
-Request convert(bhttp::request<Body>& req) {
-  Request r;
-  r.method = std::string(req.method_string());
-  std::string_view target = req.target();
-  auto q = target.find('?');
-  r.path = url_decode(target.substr(0, q));
-  if (q != std::string_view::npos) {
-    std::string_view qs = target.substr(q + 1);
-    while (!qs.empty()) {
-      auto amp = qs.find('&');
-      auto kv = qs.substr(0, amp);
-      auto eq = kv.find('=');
-      r.query[url_decode(kv.substr(0, eq))] =
-          eq == std::string_view::npos ? "" : url_decode(kv.substr(eq + 1));
-      if (amp == std::string_view::npos) break;
-      qs.remove_prefix(amp + 1);
-    }
-  }
-  r.authorization = std::string(req[bhttp::field::authorization]);
-  r.last_event_id = std::string(req["Last-Event-ID"]);
-  r.content_type = std::string(req[bhttp::field::content_type]);
-  return r;
-}
 
 // The lowest layer of a plain or TLS stream: where deadlines and the socket live.
 template <class Stream>
@@ -406,7 +369,7 @@ asio::awaitable<void> Server::serve(Stream& stream) {
     Response resp;
     bool body_unread = early || head.chunked() || head.content_length().value_or(0) > 0;
     if (!early) {
-      Request req = convert(head.get());
+      Request req = to_request(head.get());
       const Router::Route* route = nullptr;
       Response refusal;
       Verdict verdict = gate_(req);
