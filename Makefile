@@ -46,11 +46,15 @@ fuzz:
 	@cmake --build build-fuzz -j $(JOBS) --target fuzz_targets
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz build-fuzz
 
-package: build
-	@cd $(BUILD_DIR) && cpack -G DEB >/dev/null && ls package/*.deb
+# A Release build of its own (no failpoints compiled in), packaged in build-release/package/.
+package: bootstrap
+	@[ -f build-release/build.ninja ] || cmake -S . -B build-release -G Ninja \
+	  -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake --build build-release -j $(JOBS) --target berth berth_package_files
+	@cd build-release && cpack -G DEB >/dev/null && ls package/*.deb
 
 format:
 	@clang-format -i $$(git ls-files '*.cpp' '*.h')
 
 clean:
-	rm -rf build build-san build-fuzz
+	rm -rf build build-san build-fuzz build-release

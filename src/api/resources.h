@@ -12,5 +12,6 @@ void add_reconcile_routes(http::Router& router, Backend& b);   // reconcile.cpp
 void add_health_routes(http::Router& router, Backend& b);      // health.cpp (and shutdown)
 void add_cluster_routes(http::Router& router, Backend& b);     // cluster.cpp (nodes, blobs)
 void add_metrics_routes(http::Router& router, Backend& b);     // metrics.cpp (Prometheus)
+void add_debug_routes(http::Router& router, Backend& b);       // debug.cpp (failpoints)
 
 }  // namespace berth::api

@@ -23,6 +23,7 @@ void register_routes(http::Router& router, Backend& b) {
   add_cache_routes(router, b);
   add_cluster_routes(router, b);
   add_metrics_routes(router, b);
+  add_debug_routes(router, b);
 }
 
 http::Verdict authorize(const http::Request& req, const std::string& token,

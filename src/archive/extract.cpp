@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/failpoint.h"
 #include "core/unique_fd.h"
 
 namespace berth {
@@ -90,8 +91,9 @@ class Extractor {
     if (stats_.entries == 0) return fail(Code::kArchiveEmpty, "the archive holds no entries");
     BERTH_TRY(verify_symlinks());
     UniqueFd sync_fd(::open(dest_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW));
-    if (!sync_fd || ::syncfs(sync_fd.get()) != 0)
-      return fail(Code::kExtractFailed, errno_message("syncfs " + dest_.string(), errno));
+    if (!sync_fd || BERTH_FAIL("archive.sync") || ::syncfs(sync_fd.get()) != 0)
+      return fail(io_code(errno, Code::kExtractFailed),
+                  errno_message("syncfs " + dest_.string(), errno));
     stats_.top = single_top();
     return stats_;
   }
@@ -315,10 +317,10 @@ class Extractor {
       BERTH_TRY(check_ratio());
       const char* p = static_cast<const char*>(buf);
       while (size > 0) {
-        ssize_t n = ::pwrite(out.get(), p, size, offset);
+        ssize_t n = BERTH_FAIL("archive.write") ? -1 : ::pwrite(out.get(), p, size, offset);
         if (n < 0) {
           if (errno == EINTR) continue;
-          return fail(Code::kExtractFailed, errno_message("write " + path, errno));
+          return fail(io_code(errno, Code::kExtractFailed), errno_message("write " + path, errno));
         }
         p += n;
         offset += n;

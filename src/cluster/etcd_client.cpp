@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "core/failpoint.h"
+
 namespace berth::etcd {
 namespace asio = boost::asio;
 using json = nlohmann::json;
@@ -45,6 +47,11 @@ asio::awaitable<Result<std::string>> Client::call(const std::string& target, con
         current_ = (current_ + 1) % opts_.endpoints.size();
         continue;
       }
+    if (BERTH_FAIL("etcd.request")) {  // this endpoint is down: the next is tried
+      last = errno_message(url.host + ":" + std::to_string(url.port), errno);
+      current_ = (current_ + 1) % opts_.endpoints.size();
+      continue;
+    }
     ++requests_;
     auto c = make_call(target, body);
     auto reply = co_await http::send(ex_, url, c);

@@ -1,6 +1,7 @@
 #include "core/error.h"
 
 #include <array>
+#include <cerrno>
 #include <cstring>
 #include <nlohmann/json.hpp>
 #include <ostream>
@@ -45,6 +46,10 @@ std::ostream& operator<<(std::ostream& os, Code c) {
 
 std::string errno_message(const std::string& what, int err) {
   return what + ": " + std::strerror(err);
+}
+
+Code io_code(int err, Code otherwise) {
+  return err == ENOSPC || err == EDQUOT ? Code::kDiskFull : otherwise;
 }
 
 }  // namespace berth

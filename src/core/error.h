@@ -45,6 +45,9 @@ inline std::unexpected<Error> fail(Code code, std::string message) {
 
 // errno rendered as "what: strerror(errno)".
 std::string errno_message(const std::string& what, int err);
+// What a failed write, fsync or create reports: disk_full for ENOSPC or EDQUOT (the operator
+// must free space, a retry alone will not do), else `otherwise`.
+Code io_code(int err, Code otherwise);
 
 }  // namespace berth
 

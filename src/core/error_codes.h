@@ -102,5 +102,6 @@
   X(kBadResponse, "bad_response", 500)                       \
   X(kListenFailed, "listen_failed", 500)                     \
   X(kIoError, "io_error", 500)                               \
+  X(kDiskFull, "disk_full", 507)                             \
   X(kStoreError, "store_error", 500)                         \
   X(kInternal, "internal", 500)

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/failpoint.h"
 #include "core/unique_fd.h"
 
 namespace berth {
@@ -33,15 +34,21 @@ Result<void> write_file_atomic(const std::filesystem::path& p, std::string_view 
   ::fchmod(fd.get(), static_cast<mode_t>(mode));
   size_t off = 0;
   while (off < data.size()) {
-    ssize_t n = ::write(fd.get(), data.data() + off, data.size() - off);
+    ssize_t n =
+        BERTH_FAIL("fs.write") ? -1 : ::write(fd.get(), data.data() + off, data.size() - off);
     if (n < 0) {
       if (errno == EINTR) continue;
-      return fail(Code::kIoError, errno_message("write " + tmp.string(), errno));
+      const int err = errno;
+      ::unlink(tmp.c_str());
+      return fail(io_code(err, Code::kIoError), errno_message("write " + tmp.string(), err));
     }
     off += static_cast<size_t>(n);
   }
-  if (::fsync(fd.get()) != 0)
-    return fail(Code::kIoError, errno_message("fsync " + tmp.string(), errno));
+  if (BERTH_FAIL("fs.fsync") || ::fsync(fd.get()) != 0) {
+    const int err = errno;
+    ::unlink(tmp.c_str());
+    return fail(io_code(err, Code::kIoError), errno_message("fsync " + tmp.string(), err));
+  }
   fd.reset();
   if (::rename(tmp.c_str(), p.c_str()) != 0)
     return fail(Code::kIoError, errno_message("rename " + p.string(), errno));

@@ -5,6 +5,7 @@
 
 #include <vector>
 
+#include "core/failpoint.h"
 #include "core/sha256.h"
 #include "deploy/release_store.h"
 
@@ -86,9 +87,11 @@ BlobWriter::~BlobWriter() {
 Result<void> BlobWriter::write(std::string_view bytes) {
   hash_->update(bytes);
   for (size_t off = 0; off < bytes.size();) {
-    ssize_t w = ::write(fd_.get(), bytes.data() + off, bytes.size() - off);
+    ssize_t w =
+        BERTH_FAIL("blob.write") ? -1 : ::write(fd_.get(), bytes.data() + off, bytes.size() - off);
     if (w < 0 && errno == EINTR) continue;
-    if (w < 0) return fail(Code::kIoError, errno_message("write " + tmp_.string(), errno));
+    if (w < 0)
+      return fail(io_code(errno, Code::kIoError), errno_message("write " + tmp_.string(), errno));
     off += static_cast<size_t>(w);
   }
   size_ += bytes.size();
@@ -97,7 +100,8 @@ Result<void> BlobWriter::write(std::string_view bytes) {
 
 Result<Blob> BlobWriter::commit(const std::string& expected) {
   if (size_ == 0) return fail(Code::kBadRequest, "the payload is empty");
-  if (::fsync(fd_.get()) != 0) return fail(Code::kIoError, errno_message("fsync", errno));
+  if (BERTH_FAIL("blob.fsync") || ::fsync(fd_.get()) != 0)
+    return fail(io_code(errno, Code::kIoError), errno_message("fsync " + tmp_.string(), errno));
   Blob blob{hash_->hex(), size_};
   if (!expected.empty() && blob.digest != expected)
     return fail(Code::kDigestMismatch, "the payload received hashes to sha256:" + blob.digest +

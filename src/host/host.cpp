@@ -9,10 +9,12 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <csignal>
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 
 #include "api/routes.h"
 #include "core/daemon_log.h"
+#include "core/failpoint.h"
 #include "host/api_backend.h"
 #include "proc/orphan_sweep.h"
 
@@ -25,6 +27,9 @@ Host::Host(DaemonConfig config) : config_(std::move(config)), reaper_(io_) {}
 Host::~Host() = default;
 
 Result<void> Host::open() {
+  // A test build's failpoints, armed before anything touches the disk (core/failpoint.h).
+  if (const char* armed = std::getenv("BERTH_FAILPOINTS"); armed && *armed)
+    BERTH_TRY(failpoint::arm_all(armed));
   auto lock = HomeLock::acquire(config_.home);
   BERTH_TRY(lock);
   lock_.emplace(std::move(*lock));

@@ -16,6 +16,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
+#include "core/failpoint.h"
 #include "http/request_head.h"
 
 namespace berth::http {
@@ -274,10 +275,17 @@ asio::awaitable<void> Server::accept_loop() {
   for (;;) {
     auto [ec, sock] = co_await acceptor_.async_accept(asio::as_tuple(use_awaitable));
     if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
+    // Injected: the connection just accepted stands for the one shed_one() would drop.
+    const bool injected = !ec && BERTH_FAIL("http.accept");
+    if (injected) {
+      ec = {errno, boost::system::system_category()};
+      boost::system::error_code ignored;
+      sock.close(ignored);
+    }
     if (ec) {
       // Out of descriptors (or kernel memory) every retry fails at once: without a pause the
       // loop spins at 100% CPU and logs each failure (665 MB in 25 s were seen).
-      if (ec == asio::error::no_descriptors || ec.value() == ENFILE) shed_one();
+      if (!injected && (ec == asio::error::no_descriptors || ec.value() == ENFILE)) shed_one();
       if (failures++ == 0)
         spdlog::warn("accept: {}; shedding connections and backing off", ec.message());
       pause.expires_after(backoff);

@@ -10,6 +10,8 @@
 #include <csignal>
 #include <cstring>
 
+#include "core/failpoint.h"
+
 extern char** environ;
 
 namespace berth {
@@ -80,7 +82,8 @@ Result<Spawned> spawn_process(const SpawnSpec& spec) {
   std::string procs_path = spec.cgroup ? (*spec.cgroup / "cgroup.procs").string() : std::string();
 
   int out[2], err[2], status[2];
-  if (::pipe2(out, O_CLOEXEC) != 0) return fail(Code::kSpawnFailed, errno_message("pipe", errno));
+  if (BERTH_FAIL("proc.spawn") || ::pipe2(out, O_CLOEXEC) != 0)
+    return fail(Code::kSpawnFailed, errno_message("pipe", errno));
   UniqueFd out_r(out[0]), out_w(out[1]);
   if (::pipe2(err, O_CLOEXEC) != 0) return fail(Code::kSpawnFailed, errno_message("pipe", errno));
   UniqueFd err_r(err[0]), err_w(err[1]);

@@ -2,6 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <cerrno>
+
+#include "core/failpoint.h"
+
 namespace berth {
 namespace {
 
@@ -34,6 +38,13 @@ Stmt& Stmt::bind_null(int idx) {
 }
 
 bool Stmt::step() {
+  // The failpoint stands for SQLite refusing a write (a full disk, an I/O error); reads go on.
+  if (!sqlite3_stmt_readonly(stmt_) && BERTH_FAIL("store.write")) {
+    const int err = errno;
+    error_ = Error{io_code(err, Code::kStoreError),
+                   sqlite3_errstr(err == ENOSPC || err == EDQUOT ? SQLITE_FULL : SQLITE_IOERR)};
+    return false;
+  }
   int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
   if (rc != SQLITE_DONE) error_ = Error{Code::kStoreError, sqlite3_errmsg(db_)};

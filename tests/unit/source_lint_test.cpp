@@ -6,8 +6,10 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 
+#include "core/failpoint.h"
 #include "lint/coroutine_lint.h"
 
 namespace berth {
@@ -90,9 +92,9 @@ TEST(CoroutineLint, NoneInTheSources) {
 // layer, never a sibling or a higher one. main.cpp, the composition root, may include all.
 TEST(SourceLint, DependenciesRunOneWay) {
   const std::map<std::string, int> layer = {
-      {"core", 0},  {"proc", 1},   {"watch", 1}, {"archive", 1}, {"cache", 1},
-      {"store", 1}, {"http", 1},   {"config", 2}, {"deploy", 3}, {"cluster", 4},
-      {"api", 5},   {"cli", 5},    {"host", 6}};
+      {"core", 0},  {"proc", 1}, {"watch", 1},  {"archive", 1}, {"cache", 1},
+      {"store", 1}, {"http", 1}, {"config", 2}, {"deploy", 3},  {"cluster", 4},
+      {"api", 5},   {"cli", 5},  {"host", 6}};
   std::string report;
   for (auto& [path, text] : sources()) {
     if (!path.starts_with("src/") || path == "src/main.cpp" || path == "src/pch.h") continue;
@@ -124,6 +126,23 @@ TEST(SourceLint, NoStdRegex) {
   for (auto& [path, text] : sources())
     EXPECT_EQ(text.find("#include <regex>"), std::string::npos)
         << path << ": use core/pattern.h (RE2) instead of std::regex";
+}
+
+// The failpoint list and the seams agree: every name is asked somewhere in src/, and every
+// BERTH_FAIL("...") names a listed failpoint (arming a name no seam asks would test nothing).
+TEST(SourceLint, FailpointsListedAreTheFailpointsAsked) {
+  std::set<std::string> asked;
+  const std::string macro = "BERTH_FAIL(\"";
+  for (auto& [path, text] : sources()) {
+    if (!path.starts_with("src/")) continue;
+    for (size_t at = text.find(macro); at != std::string::npos; at = text.find(macro, at + 1)) {
+      const size_t start = at + macro.size();
+      asked.insert(text.substr(start, text.find('"', start) - start));
+    }
+  }
+  std::set<std::string> listed;
+  for (auto n : failpoint::names()) listed.emplace(n);
+  EXPECT_EQ(asked, listed);
 }
 
 }  // namespace
