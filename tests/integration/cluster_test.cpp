@@ -243,6 +243,24 @@ TEST_F(ClusterTest, WithEtcdAwayADeployFailsClusterUnavailableAndNothingChanges)
   EXPECT_NE(n.out.find("cannot reach etcd since"), std::string::npos) << n.out;
 }
 
+// An etcd endpoint refusing requests mid-deploy (failpoint etcd.request, on the origin): each
+// refused request goes to the next endpoint, and the deploy ends as if nothing happened.
+TEST_F(ClusterTest, RequestsAnEndpointRefusesGoToTheNextAndTheDeploySucceeds) {
+  ASSERT_EQ(cluster.node(1)
+                .api("PUT", "/v1/debug/failpoints/etcd.request", R"({"error":"ECONNREFUSED*2"})")
+                .status,
+            200);
+  auto r = deploy(1, "app", app_toml("v1"));
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+  auto d = last_deployment(1, "app");
+  EXPECT_EQ(d["status"], "success");
+  for (int i = 1; i <= cluster.size(); ++i)
+    EXPECT_EQ(cluster.node(i).wait_state("app", "ready")["release"], d["release"]) << "n" << i;
+  auto fp = cluster.node(1).api("GET", "/v1/debug/failpoints").body["armed"];
+  ASSERT_EQ(fp.size(), 1u);
+  EXPECT_EQ(fp[0]["failed"], 2);
+}
+
 TEST_F(ClusterTest, ANodeStoppedAcrossACompactionConvergesWhenItComesBack) {
   ASSERT_EQ(deploy(1, "app", app_toml("v1")).code, 0);
   EXPECT_EQ(cluster.node(3).terminate(), 0);
