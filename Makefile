@@ -9,7 +9,7 @@ else
   CMAKE_ARGS += -DCMAKE_BUILD_TYPE=RelWithDebInfo
 endif
 
-.PHONY: all bootstrap configure build test run bench package chaos fuzz clean format
+.PHONY: all bootstrap configure build test run bench package chaos fuzz soak clean format
 
 all: build
 
@@ -36,6 +36,11 @@ bench: build
 KILLS ?= 500
 chaos: build
 	@KILLS=$(KILLS) $(BUILD_DIR)/tests/berth_chaos_tests
+
+# Minutes of mixed work with the daemon's RSS, fds and threads sampled once a second.
+SOAK_MINUTES ?= 10
+soak: build
+	@SOAK_MINUTES=$(SOAK_MINUTES) $(BUILD_DIR)/tests/berth_soak
 
 # libFuzzer on every target in tests/fuzz for FUZZ_SECONDS each (clang 16, ASan + UBSan).
 FUZZ_SECONDS ?= 60

@@ -45,6 +45,7 @@
   X(kUnhealthy, "unhealthy", 500)                            \
   X(kExited, "exited", 500)                                  \
   X(kStopped, "stopped", 500)                                \
+  X(kNotRunning, "not_running", 409)                         \
   X(kCgroupError, "cgroup_error", 500)                       \
   X(kWatchFailed, "watch_failed", 500)                       \
   X(kInotifyInstances, "inotify_instances", 500)             \

@@ -619,7 +619,7 @@ asio::awaitable<Result<void>> Component::restart() {
 
 Result<void> Component::signal(int sig, bool leader_only) {
   if (!current_.running())
-    return fail(Code::kStopped, "component \"" + name_ + "\" is not running");
+    return fail(Code::kNotRunning, "component \"" + name_ + "\" is not running");
   current_.tree->send_signal(sig, leader_only);
   note(
       fmt::format("sent {} to {}", signal_name(sig), leader_only ? "its leader" : "every process"));

@@ -217,7 +217,7 @@ TEST_F(ServeTest, SignalReachesTheTree) {
   EXPECT_EQ(json::parse(bad.err)["error"]["code"], "bad_request") << bad.err;
   ASSERT_EQ(d.cli({"stop", "sig"}).code, 0);
   auto stopped = d.cli({"signal", "sig", "HUP", "--json"});
-  EXPECT_EQ(json::parse(stopped.err)["error"]["code"], "stopped") << stopped.err;
+  EXPECT_EQ(json::parse(stopped.err)["error"]["code"], "not_running") << stopped.err;
 }
 
 // The examples a user copies: Node's server.listen({fd: 3}) and Python's
