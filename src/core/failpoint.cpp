@@ -63,7 +63,7 @@ const std::vector<std::string_view>& names() {
       "blob.fsync",     //
       "store.write",    // any SQLite statement that writes
       "http.accept",    // the API's accept
-      "proc.spawn",     // the pipes and fork of a new process tree
+      "proc.spawn",     // the first pipe a new process tree needs
       "etcd.request",   // any request to the etcd gateway
   };
   return all;
@@ -140,7 +140,7 @@ Result<void> arm_all(std::string_view list) {
   return {};
 }
 
-bool fail(std::string_view name) {
+bool hit(std::string_view name) {
   auto& r = registry();
   if (!r.any.load(std::memory_order_relaxed)) return false;
   std::lock_guard lock(r.mu);

@@ -1,10 +1,10 @@
 // Named failpoints: the places where the disk, the kernel or a peer fails, made to fail on
 // purpose by tests (issue 18). A seam asks `BERTH_FAIL("archive.write")`: false unless that
 // failpoint is armed, else true with errno set to the armed error. Built with
-// -DBERTH_FAILPOINTS=OFF (the Debian package), the macro is the constant `false` and nothing
-// of this is compiled in. Armed at start from $BERTH_FAILPOINTS ("archive.write=ENOSPC,
-// http.accept=EMFILE*3": `*N` fails the next N hits, then disarms) or at run time through
-// PUT/DELETE /v1/debug/failpoints/NAME (docs/api.md).
+// -DBERTH_FAILPOINTS=OFF (a Release build: the Debian package), the macro is the constant
+// `false`, so no seam asks, and arming is refused. Armed at start from $BERTH_FAILPOINTS
+// ("archive.write=ENOSPC, http.accept=EMFILE*3": `*N` fails the next N hits only) or at run time
+// through PUT/DELETE /v1/debug/failpoints/NAME (docs/api.md).
 //
 // The registry is the one process-wide object in berth, on purpose: a failpoint must reach a
 // free function deep in a seam (a pwrite on an offload thread) without a parameter threaded
@@ -44,12 +44,12 @@ Result<void> arm_all(std::string_view list);
 std::string errno_name(int err);
 
 // The seam's question; sets errno when it answers true.
-bool fail(std::string_view name);
+bool hit(std::string_view name);
 
 }  // namespace berth::failpoint
 
 #ifdef BERTH_NO_FAILPOINTS
 #define BERTH_FAIL(name) false
 #else
-#define BERTH_FAIL(name) ::berth::failpoint::fail(name)
+#define BERTH_FAIL(name) ::berth::failpoint::hit(name)
 #endif

@@ -17,7 +17,7 @@ struct Disarm {
 
 TEST(Failpoint, UnarmedNeverFails) {
   errno = 0;
-  EXPECT_FALSE(failpoint::fail("fs.write"));
+  EXPECT_FALSE(failpoint::hit("fs.write"));
   EXPECT_EQ(errno, 0);
 }
 
@@ -26,20 +26,20 @@ TEST(Failpoint, ArmedFailsEveryHitWithItsErrorUntilDisarmed) {
   ASSERT_TRUE(failpoint::arm_all("fs.write=ENOSPC"));
   for (int i = 0; i < 3; ++i) {
     errno = 0;
-    EXPECT_TRUE(failpoint::fail("fs.write"));
+    EXPECT_TRUE(failpoint::hit("fs.write"));
     EXPECT_EQ(errno, ENOSPC);
   }
-  EXPECT_FALSE(failpoint::fail("fs.fsync"));  // only the one named
+  EXPECT_FALSE(failpoint::hit("fs.fsync"));  // only the one named
   failpoint::disarm("fs.write");
-  EXPECT_FALSE(failpoint::fail("fs.write"));
+  EXPECT_FALSE(failpoint::hit("fs.write"));
 }
 
 TEST(Failpoint, ACountFailsThatManyHitsThenStaysListedAsSpent) {
   Disarm d;
   ASSERT_TRUE(failpoint::arm_all("http.accept=EMFILE*2,store.write=EIO"));
-  EXPECT_TRUE(failpoint::fail("http.accept"));
-  EXPECT_TRUE(failpoint::fail("http.accept"));
-  EXPECT_FALSE(failpoint::fail("http.accept"));
+  EXPECT_TRUE(failpoint::hit("http.accept"));
+  EXPECT_TRUE(failpoint::hit("http.accept"));
+  EXPECT_FALSE(failpoint::hit("http.accept"));
   auto armed = failpoint::armed();
   ASSERT_EQ(armed.size(), 2u);
   EXPECT_EQ(armed[0].name, "http.accept");
