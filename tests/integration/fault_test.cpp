@@ -40,8 +40,8 @@ void expect_nothing_half(TestDaemon& d, const std::string& name) {
     EXPECT_FALSE(e.path().filename().string().starts_with(".staging-")) << e.path();
   for (auto& e : fs::recursive_directory_iterator(d.home() / "blobs", ec))
     EXPECT_FALSE(e.path().filename().string().starts_with(".incoming-")) << e.path();
-  for (auto& dep : d.api("GET", "/v1/deployments?component=" + name).body["deployments"])
-    EXPECT_NE(dep["status"], "running") << dep.dump();
+  const auto list = d.api("GET", "/v1/deployments?component=" + name);  // outlives the loop
+  for (auto& dep : list.body["deployments"]) EXPECT_NE(dep["status"], "running") << dep.dump();
 }
 
 // One deployed release serving, then a second deploy with `failpoint` armed: it must fail
