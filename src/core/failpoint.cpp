@@ -104,7 +104,6 @@ Result<void> arm(Armed a) {
   auto& r = registry();
   std::lock_guard lock(r.mu);
   std::erase_if(r.armed, [&](const Armed& x) { return x.name == a.name; });
-  a.failed = 0;
   r.armed.push_back(std::move(a));
   r.any = true;
   return {};
