@@ -83,6 +83,16 @@ Result<json> object(std::string_view body) {
   return j;
 }
 
+}  // namespace
+
+bool is_lease_not_found(const Error& e) {
+  // etcd's rpctypes.ErrGRPCLeaseNotFound, the same text on every version since 3.0.
+  return e.code == Code::kBadEtcdReply &&
+         e.message.find("requested lease not found") != std::string::npos;
+}
+
+namespace {
+
 Result<int64_t> header_revision(const json& j) {
   auto h = j.find("header");
   if (h == j.end() || !h->is_object()) return int64_t{0};

@@ -89,6 +89,9 @@ Result<LeaseGrant> parse_grant(std::string_view body);
 Result<int64_t> parse_keepalive(std::string_view body);
 // One line of a watch stream.
 Result<WatchMessage> parse_watch(std::string_view line);
+// Whether etcd refused a write because its lease no longer exists: writing it again cannot
+// land; whoever holds the new lease writes its own keys.
+bool is_lease_not_found(const Error& e);
 
 // A watch stream's chunks into messages: a chunk is not a message (one may span many chunks,
 // a chunk may hold many), messages are lines.

@@ -5,6 +5,8 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 
+#include "cluster/etcd_codec.h"
+
 namespace berth::cluster {
 namespace asio = boost::asio;
 
@@ -56,8 +58,13 @@ asio::awaitable<void> KeyWriter::drain(std::string key) {
       delay = std::chrono::milliseconds(100);
       continue;
     }
-    spdlog::warn("cluster: writing {} failed, retrying: {}", key, r.error().message);
     auto& again = slots_[key];
+    if (lease != 0 && etcd::is_lease_not_found(r.error())) {
+      // Its lease lapsed: every key on it is gone, and the node re-joining writes them anew.
+      spdlog::info("cluster: dropped the write of {}: its lease {:x} lapsed", key, lease);
+      continue;
+    }
+    spdlog::warn("cluster: writing {} failed, retrying: {}", key, r.error().message);
     if (!again.pending) {  // nothing newer: this value must still land
       again.pending = true;
       again.value = value;

@@ -1,7 +1,8 @@
 // Writes this node's own keys in order: one write at a time per key, a newer value replacing
-// one not yet sent, and a failed write retried (backing off) until it lands or a newer value
-// replaces it. So the last value written is the one etcd keeps, however the calls interleave
-// (Harper's #1170: a burst of writes to one record committed out of order). Event-loop thread.
+// one not yet sent, and a failed write retried (backing off) until it lands, a newer value
+// replaces it, or its lease turns out gone (the node re-joining writes its keys anew). So the last
+// value written is the one etcd keeps, however the calls interleave (Harper's #1170: a burst of
+// writes to one record committed out of order). Event-loop thread.
 #pragma once
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>

@@ -283,9 +283,12 @@ void Replicator::on_listed(const etcd::RangeReply& all) {
   comps_.clear();
   listed_ = true;
   std::vector<const etcd::KeyValue*> comps;
+  std::set<std::string> announced;  // have/<digest>/<self> keys that survive
   for (auto& kv : all.kvs) {
     auto k = ctx_.keys.parse(kv.key);
-    if (k.kind == Keys::Parsed::Kind::kDeploy) {
+    if (k.kind == Keys::Parsed::Kind::kHave && k.node == ctx_.view.self) {
+      announced.insert(k.id);
+    } else if (k.kind == Keys::Parsed::Kind::kDeploy) {
       if (auto rec = decode_deploy(kv.value); rec && rec->status == "running")
         running_deploys_.insert(k.id);
     } else if (k.kind == Keys::Parsed::Kind::kPeer) {
@@ -295,6 +298,23 @@ void Replicator::on_listed(const etcd::RangeReply& all) {
     }
   }
   for (auto* kv : comps) on_comp(ctx_.keys.parse(kv->key).name, kv->value, kv->mod_revision, false);
+  announce_payloads(announced);
+}
+
+// have/ keys live on the lease, so a lapsed lease took this node's along: announce again every
+// payload the cluster still wants that is here, or a node catching up finds no holder.
+void Replicator::announce_payloads(const std::set<std::string>& announced) {
+  const int64_t lease = ctx_.lease();
+  if (lease == 0) return;
+  for (const auto& [name, c] : comps_) {
+    if (c.desired.state != "live") continue;
+    for (const std::string& digest :
+         {c.desired.digest, c.desired.previous.is_object()
+                                ? c.desired.previous.value("digest", std::string())
+                                : std::string()})
+      if (!digest.empty() && !announced.contains(digest) && ctx_.deployer.blobs().has(digest))
+        ctx_.writer.put(ctx_.keys.have(digest, ctx_.view.self), "", lease);
+  }
 }
 
 void Replicator::on_comp(const std::string& name, const std::string& value, int64_t revision,

@@ -109,6 +109,8 @@ class Replicator final : public ReplicationHook, public DeploymentObserver {
   // or `handle` is cancelled (the deploy settled).
   boost::asio::awaitable<void> follow_peer(std::string id, std::string node, http::Url url,
                                            std::shared_ptr<http::StreamHandle> handle);
+  // Puts have/<digest>/<self> for the wanted payloads held here but not in `announced`.
+  void announce_payloads(const std::set<std::string>& announced);
   // `deployment`: run under the origin's id (this node was expected), else as a converge.
   void converge(const std::string& name, const Desired& d, const std::string& deployment);
   boost::asio::awaitable<void> converge_one(std::string name, Desired d, std::string deployment);

@@ -390,6 +390,40 @@ TEST_F(ClusterTest, ANodeCutOffFromEtcdKeepsRunningThenConvergesWhenItIsBack) {
   EXPECT_TRUE(poll_until([&] { return !pid_alive(gone); }));
 }
 
+// have/<digest>/<node> keys live on their node's lease. When every holder's lease lapses (an
+// etcd leader election outlasting the TTL does that to all nodes at once), they must announce
+// their payloads again on re-joining, or a node catching up afterwards finds no holder.
+TEST_F(ClusterTest, HoldersWhoseLeasesLapsedAnnounceTheirPayloadsAgain) {
+  ASSERT_EQ(cluster.node(3).terminate(), 0);
+  deploy(1, "app", app_toml("v2"));  // partial: n3 is down
+  const json d = last_deployment(1, "app");
+  const std::string digest = d["digest"].get<std::string>().substr(7);
+  auto etcd = cluster.etcd.client();
+  auto range = [&](const std::string& prefix) {
+    std::string end = prefix;
+    end.back() = static_cast<char>(end.back() + 1);
+    auto r =
+        etcd.request("POST", "/v3/kv/range",
+                     json{{"key", etcd::base64(prefix)}, {"range_end", etcd::base64(end)}}.dump());
+    EXPECT_TRUE(r && r->status == 200);
+    return r ? json::parse(r->body).value("kvs", json::array()) : json::array();
+  };
+  const std::string have = "/berth/v1/default/have/" + digest + "/";
+  ASSERT_TRUE(poll_until([&] { return range(have).size() == 2; }));  // n1 and n2 hold it
+  for (const auto& kv : range("/berth/v1/default/nodes/")) {
+    auto revoked = etcd.request("POST", "/v3/lease/revoke",
+                                json{{"ID", kv["lease"].get<std::string>()}}.dump());
+    ASSERT_TRUE(revoked && revoked->status == 200);
+  }
+  EXPECT_TRUE(poll_until([&] { return range(have).size() == 2; })) << "not announced again";
+
+  cluster.restart(3);
+  auto s = cluster.node(3).wait_for("app", [&](const json& c) {
+    return c.value("state", "") == "ready" && c["release"] == d["release"];
+  });
+  EXPECT_EQ(s["release"], d["release"]);
+}
+
 // An etcd emptied of desired state (wiped, or restored from an old backup) must not empty the
 // cluster: every node keeps what it runs and reports it as an orphan, through the watch and
 // after a restart's fresh list alike; a new deploy adopts it again.
