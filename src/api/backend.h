@@ -85,6 +85,12 @@ struct ComponentStatus {
     uint16_t port = 0;
     std::string mode;
     bool listening = false;
+    struct Proxy {
+      std::optional<std::string> backend;  // the instance new connections go to
+      size_t active = 0;
+      uint64_t accepted = 0, dropped = 0;
+    };
+    std::optional<Proxy> proxy;
   };
   std::optional<Serve> serve;
   // [health]: the serving run's state ("starting" until a check passed, "healthy",

@@ -60,11 +60,19 @@ json component_json(const ComponentStatus& s) {
   j["inferred"] = s.inferred.empty() ? json() : json(s.inferred);
   j["release"] = s.release ? json(*s.release) : json();
   if (s.orphan) j["orphan"] = true;
-  j["serve"] = s.serve ? json{{"address", s.serve->address},
-                              {"port", s.serve->port},
-                              {"mode", s.serve->mode},
-                              {"listening", s.serve->listening}}
-                       : json();
+  j["serve"] = json();
+  if (s.serve) {
+    j["serve"] = {{"address", s.serve->address},
+                  {"port", s.serve->port},
+                  {"mode", s.serve->mode},
+                  {"listening", s.serve->listening},
+                  {"proxy", json()}};
+    if (const auto& p = s.serve->proxy)
+      j["serve"]["proxy"] = {{"backend", p->backend ? json(*p->backend) : json()},
+                             {"active", p->active},
+                             {"accepted", p->accepted},
+                             {"dropped", p->dropped}};
+  }
   if (s.health) {
     json last = json::array();
     for (const auto& c : s.health->last)

@@ -130,6 +130,14 @@ void print_status(const json& c) {
     line("serve",
          fmt::format("{}:{} ({} mode, {})", sv.value("address", ""), sv.value("port", 0),
                      sv.value("mode", ""), sv.value("listening", false) ? "listening" : "closed"));
+    if (sv.contains("proxy") && sv["proxy"].is_object()) {
+      auto& p = sv["proxy"];
+      line("relaying",
+           fmt::format(
+               "to {}, {} connections open, {} accepted, {} dropped",
+               p["backend"].is_string() ? p["backend"].get<std::string>() : "no instance yet",
+               p.value("active", 0), p.value("accepted", 0), p.value("dropped", 0)));
+    }
   }
   if (c.contains("replacement_pid") && c["replacement_pid"].is_number())
     line("replacing", fmt::format("pid {} starts beside it", c["replacement_pid"].get<int>()));

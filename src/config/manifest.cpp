@@ -339,7 +339,7 @@ std::optional<std::string> nul_inside(const toml::node& n, const std::string& pa
 }
 
 Result<void> parse_serve(const Reader& r, const toml::table& t, ServeSpec& serve) {
-  BERTH_TRY(r.only_keys(t, "serve", {"port", "address", "mode"}));
+  BERTH_TRY(r.only_keys(t, "serve", {"port", "address", "mode", "instance_port"}));
   auto port = r.integer(t, "serve", "port", 1, 65535);
   BERTH_TRY(port);
   if (!*port) return r.error("serve.port", "missing: the port berth listens on for the component");
@@ -357,13 +357,20 @@ Result<void> parse_serve(const Reader& r, const toml::table& t, ServeSpec& serve
   BERTH_TRY(mode);
   if (*mode && **mode != "socket" && **mode != "proxy")
     return r.error("serve.mode", "expected \"socket\" or \"proxy\"");
-  // Proxy mode (berth relaying to instances that bind their own port) is not built yet:
-  // refused rather than run as something it is not.
-  if (*mode && **mode == "proxy")
-    return r.error("serve.mode",
-                   "\"proxy\" is not available in this version; use \"socket\" (the app "
-                   "accepts on the inherited fd 3, see docs/manifest.md)");
-  serve.mode = ServeMode::kSocket;
+  serve.mode = *mode && **mode == "proxy" ? ServeMode::kProxy : ServeMode::kSocket;
+  auto instance_port = r.integer(t, "serve", "instance_port", 1, 65535);
+  BERTH_TRY(instance_port);
+  if (*instance_port && serve.mode != ServeMode::kProxy)
+    return r.error("serve.instance_port",
+                   "applies to mode = \"proxy\" only (in socket mode instances share berth's "
+                   "socket)");
+  serve.instance_port = static_cast<uint16_t>(instance_port->value_or(serve.port));
+  // 0.0.0.0:P takes P on every IPv4 address, the leased loopback ones included.
+  if (serve.mode == ServeMode::kProxy && serve.address == "0.0.0.0" &&
+      serve.instance_port == serve.port)
+    return r.error("serve.instance_port",
+                   "must differ from port when address is \"0.0.0.0\": berth's socket holds that "
+                   "port on every IPv4 address, so no instance could bind it");
   return {};
 }
 
@@ -403,7 +410,7 @@ Result<void> parse_health(const Reader& r, const toml::table& t, const Manifest&
   else if (m.ready.port)
     h.port = *m.ready.port;
   else if (m.serve)
-    h.port = m.serve->port;
+    h.port = m.serve->mode == ServeMode::kProxy ? m.serve->instance_port : m.serve->port;
   if (h.kind != HealthSpec::Kind::kCommand && h.port == 0)
     return r.error("health.port", "missing: the port to check (or set [ready] port or [serve])");
   BERTH_TRY(r.duration(t, "health", "interval", h.interval, Millis(10)));
@@ -529,6 +536,9 @@ Result<Manifest> parse_manifest(std::string_view text, const std::string& file) 
       return r.error("ready.port",
                      "is [serve] port, which berth itself holds open; say ready with a marker, "
                      "notify or the settle rule instead");
+    // Proxy mode moves traffic to an instance once it is ready: by default, once it accepts.
+    if (m.serve->mode == ServeMode::kProxy && !m.ready.has_condition())
+      m.ready.port = m.serve->instance_port;
   }
   auto limits = r.table(root, "limits");
   BERTH_TRY(limits);

@@ -232,8 +232,10 @@ Result<Component::Run> Component::spawn_run(int slot) {
     return std::unexpected(std::move(why));
   };
   const bool socket_mode = manifest_.serve && manifest_.serve->mode == ServeMode::kSocket;
-  if (socket_mode) BERTH_TRY(ensure_socket());
-  if (manifest_.run.lease_address) {
+  const bool proxy_mode = manifest_.serve && manifest_.serve->mode == ServeMode::kProxy;
+  if (manifest_.serve) BERTH_TRY(ensure_socket());
+  // Proxy mode: every instance listens on an address of its own, so two can overlap.
+  if (manifest_.run.lease_address || proxy_mode) {
     auto a = ctx_.leases.acquire(name_, slot, ctx_.config.lease_first, ctx_.config.lease_last);
     if (!a) return std::unexpected(a.error());
     run.leased = true;
@@ -244,7 +246,12 @@ Result<Component::Run> Component::spawn_run(int slot) {
   if (!env) return undo(env.error());
   (*env)["BERTH_COMPONENT"] = {name_, "berth"};
   (*env)["BERTH_HOST"] = {run.address, "berth"};
-  if (manifest_.serve) (*env)["PORT"] = {std::to_string(manifest_.serve->port), "berth [serve]"};
+  if (proxy_mode) {
+    run.port = manifest_.serve->instance_port;
+    (*env)["PORT"] = {std::to_string(run.port), "berth [serve] proxy"};
+  } else if (manifest_.serve) {
+    (*env)["PORT"] = {std::to_string(manifest_.serve->port), "berth [serve]"};
+  }
   if (ctx_.config.cluster.enabled()) (*env)["BERTH_NODE"] = {ctx_.config.cluster.node, "berth"};
   env_ = std::move(*env);
   TreeSpec spec;
@@ -390,14 +397,50 @@ void Component::release(const Run& run) {
 
 Result<void> Component::ensure_socket() {
   const auto& want = *manifest_.serve;
-  if (socket_ && socket_->address() == want.address && socket_->port() == want.port) return {};
-  auto bound = ListenSocket::bind(want.address, want.port);
-  BERTH_TRY(bound);
-  socket_ = std::move(*bound);
-  note(fmt::format("listening on {}:{} for its instances ([serve] socket)", want.address,
-                   want.port));
+  const bool proxy = want.mode == ServeMode::kProxy;
+  if (!socket_ || socket_->address() != want.address || socket_->port() != want.port) {
+    auto bound = ListenSocket::bind(want.address, want.port);
+    BERTH_TRY(bound);
+    close_socket();
+    socket_ = std::move(*bound);
+    note(fmt::format("listening on {}:{} for its instances ([serve] {})", want.address, want.port,
+                     proxy ? "proxy" : "socket"));
+  }
+  // The same socket across a change of mode: connections wait in its backlog meanwhile.
+  if (proxy && !proxy_) {
+    auto started = ServeProxy::start(ctx_.io.get_executor(), socket_);
+    BERTH_TRY(started);
+    proxy_ = std::move(*started);
+  } else if (!proxy && proxy_) {
+    proxy_->close();
+    proxy_.reset();
+  }
   return {};
 }
+
+void Component::close_socket() {
+  if (proxy_) proxy_->close();
+  proxy_.reset();
+  socket_.reset();
+}
+
+std::optional<ServeProxy::Backend> Component::backend_of(const Run& run) const {
+  if (run.port == 0) return std::nullopt;
+  return ServeProxy::Backend{run.address, run.port};
+}
+
+namespace {
+
+// Proxy mode: the replaced instance is told to stop once it has taken every connection the
+// proxy sent it (a listener that closes drops its backlog), or after its grace.
+asio::awaitable<void> stop_when_settled(std::shared_ptr<ServeProxy> proxy,
+                                        std::shared_ptr<ProcessTree> tree,
+                                        ServeProxy::Backend backend, Millis limit) {
+  co_await proxy->settled(std::move(backend), limit);
+  tree->request_stop();
+}
+
+}  // namespace
 
 void Component::on_ready(uint64_t id) {
   if (incoming_ && incoming_->id == id) {
@@ -423,12 +466,20 @@ void Component::promote() {
   last_tail_.clear();
   warnings_.clear();
   note(fmt::format("ready; pid {} (the one it replaces) is told to stop", old.tree->pid()));
-  old.tree->request_stop();
+  auto backend = backend_of(old);
+  if (proxy_ && backend) {
+    proxy_->set_backend(backend_of(current_));  // from now on, new connections go there
+    asio::co_spawn(ctx_.io, stop_when_settled(proxy_, old.tree, *backend, manifest_.stop.grace),
+                   asio::detached);
+  } else {
+    old.tree->request_stop();
+  }
   draining_.push_back(std::move(old));
 }
 
 void Component::became_ready() {
   state_ = State::kReady;
+  if (proxy_) proxy_->set_backend(backend_of(current_));
   ready_at_ = std::chrono::system_clock::now();
   set_outcome({});
   if (manifest_.health) {
@@ -479,6 +530,7 @@ void Component::on_tree_end(uint64_t id, const TreeEnd& end) {
   release(current_);
   const pid_t pid = current_.tree->pid();
   current_.tree.reset();
+  if (proxy_) proxy_->set_backend(std::nullopt);  // connections wait for the next one
   last_exit_ = end.status;
   last_exit_oom_ = end.oom_killed;
   if (end.stop_to_gone)
@@ -496,7 +548,7 @@ void Component::on_tree_end(uint64_t id, const TreeEnd& end) {
   if (!outcome_) set_outcome(std::unexpected(failure()));
   on_serving_end(end);
   // Nothing will run for a while: connections are refused rather than left waiting.
-  if (!end.stop_requested && state_ != State::kBackoff) socket_.reset();
+  if (!end.stop_requested && state_ != State::kBackoff) close_socket();
 }
 
 // The restart policy's turn, once the serving tree has ended.
@@ -580,7 +632,7 @@ asio::awaitable<Result<void>> Component::stop() {
   wants_watch_ = false;
   watcher_.reset();
   co_await stop_tree();
-  socket_.reset();
+  close_socket();
   co_return Result<void>{};
 }
 
@@ -672,9 +724,16 @@ api::ComponentStatus Component::status() const {
   if (incoming_) s.replacement_pid = incoming_->tree->pid();
   for (const auto& r : draining_) s.draining_pids.push_back(r.tree->pid());
   if (manifest_.health) s.health = health_;
-  if (manifest_.serve)
+  if (manifest_.serve) {
     s.serve = api::ComponentStatus::Serve{manifest_.serve->address, manifest_.serve->port,
                                           to_string(manifest_.serve->mode), socket_ != nullptr};
+    if (proxy_) {
+      const auto st = proxy_->stats();
+      const auto& b = proxy_->backend();
+      s.serve->proxy = {b ? std::optional(b->str()) : std::nullopt, st.active, st.accepted,
+                        st.dropped};
+    }
+  }
   if (backoff_until_)
     s.restart_in_ms = std::max<int64_t>(
         0, duration_cast<milliseconds>(*backoff_until_ - steady_clock::now()).count());

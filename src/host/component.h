@@ -22,6 +22,7 @@
 #include "proc/log_sink.h"
 #include "proc/process_tree.h"
 #include "proc/restart_policy.h"
+#include "proc/serve_proxy.h"
 #include "watch/tree_watcher.h"
 
 namespace berth {
@@ -92,6 +93,7 @@ class Component final : public api::ComponentApi, public std::enable_shared_from
     int slot = 0;     // its row in the tree store and its address lease
     bool leased = false;
     std::string address = "127.0.0.1";
+    uint16_t port = 0;  // [serve] proxy mode: where it listens (on `address`)
     std::chrono::system_clock::time_point started_at{};
     std::chrono::steady_clock::time_point spawned_at{};
     bool running() const { return tree && !tree->ended(); }
@@ -107,7 +109,10 @@ class Component final : public api::ComponentApi, public std::enable_shared_from
   bool overlaps(const Manifest& next) const;
   int free_slot() const;
   void release(const Run& run);
+  // [serve]: binds the socket (and in proxy mode starts the proxy on it) unless it is bound.
   Result<void> ensure_socket();
+  void close_socket();
+  std::optional<ServeProxy::Backend> backend_of(const Run& run) const;
   void on_ready(uint64_t id);
   // The replacement serves from now on; the tree it replaces is told to stop.
   void promote();
@@ -147,6 +152,7 @@ class Component final : public api::ComponentApi, public std::enable_shared_from
   // [serve] socket mode: bound at the first start, kept across restarts and backoffs, closed
   // by a stop or when the component ends for good.
   std::shared_ptr<ListenSocket> socket_;
+  std::shared_ptr<ServeProxy> proxy_;  // proxy mode: accepts on socket_ and relays
   // [health] of the serving run (reset when another run serves) and across runs.
   api::ComponentStatus::Health health_;
   boost::asio::steady_timer health_timer_;

@@ -20,9 +20,11 @@ asio::awaitable<Result<void>> Component::check_health(Run run) {
   auto self = shared_from_this();
   const HealthSpec spec = *manifest_.health;
   if (spec.kind != HealthSpec::Kind::kCommand) {
-    // The [serve] port is reached where berth listens (any-address: over loopback).
+    // Socket mode: the [serve] port is reached where berth listens (any-address: over
+    // loopback). Proxy mode checks the instance itself, on its own address.
     std::string address = run.address;
-    if (manifest_.serve && manifest_.serve->port == spec.port)
+    if (manifest_.serve && manifest_.serve->mode == ServeMode::kSocket &&
+        manifest_.serve->port == spec.port)
       address = manifest_.serve->address == "0.0.0.0" ? "127.0.0.1"
                 : manifest_.serve->address == "::"    ? "::1"
                                                       : manifest_.serve->address;

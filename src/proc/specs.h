@@ -54,6 +54,8 @@ struct ServeSpec {
   uint16_t port = 0;
   std::string address = "127.0.0.1";
   ServeMode mode = ServeMode::kSocket;
+  // Proxy mode: the port each instance binds on its own leased address (its PORT).
+  uint16_t instance_port = 0;
   bool operator==(const ServeSpec&) const = default;
 };
 

@@ -221,12 +221,13 @@ TEST_F(ServeTest, SignalReachesTheTree) {
 }
 
 // The examples a user copies: Node's server.listen({fd: 3}) and Python's
-// socket.socket(fileno=3), each restarted five times under load.
+// socket.socket(fileno=3), and a plain Node server behind the proxy, each restarted five
+// times under load.
 class ServeExample : public ServeTest, public ::testing::WithParamInterface<const char*> {};
 
 TEST_P(ServeExample, RestartsUnderLoadLoseNoRequest) {
   const std::string example = GetParam();
-  const std::string runtime = example == "serve-node" ? "node" : "python3";
+  const std::string runtime = example == "serve-python" ? "python3" : "node";
   if (run_command({"/bin/sh", "-c", "command -v " + runtime}, {}).code != 0)
     GTEST_SKIP() << runtime << " is not installed";
   namespace fs = std::filesystem;
@@ -255,7 +256,8 @@ TEST_P(ServeExample, RestartsUnderLoadLoseNoRequest) {
   EXPECT_GE(counts.bodies.size(), 2u);  // answers from more than one pid
 }
 
-INSTANTIATE_TEST_SUITE_P(Examples, ServeExample, ::testing::Values("serve-node", "serve-python"));
+INSTANTIATE_TEST_SUITE_P(Examples, ServeExample,
+                         ::testing::Values("serve-node", "serve-python", "proxy-node"));
 
 }  // namespace
 }  // namespace berth::testing

@@ -87,13 +87,35 @@ TEST(Manifest, ServeRefusals) {
             std::string::npos);
   EXPECT_NE(error_of(run + "[serve]\nport = 80\nmode = \"pipe\"\n").find("\"socket\" or"),
             std::string::npos);
-  EXPECT_NE(error_of(run + "[serve]\nport = 80\nmode = \"proxy\"\n").find("not available"),
+  EXPECT_NE(error_of(run + "[serve]\nport = 80\ninstance_port = 81\n").find("proxy"),
+            std::string::npos);
+  // 0.0.0.0:80 holds 80 on the loopback addresses the instances would bind.
+  EXPECT_NE(error_of(run + "[serve]\nport = 80\naddress = \"0.0.0.0\"\nmode = \"proxy\"\n")
+                .find("serve.instance_port: must differ"),
             std::string::npos);
   EXPECT_NE(error_of(run + "[serve]\nport = 80\nbacklog = 5\n").find("unknown key"),
             std::string::npos);
   // berth holds that port itself: a connect there proves nothing about the app.
   EXPECT_NE(error_of(run + "[ready]\nport = 80\n[serve]\nport = 80\n").find("ready.port"),
             std::string::npos);
+}
+
+TEST(Manifest, ServeProxy) {
+  const std::string run = "[run]\ncommand = \"x\"\n";
+  auto m = *parse(run + "[serve]\nport = 80\nmode = \"proxy\"\n");
+  ASSERT_TRUE(m.serve);
+  EXPECT_EQ(m.serve->mode, ServeMode::kProxy);
+  EXPECT_EQ(m.serve->instance_port, 80);
+  // Ready once the instance accepts on its own address: only then does traffic move to it.
+  EXPECT_EQ(m.ready.port, 80);
+  auto wide = *parse(run + "[serve]\nport = 80\naddress = \"0.0.0.0\"\nmode = \"proxy\"\n" +
+                    "instance_port = 8080\n[health]\ntcp = true\n");
+  EXPECT_EQ(wide.serve->instance_port, 8080);
+  EXPECT_EQ(wide.ready.port, 8080);
+  EXPECT_EQ(wide.health->port, 8080);  // the instance is checked, not the proxy
+  auto marked = *parse(run + "[ready]\nmarker = \"up\"\n[serve]\nport = 80\nmode = \"proxy\"\n");
+  EXPECT_FALSE(marked.ready.port);  // a readiness of its own is kept
+  EXPECT_EQ(parse(run + "[serve]\nport = 80\n")->serve->mode, ServeMode::kSocket);
 }
 
 TEST(Manifest, Limits) {

@@ -1,0 +1,237 @@
+#include "proc/serve_proxy.h"
+
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <cstring>
+
+#include "core/unique_fd.h"
+
+namespace berth {
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+namespace {
+
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+constexpr size_t kChunk = 1 << 16;  // a pipe's default capacity
+
+// The other side learns of an error as an error (a reset), not as a clean end of the stream
+// that would pass a cut-off answer for a whole one.
+void reset(tcp::socket& s) {
+  boost::system::error_code ec;
+  if (!s.is_open()) return;
+  s.set_option(asio::socket_base::linger(true, 0), ec);
+  s.close(ec);
+}
+
+}  // namespace
+
+struct ServeProxy::Conn {
+  explicit Conn(tcp::socket c, asio::any_io_executor ex) : client(std::move(c)), up(ex), done(ex) {}
+  tcp::socket client, up;
+  std::string backend;   // where `up` goes
+  bool counted = false;  // in unanswered_[backend] until its first answer byte or its end
+  int pumps = 0;         // directions still running
+  StateEvent done;
+};
+
+std::string ServeProxy::Backend::str() const {
+  return address.find(':') == std::string::npos ? address + ":" + std::to_string(port)
+                                                : "[" + address + "]:" + std::to_string(port);
+}
+
+ServeProxy::ServeProxy(asio::any_io_executor ex, std::shared_ptr<ListenSocket> socket)
+    : ex_(ex), socket_(std::move(socket)), acceptor_(ex), changed_(ex) {}
+
+Result<std::shared_ptr<ServeProxy>> ServeProxy::start(asio::any_io_executor ex,
+                                                      std::shared_ptr<ListenSocket> socket) {
+  // A descriptor of its own: closing the acceptor never closes the one the socket owns.
+  UniqueFd fd(::fcntl(socket->fd(), F_DUPFD_CLOEXEC, 0));
+  if (!fd) return fail(Code::kSpawnFailed, errno_message("[serve] proxy: dup", errno));
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&ss), &len);
+  std::shared_ptr<ServeProxy> p(new ServeProxy(ex, std::move(socket)));
+  boost::system::error_code ec;
+  p->acceptor_.assign(ss.ss_family == AF_INET6 ? tcp::v6() : tcp::v4(), fd.release(), ec);
+  if (ec) return fail(Code::kSpawnFailed, "[serve] proxy: " + ec.message());
+  asio::co_spawn(ex, p->accept_loop(), asio::detached);
+  return p;
+}
+
+void ServeProxy::set_backend(std::optional<Backend> b) {
+  backend_ = std::move(b);
+  changed_.notify_all();
+}
+
+void ServeProxy::close() {
+  closed_ = true;
+  boost::system::error_code ec;
+  acceptor_.close(ec);
+  changed_.notify_all();
+}
+
+asio::awaitable<void> ServeProxy::settled(Backend b, std::chrono::milliseconds limit) {
+  auto self = shared_from_this();
+  const std::string key = b.str();
+  const std::function<bool()> quiet = [this, &key] {
+    auto it = unanswered_.find(key);
+    return closed_ || it == unanswered_.end() || it->second == 0;
+  };
+  co_await changed_.wait_until(quiet, StateEvent::Clock::now() + limit);
+}
+
+asio::awaitable<void> ServeProxy::accept_loop() {
+  auto self = shared_from_this();
+  auto backoff = std::chrono::milliseconds(10);
+  while (!closed_) {
+    auto [ec, sock] = co_await acceptor_.async_accept(use_tuple);
+    if (closed_ || ec == asio::error::operation_aborted) co_return;
+    if (ec) {
+      // Out of descriptors (EMFILE/ENFILE): the connection waits in the backlog meanwhile.
+      spdlog::warn("[serve] proxy: accept: {}; backing off", ec.message());
+      asio::steady_timer t(ex_, backoff);
+      co_await t.async_wait(use_tuple);
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(1000));
+      continue;
+    }
+    backoff = std::chrono::milliseconds(10);
+    ++stats_.accepted;
+    asio::co_spawn(ex_, relay(std::move(sock)), asio::detached);
+  }
+}
+
+void ServeProxy::answered(Conn& c) {
+  if (!c.counted) return;
+  c.counted = false;
+  if (auto it = unanswered_.find(c.backend); it != unanswered_.end() && --it->second == 0)
+    unanswered_.erase(it);
+  changed_.notify_all();
+}
+
+asio::awaitable<void> ServeProxy::relay(tcp::socket client) {
+  auto self = shared_from_this();
+  auto c = std::make_shared<Conn>(std::move(client), ex_);
+  ++stats_.active;
+  struct Leave {
+    ServeProxy& p;
+    ~Leave() { --p.stats_.active; }
+  } leave{*this};
+
+  // Connect: to the instance serving now; with none, or one that refuses (it is going away, or
+  // not listening yet), wait for the next, up to kBackendWait in all.
+  const auto give_up = StateEvent::Clock::now() + kBackendWait;
+  for (;;) {
+    const std::function<bool()> have = [this] { return closed_ || backend_.has_value(); };
+    if (!co_await changed_.wait_until(have, give_up) || closed_) {
+      ++stats_.dropped;
+      reset(c->client);
+      co_return;
+    }
+    const Backend b = *backend_;
+    boost::system::error_code bad;
+    auto ip = asio::ip::make_address(b.address, bad);
+    if (bad) {
+      ++stats_.dropped;
+      reset(c->client);
+      co_return;
+    }
+    boost::beast::tcp_stream stream(ex_);
+    stream.expires_after(kConnectTimeout);
+    auto [ec] = co_await stream.async_connect(tcp::endpoint(ip, b.port), use_tuple);
+    if (!ec) {
+      stream.expires_never();
+      c->up = stream.release_socket();
+      c->backend = b.str();
+      break;
+    }
+    if (StateEvent::Clock::now() >= give_up) {
+      ++stats_.dropped;
+      reset(c->client);
+      co_return;
+    }
+    // Until the backend changes, or a little while (it may be about to listen).
+    const std::function<bool()> moved = [this, b] { return closed_ || backend_ != b; };
+    co_await changed_.wait_until(moved, StateEvent::Clock::now() + std::chrono::milliseconds(20));
+  }
+  c->counted = true;
+  ++unanswered_[c->backend];
+  boost::system::error_code ec;
+  c->client.native_non_blocking(true, ec);
+  c->up.native_non_blocking(true, ec);
+  c->pumps = 2;
+  asio::co_spawn(ex_, pump(c, true), asio::detached);
+  co_await pump(c, false);
+  const std::function<bool()> both = [&c] { return c->pumps == 0; };
+  co_await c->done.wait_until(both, StateEvent::Clock::time_point::max());
+  answered(*c);
+  c->client.close(ec);
+  c->up.close(ec);
+}
+
+asio::awaitable<void> ServeProxy::pump(std::shared_ptr<Conn> c, bool answer) {
+  auto self = shared_from_this();
+  struct Done {
+    Conn& c;
+    ~Done() {
+      --c.pumps;
+      c.done.notify_all();
+    }
+  } done{*c};
+  tcp::socket& from = answer ? c->up : c->client;
+  tcp::socket& to = answer ? c->client : c->up;
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) {
+    spdlog::warn("[serve] proxy: pipe: {}", std::strerror(errno));
+    reset(c->client);
+    reset(c->up);
+    co_return;
+  }
+  UniqueFd pipe_out(fds[0]), pipe_in(fds[1]);
+  const unsigned flags = SPLICE_F_MOVE | SPLICE_F_NONBLOCK;
+  for (;;) {
+    if (!from.is_open() || !to.is_open()) co_return;  // the other direction failed
+    const ssize_t n =
+        ::splice(from.native_handle(), nullptr, pipe_in.get(), nullptr, kChunk, flags);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+      auto [ec] = co_await from.async_wait(tcp::socket::wait_read, use_tuple);
+      if (ec) break;
+      continue;
+    }
+    if (n < 0) break;  // reset by its peer
+    if (n == 0) {      // its end: the other side sees the same
+      boost::system::error_code ec;
+      to.shutdown(tcp::socket::shutdown_send, ec);
+      co_return;
+    }
+    if (answer) answered(*c);
+    for (size_t left = static_cast<size_t>(n); left > 0;) {
+      if (!to.is_open()) co_return;
+      const ssize_t m = ::splice(pipe_out.get(), nullptr, to.native_handle(), nullptr, left, flags);
+      if (m > 0) {
+        left -= static_cast<size_t>(m);
+        continue;
+      }
+      if (m < 0 && (errno == EAGAIN || errno == EINTR)) {
+        auto [ec] = co_await to.async_wait(tcp::socket::wait_write, use_tuple);
+        if (!ec) continue;
+      }
+      reset(c->client);
+      reset(c->up);
+      co_return;
+    }
+  }
+  reset(c->client);
+  reset(c->up);
+}
+
+}  // namespace berth

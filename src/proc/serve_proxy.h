@@ -1,0 +1,79 @@
+// [serve] proxy mode: berth accepts on the component's socket and relays each connection to the
+// instance serving now (splice through a pipe each way, no copy into user space), so an app
+// that binds its own port restarts with no refused or dropped connection. Owns its acceptor
+// (its own descriptor of the socket) and every relay; runs on the event-loop thread.
+#pragma once
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "core/error.h"
+#include "core/state_event.h"
+#include "proc/listen_socket.h"
+
+namespace berth {
+
+class ServeProxy : public std::enable_shared_from_this<ServeProxy> {
+ public:
+  struct Backend {
+    std::string address;
+    uint16_t port = 0;
+    std::string str() const;
+    bool operator==(const Backend&) const = default;
+  };
+  struct Stats {
+    uint64_t accepted = 0;  // connections taken from the socket
+    uint64_t dropped = 0;   // closed unrelayed: no instance took them within kBackendWait
+    size_t active = 0;      // relaying, or waiting for an instance
+  };
+  // A connection waits this long for an instance that accepts it (a restart that is not
+  // overlapped, a crash and its backoff) before it is closed.
+  static constexpr std::chrono::seconds kBackendWait{30};
+  static constexpr std::chrono::seconds kConnectTimeout{5};
+
+  // Accepts on `socket` from now on. Refusal: spawn_failed (no descriptor to spare).
+  static Result<std::shared_ptr<ServeProxy>> start(boost::asio::any_io_executor ex,
+                                                   std::shared_ptr<ListenSocket> socket);
+  ServeProxy(const ServeProxy&) = delete;
+  ServeProxy& operator=(const ServeProxy&) = delete;
+
+  // New connections go to `b` from now on; with none, they wait for one (up to kBackendWait).
+  // Relays already under way stay where they are.
+  void set_backend(std::optional<Backend> b);
+  const std::optional<Backend>& backend() const { return backend_; }
+  // Completes once every connection relayed to `b` has had a first byte of answer or has ended
+  // (so the instance accepted each one: only then may it close its listener without dropping
+  // what waits in its backlog), or once `limit` has passed.
+  boost::asio::awaitable<void> settled(Backend b, std::chrono::milliseconds limit);
+  // Stops accepting (the socket's port is then held by the ListenSocket alone) and closes the
+  // connections still waiting for an instance; relays under way run to their end.
+  void close();
+  Stats stats() const { return stats_; }
+
+ private:
+  struct Conn;
+  ServeProxy(boost::asio::any_io_executor ex, std::shared_ptr<ListenSocket> socket);
+  boost::asio::awaitable<void> accept_loop();
+  boost::asio::awaitable<void> relay(boost::asio::ip::tcp::socket client);
+  // One direction, `from` to `to`, until the end of `from` (then a half close of `to`) or an
+  // error (then both are reset).
+  boost::asio::awaitable<void> pump(std::shared_ptr<Conn> c, bool answer);
+  void answered(Conn& c);
+
+  boost::asio::any_io_executor ex_;
+  std::shared_ptr<ListenSocket> socket_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  std::optional<Backend> backend_;
+  std::map<std::string, size_t> unanswered_;  // per backend: relays with no answer byte yet
+  Stats stats_;
+  bool closed_ = false;
+  StateEvent changed_;  // a backend set, an answer, a close
+};
+
+}  // namespace berth
