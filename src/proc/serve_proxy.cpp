@@ -23,6 +23,7 @@ namespace {
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 constexpr size_t kChunk = 1 << 16;  // a pipe's default capacity
+constexpr size_t kCopy = 16 << 10;  // a read this full means a bulk stream
 
 // The other side learns of an error as an error (a reset), not as a clean end of the stream
 // that would pass a cut-off answer for a whole one.
@@ -166,8 +167,11 @@ asio::awaitable<void> ServeProxy::relay(tcp::socket client) {
   c->counted = true;
   ++unanswered_[c->backend];
   boost::system::error_code ec;
-  c->client.native_non_blocking(true, ec);
-  c->up.native_non_blocking(true, ec);
+  for (auto* s : {&c->client, &c->up}) {
+    s->native_non_blocking(true, ec);
+    // What arrives is passed on at once: a relay holding small writes back adds latency.
+    s->set_option(tcp::no_delay(true), ec);
+  }
   c->pumps = 2;
   asio::co_spawn(ex_, pump(c, true), asio::detached);
   co_await pump(c, false);
@@ -189,19 +193,18 @@ asio::awaitable<void> ServeProxy::pump(std::shared_ptr<Conn> c, bool answer) {
   } done{*c};
   tcp::socket& from = answer ? c->up : c->client;
   tcp::socket& to = answer ? c->client : c->up;
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) {
-    spdlog::warn("[serve] proxy: pipe: {}", std::strerror(errno));
-    reset(c->client);
-    reset(c->up);
-    co_return;
-  }
-  UniqueFd pipe_out(fds[0]), pipe_in(fds[1]);
+  // Small messages (requests, most answers) are copied through a buffer: a pipe per direction
+  // would cost a connection more than it saves it. A read that fills the buffer means a bulk
+  // stream: from then on it is spliced through a pipe, never entering user space.
+  std::vector<char> buf(kCopy);
+  UniqueFd pipe_out, pipe_in;
   const unsigned flags = SPLICE_F_MOVE | SPLICE_F_NONBLOCK;
   for (;;) {
     if (!from.is_open() || !to.is_open()) co_return;  // the other direction failed
+    const bool spliced = static_cast<bool>(pipe_in);
     const ssize_t n =
-        ::splice(from.native_handle(), nullptr, pipe_in.get(), nullptr, kChunk, flags);
+        spliced ? ::splice(from.native_handle(), nullptr, pipe_in.get(), nullptr, kChunk, flags)
+                : ::read(from.native_handle(), buf.data(), buf.size());
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
       auto [ec] = co_await from.async_wait(tcp::socket::wait_read, use_tuple);
       if (ec) break;
@@ -214,20 +217,29 @@ asio::awaitable<void> ServeProxy::pump(std::shared_ptr<Conn> c, bool answer) {
       co_return;
     }
     if (answer) answered(*c);
-    for (size_t left = static_cast<size_t>(n); left > 0;) {
+    bool failed = false;
+    for (size_t sent = 0; sent < static_cast<size_t>(n) && !failed;) {
       if (!to.is_open()) co_return;
-      const ssize_t m = ::splice(pipe_out.get(), nullptr, to.native_handle(), nullptr, left, flags);
+      const size_t left = static_cast<size_t>(n) - sent;
+      const ssize_t m =
+          spliced ? ::splice(pipe_out.get(), nullptr, to.native_handle(), nullptr, left, flags)
+                  : ::send(to.native_handle(), buf.data() + sent, left, MSG_NOSIGNAL);
       if (m > 0) {
-        left -= static_cast<size_t>(m);
-        continue;
-      }
-      if (m < 0 && (errno == EAGAIN || errno == EINTR)) {
+        sent += static_cast<size_t>(m);
+      } else if (m < 0 && (errno == EAGAIN || errno == EINTR)) {
         auto [ec] = co_await to.async_wait(tcp::socket::wait_write, use_tuple);
-        if (!ec) continue;
+        failed = static_cast<bool>(ec);
+      } else {
+        failed = true;
       }
-      reset(c->client);
-      reset(c->up);
-      co_return;
+    }
+    if (failed) break;
+    if (!spliced && static_cast<size_t>(n) == buf.size()) {
+      int fds[2];
+      if (::pipe2(fds, O_CLOEXEC | O_NONBLOCK) == 0) {  // else it goes on copying
+        pipe_out = UniqueFd(fds[0]);
+        pipe_in = UniqueFd(fds[1]);
+      }
     }
   }
   reset(c->client);

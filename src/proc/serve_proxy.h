@@ -1,5 +1,5 @@
 // [serve] proxy mode: berth accepts on the component's socket and relays each connection to the
-// instance serving now (splice through a pipe each way, no copy into user space), so an app
+// instance serving now (small messages copied, bulk streams spliced through a pipe), so an app
 // that binds its own port restarts with no refused or dropped connection. Owns its acceptor
 // (its own descriptor of the socket) and every relay; runs on the event-loop thread.
 #pragma once

@@ -156,6 +156,18 @@ TEST_F(ProxyTest, DeploysAFailedDeployAndARollbackUnderLoadLoseNoRequest) {
   for (const std::string v : {"v1", "v2", "v3", "v4"}) EXPECT_TRUE(counts.bodies.contains(v)) << v;
 }
 
+// An answer larger than the relay's buffer switches it to splicing: it arrives whole.
+TEST_F(ProxyTest, ALargeAnswerArrivesWhole) {
+  std::string big;
+  for (int i = 0; big.size() < 100'000; ++i) big += std::to_string(i) + ",";
+  run("web", proxy_manifest(port, big));
+  LoadClient load(port, 2);
+  load.wait_for_more(50);
+  auto counts = load.stop();
+  expect_no_loss(counts);
+  EXPECT_EQ(counts.bodies[big], counts.ok);
+}
+
 // A crash is not a restart berth chose: requests in flight on the dead instance fail, but
 // connections that arrive while it is restarted wait for it instead of being refused.
 TEST_F(ProxyTest, ConnectionsWaitForACrashedInstanceToComeBack) {
