@@ -218,6 +218,10 @@ Result<void> Component::change_env(const EnvChange& change) {
   return ctx_.components.set_env(name_, *chosen);
 }
 
+Component::~Component() {
+  if (proxy_) proxy_->close();
+}
+
 Result<Component::Run> Component::spawn_run(int slot) {
   Run run;
   run.id = runs_;
@@ -233,7 +237,10 @@ Result<Component::Run> Component::spawn_run(int slot) {
   };
   const bool socket_mode = manifest_.serve && manifest_.serve->mode == ServeMode::kSocket;
   const bool proxy_mode = manifest_.serve && manifest_.serve->mode == ServeMode::kProxy;
-  if (manifest_.serve) BERTH_TRY(ensure_socket());
+  if (manifest_.serve)
+    BERTH_TRY(ensure_socket());
+  else
+    close_socket();  // [serve] gone from berth.toml: nobody would accept on it
   // Proxy mode: every instance listens on an address of its own, so two can overlap.
   if (manifest_.run.lease_address || proxy_mode) {
     auto a = ctx_.leases.acquire(name_, slot, ctx_.config.lease_first, ctx_.config.lease_last);

@@ -35,6 +35,8 @@ class Component final : public api::ComponentApi, public std::enable_shared_from
   // `source`: what `berth run` asked to run instead of berth.toml's command (config/manifest.h).
   Component(HostContext& ctx, std::string name, std::filesystem::path dir, bool watch = false,
             RunSource source = {});
+  // The proxy's accept loop keeps it alive: it is closed here, not merely let go.
+  ~Component() override;
 
   const std::string& name() const override { return name_; }
   const std::filesystem::path& dir() const { return dir_; }

@@ -203,5 +203,18 @@ TEST_F(ProxyTest, StopClosesTheSocketAndTheProxy) {
   load.wait_for_body("v1");
 }
 
+// [serve] taken out of berth.toml: the next start lets the port go (nobody would accept on it).
+TEST_F(ProxyTest, AManifestWithoutServeLetsThePortGo) {
+  run("web", proxy_manifest(port, "v1"));
+  d.component("web", "[run]\ncommand = " + fixture_command({"print:up", "forever"}) +
+                         "\n[ready]\nmarker = \"up\"\n");
+  auto r = d.cli({"restart", "web"});
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_TRUE(d.api("GET", "/v1/components/web").body["serve"].is_null());
+  LoadClient probe(port, 1);
+  probe.wait_for_more(1);
+  EXPECT_GT(probe.stop().refused, 0u);
+}
+
 }  // namespace
 }  // namespace berth::testing
