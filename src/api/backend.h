@@ -86,7 +86,7 @@ struct ComponentStatus {
     std::string mode;
     bool listening = false;
     struct Proxy {
-      std::optional<std::string> backend;  // the instance new connections go to
+      std::vector<std::string> backends;  // the instances new connections go to, in turn
       size_t active = 0;
       uint64_t accepted = 0, dropped = 0;
     };
@@ -110,6 +110,32 @@ struct ComponentStatus {
   std::optional<Health> health;
   std::optional<int> replacement_pid;  // an overlapped restart's new tree, not yet ready
   std::vector<int> draining_pids;      // trees it replaced, told to stop, not yet gone
+  // `[run] instances` (or `berth scale`): how many it runs, and where that number came from
+  // ("manifest" or "scale"). The fields above are instance 0's, except processes, memory and
+  // CPU, which are the sums over every instance.
+  int instances_wanted = 1;
+  std::string instances_source = "manifest";
+  struct InstanceStatus {
+    int index = 0;
+    std::string state;
+    std::optional<int> pid;
+    std::string address;
+    size_t processes = 0;
+    uint64_t memory_bytes = 0;
+    double cpu_seconds = 0, cpu_percent = 0;
+    int64_t uptime_ms = 0, started_at_ms = 0;
+    std::optional<std::filesystem::path> cgroup;
+    std::optional<int64_t> restart_in_ms;
+    std::optional<Exit> last_exit;
+    std::optional<Error> last_error;
+    std::vector<std::string> last_error_tail;
+    std::vector<std::string> warnings;
+    std::optional<std::pair<int64_t, int64_t>> last_stop_us;
+    std::optional<Health> health;
+    std::optional<int> replacement_pid;
+    std::vector<int> draining_pids;
+  };
+  std::vector<InstanceStatus> instances;
 };
 
 struct DestroyReport {
@@ -127,6 +153,10 @@ class ComponentApi {
   virtual boost::asio::awaitable<Result<void>> restart() = 0;
   // `berth signal`: `sig` to every process of the running tree, or only to its leader.
   virtual Result<void> signal(int sig, bool leader_only) = 0;
+  // `berth scale`: runs `n` instances from now on (kept across restarts, deploys and daemon
+  // restarts; nullopt goes back to berth.toml's `[run] instances`). Starts the missing ones
+  // and waits for them; stops the extra ones, the highest first.
+  virtual boost::asio::awaitable<Result<void>> scale(std::optional<int> n) = 0;
   // Checks the environment the next start would get and keeps an --env/--profile change for
   // it and later starts (an empty change only checks); does not restart.
   virtual Result<void> change_env(const EnvChange& change) = 0;

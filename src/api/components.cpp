@@ -188,6 +188,32 @@ void add_component_routes(http::Router& router, Backend& b) {
         co_return ok(component_json(status_of(b, *c)));
       });
 
+  // `berth scale`: {"instances": N} runs N from now on; {"reset": true} goes back to
+  // berth.toml's [run] instances. Answers once the new ones are ready (or the extra ones gone).
+  router.add(
+      "POST", "/v1/components/{name}/scale", [&b](Request& req) -> asio::awaitable<Response> {
+        auto c = b.find(req.params["name"]);
+        if (!c) co_return missing(b, req.params["name"]);
+        auto body =
+            read_body(req.body, {{"instances", Kind::kSize}, {"reset", Kind::kBool}}, false);
+        if (!body) co_return http::error_response(body.error());
+        const bool reset = body->value("reset", false);
+        if (reset == body->contains("instances") || (!reset && !(*body)["instances"].is_number()))
+          co_return http::error_response(Code::kBadRequest,
+                                         "give either \"instances\": N or \"reset\": true");
+        if (b.deployer().in_flight(c->name()))
+          co_return http::error_response(
+              Code::kDeployInProgress,
+              "a deploy of \"" + c->name() + "\" is in flight; scale it once it ended");
+        std::optional<int> n;
+        if (!reset) {
+          const auto want = (*body)["instances"].get<uint64_t>();
+          n = static_cast<int>(std::min<uint64_t>(want, 1u << 20));
+        }
+        if (auto r = co_await c->scale(n); !r) co_return http::error_response(r.error());
+        co_return ok(component_json(status_of(b, *c)));
+      });
+
   router.add("GET", "/v1/components/{name}/logs", [&b](Request& req) -> asio::awaitable<Response> {
     auto c = b.find(req.params["name"]);
     if (!c) co_return missing(b, req.params["name"]);

@@ -9,6 +9,44 @@ json error_json(const Error& e) {
   return {{"code", e.code}, {"message", e.message}};
 }
 
+json exit_json(const ComponentStatus::Exit& e) {
+  return {{"code", e.code},
+          {"signal", e.signal ? json(*e.signal) : json(nullptr)},
+          {"description", e.description},
+          {"reason", e.reason ? json(*e.reason) : json()}};
+}
+
+json health_json(const std::optional<ComponentStatus::Health>& h) {
+  if (!h) return nullptr;
+  json last = json::array();
+  for (const auto& c : h->last)
+    last.push_back({{"at_ms", c.at_ms}, {"ok", c.ok}, {"message", c.message}});
+  return {{"kind", h->kind},
+          {"state", h->state},
+          {"failures", h->failures},
+          {"last", last},
+          {"unhealthy_restarts", h->unhealthy_restarts}};
+}
+
+json instance_json(const ComponentStatus::InstanceStatus& i) {
+  json j = {{"index", i.index},
+            {"state", i.state},
+            {"pid", i.pid ? json(*i.pid) : json(nullptr)},
+            {"address", i.address},
+            {"processes", i.processes},
+            {"memory_bytes", i.memory_bytes},
+            {"cpu_seconds", i.cpu_seconds},
+            {"cpu_percent", i.cpu_percent},
+            {"uptime_ms", i.uptime_ms},
+            {"health", health_json(i.health)},
+            {"replacement_pid", i.replacement_pid ? json(*i.replacement_pid) : json()},
+            {"draining_pids", i.draining_pids}};
+  if (i.restart_in_ms) j["restart_in_ms"] = *i.restart_in_ms;
+  if (i.last_exit) j["last_exit"] = exit_json(*i.last_exit);
+  if (i.last_error) j["last_error"] = error_json(*i.last_error);
+  return j;
+}
+
 }  // namespace
 
 json component_json(const ComponentStatus& s) {
@@ -28,11 +66,7 @@ json component_json(const ComponentStatus& s) {
   j["uptime_ms"] = s.uptime_ms;
   if (s.cgroup) j["cgroup"] = s.cgroup->string();
   if (s.restart_in_ms) j["restart_in_ms"] = *s.restart_in_ms;
-  if (s.last_exit)
-    j["last_exit"] = {{"code", s.last_exit->code},
-                      {"signal", s.last_exit->signal ? json(*s.last_exit->signal) : json(nullptr)},
-                      {"description", s.last_exit->description},
-                      {"reason", s.last_exit->reason ? json(*s.last_exit->reason) : json()}};
+  if (s.last_exit) j["last_exit"] = exit_json(*s.last_exit);
   if (s.last_error) {
     j["last_error"] = error_json(*s.last_error);
     if (!s.last_error_tail.empty()) j["last_error"]["tail"] = s.last_error_tail;
@@ -68,25 +102,18 @@ json component_json(const ComponentStatus& s) {
                   {"listening", s.serve->listening},
                   {"proxy", json()}};
     if (const auto& p = s.serve->proxy)
-      j["serve"]["proxy"] = {{"backend", p->backend ? json(*p->backend) : json()},
+      j["serve"]["proxy"] = {{"backends", p->backends},
                              {"active", p->active},
                              {"accepted", p->accepted},
                              {"dropped", p->dropped}};
   }
-  if (s.health) {
-    json last = json::array();
-    for (const auto& c : s.health->last)
-      last.push_back({{"at_ms", c.at_ms}, {"ok", c.ok}, {"message", c.message}});
-    j["health"] = {{"kind", s.health->kind},
-                   {"state", s.health->state},
-                   {"failures", s.health->failures},
-                   {"last", last},
-                   {"unhealthy_restarts", s.health->unhealthy_restarts}};
-  } else {
-    j["health"] = nullptr;
-  }
+  j["health"] = health_json(s.health);
   j["replacement_pid"] = s.replacement_pid ? json(*s.replacement_pid) : json();
   j["draining_pids"] = s.draining_pids;
+  j["instances_wanted"] = s.instances_wanted;
+  j["instances_source"] = s.instances_source;
+  j["instances"] = json::array();
+  for (const auto& i : s.instances) j["instances"].push_back(instance_json(i));
   return j;
 }
 
@@ -115,7 +142,9 @@ json deployment_json(const DeploymentRow& r) {
 }
 
 json line_json(const LogLine& l) {
-  return {{"seq", l.seq}, {"ts", l.ts_ms}, {"stream", to_string(l.stream)}, {"text", l.text}};
+  json j = {{"seq", l.seq}, {"ts", l.ts_ms}, {"stream", to_string(l.stream)}, {"text", l.text}};
+  if (l.instance >= 0) j["instance"] = l.instance;
+  return j;
 }
 
 json health_json(const Health& h) {

@@ -100,6 +100,18 @@ void print_status(const json& c) {
                              ? "  (orphan: deployed here, absent from the cluster's desired state)"
                              : ""));
   line("pid", c["pid"].is_null() ? "-" : std::to_string(c["pid"].get<int>()));
+  const auto instances = c.value("instances", json::array());
+  if (instances.size() > 1 || c.value("instances_wanted", 1) != 1) {
+    line("instances",
+         fmt::format("{} of {} wanted{}", instances.size(), c.value("instances_wanted", 1),
+                     c.value("instances_source", "") == "scale" ? " (berth scale)" : ""));
+    for (auto& i : instances)
+      fmt::print("  #{:<3} {:<14} pid {:<8} {:>9}  {:.1f}% cpu  up {}\n", i.value("index", 0),
+                 i.value("state", "?"),
+                 i["pid"].is_number() ? std::to_string(i["pid"].get<int>()) : "-",
+                 human_bytes(i.value("memory_bytes", uint64_t{0})), i.value("cpu_percent", 0.0),
+                 i.value("uptime_ms", 0) ? human_uptime(i["uptime_ms"].get<int64_t>()) : "-");
+  }
   line("processes", std::to_string(c.value("processes", 0)));
   line("uptime", c.value("uptime_ms", 0) ? human_uptime(c["uptime_ms"].get<int64_t>()) : "-");
   line("restarts", std::to_string(c.value("restarts", 0)));
@@ -132,11 +144,12 @@ void print_status(const json& c) {
                      sv.value("mode", ""), sv.value("listening", false) ? "listening" : "closed"));
     if (sv.contains("proxy") && sv["proxy"].is_object()) {
       auto& p = sv["proxy"];
-      line("relaying",
-           fmt::format(
-               "to {}, {} connections open, {} accepted, {} dropped",
-               p["backend"].is_string() ? p["backend"].get<std::string>() : "no instance yet",
-               p.value("active", 0), p.value("accepted", 0), p.value("dropped", 0)));
+      std::string to;
+      for (auto& b : p.value("backends", json::array()))
+        to += (to.empty() ? "" : ", ") + b.get<std::string>();
+      line("relaying", fmt::format("to {}, {} connections open, {} accepted, {} dropped",
+                                   to.empty() ? "no instance yet" : to, p.value("active", 0),
+                                   p.value("accepted", 0), p.value("dropped", 0)));
     }
   }
   if (c.contains("replacement_pid") && c["replacement_pid"].is_number())
@@ -375,6 +388,24 @@ int main(int argc, char** argv, const std::function<int()>& run_daemon) {
   signal->add_option("signal", sig, "HUP, USR1, TERM, ... (or a number)")->required();
   signal->add_flag("--leader", leader, "only to the process berth started, not its children");
   add_json(signal);
+  std::string instances;
+  auto* scale = app.add_subcommand(
+      "scale", "run N instances of a component (kept across restarts and deploys)");
+  scale->add_option("name", o.name)->required();
+  scale
+      ->add_option("instances", instances,
+                   "how many (1 to 64), or \"reset\" for berth.toml's [run] instances")
+      ->required()
+      ->check(CLI::Validator(
+          [](std::string& v) {
+            if (v == "reset") return std::string();
+            return v.find_first_not_of("0123456789") == std::string::npos && !v.empty() &&
+                           v.size() < 4
+                       ? std::string()
+                       : "expects a number of instances or reset (got " + v + ")";
+          },
+          "N|reset"));
+  add_json(scale);
   LogsOptions lo;
   bool no_color = false;
   app.add_flag("--no-color", no_color, "no colour, even on a terminal (NO_COLOR does the same)");
@@ -568,6 +599,21 @@ int main(int argc, char** argv, const std::function<int()>& run_daemon) {
       fmt::print("{}\n", got->dump());
     else
       fmt::print("{}: sent {} to {}\n", o.name, sig, leader ? "its leader" : "every process");
+    return 0;
+  }
+  if (scale->parsed()) {
+    const json body =
+        instances == "reset" ? json{{"reset", true}} : json{{"instances", std::stoi(instances)}};
+    // Waits for the new instances to be ready: as long as their starts take.
+    auto got = fetch_json(client, "POST", "/v1/components/" + o.name + "/scale", body.dump(), 10min,
+                          o.json_out);
+    if (!got) return got.error();
+    if (o.json_out) {
+      fmt::print("{}\n", got->dump());
+      return 0;
+    }
+    fmt::print("{}: {} instance{} ({})\n", o.name, got->value("instances_wanted", 1),
+               got->value("instances_wanted", 1) == 1 ? "" : "s", state_cell(*got));
     return 0;
   }
   if (logs->parsed()) {

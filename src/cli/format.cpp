@@ -113,22 +113,36 @@ std::string state_cell(const nlohmann::json& c) {
   std::string s = c.value("state", "?");
   if (s == "backoff" && c.contains("restart_in_ms"))
     s += fmt::format(" ({}ms)", c["restart_in_ms"].get<int64_t>());
+  // Several instances: how many of them are ready.
+  const auto instances = c.value("instances", nlohmann::json::array());
+  if (instances.size() > 1) {
+    size_t ready = 0;
+    for (auto& i : instances) ready += i.value("state", "") == "ready";
+    s += fmt::format(" {}/{}", ready, instances.size());
+  }
   return s;
 }
 
 std::string components_table(const nlohmann::json& components, bool color) {
   std::vector<std::vector<std::string>> rows = {
       {"NAME", "STATE", "PID", "UPTIME", "RESTARTS", "CPU", "MEMORY"}};
+  const auto row = [&rows, color](const std::string& name, const nlohmann::json& c,
+                                  const std::string& state, const std::string& restarts) {
+    rows.push_back(
+        {name, color ? colored_state(c.value("state", ""), state) : state,
+         c["pid"].is_null() ? "-" : std::to_string(c["pid"].get<int>()),
+         c.value("uptime_ms", 0) ? human_uptime(c["uptime_ms"].get<int64_t>()) : "-", restarts,
+         c["pid"].is_null() ? "-" : fmt::format("{:.0f}%", c.value("cpu_percent", 0.0)),
+         c.value("memory_bytes", uint64_t{0}) ? human_bytes(c["memory_bytes"].get<uint64_t>())
+                                              : "-"});
+  };
   for (auto& c : components) {
-    const std::string state = state_cell(c);
-    rows.push_back({c.value("name", ""), color ? colored_state(c.value("state", ""), state) : state,
-                    c["pid"].is_null() ? "-" : std::to_string(c["pid"].get<int>()),
-                    c.value("uptime_ms", 0) ? human_uptime(c["uptime_ms"].get<int64_t>()) : "-",
-                    std::to_string(c.value("restarts", 0)),
-                    c["pid"].is_null() ? "-" : fmt::format("{:.0f}%", c.value("cpu_percent", 0.0)),
-                    c.value("memory_bytes", uint64_t{0})
-                        ? human_bytes(c["memory_bytes"].get<uint64_t>())
-                        : "-"});
+    row(c.value("name", ""), c, state_cell(c), std::to_string(c.value("restarts", 0)));
+    // Several instances: a row each under the component's (its figures are their sums).
+    const auto instances = c.value("instances", nlohmann::json::array());
+    if (instances.size() > 1)
+      for (auto& i : instances)
+        row(fmt::format("  #{}", i.value("index", 0)), i, i.value("state", "?"), "");
   }
   return table(rows);
 }

@@ -51,6 +51,8 @@ class Printer {
       out += o_.color ? hue(name) + prefix + kReset : prefix;
     }
     if (o_.timestamps) out += local_time(l.value("ts", int64_t{0})) + " ";
+    // A component with several instances: which one said it (pm2's `0|name`).
+    if (l.contains("instance")) out += fmt::format("#{} ", l.value("instance", 0));
     const std::string stream = l.value("stream", "stdout"), text = l.value("text", "");
     if (o_.color && stream == "stderr")
       out += std::string("\x1b[31m") + text + kReset;

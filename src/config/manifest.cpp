@@ -136,7 +136,7 @@ Result<void> parse_command(const Reader& r, const toml::node& cmd, const std::st
 }
 
 Result<void> parse_run(const Reader& r, const toml::table& t, RunSpec& run) {
-  BERTH_TRY(r.only_keys(t, "run", {"command", "env", "env_file", "cwd", "address"}));
+  BERTH_TRY(r.only_keys(t, "run", {"command", "env", "env_file", "cwd", "address", "instances"}));
   auto* cmd = t.get("command");
   if (!cmd) return r.error("run.command", "missing: the command to run is required");
   BERTH_TRY(parse_command(r, *cmd, "run.command", run.argv));
@@ -165,6 +165,9 @@ Result<void> parse_run(const Reader& r, const toml::table& t, RunSpec& run) {
     if (**addr != "lease") return r.error("run.address", "the only supported value is \"lease\"");
     run.lease_address = true;
   }
+  auto instances = r.integer(t, "run", "instances", 1, RunSpec::kMaxInstances);
+  BERTH_TRY(instances);
+  if (*instances) run.instances = static_cast<int>(**instances);
   return {};
 }
 

@@ -25,6 +25,11 @@ struct RunSpec {
   std::optional<std::string> env_file;
   std::string cwd = ".";       // relative to the component root
   bool lease_address = false;  // `address = "lease"`: own 127.0.0.N in BERTH_HOST
+  // `instances`: trees of the component run side by side, each with BERTH_INSTANCE (0..N-1);
+  // `berth scale` overrides it. More than one needs a way to share a port: [serve], an
+  // address of each one's own, or the app's SO_REUSEPORT.
+  int instances = 1;
+  static constexpr int kMaxInstances = 64;
 };
 
 struct WatchSpec {

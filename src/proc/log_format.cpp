@@ -17,13 +17,13 @@ bool digits(std::string_view s, size_t at, size_t n, int& out) {
 
 }  // namespace
 
-std::string format_log_line(int64_t ts_ms, Stream stream, std::string_view text) {
+std::string format_log_line(int64_t ts_ms, Stream stream, std::string_view text, int instance) {
   std::time_t secs = static_cast<std::time_t>(ts_ms / 1000);
   std::tm tm{};
   ::gmtime_r(&secs, &tm);
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z {} {}", tm.tm_year + 1900,
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z {}{} {}", tm.tm_year + 1900,
                      tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts_ms % 1000,
-                     to_string(stream), text);
+                     to_string(stream), instance >= 0 ? fmt::format("[{}]", instance) : "", text);
 }
 
 ParsedLogLine parse_log_line(std::string_view line) {
@@ -50,10 +50,18 @@ ParsedLogLine parse_log_line(std::string_view line) {
     stream = Stream::kBerth;
   else
     return out;
-  const size_t word = std::string_view(to_string(stream)).size();
+  size_t word = std::string_view(to_string(stream)).size();
+  int instance = -1;
+  if (rest.size() > word && rest[word] == '[') {
+    const size_t close = rest.find(']', word);
+    if (close == std::string_view::npos || close == word + 1 || close > word + 4 ||
+        !digits(rest, word + 1, close - word - 1, instance))
+      return out;
+    word = close + 1;
+  }
   if (rest.size() < word + 1 || rest[word] != ' ') return out;
   return {static_cast<int64_t>(::timegm(&tm)) * 1000 + ms, stream,
-          std::string(rest.substr(word + 1))};
+          std::string(rest.substr(word + 1)), instance};
 }
 
 }  // namespace berth

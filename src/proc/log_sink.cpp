@@ -24,7 +24,7 @@ LogSink::LogSink(boost::asio::any_io_executor ex, fs::path dir, LogLimits limits
   if (tail.size() >= 64 * 1024) start = std::min(tail.size(), tail.find('\n') + 1);
   for (size_t nl; (nl = tail.find('\n', start)) != std::string::npos; start = nl + 1) {
     auto l = parse_log_line(std::string_view(tail).substr(start, nl - start));
-    ring_.push_back({next_seq_++, l.ts_ms, l.stream, std::move(l.text)});
+    ring_.push_back({next_seq_++, l.ts_ms, l.stream, std::move(l.text), l.instance});
     if (ring_.size() > limits_.ring_lines) ring_.pop_front();
   }
   open_file();
@@ -53,17 +53,17 @@ void LogSink::rotate() {
   open_file();
 }
 
-void LogSink::append(Stream stream, std::string_view text) {
+void LogSink::append(Stream stream, std::string_view text, int instance) {
   if (closed_) return;
   const int64_t ts = now_ms();
   if (fd_) {
-    std::string line = format_log_line(ts, stream, text);
+    std::string line = format_log_line(ts, stream, text, instance);
     line += '\n';
     if (size_ + line.size() > limits_.max_bytes && size_ > 0) rotate();
     ssize_t n = ::write(fd_.get(), line.data(), line.size());
     if (n > 0) size_ += static_cast<uint64_t>(n);
   }
-  ring_.push_back({next_seq_++, ts, stream, std::string(text)});
+  ring_.push_back({next_seq_++, ts, stream, std::string(text), instance});
   if (ring_.size() > limits_.ring_lines) ring_.pop_front();
   changed_.notify_all();
 }

@@ -21,6 +21,7 @@ struct LogLine {
   int64_t ts_ms = 0;  // wall clock, ms since epoch
   Stream stream = Stream::kStdout;
   std::string text;
+  int instance = -1;  // of a component that runs several; -1: none
 };
 
 struct LogLimits {
@@ -34,7 +35,7 @@ class LogSink {
   // Preloads the ring with the tail of an existing output.log so `logs` survives restarts.
   LogSink(boost::asio::any_io_executor ex, std::filesystem::path dir, LogLimits limits);
 
-  void append(Stream stream, std::string_view text);
+  void append(Stream stream, std::string_view text, int instance = -1);
   // Up to `n` most recent lines; with a window, of those written in [since_ms, until_ms].
   std::vector<LogLine> tail(size_t n) const;
   std::vector<LogLine> tail(size_t n, int64_t since_ms, int64_t until_ms) const;

@@ -69,8 +69,10 @@ Result<std::shared_ptr<ServeProxy>> ServeProxy::start(asio::any_io_executor ex,
   return p;
 }
 
-void ServeProxy::set_backend(std::optional<Backend> b) {
-  backend_ = std::move(b);
+void ServeProxy::set_backends(std::vector<Backend> serving) {
+  if (serving == backends_) return;
+  backends_ = std::move(serving);
+  ++generation_;
   changed_.notify_all();
 }
 
@@ -131,14 +133,18 @@ asio::awaitable<void> ServeProxy::relay(tcp::socket client) {
   // Connect: to the instance serving now; with none, or one that refuses (it is going away, or
   // not listening yet), wait for the next, up to kBackendWait in all.
   const auto give_up = StateEvent::Clock::now() + kBackendWait;
+  size_t refused = 0;  // in a row, since the list last changed
+  uint64_t round = generation_;
   for (;;) {
-    const std::function<bool()> have = [this] { return closed_ || backend_.has_value(); };
+    const std::function<bool()> have = [this] { return closed_ || !backends_.empty(); };
     if (!co_await changed_.wait_until(have, give_up) || closed_) {
       ++stats_.dropped;
       reset(c->client);
       co_return;
     }
-    const Backend b = *backend_;
+    // In turn: the kernel's accept queue is one line, the instances behind it take turns.
+    const Backend b = backends_[next_++ % backends_.size()];
+    const uint64_t seen = generation_;
     boost::system::error_code bad;
     auto ip = asio::ip::make_address(b.address, bad);
     if (bad) {
@@ -160,8 +166,13 @@ asio::awaitable<void> ServeProxy::relay(tcp::socket client) {
       reset(c->client);
       co_return;
     }
-    // Until the backend changes, or a little while (it may be about to listen).
-    const std::function<bool()> moved = [this, b] { return closed_ || backend_ != b; };
+    // Each one in the list is tried once; then a pause until it changes, or a little while
+    // (they may be about to listen).
+    if (round != seen) refused = 0;
+    round = seen;
+    if (++refused < backends_.size()) continue;
+    refused = 0;
+    const std::function<bool()> moved = [this, seen] { return closed_ || generation_ != seen; };
     co_await changed_.wait_until(moved, StateEvent::Clock::now() + std::chrono::milliseconds(20));
   }
   c->counted = true;

@@ -1,7 +1,7 @@
-// [serve] proxy mode: berth accepts on the component's socket and relays each connection to the
-// instance serving now (small messages copied, bulk streams spliced through a pipe), so an app
-// that binds its own port restarts with no refused or dropped connection. Owns its acceptor
-// (its own descriptor of the socket) and every relay; runs on the event-loop thread.
+// [serve] proxy mode: berth accepts on the component's socket and relays each connection to an
+// instance serving now, in turn (small messages copied, bulk streams spliced through a pipe),
+// so an app that binds its own port restarts with no refused or dropped connection. Owns its
+// acceptor (its own descriptor of the socket) and every relay; runs on the event-loop thread.
 #pragma once
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -12,6 +12,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/error.h"
 #include "core/state_event.h"
@@ -43,10 +44,11 @@ class ServeProxy : public std::enable_shared_from_this<ServeProxy> {
   ServeProxy(const ServeProxy&) = delete;
   ServeProxy& operator=(const ServeProxy&) = delete;
 
-  // New connections go to `b` from now on; with none, they wait for one (up to kBackendWait).
-  // Relays already under way stay where they are.
-  void set_backend(std::optional<Backend> b);
-  const std::optional<Backend>& backend() const { return backend_; }
+  // New connections go to these from now on, one after the other (a refusing one is skipped for
+  // the next); with none, they wait for one (up to kBackendWait). Relays already under way stay
+  // where they are.
+  void set_backends(std::vector<Backend> serving);
+  const std::vector<Backend>& backends() const { return backends_; }
   // Completes once every connection relayed to `b` has had a first byte of answer or has ended
   // (so the instance accepted each one: only then may it close its listener without dropping
   // what waits in its backlog), or once `limit` has passed.
@@ -69,7 +71,9 @@ class ServeProxy : public std::enable_shared_from_this<ServeProxy> {
   boost::asio::any_io_executor ex_;
   std::shared_ptr<ListenSocket> socket_;
   boost::asio::ip::tcp::acceptor acceptor_;
-  std::optional<Backend> backend_;
+  std::vector<Backend> backends_;
+  size_t next_ = 0;                           // whose turn it is
+  uint64_t generation_ = 0;                   // changes of backends_
   std::map<std::string, size_t> unanswered_;  // per backend: relays with no answer byte yet
   Stats stats_;
   bool closed_ = false;

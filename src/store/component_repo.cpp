@@ -73,9 +73,12 @@ Result<void> ComponentRepo::tombstone(const std::string& name) {
   auto del = db_.prepare("DELETE FROM components WHERE name = ?1");
   BERTH_TRY(del);
   BERTH_TRY(del->bind(1, name).run());
-  auto env = db_.prepare("DELETE FROM component_env WHERE name = ?1");
-  BERTH_TRY(env);
-  BERTH_TRY(env->bind(1, name).run());
+  for (const char* sql : {"DELETE FROM component_env WHERE name = ?1",
+                          "DELETE FROM component_scale WHERE name = ?1"}) {
+    auto settings = db_.prepare(sql);
+    BERTH_TRY(settings);
+    BERTH_TRY(settings->bind(1, name).run());
+  }
   auto add = db_.prepare(
       "INSERT INTO tombstones (name, destroyed_at) VALUES (?1, ?2) "
       "ON CONFLICT(name) DO UPDATE SET destroyed_at = ?2");
@@ -128,6 +131,29 @@ Result<void> ComponentRepo::set_env(const std::string& name, const EnvSettings& 
   BERTH_TRY(s);
   nlohmann::json j = {{"set", settings.set}, {"profile", settings.profile}};
   return s->bind(1, name).bind(2, j.dump()).run();
+}
+
+Result<std::optional<int>> ComponentRepo::scale(const std::string& name) const {
+  auto s = db_.prepare("SELECT instances FROM component_scale WHERE name = ?1");
+  BERTH_TRY(s);
+  s->bind(1, name);
+  std::optional<int> out;
+  if (s->step()) out = static_cast<int>(s->int_col(0));
+  BERTH_TRY(s->ok());
+  return out;
+}
+
+Result<void> ComponentRepo::set_scale(const std::string& name, std::optional<int> instances) {
+  if (!instances) {
+    auto s = db_.prepare("DELETE FROM component_scale WHERE name = ?1");
+    BERTH_TRY(s);
+    return s->bind(1, name).run();
+  }
+  auto s = db_.prepare(
+      "INSERT INTO component_scale (name, instances) VALUES (?1, ?2) "
+      "ON CONFLICT(name) DO UPDATE SET instances = ?2");
+  BERTH_TRY(s);
+  return s->bind(1, name).bind(2, int64_t{*instances}).run();
 }
 
 }  // namespace berth

@@ -1,5 +1,6 @@
 // The `components` table: which components exist, where they live, whether they should run;
-// and `component_env`, what --env/--profile chose for each.
+// `component_env`, what --env/--profile chose for each; `component_scale`, what `berth scale`
+// chose.
 #pragma once
 #include <map>
 #include <string>
@@ -47,6 +48,10 @@ class ComponentRepo {
   // destroy removes them with the row.
   Result<EnvSettings> env(const std::string& name);
   Result<void> set_env(const std::string& name, const EnvSettings& settings);
+  // `berth scale`: the instances to run over berth.toml's (nullopt: none chosen, or cleared).
+  // The tombstone of a destroy removes it with the row.
+  Result<std::optional<int>> scale(const std::string& name) const;
+  Result<void> set_scale(const std::string& name, std::optional<int> instances);
 
  private:
   Db& db_;

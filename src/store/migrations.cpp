@@ -98,6 +98,13 @@ constexpr const char* kMigrations[] = {
     R"sql(
       ALTER TABLE components ADD COLUMN source TEXT NOT NULL DEFAULT '';
     )sql",
+    // 10: `berth scale`: how many instances run, over berth.toml's [run] instances.
+    R"sql(
+      CREATE TABLE component_scale (
+        name      TEXT PRIMARY KEY,
+        instances INTEGER NOT NULL
+      );
+    )sql",
 };
 
 }  // namespace

@@ -57,7 +57,8 @@ TEST_F(ProxyTest, TwentyRestartsUnderLoadLoseNoRequest) {
   const std::string host = env_of(s, "BERTH_HOST");
   EXPECT_NE(host, "127.0.0.1");
   EXPECT_EQ(env_of(s, "PORT"), std::to_string(port));
-  EXPECT_EQ(s["serve"]["proxy"]["backend"], host + ":" + std::to_string(port)) << s.dump();
+  EXPECT_EQ(s["serve"]["proxy"]["backends"], json::array({host + ":" + std::to_string(port)}))
+      << s.dump();
   auto shown = d.cli({"status", "web"}).out;
   EXPECT_NE(shown.find("(proxy mode, listening)"), std::string::npos) << shown;
   EXPECT_NE(shown.find("to " + host + ":" + std::to_string(port) + ", "), std::string::npos)

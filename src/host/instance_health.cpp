@@ -1,6 +1,6 @@
-// [health] of a component (host/component.h): one check of a run, the loop repeating it
-// while a run serves, the gate a replacement passes before it takes over, and the restart
-// after `retries` failures in a row. On the event-loop thread.
+// [health] of an instance (host/instance.h): one check of a run, the loop repeating it while a
+// run serves, the gate a replacement passes before it takes over, and the restart after
+// `retries` failures in a row. On the event-loop thread.
 #include <fmt/format.h>
 
 #include <boost/asio/as_tuple.hpp>
@@ -11,40 +11,43 @@
 #include <csignal>
 
 #include "host/component.h"
+#include "host/instance.h"
 #include "proc/health_check.h"
 
 namespace berth {
 namespace asio = boost::asio;
 
-asio::awaitable<Result<void>> Component::check_health(Run run) {
+asio::awaitable<Result<void>> Instance::check_health(Run run) {
   auto self = shared_from_this();
-  const HealthSpec spec = *manifest_.health;
+  auto owner = owner_.shared_from_this();
+  const HealthSpec spec = *manifest_->health;
   if (spec.kind != HealthSpec::Kind::kCommand) {
     // Socket mode: the [serve] port is reached where berth listens (any-address: over
     // loopback). Proxy mode checks the instance itself, on its own address.
     std::string address = run.address;
-    if (manifest_.serve && manifest_.serve->mode == ServeMode::kSocket &&
-        manifest_.serve->port == spec.port)
-      address = manifest_.serve->address == "0.0.0.0" ? "127.0.0.1"
-                : manifest_.serve->address == "::"    ? "::1"
-                                                      : manifest_.serve->address;
+    if (manifest_->serve && manifest_->serve->mode == ServeMode::kSocket &&
+        manifest_->serve->port == spec.port)
+      address = manifest_->serve->address == "0.0.0.0" ? "127.0.0.1"
+                : manifest_->serve->address == "::"    ? "::1"
+                                                       : manifest_->serve->address;
     co_return co_await probe_health(spec, address, spec.port);
   }
   TreeSpec ts;
-  ts.label = name_ + " health check";
+  ts.label = owner_.name() + " health check";
   ts.spawn.argv = spec.argv;
   ts.spawn.env = values_of(env_);
   ts.spawn.env["BERTH_HOST"] = run.address;
-  ts.spawn.cwd = dir_ / manifest_.run.cwd;
+  ts.spawn.cwd = owner_.dir() / manifest_->run.cwd;
   ts.run_to_exit = true;
   ts.stop.signal = SIGKILL;
   ts.stop.grace = Millis(0);
   auto end = std::make_shared<std::optional<TreeEnd>>();
   ProcessTree::Hooks hooks;
   hooks.on_end = [end](const TreeEnd& e) { *end = e; };
-  auto tree = ProcessTree::start(ctx_.io, ctx_.reaper, std::move(ts), std::move(hooks));
+  auto tree =
+      ProcessTree::start(owner_.ctx().io, owner_.ctx().reaper, std::move(ts), std::move(hooks));
   if (!tree) co_return fail(Code::kUnhealthy, "command: " + tree.error().message);
-  asio::steady_timer deadline(ctx_.io);
+  asio::steady_timer deadline(owner_.ctx().io);
   deadline.expires_after(spec.timeout);
   std::weak_ptr<ProcessTree> weak = *tree;
   deadline.async_wait([weak](const boost::system::error_code& ec) {
@@ -62,7 +65,7 @@ asio::awaitable<Result<void>> Component::check_health(Run run) {
   co_return Result<void>{};
 }
 
-void Component::record_health(const Result<void>& r) {
+void Instance::record_health(const Result<void>& r) {
   using namespace std::chrono;
   health_.last.push_back(
       {duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count(), r.has_value(),
@@ -70,9 +73,10 @@ void Component::record_health(const Result<void>& r) {
   if (health_.last.size() > 5) health_.last.erase(health_.last.begin());
 }
 
-asio::awaitable<void> Component::health_loop(uint64_t id) {
+asio::awaitable<void> Instance::health_loop(uint64_t id) {
   auto self = shared_from_this();
-  const HealthSpec spec = *manifest_.health;
+  auto owner = owner_.shared_from_this();
+  const HealthSpec spec = *manifest_->health;
   health_.kind = to_string(spec.kind);
   health_.state = "starting";
   health_.failures = 0;
@@ -81,9 +85,9 @@ asio::awaitable<void> Component::health_loop(uint64_t id) {
   for (;;) {
     health_timer_.expires_after(spec.interval);
     auto [ec] = co_await health_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
-    if (ec || destroyed_ || current_.id != id || !current_.running()) co_return;
+    if (ec || owner_.destroyed() || current_.id != id || !current_.running()) co_return;
     auto r = co_await check_health(current_);
-    if (destroyed_ || current_.id != id || !current_.running()) co_return;
+    if (owner_.destroyed() || current_.id != id || !current_.running()) co_return;
     record_health(r);
     if (r) {
       health_.state = "healthy";
@@ -94,20 +98,22 @@ asio::awaitable<void> Component::health_loop(uint64_t id) {
     if (++health_.failures < spec.retries) continue;
     health_.state = "unhealthy";
     ++health_.unhealthy_restarts;
+    owner_.backends_changed();  // proxy mode: it gets no new connections from now on
     note(fmt::format("unhealthy: {} checks in a row failed, the last: {}; restarting",
                      health_.failures, r.error().message));
-    asio::co_spawn(ctx_.io, restart_unhealthy(), asio::detached);
+    asio::co_spawn(owner_.ctx().io, restart_unhealthy(), asio::detached);
     co_return;
   }
 }
 
-asio::awaitable<void> Component::health_gate(uint64_t id) {
+asio::awaitable<void> Instance::health_gate(uint64_t id) {
   auto self = shared_from_this();
-  const HealthSpec spec = *manifest_.health;
+  auto owner = owner_.shared_from_this();
+  const HealthSpec spec = *manifest_->health;
   Result<void> r = fail(Code::kUnhealthy, "not checked");
   for (int i = 0; i < spec.retries; ++i) {
     if (i > 0) {
-      asio::steady_timer pause(ctx_.io);
+      asio::steady_timer pause(owner_.ctx().io);
       pause.expires_after(std::min(spec.interval, Millis(1000)));
       co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
     }
@@ -128,10 +134,18 @@ asio::awaitable<void> Component::health_gate(uint64_t id) {
   incoming_->tree->request_stop();
 }
 
-asio::awaitable<void> Component::restart_unhealthy() {
+asio::awaitable<void> Instance::restart_unhealthy() {
   auto self = shared_from_this();
-  if (destroyed_ || deploy_paused_ || restarting_ || incoming_) co_return;
-  if (auto r = co_await restart(); !r)
+  auto owner = owner_.shared_from_this();
+  if (!owner_.restart_allowed() || incoming_) co_return;
+  auto next = owner_.load();
+  if (!next) {
+    note("the restart after failed health checks failed: " + next.error().message);
+    co_return;
+  }
+  owner_.count_restart();
+  auto m = std::make_shared<const Manifest>(std::move(*next));
+  if (auto r = co_await restart(std::move(m), false); !r)
     note("the restart after failed health checks failed: " + r.error().message);
 }
 
