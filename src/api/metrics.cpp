@@ -81,7 +81,11 @@ Response metrics(Backend& b) {
     for (auto& s : all) p.sample(name, with({{"component", s.name}}), value(s));
   };
   per_component("berth_component_up", "gauge", "1 while a process tree of the component runs.",
-                [](const ComponentStatus& s) { return s.pid ? 1.0 : 0.0; });
+                [](const ComponentStatus& s) {
+                  for (const auto& i : s.instances)
+                    if (i.pid) return 1.0;
+                  return s.pid ? 1.0 : 0.0;
+                });
   p.family("berth_component_state", "gauge", "1 for the state the component is in, 0 for others.");
   for (auto& s : all)
     for (const char* st : kStates)
@@ -109,6 +113,29 @@ Response metrics(Backend& b) {
   per_component("berth_watch_restarts_total", "counter",
                 "Restarts after a watched file changed, since the daemon started.",
                 [](const ComponentStatus& s) { return static_cast<double>(s.watch_restarts); });
+
+  // `[run] instances` above 1: each instance's own figures (the component's are their sums).
+  const auto per_instance = [&](const char* name, const char* type, const char* help, auto value) {
+    p.family(name, type, help);
+    for (auto& s : all)
+      if (s.instances.size() > 1)
+        for (auto& i : s.instances)
+          p.sample(name, with({{"component", s.name}, {"instance", std::to_string(i.index)}}),
+                   value(i));
+  };
+  using Instance = ComponentStatus::InstanceStatus;
+  per_instance("berth_instance_up", "gauge", "1 while the instance's process tree runs.",
+               [](const Instance& i) { return i.pid ? 1.0 : 0.0; });
+  per_instance("berth_instance_ready", "gauge", "1 while the instance is ready.",
+               [](const Instance& i) { return i.state == "ready" ? 1.0 : 0.0; });
+  per_instance("berth_instance_cpu_seconds_total", "counter",
+               "CPU time of the instance's current run.",
+               [](const Instance& i) { return i.cpu_seconds; });
+  per_instance("berth_instance_memory_bytes", "gauge",
+               "Resident memory of every process of the instance.",
+               [](const Instance& i) { return static_cast<double>(i.memory_bytes); });
+  per_instance("berth_instance_tasks", "gauge", "Processes in the instance's tree.",
+               [](const Instance& i) { return static_cast<double>(i.processes); });
 
   // [health]: only the components that have a check.
   p.family("berth_component_healthy", "gauge",

@@ -121,6 +121,33 @@ TEST(Metrics, HealthIsScrapedForComponentsThatHaveACheck) {
             0);
 }
 
+// A component of several instances: each has its own series, labelled with its index.
+TEST(Metrics, EachInstanceOfAScaledComponentHasItsSeries) {
+  if (!parser_present()) GTEST_SKIP() << "python3-prometheus-client is not installed";
+  TestDaemon d;
+  auto dir = d.component("two", "[run]\ncommand = " + fixture_command({"print:up", "forever"}) +
+                                    "\ninstances = 2\n[ready]\nmarker = \"up\"\n");
+  ASSERT_EQ(d.cli({"run", dir.string(), "--wait"}).code, 0);
+  auto s = scrape(d, d.token());
+  for (const std::string i : {"0", "1"}) {
+    EXPECT_EQ(
+        value(s, "berth_instance_up:gauge", "berth_instance_up{component=two,instance=" + i + "}"),
+        1);
+    EXPECT_EQ(value(s, "berth_instance_ready:gauge",
+                    "berth_instance_ready{component=two,instance=" + i + "}"),
+              1);
+    EXPECT_GE(value(s, "berth_instance_tasks:gauge",
+                    "berth_instance_tasks{component=two,instance=" + i + "}"),
+              1);
+  }
+  EXPECT_EQ(value(s, "berth_component_tasks:gauge", "berth_component_tasks{component=two}"), 2);
+  ASSERT_EQ(d.cli({"scale", "two", "1"}).code, 0);
+  s = scrape(d, d.token());
+  const auto& up = s.parsed.value("berth_instance_up:gauge", json::object());
+  EXPECT_FALSE(up.contains("berth_instance_up{component=two,instance=1}")) << s.parsed.dump();
+  EXPECT_EQ(value(s, "berth_component_tasks:gauge", "berth_component_tasks{component=two}"), 1);
+}
+
 TEST(Metrics, TheTokenIsNeededUnlessMetricsArePublic) {
   TestDaemon locked;
   EXPECT_EQ(scrape(locked, "").status, 401);
