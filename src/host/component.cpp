@@ -76,7 +76,8 @@ void Component::resume_after_deploy() {
 
 asio::awaitable<Result<void>> Component::start() {
   auto self = shared_from_this();
-  for (auto in : instances_)
+  const auto list = instances_;  // the vector may change while a stop is awaited
+  for (const auto& in : list)
     if (in->state() == State::kStopping) co_await in->stop();
   co_return start_now();
 }
@@ -215,11 +216,18 @@ asio::awaitable<Result<void>> Component::resize(int n) {
   if (instances_.size() > want) {
     // The highest go first; each is dropped once its trees are gone (their slots with them).
     const std::vector<std::shared_ptr<Instance>> extra(instances_.begin() + n, instances_.end());
-    std::vector<std::shared_ptr<ProcessTree>> trees;
+    std::vector<ServeProxy::Backend> relayed;
     for (const auto& in : extra) {
-      in->note_scaled_away();
-      for (auto& t : in->begin_stop()) trees.push_back(std::move(t));
+      if (auto b = in->backend()) relayed.push_back(std::move(*b));
+      in->retire();
     }
+    // Proxy mode: they get no new connection, and take those they were sent before they stop.
+    backends_changed();
+    if (auto proxy = proxy_)
+      for (const auto& b : relayed) co_await proxy->settled(b, manifest_->stop.grace);
+    std::vector<std::shared_ptr<ProcessTree>> trees;
+    for (const auto& in : extra)
+      for (auto& t : in->begin_stop()) trees.push_back(std::move(t));
     for (const auto& t : trees) co_await t->wait_ended();
     std::erase_if(instances_, [&extra](const auto& in) {
       return std::find(extra.begin(), extra.end(), in) != extra.end();

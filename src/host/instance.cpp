@@ -61,7 +61,7 @@ asio::awaitable<Result<void>> Instance::wait_started() {
 }
 
 bool Instance::serves() const {
-  return state_ == State::kReady && current_.running() && health_.state != "unhealthy";
+  return state_ == State::kReady && current_.running() && health_.state != "unhealthy" && !retired_;
 }
 
 std::optional<ServeProxy::Backend> Instance::backend() const {
@@ -82,7 +82,8 @@ void Instance::refuse(const Error& why) {
   set_outcome(std::unexpected(why));
 }
 
-void Instance::note_scaled_away() const {
+void Instance::retire() {
+  retired_ = true;
   if (current_.running()) note(fmt::format("scaled away: pid {} is told to stop", pid()));
 }
 
@@ -96,6 +97,7 @@ Result<void> Instance::start(std::shared_ptr<const Manifest> m) {
 }
 
 Result<Instance::Run> Instance::spawn_run() {
+  if (retired_) return fail(Code::kStopped, fmt::format("instance {} was scaled away", index_));
   auto& ctx = owner_.ctx();
   const std::string& name = owner_.name();
   const Manifest& m = *manifest_;
@@ -328,6 +330,7 @@ void Instance::promote() {
   last_tail_.clear();
   warnings_.clear();
   note(fmt::format("ready; pid {} (the one it replaces) is told to stop", old.tree->pid()));
+  owner_.backends_changed();  // before the old one may be told to stop
   const auto& proxy = owner_.proxy();
   if (proxy && old.port != 0) {
     // From became_ready() on, new connections go to the new one; the old one stops once it

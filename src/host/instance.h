@@ -39,7 +39,7 @@ class Instance : public std::enable_shared_from_this<Instance> {
   // Its serving run: tells one run from the next (0: none yet).
   uint64_t run_id() const { return current_.id; }
   pid_t pid() const { return current_.running() ? current_.tree->pid() : 0; }
-  // Ready, and not failing its health checks: the proxy sends it new connections.
+  // Ready, not failing its health checks and not scaled away: the proxy sends it connections.
   bool serves() const;
   std::optional<ServeProxy::Backend> backend() const;
   // Whether any of its trees (serving, replacement, draining) holds `slot`.
@@ -48,8 +48,9 @@ class Instance : public std::enable_shared_from_this<Instance> {
   std::chrono::system_clock::time_point ready_at() const { return ready_at_; }
   // Its component could not start it (berth.toml did not load): failed, with `why`.
   void refuse(const Error& why);
-  // `berth scale` is about to stop it for good.
-  void note_scaled_away() const;
+  // `berth scale` is about to stop it for good: from now on it starts nothing (a roll or a
+  // backoff still holding it included).
+  void retire();
 
   // Starts a tree of `m` unless one runs; clears the restart history (a user's start).
   Result<void> start(std::shared_ptr<const Manifest> m);
@@ -141,6 +142,7 @@ class Instance : public std::enable_shared_from_this<Instance> {
   mutable CpuSample cpu_sample_;
   std::optional<Result<void>> outcome_;  // of the run started last
   Environment env_;
+  bool retired_ = false;
 };
 
 const char* to_string(Instance::State s);

@@ -125,6 +125,24 @@ TEST_P(InstancesTest, RestartsAndADeployRollOneInstanceAtATimeUnderLoad) {
   EXPECT_EQ(seen, (std::set<int>{0, 1}));
 }
 
+// Scaling up and down under load loses nothing: new instances join once ready, the ones scaled
+// away get no new connection and finish those they hold.
+TEST_P(InstancesTest, ScalingUnderLoadLosesNothing) {
+  run("web", manifest(GetParam(), port, "v1", 1));
+  LoadClient load(port);
+  load.wait_for_more(20);
+  for (int round = 0; round < 3; ++round) {
+    auto up = d.cli({"scale", "web", "3"});
+    ASSERT_EQ(up.code, 0) << up.out << up.err;
+    load.wait_for_body("v1-2");
+    auto down = d.cli({"scale", "web", "1"});
+    ASSERT_EQ(down.code, 0) << down.out << down.err;
+    load.wait_for_more(20);
+  }
+  expect_no_loss(load.stop());
+  EXPECT_EQ(d.api("GET", "/v1/components/web").body["instances"].size(), 1u);
+}
+
 INSTANTIATE_TEST_SUITE_P(Modes, InstancesTest, ::testing::Values("socket", "proxy"),
                          [](const auto& info) { return info.param; });
 
@@ -248,6 +266,24 @@ TEST_F(ScaleTest, AnUnhealthyInstanceGetsNoNewConnections) {
   EXPECT_GE(after.bodies.at("v1-0") - before.bodies.at("v1-0"), 190u);
   auto s = d.api("GET", "/v1/components/web").body;
   EXPECT_EQ(s["serve"]["proxy"]["backends"].size(), 1u) << s.dump();
+}
+
+// Proxy mode, answers that take a while (connections queue in each instance's backlog): an
+// instance scaled away is stopped only once it has taken every connection it was sent.
+TEST_F(ScaleTest, AnInstanceScaledAwayStopsOnlyOnceItTookItsConnections) {
+  auto dir = d.component(
+      "web", "[run]\ncommand = " + fixture_command({"work:50", "serve-port:v1-{instance}"}) +
+                 "\n[serve]\nmode = \"proxy\"\nport = " + std::to_string(port) + "\n");
+  ASSERT_EQ(d.cli({"run", dir.string(), "--wait"}).code, 0);
+  LoadClient load(port, 6);
+  load.wait_for_more(8);
+  for (int round = 0; round < 3; ++round) {
+    ASSERT_EQ(d.cli({"scale", "web", "3"}).code, 0);
+    load.wait_for_body("v1-2");
+    ASSERT_EQ(d.cli({"scale", "web", "1"}).code, 0);
+    load.wait_for_more(8);
+  }
+  expect_no_loss(load.stop());
 }
 
 }  // namespace
