@@ -108,7 +108,9 @@ class Instance : public std::enable_shared_from_this<Instance> {
   // [health]: one check of `run`; the loop repeating it while `id` serves; the gate a
   // replacement passes before it is promoted; the restart after `retries` failures.
   boost::asio::awaitable<Result<void>> check_health(Run run);
-  boost::asio::awaitable<void> health_loop(uint64_t id);
+  // `fresh`: a new run's loop; else the loop resumed on an unhealthy run whose restart failed,
+  // which stays unhealthy until a check passes.
+  boost::asio::awaitable<void> health_loop(uint64_t id, bool fresh = true);
   boost::asio::awaitable<void> health_gate(uint64_t id);
   boost::asio::awaitable<void> restart_unhealthy();
   void record_health(const Result<void>& r);

@@ -73,15 +73,18 @@ void Instance::record_health(const Result<void>& r) {
   if (health_.last.size() > 5) health_.last.erase(health_.last.begin());
 }
 
-asio::awaitable<void> Instance::health_loop(uint64_t id) {
+asio::awaitable<void> Instance::health_loop(uint64_t id, bool fresh) {
   auto self = shared_from_this();
   auto owner = owner_.shared_from_this();
   const HealthSpec spec = *manifest_->health;
-  health_.kind = to_string(spec.kind);
-  health_.state = "starting";
   health_.failures = 0;
-  health_.last.clear();
-  const auto counted_from = std::chrono::steady_clock::now() + spec.start_period;
+  if (fresh) {
+    health_.kind = to_string(spec.kind);
+    health_.state = "starting";
+    health_.last.clear();
+  }
+  const auto counted_from =
+      std::chrono::steady_clock::now() + (fresh ? spec.start_period : Millis(0));
   for (;;) {
     health_timer_.expires_after(spec.interval);
     auto [ec] = co_await health_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
@@ -90,8 +93,13 @@ asio::awaitable<void> Instance::health_loop(uint64_t id) {
     if (owner_.destroyed() || current_.id != id || !current_.running()) co_return;
     record_health(r);
     if (r) {
+      const bool back = health_.state == "unhealthy";
       health_.state = "healthy";
       health_.failures = 0;
+      if (back) {
+        note("healthy again");
+        owner_.backends_changed();
+      }
       continue;
     }
     if (std::chrono::steady_clock::now() < counted_from) continue;
@@ -144,9 +152,15 @@ asio::awaitable<void> Instance::restart_unhealthy() {
     co_return;
   }
   owner_.count_restart();
+  const uint64_t id = current_.id;
   auto m = std::make_shared<const Manifest>(std::move(*next));
-  if (auto r = co_await restart(std::move(m), false); !r)
+  if (auto r = co_await restart(std::move(m), false); !r) {
     note("the restart after failed health checks failed: " + r.error().message);
+    // Still the same run: it is checked on, unhealthy (no new connection in proxy mode) until a
+    // check passes again, and `retries` more failures try another restart.
+    if (current_.id == id && current_.running() && manifest_->health)
+      asio::co_spawn(owner_.ctx().io, health_loop(id, false), asio::detached);
+  }
 }
 
 }  // namespace berth

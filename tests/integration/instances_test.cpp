@@ -237,7 +237,8 @@ TEST_F(ScaleTest, LogsCarryTheInstance) {
 }
 
 // Proxy mode: once an instance has failed its checks `retries` times, no new connection goes to
-// it (its restart, whose gate fails too, leaves it serving nobody), while the other serves on.
+// it (its restart, whose gate fails too, leaves it serving nobody), while the other serves on;
+// once its checks pass again, it is back.
 TEST_F(ScaleTest, AnUnhealthyInstanceGetsNoNewConnections) {
   const uint16_t health = free_port();
   const auto sick = d.work() / "sick-1";
@@ -266,6 +267,16 @@ TEST_F(ScaleTest, AnUnhealthyInstanceGetsNoNewConnections) {
   EXPECT_GE(after.bodies.at("v1-0") - before.bodies.at("v1-0"), 190u);
   auto s = d.api("GET", "/v1/components/web").body;
   EXPECT_EQ(s["serve"]["proxy"]["backends"].size(), 1u) << s.dump();
+
+  // Well again: checked on, it is taken back in turn.
+  std::filesystem::remove(sick);
+  d.wait_for("web", [](const json& s) {
+    return s["instances"][1]["health"]["state"] == "healthy" &&
+           s["serve"]["proxy"]["backends"].size() == 2;
+  });
+  LoadClient again(port);
+  again.wait_for_body("v1-1");
+  expect_no_loss(again.stop());
 }
 
 // Proxy mode, answers that take a while (connections queue in each instance's backlog): an
