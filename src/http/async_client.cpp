@@ -89,13 +89,6 @@ bhttp::request<bhttp::string_body> make_request(const Url& url, const Call& call
 
 using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 
-beast::tcp_stream& tcp_of(beast::tcp_stream& s) {
-  return s;
-}
-beast::tcp_stream& tcp_of(TlsStream& s) {
-  return beast::get_lowest_layer(s);
-}
-
 // Connects, and over TLS shakes hands and verifies that the peer's certificate chains to the
 // call's CA and names the address dialled.
 asio::awaitable<Result<void>> open(beast::tcp_stream& s, const Url& url, const Call& call) {
@@ -109,10 +102,10 @@ asio::awaitable<Result<void>> open(beast::tcp_stream& s, const Url& url, const C
 }
 
 asio::awaitable<Result<void>> open(TlsStream& s, const Url& url, const Call& call) {
-  BERTH_CO_TRY(co_await open(tcp_of(s), url, call));
+  BERTH_CO_TRY(co_await open(beast::get_lowest_layer(s), url, call));
   s.set_verify_mode(asio::ssl::verify_peer);
   s.set_verify_callback(asio::ssl::host_name_verification(url.host));
-  tcp_of(s).expires_after(call.timeout);
+  beast::get_lowest_layer(s).expires_after(call.timeout);
   auto [ec] =
       co_await s.async_handshake(asio::ssl::stream_base::client, asio::as_tuple(use_awaitable));
   if (ec) co_return std::unexpected(unreachable(url, "TLS handshake with", ec));
@@ -124,7 +117,7 @@ template <class Stream>
 asio::awaitable<Result<void>> open_and_send(Stream& s, const Url& url, const Call& call) {
   BERTH_CO_TRY(co_await open(s, url, call));
   auto req = make_request(url, call);
-  tcp_of(s).expires_after(call.timeout);
+  beast::get_lowest_layer(s).expires_after(call.timeout);
   auto [wec, wn] = co_await bhttp::async_write(s, req, asio::as_tuple(use_awaitable));
   if (wec) co_return std::unexpected(unreachable(url, "send to", wec));
   co_return Result<void>{};
@@ -142,11 +135,11 @@ asio::awaitable<Result<Reply>> send_on(Stream& s, const Url& url, const Call& ca
   beast::flat_buffer buf;
   bhttp::response_parser<bhttp::string_body> parser;
   parser.body_limit(256 * 1024 * 1024);
-  tcp_of(s).expires_after(call.timeout);
+  beast::get_lowest_layer(s).expires_after(call.timeout);
   auto [ec, n] = co_await bhttp::async_read(s, buf, parser, asio::as_tuple(use_awaitable));
   if (ec) co_return std::unexpected(unreachable(url, "read the reply of", ec));
   boost::system::error_code ignored;
-  tcp_of(s).socket().shutdown(tcp::socket::shutdown_both, ignored);
+  beast::get_lowest_layer(s).socket().shutdown(tcp::socket::shutdown_both, ignored);
   co_return Reply{static_cast<int>(parser.get().result_int()), std::move(parser.get().body())};
 }
 
@@ -156,7 +149,7 @@ asio::awaitable<Result<Reply>> stream_on(Stream& s, const Url& url, const Call& 
                                          StreamHandle& handle) {
   StreamAccess::set_close(handle, [&s] {
     boost::system::error_code ignored;
-    tcp_of(s).socket().close(ignored);
+    beast::get_lowest_layer(s).socket().close(ignored);
   });
   struct Unset {  // the handle must not reach this stream once it is gone
     StreamHandle& h;
@@ -167,10 +160,10 @@ asio::awaitable<Result<Reply>> stream_on(Stream& s, const Url& url, const Call& 
   beast::flat_buffer buf;
   bhttp::response_parser<bhttp::buffer_body> parser;
   parser.body_limit(boost::none);
-  tcp_of(s).expires_after(call.timeout);
+  beast::get_lowest_layer(s).expires_after(call.timeout);
   auto [hec, hn] = co_await bhttp::async_read_header(s, buf, parser, asio::as_tuple(use_awaitable));
   if (hec) co_return std::unexpected(unreachable(url, "read the reply of", hec));
-  tcp_of(s).expires_never();
+  beast::get_lowest_layer(s).expires_never();
   Reply reply{static_cast<int>(parser.get().result_int()), ""};
   const bool ok = reply.status / 100 == 2;
   char chunk[16 * 1024];

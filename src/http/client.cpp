@@ -53,13 +53,6 @@ bhttp::request<Body> make_request(const std::string& method, const std::string& 
 
 using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 
-beast::tcp_stream& tcp_of(beast::tcp_stream& s) {
-  return s;
-}
-beast::tcp_stream& tcp_of(TlsStream& s) {
-  return beast::get_lowest_layer(s);
-}
-
 asio::awaitable<Result<void>> open_connection(beast::tcp_stream& stream, const std::string& host,
                                               uint16_t port, std::chrono::milliseconds timeout) {
   stream.expires_after(timeout);
@@ -83,7 +76,7 @@ asio::awaitable<Result<ClientResponse>> on_connection(const std::string& host, u
     co_return co_await op(stream);
   }
   TlsStream stream(ex, *tls);
-  BERTH_CO_TRY(co_await open_connection(tcp_of(stream), host, port, timeout));
+  BERTH_CO_TRY(co_await open_connection(beast::get_lowest_layer(stream), host, port, timeout));
   stream.set_verify_mode(asio::ssl::verify_peer);
   stream.set_verify_callback(asio::ssl::host_name_verification(host));
   auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::client,
@@ -143,7 +136,7 @@ Result<ClientResponse> Client::upload(const std::string& method, const std::stri
     req.set(bhttp::field::content_type, "application/gzip");
     req.content_length(total);
     bhttp::request_serializer<bhttp::empty_body> sr{req};
-    tcp_of(stream).expires_after(std::chrono::seconds(30));
+    beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(30));
     auto [hec, hn] = co_await bhttp::async_write_header(stream, sr, asio::as_tuple(use_awaitable));
     boost::system::error_code wec = hec;
     std::vector<char> chunk(256 * 1024);
@@ -151,14 +144,14 @@ Result<ClientResponse> Client::upload(const std::string& method, const std::stri
       ssize_t n = ::read(fd.get(), chunk.data(), chunk.size());
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) co_return fail(Code::kBadRequest, errno_message("read " + file, errno));
-      tcp_of(stream).expires_after(std::chrono::seconds(30));
+      beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(30));
       auto [ec, wn] = co_await asio::async_write(stream, asio::buffer(chunk.data(), n),
                                                  asio::as_tuple(use_awaitable));
       wec = ec;
       sent += static_cast<uint64_t>(n);
       if (progress) progress(sent, total);
     }
-    tcp_of(stream).expires_after(std::chrono::seconds(60));
+    beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(60));
     co_return co_await read_reply(stream, wec);
   };
   return run_sync(on_connection(host_, port_, tls_, std::chrono::seconds(10), exchange));
@@ -200,7 +193,8 @@ Result<ClientResponse> Client::follow(const std::string& target,
     };
     parser.on_chunk_body(on_chunk);
     while (!parser.is_done() && !stop) {
-      tcp_of(stream).expires_after(std::chrono::seconds(60));  // the server pings every 15 s
+      beast::get_lowest_layer(stream).expires_after(
+          std::chrono::seconds(60));  // the server pings every 15 s
       auto [rec, rn] =
           co_await bhttp::async_read_some(stream, buf, parser, asio::as_tuple(use_awaitable));
       if (stop) break;

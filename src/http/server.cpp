@@ -28,12 +28,6 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-// The lowest layer of a plain or TLS stream: where deadlines and the socket live.
-template <class Stream>
-beast::tcp_stream& tcp_of(Stream& s) {
-  return beast::get_lowest_layer(s);
-}
-
 template <class Stream>
 class BeastSse : public SseWriter {
  public:
@@ -61,10 +55,10 @@ class BeastSse : public SseWriter {
   }
   asio::awaitable<bool> flush() override {
     if (buf_.empty()) co_return true;
-    tcp_of(stream_).expires_after(io_);
+    beast::get_lowest_layer(stream_).expires_after(io_);
     auto [ec, n] = co_await asio::async_write(stream_, bhttp::make_chunk(asio::buffer(buf_)),
                                               asio::as_tuple(use_awaitable));
-    tcp_of(stream_).expires_never();
+    beast::get_lowest_layer(stream_).expires_never();
     buf_.clear();
     co_return !ec;
   }
@@ -131,7 +125,7 @@ class BeastBodyReader : public BodyReader {
  public:
   BeastBodyReader(Stream& s, beast::flat_buffer& buf, bhttp::request_parser<bhttp::buffer_body>& p,
                   const ServerLimits& limits)
-      : stream_(s), buf_(buf), parser_(p), limits_(limits), deadline_(tcp_of(s)) {}
+      : stream_(s), buf_(buf), parser_(p), limits_(limits), deadline_(beast::get_lowest_layer(s)) {}
 
   asio::awaitable<Result<size_t>> read_some(char* out, size_t size) override {
     if (parser_.is_done()) co_return size_t{0};
@@ -185,7 +179,7 @@ asio::awaitable<bool> send_file(Stream& stream, const Response& resp, unsigned v
   head.content_length(resp.file_size);
   head.keep_alive(keep_alive);
   bhttp::response_serializer<bhttp::empty_body> sr{head};
-  tcp_of(stream).expires_after(io);
+  beast::get_lowest_layer(stream).expires_after(io);
   auto [hec, hn] = co_await bhttp::async_write_header(stream, sr, asio::as_tuple(use_awaitable));
   if (hec) co_return false;
   std::vector<char> piece(256 * 1024);
@@ -193,13 +187,13 @@ asio::awaitable<bool> send_file(Stream& stream, const Response& resp, unsigned v
     const size_t want = static_cast<size_t>(std::min<uint64_t>(piece.size(), resp.file_size - off));
     ssize_t n = ::pread(resp.file->get(), piece.data(), want, static_cast<off_t>(off));
     if (n <= 0) co_return false;  // the file shrank or failed: the client sees a short body
-    tcp_of(stream).expires_after(io);
+    beast::get_lowest_layer(stream).expires_after(io);
     auto [ec, wn] = co_await asio::async_write(stream, asio::buffer(piece.data(), n),
                                                asio::as_tuple(use_awaitable));
     if (ec) co_return false;
     off += static_cast<uint64_t>(n);
   }
-  tcp_of(stream).expires_never();
+  beast::get_lowest_layer(stream).expires_never();
   co_return keep_alive;
 }
 
@@ -336,10 +330,10 @@ asio::awaitable<void> Server::session(tcp::socket sock) {
   }
   beast::ssl_stream<beast::tcp_stream> stream(std::move(sock), *tls_);
   // The handshake is part of the head: a stranger gets the short deadline for both.
-  tcp_of(stream).expires_after(limits_.header);
+  beast::get_lowest_layer(stream).expires_after(limits_.header);
   auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server,
                                               asio::as_tuple(use_awaitable));
-  tcp_of(stream).expires_never();
+  beast::get_lowest_layer(stream).expires_never();
   if (ec) co_return;  // a plain-HTTP client, a bad certificate, a scanner: nothing to answer
   co_await serve(stream);
 }
@@ -347,7 +341,7 @@ asio::awaitable<void> Server::session(tcp::socket sock) {
 template <class Stream>
 asio::awaitable<void> Server::serve(Stream& stream) {
   beast::flat_buffer buf;
-  Deadline body_deadline(tcp_of(stream));
+  Deadline body_deadline(beast::get_lowest_layer(stream));
   bool trusted = false;  // a request on this connection carried valid credentials
   for (;;) {
     // The header first: auth and routing decide how (and whether) the body is read. Until
@@ -356,10 +350,10 @@ asio::awaitable<void> Server::serve(Stream& stream) {
     bhttp::request_parser<bhttp::empty_body> head;
     head.header_limit(limits_.header_limit);
     head.body_limit(std::max(limits_.body_limit, limits_.upload_limit));
-    tcp_of(stream).expires_after(trusted ? limits_.idle : limits_.header);
+    beast::get_lowest_layer(stream).expires_after(trusted ? limits_.idle : limits_.header);
     auto [ec, n] =
         co_await bhttp::async_read_header(stream, buf, head, asio::as_tuple(use_awaitable));
-    tcp_of(stream).expires_never();
+    beast::get_lowest_layer(stream).expires_never();
     if (ec == bhttp::error::end_of_stream || ec == asio::error::eof) break;
     std::optional<Response> early;
     if (ec == bhttp::error::body_limit)
@@ -430,15 +424,15 @@ asio::awaitable<void> Server::serve(Stream& stream) {
       head.set(bhttp::field::cache_control, "no-cache");
       head.chunked(true);
       bhttp::response_serializer<bhttp::empty_body> sr{head};
-      tcp_of(stream).expires_after(limits_.io);
+      beast::get_lowest_layer(stream).expires_after(limits_.io);
       auto [wec, wn] =
           co_await bhttp::async_write_header(stream, sr, asio::as_tuple(use_awaitable));
       if (wec) break;
-      tcp_of(stream).expires_never();
+      beast::get_lowest_layer(stream).expires_never();
       BeastSse<Stream> writer(stream, limits_.io);
       co_await resp.sse(writer);
       co_await writer.flush();
-      tcp_of(stream).expires_after(limits_.io);
+      beast::get_lowest_layer(stream).expires_after(limits_.io);
       co_await asio::async_write(stream, bhttp::make_chunk_last(), asio::as_tuple(use_awaitable));
       break;
     }
@@ -452,19 +446,19 @@ asio::awaitable<void> Server::serve(Stream& stream) {
     res.keep_alive(keep_alive);
     res.body() = std::move(resp.body);
     res.prepare_payload();
-    tcp_of(stream).expires_after(limits_.io);
+    beast::get_lowest_layer(stream).expires_after(limits_.io);
     auto [wec, wn] = co_await bhttp::async_write(stream, res, asio::as_tuple(use_awaitable));
     if (!wec && body_unread) {
       // The client may still be sending the refused body. Closing now would make the kernel
       // answer its data with RST and destroy our reply before it is read; drain a bounded
       // amount first (lingering close).
       boost::system::error_code sec;
-      tcp_of(stream).socket().shutdown(tcp::socket::shutdown_send, sec);
-      tcp_of(stream).expires_after(std::chrono::seconds(2));
+      beast::get_lowest_layer(stream).socket().shutdown(tcp::socket::shutdown_send, sec);
+      beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(2));
       static thread_local char sink[65536];
       for (size_t total = 0; total < 64 * 1024 * 1024;) {
-        auto [rec, rn] = co_await tcp_of(stream).async_read_some(asio::buffer(sink),
-                                                                 asio::as_tuple(use_awaitable));
+        auto [rec, rn] = co_await beast::get_lowest_layer(stream).async_read_some(
+            asio::buffer(sink), asio::as_tuple(use_awaitable));
         if (rec) break;
         total += rn;
       }
@@ -473,7 +467,7 @@ asio::awaitable<void> Server::serve(Stream& stream) {
     if (wec || !keep_alive) break;
   }
   boost::system::error_code ignored;
-  tcp_of(stream).socket().shutdown(tcp::socket::shutdown_send, ignored);
+  beast::get_lowest_layer(stream).socket().shutdown(tcp::socket::shutdown_send, ignored);
 }
 
 }  // namespace berth::http

@@ -30,11 +30,6 @@ std::vector<json> json_lines(const std::string& out) {
   return v;
 }
 
-std::string live_release(TestDaemon& d, const std::string& name) {
-  std::error_code ec;
-  return fs::read_symlink(d.home() / "components" / name, ec).filename().string();
-}
-
 TEST(Deploy, DeploysADirectoryThroughEveryPhase) {
   TestDaemon d;
   auto dir = d.component("app", app_toml());

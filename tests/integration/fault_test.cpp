@@ -27,11 +27,6 @@ void disarm(TestDaemon& d, const std::string& name) {
   ASSERT_EQ(d.api("DELETE", "/v1/debug/failpoints/" + name).status, 200);
 }
 
-std::string live_release(TestDaemon& d, const std::string& name) {
-  std::error_code ec;
-  return fs::read_symlink(d.home() / "components" / name, ec).filename().string();
-}
-
 // What a failed deploy may not leave: a staging directory, a partial blob, a deployment still
 // `running`.
 void expect_nothing_half(TestDaemon& d, const std::string& name) {

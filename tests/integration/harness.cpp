@@ -351,6 +351,11 @@ json TestDaemon::wait_for(const std::string& name, const std::function<bool(cons
   }
 }
 
+std::string live_release(TestDaemon& d, const std::string& name) {
+  std::error_code ec;
+  return std::filesystem::read_symlink(d.home() / "components" / name, ec).filename().string();
+}
+
 json deployment(TestDaemon& d, const std::string& id) {
   return d.api("GET", "/v1/deployments/" + id).body;
 }

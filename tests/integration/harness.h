@@ -121,6 +121,9 @@ class RawConnection {
 // Fills the filesystem holding `dir` with a file there until writes fail; returns its path.
 std::filesystem::path fill_disk(const std::filesystem::path& dir);
 
+// The release components/NAME points at now ("" when it points nowhere).
+std::string live_release(TestDaemon& d, const std::string& name);
+
 // Deployments through the API and the CLI.
 json deployment(TestDaemon& d, const std::string& id);
 // Polls the deployment record until `pred` holds; fails the test after 120 s.

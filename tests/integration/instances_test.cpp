@@ -26,13 +26,6 @@ std::string manifest(const std::string& mode, uint16_t port, const std::string& 
          "\n[deploy]\nhealthy_for = \"0s\"\n" + extra;
 }
 
-void expect_no_loss(const LoadCounts& c) {
-  EXPECT_EQ(c.refused, 0u);
-  EXPECT_EQ(c.failed, 0u);
-  for (const auto& f : c.failures) ADD_FAILURE() << "request failed: " << f;
-  EXPECT_GT(c.ok, 0u);
-}
-
 bool alive(int pid) {
   return ::kill(pid, 0) == 0;
 }

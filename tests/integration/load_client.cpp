@@ -1,6 +1,7 @@
 #include "integration/load_client.h"
 
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -104,6 +105,13 @@ LoadCounts LoadClient::stop() {
   for (auto& t : threads_)
     if (t.joinable()) t.join();
   return counts();
+}
+
+void expect_no_loss(const LoadCounts& c) {
+  EXPECT_EQ(c.refused, 0u);
+  EXPECT_EQ(c.failed, 0u);
+  for (const auto& f : c.failures) ADD_FAILURE() << "request failed: " << f;
+  EXPECT_GT(c.ok, 0u);
 }
 
 }  // namespace berth::testing

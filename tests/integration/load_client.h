@@ -39,4 +39,8 @@ class LoadClient {
   std::vector<std::thread> threads_;
 };
 
+// The zero-downtime tests' verdict: answers came back, none failed and no connection was
+// refused (each failure is reported with why).
+void expect_no_loss(const LoadCounts& c);
+
 }  // namespace berth::testing

@@ -19,13 +19,6 @@ std::string proxy_manifest(uint16_t port, const std::string& text, const std::st
          "\n[deploy]\nhealthy_for = \"0s\"\n" + extra;
 }
 
-void expect_no_loss(const LoadCounts& c) {
-  EXPECT_EQ(c.refused, 0u);
-  EXPECT_EQ(c.failed, 0u);
-  for (const auto& f : c.failures) ADD_FAILURE() << "request failed: " << f;
-  EXPECT_GT(c.ok, 0u);
-}
-
 std::string env_of(const json& s, const std::string& name) {
   for (const auto& e : s["env"])
     if (e["name"] == name) return e["value"];

@@ -20,13 +20,6 @@ std::string serve_manifest(uint16_t port, const std::string& text, const std::st
          "\n[deploy]\nhealthy_for = \"0s\"\n" + extra;
 }
 
-void expect_no_loss(const LoadCounts& c) {
-  EXPECT_EQ(c.refused, 0u);
-  EXPECT_EQ(c.failed, 0u);
-  for (const auto& f : c.failures) ADD_FAILURE() << "request failed: " << f;
-  EXPECT_GT(c.ok, 0u);
-}
-
 class ServeTest : public ::testing::Test {
  protected:
   // Runs it in place and waits until it is ready.

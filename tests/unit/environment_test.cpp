@@ -13,7 +13,7 @@ namespace {
 
 using Pairs = std::vector<std::pair<std::string, std::string>>;
 
-Pairs parse(std::string_view text) {
+Pairs env_pairs(std::string_view text) {
   auto r = parse_env_file(text, ".env");
   EXPECT_TRUE(r.has_value()) << r.error().message;
   return r ? *r : Pairs{};
@@ -28,19 +28,19 @@ std::string refusal(std::string_view text) {
 }
 
 TEST(EnvFile, ReadsTheUsualSyntax) {
-  EXPECT_EQ(parse("# a comment\n\nA=1\n  B = two  \nexport C=3\n"),
+  EXPECT_EQ(env_pairs("# a comment\n\nA=1\n  B = two  \nexport C=3\n"),
             (Pairs{{"A", "1"}, {"B", "two"}, {"C", "3"}}));
-  EXPECT_EQ(parse("A=x # note\nB=a#b\nC=\n"), (Pairs{{"A", "x"}, {"B", "a#b"}, {"C", ""}}));
-  EXPECT_EQ(parse("A=\"two words\" # note\nB='$HOME \\n'\n"),
+  EXPECT_EQ(env_pairs("A=x # note\nB=a#b\nC=\n"), (Pairs{{"A", "x"}, {"B", "a#b"}, {"C", ""}}));
+  EXPECT_EQ(env_pairs("A=\"two words\" # note\nB='$HOME \\n'\n"),
             (Pairs{{"A", "two words"}, {"B", "$HOME \\n"}}));
-  EXPECT_EQ(parse("A=\"tab\\there\\n\\\"q\\\" \\\\ \\$X\"\n"),
+  EXPECT_EQ(env_pairs("A=\"tab\\there\\n\\\"q\\\" \\\\ \\$X\"\n"),
             (Pairs{{"A", "tab\there\n\"q\" \\ $X"}}));
-  EXPECT_EQ(parse("A=last-line-without-newline"), (Pairs{{"A", "last-line-without-newline"}}));
-  EXPECT_EQ(parse("A=1\r\nB=2\r\n"), (Pairs{{"A", "1"}, {"B", "2"}}));
+  EXPECT_EQ(env_pairs("A=last-line-without-newline"), (Pairs{{"A", "last-line-without-newline"}}));
+  EXPECT_EQ(env_pairs("A=1\r\nB=2\r\n"), (Pairs{{"A", "1"}, {"B", "2"}}));
 }
 
 TEST(EnvFile, AQuotedValueMaySpanLines) {
-  auto p = parse("KEY=\"-----BEGIN-----\nabc\n-----END-----\"\nNEXT=1\n");
+  auto p = env_pairs("KEY=\"-----BEGIN-----\nabc\n-----END-----\"\nNEXT=1\n");
   ASSERT_EQ(p.size(), 2u);
   EXPECT_EQ(p[0].second, "-----BEGIN-----\nabc\n-----END-----");
   EXPECT_EQ(p[1], (std::pair<std::string, std::string>{"NEXT", "1"}));
