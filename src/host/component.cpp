@@ -13,6 +13,15 @@ namespace berth {
 namespace asio = boost::asio;
 using State = Instance::State;
 
+namespace {
+
+// An instance's failure, named as that instance's.
+std::unexpected<Error> failed_instance(const Instance& in, const Error& e) {
+  return std::unexpected(Error{e.code, fmt::format("instance {}: {}", in.index(), e.message)});
+}
+
+}  // namespace
+
 Component::Component(HostContext& ctx, std::string name, std::filesystem::path dir, bool watch,
                      RunSource source)
     : ctx_(ctx),
@@ -56,9 +65,7 @@ asio::awaitable<Result<void>> Component::wait_started() {
   const auto list = instances_;
   for (const auto& in : list) {
     auto r = co_await in->wait_started();
-    if (!r && list.size() > 1)
-      co_return fail(r.error().code,
-                     fmt::format("instance {}: {}", in->index(), r.error().message));
+    if (!r && list.size() > 1) co_return failed_instance(*in, r.error());
     if (!r) co_return r;
   }
   co_return Result<void>{};
@@ -241,13 +248,9 @@ asio::awaitable<Result<void>> Component::resize(int n) {
   tagged_ = instances_.size() > 1;
   const std::vector<std::shared_ptr<Instance>> fresh(instances_.begin() + before, instances_.end());
   for (const auto& in : fresh)
-    if (auto r = in->start(manifest_); !r)
-      co_return fail(r.error().code,
-                     fmt::format("instance {}: {}", in->index(), r.error().message));
+    if (auto r = in->start(manifest_); !r) co_return failed_instance(*in, r.error());
   for (const auto& in : fresh)
-    if (auto r = co_await in->wait_started(); !r)
-      co_return fail(r.error().code,
-                     fmt::format("instance {}: {}", in->index(), r.error().message));
+    if (auto r = co_await in->wait_started(); !r) co_return failed_instance(*in, r.error());
   co_return Result<void>{};
 }
 
