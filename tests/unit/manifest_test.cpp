@@ -100,6 +100,19 @@ TEST(Manifest, ServeRefusals) {
             std::string::npos);
 }
 
+TEST(Manifest, Instances) {
+  const std::string run = "[run]\ncommand = \"x\"\n";
+  auto one = parse(run);
+  ASSERT_TRUE(one.has_value());
+  EXPECT_EQ(one->run.instances, 1);
+  auto four = parse(run + "instances = 4\n");
+  ASSERT_TRUE(four.has_value()) << four.error().message;
+  EXPECT_EQ(four->run.instances, 4);
+  for (const char* bad : {"0", "65", "-1", "\"2\"", "1.5"})
+    EXPECT_NE(error_of(run + "instances = " + bad + "\n").find("run.instances"), std::string::npos)
+        << bad;
+}
+
 TEST(Manifest, ServeProxy) {
   const std::string run = "[run]\ncommand = \"x\"\n";
   auto m = *parse(run + "[serve]\nport = 80\nmode = \"proxy\"\n");
@@ -109,7 +122,7 @@ TEST(Manifest, ServeProxy) {
   // Ready once the instance accepts on its own address: only then does traffic move to it.
   EXPECT_EQ(m.ready.port, 80);
   auto wide = *parse(run + "[serve]\nport = 80\naddress = \"0.0.0.0\"\nmode = \"proxy\"\n" +
-                    "instance_port = 8080\n[health]\ntcp = true\n");
+                     "instance_port = 8080\n[health]\ntcp = true\n");
   EXPECT_EQ(wide.serve->instance_port, 8080);
   EXPECT_EQ(wide.ready.port, 8080);
   EXPECT_EQ(wide.health->port, 8080);  // the instance is checked, not the proxy

@@ -257,6 +257,25 @@ TEST(LogFormat, RoundTripsAndReadsOldLinesAsTheyAre) {
   EXPECT_EQ(parse_log_line(format_log_line(5, Stream::kStdout, "")).text, "");
 }
 
+// A line of an instance of a component running several says which one; read back the same.
+TEST(LogFormat, CarriesTheInstance) {
+  auto line = format_log_line(1796284672601, Stream::kStdout, "up", 12);
+  EXPECT_EQ(line, "2026-12-03T07:57:52.601Z stdout[12] up");
+  auto p = parse_log_line(line);
+  EXPECT_EQ(p.instance, 12);
+  EXPECT_EQ(p.stream, Stream::kStdout);
+  EXPECT_EQ(p.text, "up");
+  EXPECT_EQ(parse_log_line(format_log_line(5, Stream::kBerth, "x")).instance, -1);
+  for (const char* odd :
+       {"2026-12-03T07:57:52.601Z stdout[] x", "2026-12-03T07:57:52.601Z stdout[a] x",
+        "2026-12-03T07:57:52.601Z stdout[12345] x", "2026-12-03T07:57:52.601Z stdout[1 x",
+        "2026-12-03T07:57:52.601Z stdout[1]x"}) {
+    auto o = parse_log_line(odd);
+    EXPECT_EQ(o.ts_ms, 0) << odd;  // kept whole, as a line without the prefix
+    EXPECT_EQ(o.text, odd);
+  }
+}
+
 }  // namespace
 }  // namespace berth
 
