@@ -58,13 +58,22 @@ std::string integrity(const fs::path& db) {
   return result;
 }
 
+// The leaders of a component's trees: every instance's.
+void tree_pids(const json& c, std::set<pid_t>& out) {
+  if (c["pid"].is_number()) out.insert(c["pid"].get<int>());
+  for (const auto& i : c.value("instances", json::array()))
+    if (i["pid"].is_number()) out.insert(i["pid"].get<int>());
+}
+
 class Chaos {
  public:
   explicit Chaos(uint64_t seed) : rng_(seed) {
     for (const std::string name : {"a", "b"}) {
-      // An install that prints and takes a little time, so kills land inside it too.
+      // An install that prints and takes a little time, so kills land inside it too; b runs
+      // two instances, so kills land inside its rolls too.
       dirs_[name] = d_.component(
           name, "[run]\ncommand = " + fixture_command({"print:up", "forever"}) +
+                    (name == "b" ? "\ninstances = 2" : "") +
                     "\n[ready]\nmarker = \"up\"\n[deploy]\nhealthy_for = \"0s\"\n"
                     "[install]\ncommand = \"for i in 1 2 3 4 5; do echo installing $i; sleep "
                     "0.02; done\"\n");
@@ -86,8 +95,7 @@ class Chaos {
       if (dep.value("status", "") == "running") ++phases_[dep.value("phase", "?")];
     std::set<pid_t> before;
     if (auto base = base_group()) pids_under(*base, before);
-    for (auto& c : components())
-      if (c["pid"].is_number()) before.insert(c["pid"].get<int>());
+    for (auto& c : components()) tree_pids(c, before);
     d_.kill9();
     ++kills_;
     d_.start();
@@ -156,8 +164,7 @@ class Chaos {
     auto now = components();
     std::set<pid_t> after;
     if (auto base = base_group()) pids_under(*base, after);
-    for (auto& c : now)
-      if (c["pid"].is_number()) after.insert(c["pid"].get<int>());
+    for (auto& c : now) tree_pids(c, after);
     // 3. The dead daemon's processes are gone (the new ones are new).
     for (pid_t p : before)
       if (!after.contains(p) && pid_alive(p))
