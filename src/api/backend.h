@@ -28,15 +28,10 @@ class Node;
 
 namespace berth::api {
 
-// A component's state as `GET /v1/components/{name}` shows it (docs/api.md).
-struct ComponentStatus {
-  std::string name, dir;
-  std::string state;  // stopped, starting, ready, ..., or destroy_failed
-  std::optional<Error> destroy_error;
-  int restarts = 0;
-  int watch_restarts = 0;     // of those, restarts after a watched change
+// What one run of a process tree shows: an instance's own, and a component's (instance 0's,
+// with processes, memory, CPU and warnings summed over every instance).
+struct RunStatus {
   int64_t started_at_ms = 0;  // when the run started last began (0: never started)
-  bool cgroup_isolation = false;
   std::string address;
   std::optional<int> pid;
   size_t processes = 0;
@@ -57,13 +52,46 @@ struct ComponentStatus {
   std::optional<Error> last_error;
   std::vector<std::string> last_error_tail;
   std::vector<std::string> warnings;
+  std::optional<std::pair<int64_t, int64_t>> last_stop_us;  // to leader exit, to tree gone
+  // [health]: the serving run's state ("starting" until a check passed, "healthy",
+  // "unhealthy"), its failures in a row, its last results (newest last), and how often
+  // failed checks restarted it.
+  struct Health {
+    struct Check {
+      int64_t at_ms = 0;
+      bool ok = false;
+      std::string message;
+    };
+    std::string kind, state = "starting";
+    int failures = 0;
+    std::vector<Check> last;
+    int unhealthy_restarts = 0;
+  };
+  std::optional<Health> health;
+  std::optional<int> replacement_pid;  // an overlapped restart's new tree, not yet ready
+  std::vector<int> draining_pids;      // trees it replaced, told to stop, not yet gone
+};
+
+// One instance of a component (`[run] instances`, `berth scale`).
+struct InstanceStatus : RunStatus {
+  int index = 0;
+  std::string state;
+};
+
+// A component's state as `GET /v1/components/{name}` shows it (docs/api.md).
+struct ComponentStatus : RunStatus {
+  std::string name, dir;
+  std::string state;  // stopped, starting, ready, ..., or destroy_failed
+  std::optional<Error> destroy_error;
+  int restarts = 0;
+  int watch_restarts = 0;  // of those, restarts after a watched change
+  bool cgroup_isolation = false;
   struct Watch {
     std::string mode, reason;
     size_t watches = 0;
     std::optional<std::pair<std::string, int64_t>> last_change;  // path, ms since the epoch
   };
   std::optional<Watch> watch;
-  std::optional<std::pair<int64_t, int64_t>> last_stop_us;  // to leader exit, to tree gone
   std::string restart_policy;
   // The environment the run started last got: each variable's value (shown masked where it
   // looks secret, see config/environment.h) and where it came from.
@@ -93,48 +121,10 @@ struct ComponentStatus {
     std::optional<Proxy> proxy;
   };
   std::optional<Serve> serve;
-  // [health]: the serving run's state ("starting" until a check passed, "healthy",
-  // "unhealthy"), its failures in a row, its last results (newest last), and how often
-  // failed checks restarted the component.
-  struct Health {
-    struct Check {
-      int64_t at_ms = 0;
-      bool ok = false;
-      std::string message;
-    };
-    std::string kind, state = "starting";
-    int failures = 0;
-    std::vector<Check> last;
-    int unhealthy_restarts = 0;
-  };
-  std::optional<Health> health;
-  std::optional<int> replacement_pid;  // an overlapped restart's new tree, not yet ready
-  std::vector<int> draining_pids;      // trees it replaced, told to stop, not yet gone
-  // `[run] instances` (or `berth scale`): how many it runs, and where that number came from
-  // ("manifest" or "scale"). The fields above are instance 0's, except processes, memory and
-  // CPU, which are the sums over every instance.
+  // `[run] instances` (or `berth scale`): how many it runs, where that number came from
+  // ("manifest" or "scale"), and each of them.
   int instances_wanted = 1;
   std::string instances_source = "manifest";
-  struct InstanceStatus {
-    int index = 0;
-    std::string state;
-    std::optional<int> pid;
-    std::string address;
-    size_t processes = 0;
-    uint64_t memory_bytes = 0;
-    double cpu_seconds = 0, cpu_percent = 0;
-    int64_t uptime_ms = 0, started_at_ms = 0;
-    std::optional<std::filesystem::path> cgroup;
-    std::optional<int64_t> restart_in_ms;
-    std::optional<Exit> last_exit;
-    std::optional<Error> last_error;
-    std::vector<std::string> last_error_tail;
-    std::vector<std::string> warnings;
-    std::optional<std::pair<int64_t, int64_t>> last_stop_us;
-    std::optional<Health> health;
-    std::optional<int> replacement_pid;
-    std::vector<int> draining_pids;
-  };
   std::vector<InstanceStatus> instances;
 };
 

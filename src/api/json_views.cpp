@@ -9,14 +9,14 @@ json error_json(const Error& e) {
   return {{"code", e.code}, {"message", e.message}};
 }
 
-json exit_json(const ComponentStatus::Exit& e) {
+json exit_json(const RunStatus::Exit& e) {
   return {{"code", e.code},
           {"signal", e.signal ? json(*e.signal) : json(nullptr)},
           {"description", e.description},
           {"reason", e.reason ? json(*e.reason) : json()}};
 }
 
-json health_json(const std::optional<ComponentStatus::Health>& h) {
+json health_json(const std::optional<RunStatus::Health>& h) {
   if (!h) return nullptr;
   json last = json::array();
   for (const auto& c : h->last)
@@ -28,23 +28,29 @@ json health_json(const std::optional<ComponentStatus::Health>& h) {
           {"unhealthy_restarts", h->unhealthy_restarts}};
 }
 
-json instance_json(const ComponentStatus::InstanceStatus& i) {
-  json j = {{"index", i.index},
-            {"state", i.state},
-            {"pid", i.pid ? json(*i.pid) : json(nullptr)},
-            {"address", i.address},
-            {"processes", i.processes},
-            {"memory_bytes", i.memory_bytes},
-            {"cpu_seconds", i.cpu_seconds},
-            {"cpu_percent", i.cpu_percent},
-            {"uptime_ms", i.uptime_ms},
-            {"health", health_json(i.health)},
-            {"replacement_pid", i.replacement_pid ? json(*i.replacement_pid) : json()},
-            {"draining_pids", i.draining_pids}};
-  if (i.restart_in_ms) j["restart_in_ms"] = *i.restart_in_ms;
-  if (i.last_exit) j["last_exit"] = exit_json(*i.last_exit);
-  if (i.last_error) j["last_error"] = error_json(*i.last_error);
-  return j;
+// The fields of a run, a component's and each of its instances' alike.
+void run_json(json& j, const RunStatus& r) {
+  j["address"] = r.address;
+  j["pid"] = r.pid ? json(*r.pid) : json(nullptr);
+  j["processes"] = r.processes;
+  j["memory_bytes"] = r.memory_bytes;
+  j["cpu_seconds"] = r.cpu_seconds;
+  j["cpu_percent"] = r.cpu_percent;
+  j["uptime_ms"] = r.uptime_ms;
+  if (r.cgroup) j["cgroup"] = r.cgroup->string();
+  if (r.restart_in_ms) j["restart_in_ms"] = *r.restart_in_ms;
+  if (r.last_exit) j["last_exit"] = exit_json(*r.last_exit);
+  if (r.last_error) {
+    j["last_error"] = error_json(*r.last_error);
+    if (!r.last_error_tail.empty()) j["last_error"]["tail"] = r.last_error_tail;
+  }
+  j["warnings"] = r.warnings;
+  if (r.last_stop_us)
+    j["last_stop"] = {{"leader_exit_us", r.last_stop_us->first},
+                      {"tree_gone_us", r.last_stop_us->second}};
+  j["health"] = health_json(r.health);
+  j["replacement_pid"] = r.replacement_pid ? json(*r.replacement_pid) : json();
+  j["draining_pids"] = r.draining_pids;
 }
 
 }  // namespace
@@ -57,21 +63,7 @@ json component_json(const ComponentStatus& s) {
   if (s.destroy_error) j["destroy_error"] = error_json(*s.destroy_error);
   j["restarts"] = s.restarts;
   j["isolation"] = s.cgroup_isolation ? "cgroup" : "process-group";
-  j["address"] = s.address;
-  j["pid"] = s.pid ? json(*s.pid) : json(nullptr);
-  j["processes"] = s.processes;
-  j["memory_bytes"] = s.memory_bytes;
-  j["cpu_seconds"] = s.cpu_seconds;
-  j["cpu_percent"] = s.cpu_percent;
-  j["uptime_ms"] = s.uptime_ms;
-  if (s.cgroup) j["cgroup"] = s.cgroup->string();
-  if (s.restart_in_ms) j["restart_in_ms"] = *s.restart_in_ms;
-  if (s.last_exit) j["last_exit"] = exit_json(*s.last_exit);
-  if (s.last_error) {
-    j["last_error"] = error_json(*s.last_error);
-    if (!s.last_error_tail.empty()) j["last_error"]["tail"] = s.last_error_tail;
-  }
-  j["warnings"] = s.warnings;
+  run_json(j, s);
   if (s.watch) {
     j["watch"] = {{"mode", s.watch->mode}, {"watches", s.watch->watches}};
     if (!s.watch->reason.empty()) j["watch"]["reason"] = s.watch->reason;
@@ -81,9 +73,6 @@ json component_json(const ComponentStatus& s) {
   } else {
     j["watch"] = nullptr;
   }
-  if (s.last_stop_us)
-    j["last_stop"] = {{"leader_exit_us", s.last_stop_us->first},
-                      {"tree_gone_us", s.last_stop_us->second}};
   j["restart_policy"] = s.restart_policy;
   j["env"] = json::array();
   for (const auto& e : s.env)
@@ -107,13 +96,14 @@ json component_json(const ComponentStatus& s) {
                              {"accepted", p->accepted},
                              {"dropped", p->dropped}};
   }
-  j["health"] = health_json(s.health);
-  j["replacement_pid"] = s.replacement_pid ? json(*s.replacement_pid) : json();
-  j["draining_pids"] = s.draining_pids;
   j["instances_wanted"] = s.instances_wanted;
   j["instances_source"] = s.instances_source;
   j["instances"] = json::array();
-  for (const auto& i : s.instances) j["instances"].push_back(instance_json(i));
+  for (const auto& i : s.instances) {
+    json one = {{"index", i.index}, {"state", i.state}};
+    run_json(one, i);
+    j["instances"].push_back(std::move(one));
+  }
   return j;
 }
 

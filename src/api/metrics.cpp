@@ -123,7 +123,7 @@ Response metrics(Backend& b) {
           p.sample(name, with({{"component", s.name}, {"instance", std::to_string(i.index)}}),
                    value(i));
   };
-  using Instance = ComponentStatus::InstanceStatus;
+  using Instance = InstanceStatus;
   per_instance("berth_instance_up", "gauge", "1 while the instance's process tree runs.",
                [](const Instance& i) { return i.pid ? 1.0 : 0.0; });
   per_instance("berth_instance_ready", "gauge", "1 while the instance is ready.",

@@ -32,7 +32,10 @@ Component::Component(HostContext& ctx, std::string name, std::filesystem::path d
       logs_(ctx.io.get_executor(), ctx.config.home / "logs" / name_,
             LogLimits{ctx.config.log_max_bytes, ctx.config.log_files, ctx.config.log_ring_lines}),
       watch_flag_(watch),
-      changed_(ctx.io.get_executor()) {}
+      changed_(ctx.io.get_executor()) {
+  // Read once: from now on scale() keeps it and the store in step.
+  if (auto kept = ctx_.components.scale(name_); kept) scaled_ = *kept;
+}
 
 Component::~Component() {
   if (proxy_) proxy_->close();
@@ -44,17 +47,16 @@ bool Component::running() const {
 }
 
 int Component::wanted(const Manifest& m) const {
-  if (auto scaled = ctx_.components.scale(name_); scaled && *scaled) return **scaled;
-  return m.run.instances;
+  return scaled_.value_or(m.run.instances);
 }
 
 void Component::append(int index, Stream stream, std::string_view line) {
-  logs_.append(stream, line, tagged_ ? index : -1);
+  logs_.append(stream, line, tagged() ? index : -1);
 }
 
 void Component::note(int index, const std::string& text) {
-  logs_.append(Stream::kBerth, "[berth] " + text, tagged_ ? index : -1);
-  if (tagged_ && index >= 0)
+  logs_.append(Stream::kBerth, "[berth] " + text, tagged() ? index : -1);
+  if (tagged() && index >= 0)
     spdlog::info("{}#{}: {}", name_, index, text);
   else
     spdlog::info("{}: {}", name_, text);
@@ -116,7 +118,6 @@ Result<void> Component::start_now() {
   if (instances_.size() > n) instances_.resize(n);  // none of them runs
   while (instances_.size() < n)
     instances_.push_back(std::make_shared<Instance>(*this, static_cast<int>(instances_.size())));
-  tagged_ = n > 1;
   for (const auto& in : instances_) keep_first(in->start(manifest_));
   return first;
 }
@@ -239,13 +240,11 @@ asio::awaitable<Result<void>> Component::resize(int n) {
     std::erase_if(instances_, [&extra](const auto& in) {
       return std::find(extra.begin(), extra.end(), in) != extra.end();
     });
-    tagged_ = instances_.size() > 1;
     co_return Result<void>{};
   }
   const size_t before = instances_.size();
   while (instances_.size() < want)
     instances_.push_back(std::make_shared<Instance>(*this, static_cast<int>(instances_.size())));
-  tagged_ = instances_.size() > 1;
   const std::vector<std::shared_ptr<Instance>> fresh(instances_.begin() + before, instances_.end());
   for (const auto& in : fresh)
     if (auto r = in->start(manifest_); !r) co_return failed_instance(*in, r.error());
@@ -263,8 +262,9 @@ asio::awaitable<Result<void>> Component::scale(std::optional<int> n) {
                    fmt::format("instances must be between 1 and {} (berth stop stops them all)",
                                RunSpec::kMaxInstances));
   BERTH_CO_TRY(ctx_.components.set_scale(name_, n));
+  scaled_ = n;
   note(n ? fmt::format("scaled to {} instance{}", *n, *n == 1 ? "" : "s")
-         : fmt::format("scaled back to berth.toml's {}", manifest_->run.instances));
+         : std::string("scaled back to berth.toml's [run] instances"));
   if (!wants_watch_) co_return Result<void>{};  // stopped: its next start runs that many
   co_return co_await resize(wanted(*manifest_));
 }
@@ -274,16 +274,17 @@ asio::awaitable<Result<void>> Component::stays_up(std::chrono::milliseconds wind
   const auto list = instances_;
   std::vector<uint64_t> runs;
   for (const auto& in : list) runs.push_back(in->run_id());
-  const std::function<bool()> left = [&list, &runs] {
-    for (size_t i = 0; i < list.size(); ++i)
-      if (list[i]->run_id() != runs[i] || list[i]->state() != State::kReady) return true;
-    return false;
+  // The first instance that ended or left ready since; none: list.size().
+  const auto first_gone = [&list, &runs] {
+    size_t i = 0;
+    while (i < list.size() && list[i]->run_id() == runs[i] && list[i]->state() == State::kReady)
+      ++i;
+    return i;
   };
+  const std::function<bool()> left = [&] { return first_gone() < list.size(); };
   co_await changed_.wait_until(left, std::chrono::steady_clock::now() + window);
   if (!left()) co_return Result<void>{};
-  size_t i = 0;
-  while (list[i]->run_id() == runs[i] && list[i]->state() == State::kReady) ++i;
-  const Instance& in = *list[i];
+  const Instance& in = *list[first_gone()];
   const auto after =
       std::chrono::duration<double>(std::chrono::system_clock::now() - in.ready_at());
   const std::string what =
@@ -437,34 +438,25 @@ api::ComponentStatus Component::status() const {
   s.cgroup_isolation = ctx_.cgroup.has_value();
   for (const auto& in : instances_) s.instances.push_back(in->status());
   if (!s.instances.empty()) {
-    const auto& first = s.instances.front();
-    s.started_at_ms = first.started_at_ms;
-    s.address = first.address;
-    s.pid = first.pid;
-    s.uptime_ms = first.uptime_ms;
-    s.cgroup = first.cgroup;
-    s.restart_in_ms = first.restart_in_ms;
-    s.last_exit = first.last_exit;
-    s.last_stop_us = first.last_stop_us;
-    s.health = first.health;
-    s.replacement_pid = first.replacement_pid;
-    s.draining_pids = first.draining_pids;
-    for (const auto& i : s.instances) {
-      s.processes += i.processes;
-      s.memory_bytes += i.memory_bytes;
-      s.cpu_seconds += i.cpu_seconds;
-      s.cpu_percent += i.cpu_percent;
-      s.warnings.insert(s.warnings.end(), i.warnings.begin(), i.warnings.end());
-      if (!s.last_error && i.last_error) {  // the first instance's error that has one
-        s.last_error = i.last_error;
-        s.last_error_tail = i.last_error_tail;
+    // Instance 0 speaks for the component; the figures are every instance's together, and the
+    // error is the first one's that has one.
+    static_cast<api::RunStatus&>(s) = s.instances.front();
+    for (auto i = std::next(s.instances.begin()); i != s.instances.end(); ++i) {
+      s.processes += i->processes;
+      s.memory_bytes += i->memory_bytes;
+      s.cpu_seconds += i->cpu_seconds;
+      s.cpu_percent += i->cpu_percent;
+      s.warnings.insert(s.warnings.end(), i->warnings.begin(), i->warnings.end());
+      if (!s.last_error && i->last_error) {
+        s.last_error = i->last_error;
+        s.last_error_tail = i->last_error_tail;
       }
     }
     for (const auto& [k, v] : instances_.front()->env())
       s.env.push_back({k, shown_value(k, v.value), v.source});
   }
   s.instances_wanted = wanted(*manifest_);
-  if (auto scaled = ctx_.components.scale(name_); scaled && *scaled) s.instances_source = "scale";
+  if (scaled_) s.instances_source = "scale";
   if (manifest_->serve) {
     s.serve = api::ComponentStatus::Serve{manifest_->serve->address, manifest_->serve->port,
                                           to_string(manifest_->serve->mode), socket_ != nullptr};

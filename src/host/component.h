@@ -115,6 +115,8 @@ class Component final : public api::ComponentApi, public std::enable_shared_from
 
  private:
   int wanted(const Manifest& m) const;
+  // Lines carry their instance once more than one runs.
+  bool tagged() const { return instances_.size() > 1; }
   // Grows or shrinks instances_ to `n`: new ones start on manifest_, extra ones (the highest
   // first) are stopped and dropped.
   boost::asio::awaitable<Result<void>> resize(int n);
@@ -135,7 +137,7 @@ class Component final : public api::ComponentApi, public std::enable_shared_from
   std::shared_ptr<const Manifest> manifest_;  // read last
   LogSink logs_;
   std::vector<std::shared_ptr<Instance>> instances_;
-  bool tagged_ = false;  // lines carry their instance (more than one runs)
+  std::optional<int> scaled_;  // `berth scale`'s number, as kept in the store
   // [serve]: bound at the first start, kept across restarts and backoffs, closed by a stop or
   // when no instance runs or is about to.
   std::shared_ptr<ListenSocket> socket_;

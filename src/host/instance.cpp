@@ -544,9 +544,9 @@ double Instance::cpu_percent(uint64_t used_us) const {
   return c.percent;
 }
 
-api::ComponentStatus::InstanceStatus Instance::status() const {
+api::InstanceStatus Instance::status() const {
   using namespace std::chrono;
-  api::ComponentStatus::InstanceStatus s;
+  api::InstanceStatus s;
   s.index = index_;
   s.state = to_string(state_);
   if (current_.started_at != system_clock::time_point{})

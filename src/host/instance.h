@@ -68,7 +68,7 @@ class Instance : public std::enable_shared_from_this<Instance> {
   boost::asio::awaitable<void> stop();
   // Sends `sig` to every process of the serving tree (or only its leader); false: none runs.
   bool signal(int sig, bool leader_only);
-  api::ComponentStatus::InstanceStatus status() const;
+  api::InstanceStatus status() const;
   // What the run started last was given, and where each came from.
   const Environment& env() const { return env_; }
 
@@ -123,7 +123,7 @@ class Instance : public std::enable_shared_from_this<Instance> {
   std::optional<Run> incoming_;  // [serve]: its replacement, not yet ready
   std::vector<Run> draining_;    // replaced by a ready one and told to stop, not yet gone
   // [health] of the serving run (reset when another run serves) and across runs.
-  api::ComponentStatus::Health health_;
+  api::RunStatus::Health health_;
   boost::asio::steady_timer health_timer_;
   RestartTracker tracker_;
   boost::asio::steady_timer backoff_timer_;

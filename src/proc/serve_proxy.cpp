@@ -133,8 +133,7 @@ asio::awaitable<void> ServeProxy::relay(tcp::socket client) {
   // Connect: to the instance serving now; with none, or one that refuses (it is going away, or
   // not listening yet), wait for the next, up to kBackendWait in all.
   const auto give_up = StateEvent::Clock::now() + kBackendWait;
-  size_t refused = 0;  // in a row, since the list last changed
-  uint64_t round = generation_;
+  size_t refused = 0;  // in a row, since the last pause
   for (;;) {
     const std::function<bool()> have = [this] { return closed_ || !backends_.empty(); };
     if (!co_await changed_.wait_until(have, give_up) || closed_) {
@@ -168,8 +167,6 @@ asio::awaitable<void> ServeProxy::relay(tcp::socket client) {
     }
     // Each one in the list is tried once; then a pause until it changes, or a little while
     // (they may be about to listen).
-    if (round != seen) refused = 0;
-    round = seen;
     if (++refused < backends_.size()) continue;
     refused = 0;
     const std::function<bool()> moved = [this, seen] { return closed_ || generation_ != seen; };
