@@ -278,6 +278,8 @@ void TestDaemon::start() {
 }
 
 void TestDaemon::kill9() {
+  // Never kill(0): that is the test's whole process group (ctest, etcd, every daemon).
+  ASSERT_GT(pid_, 0) << "kill9 of a daemon that is not running";
   ::kill(pid_, SIGKILL);
   int status;
   ::waitpid(pid_, &status, 0);
@@ -294,6 +296,8 @@ int TestDaemon::shutdown() {
 
 int TestDaemon::terminate() {
   int status = 0;
+  EXPECT_GT(pid_, 0) << "terminate of a daemon that is not running";
+  if (pid_ <= 0) return status;
   ::kill(pid_, SIGTERM);
   ::waitpid(pid_, &status, 0);
   pid_ = 0;
