@@ -8,6 +8,8 @@
   /* requests */                                             \
   X(kBadRequest, "bad_request", 400)                         \
   X(kUnauthorized, "unauthorized", 401)                      \
+  X(kCsrfFailed, "csrf_failed", 403)                         \
+  X(kRateLimited, "rate_limited", 429)                       \
   X(kNotFound, "not_found", 404)                             \
   X(kMethodNotAllowed, "method_not_allowed", 405)            \
   X(kRequestTimeout, "request_timeout", 408)                 \

@@ -7,6 +7,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "core/error.h"
 #include "core/unique_fd.h"
@@ -22,6 +24,9 @@ struct Request {
   std::string authorization;
   std::string last_event_id;
   std::string content_type;
+  std::string cookie;      // the Cookie header as sent
+  std::string csrf_token;  // X-CSRF-Token (the dashboard's proof on state-changing requests)
+  std::string remote;      // the client's address, as the server accepted it
 };
 
 // Writes server-sent events. Events are buffered and sent in batches: call flush() before
@@ -51,6 +56,8 @@ struct Response {
   int status = 200;
   std::string body;
   std::string content_type = "application/json";
+  // More header fields to send (Set-Cookie, Content-Security-Policy, Retry-After, ...).
+  std::vector<std::pair<std::string, std::string>> headers;
   // When set, the server sends `text/event-stream` headers and hands the stream over.
   std::function<boost::asio::awaitable<void>(SseWriter&)> sse;
   // When set, the body is this file's first `file_size` bytes, sent in pieces (a payload to a

@@ -53,6 +53,8 @@ Request to_request(const bhttp::request_header<>& head) {
   r.authorization = std::string(head[bhttp::field::authorization]);
   r.last_event_id = std::string(head["Last-Event-ID"]);
   r.content_type = std::string(head[bhttp::field::content_type]);
+  r.cookie = std::string(head[bhttp::field::cookie]);
+  r.csrf_token = std::string(head["X-CSRF-Token"]);
   return r;
 }
 

@@ -178,6 +178,7 @@ asio::awaitable<bool> send_file(Stream& stream, const Response& resp, unsigned v
   head.set(bhttp::field::content_type, resp.content_type);
   head.content_length(resp.file_size);
   head.keep_alive(keep_alive);
+  for (auto& [k, v] : resp.headers) head.insert(k, v);
   bhttp::response_serializer<bhttp::empty_body> sr{head};
   beast::get_lowest_layer(stream).expires_after(io);
   auto [hec, hn] = co_await bhttp::async_write_header(stream, sr, asio::as_tuple(use_awaitable));
@@ -343,6 +344,9 @@ asio::awaitable<void> Server::serve(Stream& stream) {
   beast::flat_buffer buf;
   Deadline body_deadline(beast::get_lowest_layer(stream));
   bool trusted = false;  // a request on this connection carried valid credentials
+  boost::system::error_code rec;
+  const auto peer = beast::get_lowest_layer(stream).socket().remote_endpoint(rec);
+  const std::string remote = rec ? "" : peer.address().to_string();
   for (;;) {
     // The header first: auth and routing decide how (and whether) the body is read. Until
     // the client is trusted it gets the short deadline: a slow or silent stranger holds a
@@ -372,6 +376,7 @@ asio::awaitable<void> Server::serve(Stream& stream) {
     bool body_unread = early || head.chunked() || head.content_length().value_or(0) > 0;
     if (!early) {
       Request req = to_request(head.get());
+      req.remote = remote;
       const Router::Route* route = nullptr;
       Response refusal;
       Verdict verdict = gate_(req);
@@ -423,6 +428,7 @@ asio::awaitable<void> Server::serve(Stream& stream) {
       head.set(bhttp::field::content_type, "text/event-stream");
       head.set(bhttp::field::cache_control, "no-cache");
       head.chunked(true);
+      for (auto& [k, v] : resp.headers) head.insert(k, v);
       bhttp::response_serializer<bhttp::empty_body> sr{head};
       beast::get_lowest_layer(stream).expires_after(limits_.io);
       auto [wec, wn] =
@@ -444,6 +450,7 @@ asio::awaitable<void> Server::serve(Stream& stream) {
     res.set(bhttp::field::server, "berth");
     res.set(bhttp::field::content_type, resp.content_type);
     res.keep_alive(keep_alive);
+    for (auto& [k, v] : resp.headers) res.insert(k, v);
     res.body() = std::move(resp.body);
     res.prepare_payload();
     beast::get_lowest_layer(stream).expires_after(limits_.io);

@@ -1,6 +1,7 @@
 // A request head from anyone who can reach the port: Beast parses it under the server's own
 // limits, berth turns it into a Request, authorizes it and routes it through the real route
-// table. Never a crash; a route found has every {param} filled; a refusal is 404 or 405.
+// table. Never a crash; a route found has every {param} filled; a refusal is 401 or 403 from
+// the gate, 404 or 405 from the router.
 #include <boost/asio/buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <cstdlib>
@@ -42,11 +43,19 @@ struct NoBackend final : berth::api::Backend {
   bool shutting_down() const override { return false; }
 };
 
+// One signed-in session, so that the cookie and CSRF paths of the gate are reached too.
+berth::api::Sessions& sessions() {
+  static berth::api::Sessions s("token", false);
+  static const bool opened = (s.open(berth::api::Sessions::Clock::now()), true);
+  (void)opened;
+  return s;
+}
+
 const berth::http::Router& routes() {
   static NoBackend backend;
   static const berth::http::Router router = [] {
     berth::http::Router r;
-    berth::api::register_routes(r, backend);
+    berth::api::register_routes(r, backend, sessions());
     return r;
   }();
   return router;
@@ -68,8 +77,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   if (ec || !head.is_header_done()) return 0;
   berth::http::Request req = berth::http::to_request(head.get());
-  auto verdict = berth::api::authorize(req, "token", "secret");
-  if (verdict.refusal) FUZZ_CHECK(verdict.refusal->status == 401);
+  auto verdict = berth::api::authorize(req, {"token", "secret", false, &sessions()});
+  if (verdict.refusal) FUZZ_CHECK(verdict.refusal->status == 401 || verdict.refusal->status == 403);
   berth::http::Response refusal;
   if (const auto* route = routes().find(req, refusal)) {
     FUZZ_CHECK(route->method == req.method);
