@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include "api/json_views.h"
 #include "api/reply.h"
 #include "api/resources.h"
 #include "cache/install_cache.h"
@@ -18,40 +19,6 @@ namespace {
 http::Response not_in_cluster() {
   return http::error_response(Code::kNotInCluster,
                               "this daemon is not in a cluster ([cluster] etcd is not set)");
-}
-
-json nodes_json(cluster::Node& node, Backend& b) {
-  const auto& v = node.view();
-  json nodes = json::array();
-  for (auto& [name, s] : v.nodes) {
-    const bool self = name == v.self;
-    json components = json::array(), orphans = json::array();
-    if (self) {
-      for (auto& c : b.components()) {
-        components.push_back(c->name());
-        if (b.deployer().releases().current(c->name()) && node.replicator().orphan(c->name()))
-          orphans.push_back(c->name());
-      }
-    } else {
-      for (auto& c : s.record.components) components.push_back(c);
-    }
-    nodes.push_back({{"name", name},
-                     {"url", s.record.url},
-                     {"version", s.record.version},
-                     {"state", self || s.up ? "up" : "down"},
-                     {"started_at", s.record.started_at},
-                     {"components", components},
-                     {"self", self}});
-    if (self) nodes.back()["orphans"] = orphans;
-  }
-  json out{{"self", v.self},
-           {"connected", v.connected},
-           {"nodes", nodes},
-           {"etcd_requests", node.etcd_requests()}};
-  out["disconnected_since"] = v.connected ? json() : json(v.disconnected_since);
-  out["last_list"] = {{"keys", v.last_list.keys}, {"ms", v.last_list.ms}, {"at", v.last_list.at}};
-  if (!v.connected) out["error"] = v.last_error;
-  return out;
 }
 
 bool is_digest(const std::string& d) {

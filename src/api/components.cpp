@@ -24,14 +24,6 @@ using http::Response;
 
 namespace {
 
-// A component's status with its live release (deployed components only).
-ComponentStatus status_of(Backend& b, const ComponentApi& c) {
-  auto s = c.status();
-  s.release = b.deployer().releases().current(c.name());
-  if (auto* node = b.cluster(); node && s.release) s.orphan = node->replicator().orphan(c.name());
-  return s;
-}
-
 // The last `n` lines (or those after `resume`), then every new one until the log closes.
 Response logs_stream(std::shared_ptr<ComponentApi> c, size_t n, uint64_t resume) {
   Response r;

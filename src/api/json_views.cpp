@@ -1,5 +1,8 @@
 #include "api/json_views.h"
 
+#include "cluster/node.h"
+#include "deploy/deployer.h"
+
 namespace berth::api {
 using json = nlohmann::json;
 
@@ -149,6 +152,40 @@ json health_json(const Health& h) {
             {"inotify_overflows", h.inotify_overflows}};
   if (!h.cgroup_isolation) j["isolation_reason"] = h.isolation_reason;
   return j;
+}
+
+json nodes_json(cluster::Node& node, Backend& b) {
+  const auto& v = node.view();
+  json nodes = json::array();
+  for (auto& [name, s] : v.nodes) {
+    const bool self = name == v.self;
+    json components = json::array(), orphans = json::array();
+    if (self) {
+      for (auto& c : b.components()) {
+        components.push_back(c->name());
+        if (b.deployer().releases().current(c->name()) && node.replicator().orphan(c->name()))
+          orphans.push_back(c->name());
+      }
+    } else {
+      for (auto& c : s.record.components) components.push_back(c);
+    }
+    nodes.push_back({{"name", name},
+                     {"url", s.record.url},
+                     {"version", s.record.version},
+                     {"state", self || s.up ? "up" : "down"},
+                     {"started_at", s.record.started_at},
+                     {"components", components},
+                     {"self", self}});
+    if (self) nodes.back()["orphans"] = orphans;
+  }
+  json out{{"self", v.self},
+           {"connected", v.connected},
+           {"nodes", nodes},
+           {"etcd_requests", node.etcd_requests()}};
+  out["disconnected_since"] = v.connected ? json() : json(v.disconnected_since);
+  out["last_list"] = {{"keys", v.last_list.keys}, {"ms", v.last_list.ms}, {"at", v.last_list.at}};
+  if (!v.connected) out["error"] = v.last_error;
+  return out;
 }
 
 }  // namespace berth::api

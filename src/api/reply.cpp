@@ -2,6 +2,9 @@
 
 #include <charconv>
 
+#include "cluster/node.h"
+#include "deploy/deployer.h"
+
 namespace berth::api {
 using json = nlohmann::json;
 
@@ -48,6 +51,13 @@ std::optional<uint64_t> resume_after(const http::Request& req, uint64_t max) {
 
 http::Response bad_event_id() {
   return http::error_response(Code::kBadRequest, "Last-Event-ID must be a non-negative integer");
+}
+
+ComponentStatus status_of(Backend& b, const ComponentApi& c) {
+  auto s = c.status();
+  s.release = b.deployer().releases().current(c.name());
+  if (auto* node = b.cluster(); node && s.release) s.orphan = node->replicator().orphan(c.name());
+  return s;
 }
 
 }  // namespace berth::api

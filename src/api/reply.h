@@ -24,5 +24,7 @@ std::optional<uint64_t> query_number(const http::Request& req, const std::string
 // skip the backlog and an overflowing one to replay everything).
 std::optional<uint64_t> resume_after(const http::Request& req, uint64_t max = UINT64_MAX);
 http::Response bad_event_id();
+// A component's status with its live release (deployed components only).
+ComponentStatus status_of(Backend& b, const ComponentApi& c);
 
 }  // namespace berth::api

@@ -1,6 +1,7 @@
 // One function per resource, each in its own file, registering that resource's routes.
 #pragma once
 #include "api/backend.h"
+#include "api/sessions.h"
 #include "http/router.h"
 
 namespace berth::api {
@@ -13,5 +14,8 @@ void add_health_routes(http::Router& router, Backend& b);      // health.cpp (an
 void add_cluster_routes(http::Router& router, Backend& b);     // cluster.cpp (nodes, blobs)
 void add_metrics_routes(http::Router& router, Backend& b);     // metrics.cpp (Prometheus)
 void add_debug_routes(http::Router& router, Backend& b);       // debug.cpp (failpoints)
+// dashboard.cpp: the page at /, its assets, sign-in (/v1/session) and its live stream
+// (/v1/events).
+void add_dashboard_routes(http::Router& router, Backend& b, Sessions& sessions);
 
 }  // namespace berth::api

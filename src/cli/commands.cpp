@@ -231,6 +231,22 @@ int cmd_ls(http::Client& client, const Options& o) {
   return 0;
 }
 
+// The page at / of the daemon that answers now (connect() started it if need be).
+int cmd_dashboard(const fs::path& home, bool json_out) {
+  auto info = read_daemon_info(home);
+  if (!info) return report(info.error(), json_out);
+  const std::string host =
+      info->address.find(':') != std::string::npos ? "[" + info->address + "]" : info->address;
+  const std::string url =
+      fmt::format("{}://{}:{}/", info->tls ? "https" : "http", host, info->port);
+  const std::string token = (home / "token").string();
+  if (json_out)
+    fmt::print("{}\n", json{{"url", url}, {"token_file", token}}.dump());
+  else
+    fmt::print("{}\nsign in with the token in {}\n", url, token);
+  return 0;
+}
+
 int cmd_shutdown(const fs::path& home, const Options& o) {
   auto conn = connect(home, false);
   if (!conn) {
@@ -482,6 +498,9 @@ int main(int argc, char** argv, const std::function<int()>& run_daemon) {
   add_json(cache_prune);
   auto* nodes = app.add_subcommand("nodes", "list the cluster's nodes, up and down");
   add_json(nodes);
+  auto* dashboard =
+      app.add_subcommand("dashboard", "print the web dashboard's address (and start the daemon)");
+  add_json(dashboard);
   auto* shutdown = app.add_subcommand("shutdown", "stop every component and the daemon");
   add_json(shutdown);
   StartupOptions so;
@@ -567,6 +586,7 @@ int main(int argc, char** argv, const std::function<int()>& run_daemon) {
   if (ls->parsed()) return cmd_ls(client, o);
   if (top->parsed()) return cmd_top(client, o.color);
   if (nodes->parsed()) return cmd_nodes(client, o.json_out);
+  if (dashboard->parsed()) return cmd_dashboard(home, o.json_out);
   if (status->parsed() && o.name.empty()) return cmd_ls(client, o);
   if (status->parsed()) {
     auto r = client.request("GET", "/v1/components/" + o.name);

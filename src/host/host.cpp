@@ -141,14 +141,11 @@ int Host::run() {
   }
 
   api_ = std::make_unique<ApiBackend>(*this);
-  api::register_routes(router_, *api_);
-  std::string token = token_, secret = config_.cluster.secret;
-  const bool public_metrics = config_.metrics_public;
+  sessions_ = std::make_unique<api::Sessions>(token_, config_.api.tls());
+  api::register_routes(router_, *api_, *sessions_);
+  api::Credentials creds{token_, config_.cluster.secret, config_.metrics_public, sessions_.get()};
   server_ = std::make_unique<http::Server>(
-      io_, router_,
-      [token, secret, public_metrics](const http::Request& req) {
-        return api::authorize(req, token, secret, public_metrics);
-      },
+      io_, router_, [creds](const http::Request& req) { return api::authorize(req, creds); },
       http::ServerLimits{16 * 1024, config_.body_limit, config_.upload_limit,
                          config_.http.header_timeout, config_.http.idle_timeout,
                          config_.http.io_timeout, config_.http.max_connections},

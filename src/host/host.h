@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "api/backend.h"
+#include "api/sessions.h"
 #include "cluster/node.h"
 #include "config/daemon_config.h"
 #include "config/home.h"
@@ -136,8 +137,9 @@ class Host final : public DeployTarget, public cluster::LocalComponents {
   std::set<std::string> tombstones_;  // mirror of the tombstones table
   std::set<std::string> destroying_;
   std::unique_ptr<StateEvent> destroy_ended_;
-  std::unique_ptr<cluster::Node> cluster_;  // after the deployer: it observes deploys
-  std::unique_ptr<api::Backend> api_;       // what the routes see of this host
+  std::unique_ptr<cluster::Node> cluster_;   // after the deployer: it observes deploys
+  std::unique_ptr<api::Backend> api_;        // what the routes see of this host
+  std::unique_ptr<api::Sessions> sessions_;  // the dashboard's sign-ins
   http::Router router_;
   std::unique_ptr<http::Server> server_;
   uint16_t port_ = 0;
