@@ -48,6 +48,28 @@ TEST(Package, DebHasTheBinaryUnitCompletionsManPagesAndComputedDepends) {
   EXPECT_NE(unit.out.find("Environment=\"BERTH_HOME=/var/lib/berth\""), std::string::npos);
   EXPECT_NE(unit.out.find("Type=notify"), std::string::npos);
   EXPECT_NE(unit.out.find("Delegate=yes"), std::string::npos);
+  // Debian's own checks: a copyright file, a changelog, description lines that fit, and
+  // maintainer scripts that parse; lintian (where installed) has nothing to say.
+  for (const std::string want :
+       {"./usr/share/doc/berth/copyright", "./usr/share/doc/berth/changelog.gz"})
+    EXPECT_NE(contents.out.find(want), std::string::npos) << want << " in\n" << contents.out;
+  for (const std::string script : {"postinst", "prerm", "postrm"}) {
+    EXPECT_NE(info.out.find(script), std::string::npos) << script << " in\n" << info.out;
+    EXPECT_EQ(run_command({"/bin/sh", "-n", std::string(BERTH_SOURCE_DIR) + "/packaging/debian/" +
+                                                script},
+                          {})
+                  .code,
+              0)
+        << script;
+  }
+  if (!have("lintian")) {
+    std::fprintf(stderr, "lintian is not installed: its checks were not run\n");
+    return;
+  }
+  auto lint = run_command({"/usr/bin/lintian", "--fail-on", "error,warning", deb}, {});
+  EXPECT_EQ(lint.code, 0) << lint.out << lint.err;
+  EXPECT_EQ(lint.out.find("E: "), std::string::npos) << lint.out;
+  EXPECT_EQ(lint.out.find("W: "), std::string::npos) << lint.out;
 }
 
 // berth(1) names every subcommand `berth --help` lists, so the page cannot fall behind.
