@@ -4,6 +4,15 @@ JOBS ?= $(shell nproc)
 ifeq ($(SAN),1)
   BUILD_DIR ?= build-san
   CMAKE_ARGS += -DBERTH_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+else ifeq ($(SAN),thread)
+  # ThreadSanitizer on the tests whose code crosses threads: the install cache (its protocol
+  # thread and lease heartbeat), extraction offloaded to its pool, deploys through both, the
+  # cluster's shared cache. A race stops the process that found it (daemon or test), which
+  # fails the test.
+  BUILD_DIR ?= build-tsan
+  CMAKE_ARGS += -DBERTH_TSAN=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
+  CTEST_ARGS += -R '^(CacheFixture|ShareFixture|ExtractTest|PackTest|DeployerTest|Cache\.|Deploy\.|DeployCrash|ClusterCache)'
+  export TSAN_OPTIONS ?= halt_on_error=1 second_deadlock_stack=1
 else
   BUILD_DIR ?= build
   CMAKE_ARGS += -DCMAKE_BUILD_TYPE=RelWithDebInfo
@@ -25,7 +34,7 @@ build: configure
 	@cmake --build $(BUILD_DIR) -j $(JOBS)
 
 test: build
-	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 600
+	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 600 $(CTEST_ARGS)
 
 run: build
 	@BERTH=$(BUILD_DIR)/berth scripts/run-example

@@ -32,6 +32,8 @@ class EntryShare {
   // The entry `key` is filed and its pack (from pack(), or fetched) can be served: says so,
   // so the next node that misses fetches it instead of installing.
   virtual Result<void> announce(const std::string& key, const PackedEntry& packed) = 0;
+  // The digest and size of a pack made or fetched before (to announce it again).
+  virtual Result<PackedEntry> describe(const std::filesystem::path& pack) = 0;
   // The pack inside a filed entry's directory (served to peers).
   static std::filesystem::path pack_path(const std::filesystem::path& entry_dir) {
     return entry_dir / ".berth-pack.tar.gz";

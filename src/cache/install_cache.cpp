@@ -1,6 +1,7 @@
 #include "cache/install_cache.h"
 
 #include <fcntl.h>
+#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -88,6 +89,26 @@ std::optional<fs::path> InstallCache::pack_of(const std::string& key) const {
   std::error_code ec;
   if (!fs::is_regular_file(p, ec)) return std::nullopt;
   return p;
+}
+
+Result<size_t> InstallCache::announce_held() {
+  if (!share_) return size_t{0};
+  size_t announced = 0;
+  std::error_code ec;
+  for (auto& d : fs::directory_iterator(opts_.dir / ".done", ec)) {
+    const std::string key = d.path().filename().string();
+    auto pack = pack_of(key);
+    if (!pack) continue;  // filed before the cache was shared: nothing to serve
+    auto packed = share_->describe(*pack);
+    if (!packed) {
+      spdlog::warn("install cache: cannot announce {}: {}", key.substr(0, 12),
+                   packed.error().message);
+      continue;
+    }
+    BERTH_TRY(share_->announce(key, *packed));
+    ++announced;
+  }
+  return announced;
 }
 
 std::optional<CacheEntry> InstallCache::lookup(const std::string& key) const {

@@ -93,6 +93,12 @@ class InstallCache {
   Result<CacheOutcome> get_or_install(const CacheFill& fill);
   // A filed entry's pack, for a node that fetches it; nullopt when there is none.
   std::optional<std::filesystem::path> pack_of(const std::string& key) const;
+  // With a share: says again that this cache holds each filed entry it has a pack of, and
+  // returns how many. In a cluster those announcements live on the node's lease, so a new
+  // lease (the old one lapsed, or the daemon restarted) starts with none, and a node that
+  // misses would install what this one holds. Blocking (hashes each pack, reaches etcd);
+  // never on the event loop. Stops at the first announcement that fails.
+  Result<size_t> announce_held();
 
   // Lock-free hit check.
   std::optional<CacheEntry> lookup(const std::string& key) const;

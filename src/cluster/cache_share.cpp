@@ -159,6 +159,8 @@ class CacheShare : public EntryShare {
     return hashed;
   }
 
+  Result<PackedEntry> describe(const fs::path& pack) override { return hash_file(pack); }
+
   Result<void> announce(const std::string& key, const PackedEntry& packed) override {
     std::function<asio::awaitable<Result<void>>()> f =
         [ctx = ctx_, key, value = json{{"digest", packed.digest}, {"size", packed.size}}.dump()] {

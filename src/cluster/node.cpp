@@ -147,6 +147,7 @@ asio::awaitable<void> Node::run() {
     }
     delay = std::chrono::milliseconds(200);
     asio::co_spawn(ctx_.io, keep_alive(lease_), asio::detached);
+    if (ctx_.joined) ctx_.joined();
     while (!stopping_ && !lease_lost_) {
       watch_ = std::make_shared<http::StreamHandle>();
       auto synced = co_await sync(watch_);

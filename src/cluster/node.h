@@ -30,6 +30,8 @@ struct NodeContext {
   std::function<std::vector<std::string>()> components;  // the names this node runs
   LocalComponents& local;
   http::TlsContext tls;  // verifies https etcd endpoints and peers (null: none are https)
+  // After each join: the node holds a new lease, and none of the keys the last one carried.
+  std::function<void()> joined;
 };
 
 class Node {

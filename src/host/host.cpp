@@ -7,6 +7,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <csignal>
 #include <cstdlib>
@@ -15,6 +16,7 @@
 #include "api/routes.h"
 #include "core/daemon_log.h"
 #include "core/failpoint.h"
+#include "core/offload.h"
 #include "host/api_backend.h"
 #include "proc/orphan_sweep.h"
 
@@ -247,15 +249,31 @@ void Host::join_cluster(http::TlsContext tls) {
     for (auto& [n, c] : components_) out.push_back(n);
     return out;
   };
+  const bool shared_cache = cache_ && config_.cache.lock == "etcd";
+  auto joined = [this, shared_cache] {
+    if (shared_cache) asio::co_spawn(io_, announce_cache(), asio::detached);
+  };
   cluster_ = std::make_unique<cluster::Node>(cluster::NodeContext{
-      io_, config_.cluster, *deployer_, BERTH_VERSION, names, *this, std::move(tls)});
-  if (cache_ && config_.cache.lock == "etcd") {
+      io_, config_.cluster, *deployer_, BERTH_VERSION, names, *this, std::move(tls), joined});
+  if (shared_cache) {
     auto share = cluster_->cache_context(cache_->options().who);
     cache_->share_through(cluster::make_etcd_locks(share), cluster::make_cache_share(share));
   }
   deployer_->set_replication(&cluster_->replicator());
   deployer_->add_observer(&cluster_->replicator());
   cluster_->start(url);
+}
+
+asio::awaitable<void> Host::announce_cache() {
+  asio::thread_pool worker(1);
+  std::function<Result<size_t>()> announce = [cache = cache_.get()] {
+    return cache->announce_held();
+  };
+  auto n = co_await offload(worker, std::move(announce));
+  if (!n)
+    spdlog::warn("install cache: announcing the entries held here: {}", n.error().message);
+  else if (*n > 0)
+    spdlog::info("install cache: announced the {} entries held here on the new lease", *n);
 }
 
 void Host::components_changed() {

@@ -114,6 +114,9 @@ class Host final : public DeployTarget, public cluster::LocalComponents {
   DaemonInfo daemon_info() const;
   // Joins the cluster when [cluster] is set, once the API listens (peers need its URL).
   void join_cluster(http::TlsContext tls);
+  // After each join (a new lease, and none of the keys the old one carried): tells the cluster
+  // again which install cache entries this node holds, off the event loop.
+  boost::asio::awaitable<void> announce_cache();
   // The set of components changed: the cluster's node record says so.
   void components_changed();
 

@@ -8,6 +8,7 @@
 #include <csignal>
 #include <fstream>
 
+#include "cluster/etcd_codec.h"
 #include "cluster_harness.h"
 
 namespace berth::testing {
@@ -107,6 +108,38 @@ TEST(ClusterCache, AHolderKilledMidInstallFreesTheLockWhenItsLeaseLapsesAndAnoth
   ASSERT_EQ(ran.size(), 2u);
   EXPECT_NE(ran[1], holder);
   for (int i : alive) EXPECT_EQ(release_file(cluster, i), "left-pad 1.3.0\n") << "n" << i;
+}
+
+// Whether etcd says `node` holds cache entry `key` (cache/<key>/have/<node>, on its lease).
+bool says_held(TestCluster& c, const std::string& key, const std::string& node) {
+  auto r = c.etcd.client().request(
+      "POST", "/v3/kv/range",
+      json{{"key", etcd::base64("/berth/v1/default/cache/" + key + "/have/" + node)}}.dump());
+  EXPECT_TRUE(r && r->status == 200);
+  return r && !json::parse(r->body).value("kvs", json::array()).empty();
+}
+
+// The have/ keys live on the node's lease: a node back with a new lease says again what it
+// holds, or the next node that misses installs what is already in the cluster.
+TEST(ClusterCache, ANodeBackWithANewLeaseAnnouncesTheEntriesItHoldsAgain) {
+  TestCluster cluster(2);
+  if (!cluster.available()) GTEST_SKIP() << cluster.why();
+  TempDir scratch;
+  auto id = deploy_no_follow(cluster.node(1), app_dir(cluster, cached_app(scratch.path / "runs")),
+                             "app");
+  installs_of(cluster, id, {1, 2});
+  auto entries = cluster.node(1).api("GET", "/v1/cache").body["entries"];
+  ASSERT_EQ(entries.size(), 1u) << entries.dump();
+  const std::string key = entries[0]["key"];
+  ASSERT_TRUE(poll_until([&] { return says_held(cluster, key, "n1"); }));
+
+  cluster.node(1).kill9();
+  ASSERT_TRUE(poll_until([&] { return !says_held(cluster, key, "n1"); }))
+      << "the lease of the killed node did not lapse";
+  cluster.restart(1);
+  EXPECT_TRUE(poll_until([&] { return says_held(cluster, key, "n1"); }))
+      << "n1 holds the entry but the cluster is not told";
+  EXPECT_TRUE(says_held(cluster, key, "n2"));
 }
 
 TEST(ClusterCache, WithOneSharedCacheDirectoryTheOtherNodesLinkTheEntry) {

@@ -526,7 +526,8 @@ TEST_F(CacheFixture, PruneSweepsWhatDeadInstallersLeft) {
 
 // ---- an entry share (the cluster's, faked: a directory stands in for the other nodes) ----
 
-// pack() copies the entry being filed into `others/KEY`; fetch() copies it back out.
+// pack() leaves a pack in the entry and copies the entry being filed into `others/KEY`;
+// fetch() copies it back out.
 struct FakeShare : EntryShare {
   fs::path others;
   std::function<void(const std::string&)> on_announce;
@@ -539,6 +540,7 @@ struct FakeShare : EntryShare {
   }
   Result<PackedEntry> pack(const fs::path& dir) override {
     auto key = dir.filename().string().substr(0, 64);
+    std::ofstream(pack_path(dir)) << "d";
     fs::remove_all(others / key);
     fs::copy(dir, others / key, fs::copy_options::recursive | fs::copy_options::copy_symlinks);
     return PackedEntry{"d", 1};
@@ -547,6 +549,9 @@ struct FakeShare : EntryShare {
     if (on_announce) on_announce(key);
     announced.push_back(key);
     return {};
+  }
+  Result<PackedEntry> describe(const fs::path& pack) override {
+    return PackedEntry{"d", fs::file_size(pack)};
   }
 };
 
@@ -606,6 +611,23 @@ TEST_F(ShareFixture, TheInstallerAnnouncesWhileItStillHoldsTheLock) {
   ASSERT_TRUE(a->get_or_install(fill_for(release("r1"), install_cmd())));
   ASSERT_TRUE(held.has_value());
   EXPECT_TRUE(*held);
+}
+
+TEST_F(ShareFixture, EveryEntryWithAPackIsAnnouncedAgainOnANewLease) {
+  // Filed before the cache was shared: it has no pack, so there is nothing to serve.
+  cache_dir = tmp.path / "a";
+  ASSERT_TRUE(open_cache()->get_or_install(fill_for(release("r0", "old"), install_cmd())));
+  auto a = node_cache("a");
+  EXPECT_EQ(a->announce_held().value_or(99), 0u);
+  auto fill = fill_for(release("r1"), install_cmd());
+  ASSERT_TRUE(a->get_or_install(fill));
+  ASSERT_EQ(share->announced, std::vector<std::string>{fill.key.key});
+  share->announced.clear();  // the lease they were on lapsed
+  auto again = a->announce_held();
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_EQ(*again, 1u);
+  EXPECT_EQ(share->announced, std::vector<std::string>{fill.key.key});
+  EXPECT_EQ(open_cache()->announce_held().value_or(99), 0u) << "no share: nothing to say";
 }
 
 // ---- keys and clones ----
