@@ -81,11 +81,8 @@ EnvChange env_change(const json& body) {
 }  // namespace
 
 void add_component_routes(http::Router& router, Backend& b) {
-  router.add("GET", "/v1/components", [&b](Request&) -> asio::awaitable<Response> {
-    json list = json::array();
-    for (auto& c : b.components()) list.push_back(component_json(status_of(b, *c)));
-    co_return ok({{"components", list}});
-  });
+  router.add("GET", "/v1/components",
+             [&b](Request&) -> asio::awaitable<Response> { co_return ok(components_body(b)); });
 
   router.add("POST", "/v1/components", [&b](Request& req) -> asio::awaitable<Response> {
     auto fields = kEnvFields;

@@ -51,26 +51,24 @@ Response live_events(Backend& b) {
   Response r;
   r.sse = [&b](http::SseWriter& w) -> asio::awaitable<void> {
     asio::steady_timer tick(co_await asio::this_coro::executor);
-    std::string sent_components, sent_deployments, sent_nodes;
+    // Each feed with what it sent last (a named array: GCC 12 mishandles a braced list's
+    // temporaries held across co_await).
+    struct Feed {
+      const char* type;
+      std::string sent;
+    };
+    Feed feeds[] = {{"components", ""}, {"deployments", ""}, {"nodes", ""}};
     auto quiet_since = std::chrono::steady_clock::now();
     while (!b.shutting_down()) {
-      json list = json::array();
-      for (auto& c : b.components()) list.push_back(component_json(status_of(b, *c)));
-      std::string components = compact({{"components", list}});
-      json recent = json::array();
-      if (auto rows = b.deployer().repo().list("", kRecentDeployments))
-        for (auto& row : *rows) recent.push_back(deployment_json(row));
-      std::string deployments = compact({{"deployments", recent}});
-      std::string nodes = b.cluster() ? compact(nodes_json(*b.cluster(), b)) : "";
-      // Named arrays, not a braced list: GCC 12 mishandles temporaries held across co_await.
-      std::string* fresh[] = {&components, &deployments, &nodes};
-      std::string* before[] = {&sent_components, &sent_deployments, &sent_nodes};
-      const char* types[] = {"components", "deployments", "nodes"};
+      auto rows = b.deployer().repo().list("", kRecentDeployments);
+      std::string now[] = {compact(components_body(b)),
+                           rows ? compact(deployments_body(*rows)) : feeds[1].sent,
+                           b.cluster() ? compact(nodes_json(*b.cluster(), b)) : ""};
       bool sent = false;
-      for (size_t i = 0; i < 3; ++i) {
-        if (*fresh[i] == *before[i]) continue;
-        if (!co_await w.event("", types[i], *fresh[i])) co_return;
-        *before[i] = std::move(*fresh[i]);
+      for (size_t i = 0; i < std::size(feeds); ++i) {
+        if (now[i] == feeds[i].sent) continue;
+        if (!co_await w.event("", feeds[i].type, now[i])) co_return;
+        feeds[i].sent = std::move(now[i]);
         sent = true;
       }
       if (sent) {

@@ -96,9 +96,7 @@ void add_deployment_routes(http::Router& router, Backend& b) {
       co_return missing(b, req.query["component"]);
     auto rows = b.deployer().repo().list(req.query["component"], *limit);
     if (!rows) co_return http::error_response(rows.error());
-    json list = json::array();
-    for (auto& r : *rows) list.push_back(deployment_json(r));
-    co_return ok({{"deployments", list}});
+    co_return ok(deployments_body(*rows));
   });
 
   // The deployment and its event stream answer alike for an unknown or destroyed one.

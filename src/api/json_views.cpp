@@ -134,6 +134,12 @@ json deployment_json(const DeploymentRow& r) {
   return j;
 }
 
+json deployments_body(const std::vector<DeploymentRow>& rows) {
+  json list = json::array();
+  for (auto& r : rows) list.push_back(deployment_json(r));
+  return {{"deployments", list}};
+}
+
 json line_json(const LogLine& l) {
   json j = {{"seq", l.seq}, {"ts", l.ts_ms}, {"stream", to_string(l.stream)}, {"text", l.text}};
   if (l.instance >= 0) j["instance"] = l.instance;

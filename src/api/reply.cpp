@@ -2,6 +2,7 @@
 
 #include <charconv>
 
+#include "api/json_views.h"
 #include "cluster/node.h"
 #include "deploy/deployer.h"
 
@@ -58,6 +59,12 @@ ComponentStatus status_of(Backend& b, const ComponentApi& c) {
   s.release = b.deployer().releases().current(c.name());
   if (auto* node = b.cluster(); node && s.release) s.orphan = node->replicator().orphan(c.name());
   return s;
+}
+
+json components_body(Backend& b) {
+  json list = json::array();
+  for (auto& c : b.components()) list.push_back(component_json(status_of(b, *c)));
+  return {{"components", list}};
 }
 
 }  // namespace berth::api

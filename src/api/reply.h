@@ -26,5 +26,7 @@ std::optional<uint64_t> resume_after(const http::Request& req, uint64_t max = UI
 http::Response bad_event_id();
 // A component's status with its live release (deployed components only).
 ComponentStatus status_of(Backend& b, const ComponentApi& c);
+// GET /v1/components: {"components": [every component's status]}.
+nlohmann::json components_body(Backend& b);
 
 }  // namespace berth::api

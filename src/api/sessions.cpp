@@ -81,7 +81,7 @@ std::chrono::seconds Sessions::wait_before_attempt(const std::string& remote,
                                                    Clock::time_point now) {
   auto it = failures_.find(remote);
   if (it == failures_.end()) return std::chrono::seconds(0);
-  if (now - it->second.last > std::chrono::minutes(15)) {
+  if (now - it->second.last > kForget) {
     failures_.erase(it);
     return std::chrono::seconds(0);
   }
@@ -94,7 +94,7 @@ void Sessions::attempt_failed(const std::string& remote, Clock::time_point now) 
   if (!failures_.contains(remote) && failures_.size() >= kMaxAddresses)
     drop_oldest(failures_, [](auto& f) { return f.last; });
   auto& f = failures_[remote];
-  if (f.count > 0 && now - f.last > std::chrono::minutes(15)) f = {};
+  if (f.count > 0 && now - f.last > kForget) f = {};
   ++f.count;
   f.last = now;
   if (f.count > kFreeFailures) {

@@ -23,6 +23,8 @@ class Sessions {
   // Wrong tokens an address may give before it must wait, and the longest wait.
   static constexpr int kFreeFailures = 5;
   static constexpr std::chrono::seconds kMaxLockout{300};
+  // Quiet after which an address's wrong tokens are forgotten.
+  static constexpr std::chrono::minutes kForget{15};
 
   struct Opened {
     std::string id, csrf;
@@ -44,7 +46,7 @@ class Sessions {
 
   // How long `remote` must wait before its next sign-in attempt (zero: it may try now). Each
   // wrong token past kFreeFailures doubles the wait, from 1 s up to kMaxLockout; a right one
-  // clears the count, and so do 15 quiet minutes.
+  // clears the count, and so does kForget without a wrong one.
   std::chrono::seconds wait_before_attempt(const std::string& remote, Clock::time_point now);
   void attempt_failed(const std::string& remote, Clock::time_point now);
   void attempt_succeeded(const std::string& remote) { failures_.erase(remote); }

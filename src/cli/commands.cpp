@@ -24,6 +24,7 @@
 #include "cli/suggest.h"
 #include "cli/top_command.h"
 #include "config/daemon_config.h"
+#include "http/async_client.h"
 #include "proc/proc_stat.h"
 
 namespace berth::cli {
@@ -235,10 +236,7 @@ int cmd_ls(http::Client& client, const Options& o) {
 int cmd_dashboard(const fs::path& home, bool json_out) {
   auto info = read_daemon_info(home);
   if (!info) return report(info.error(), json_out);
-  const std::string host =
-      info->address.find(':') != std::string::npos ? "[" + info->address + "]" : info->address;
-  const std::string url =
-      fmt::format("{}://{}:{}/", info->tls ? "https" : "http", host, info->port);
+  const std::string url = http::Url{info->tls, info->address, info->port, ""}.str() + "/";
   const std::string token = (home / "token").string();
   if (json_out)
     fmt::print("{}\n", json{{"url", url}, {"token_file", token}}.dump());

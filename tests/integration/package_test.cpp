@@ -68,8 +68,6 @@ TEST(Package, DebHasTheBinaryUnitCompletionsManPagesAndComputedDepends) {
   }
   auto lint = run_command({"/usr/bin/lintian", "--fail-on", "error,warning", deb}, {});
   EXPECT_EQ(lint.code, 0) << lint.out << lint.err;
-  EXPECT_EQ(lint.out.find("E: "), std::string::npos) << lint.out;
-  EXPECT_EQ(lint.out.find("W: "), std::string::npos) << lint.out;
 }
 
 // berth(1) names every subcommand `berth --help` lists, so the page cannot fall behind.

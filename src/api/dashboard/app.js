@@ -309,12 +309,14 @@ function followRunningDeploy() {
   $('deploy-result').textContent = '';
   const es = new EventSource(`/v1/deployments/${encodeURIComponent(running.id)}/events`);
   state.deployStream = es;
+  const allDone = () => {
+    for (const li of $('deploy-phases').children) { li.dataset.done = ''; li.className = ''; }
+  };
   const phase = (name) => {
-    const list = $('deploy-phases');
-    for (const li of list.children) { li.dataset.done = ''; li.className = ''; }
+    allDone();
     const li = el('li', { className: 'current', textContent: name });
     li.dataset.phase = name;
-    list.append(li);
+    $('deploy-phases').append(li);
   };
   const say = (text) => {
     const lines = $('deploy-lines');
@@ -326,7 +328,7 @@ function followRunningDeploy() {
   es.addEventListener('info', (e) => say(JSON.parse(e.data).message));
   es.addEventListener('end', (e) => {
     const end = JSON.parse(e.data);
-    for (const li of $('deploy-phases').children) { li.dataset.done = ''; li.className = ''; }
+    allDone();
     $('deploy-result').textContent = end.error
       ? `${end.status}: ${end.error.code}: ${end.error.message}` : end.status;
     $('deploy-result').dataset.status = end.status;
