@@ -110,7 +110,7 @@ TEST(Dashboard, AStateChangingRequestOnTheCookieNeedsTheSessionsCsrfToken) {
   TestDaemon d;
   d.component("app", "[run]\ncommand = " + fixture_command({"print:up", "sleep:600000"}) +
                          "\n[ready]\nmarker = \"up\"\n");
-  ASSERT_EQ(d.cli({"run", (d.work() / "app").string()}).code, 0);
+  ASSERT_EQ(d.cli({"run", "--wait", (d.work() / "app").string()}).code, 0);
   auto in = sign_in(d, d.token());
   const std::string cookie = "Cookie: " + cookie_of(in);
   const std::string csrf = in.json_body().value("csrf", "");
@@ -166,7 +166,8 @@ TEST(Dashboard, TheLiveStreamSendsComponentsAndDeploymentsAndFollowsChanges) {
   TestDaemon d;
   d.component("app", "[run]\ncommand = " + fixture_command({"print:up", "sleep:600000"}) +
                          "\n[ready]\nmarker = \"up\"\n");
-  ASSERT_EQ(d.cli({"run", (d.work() / "app").string()}).code, 0);
+  // --wait: the stream's first snapshot must then say ready, not a starting it raced.
+  ASSERT_EQ(d.cli({"run", "--wait", (d.work() / "app").string()}).code, 0);
   http::Client client("127.0.0.1", d.port(), d.token());
   std::vector<std::string> states;
   bool deployments = false, restarted = false;
