@@ -2,6 +2,7 @@
 // committed corpus, and every crash the fuzzer ever found, run in `make test` as regression
 // tests. Arguments: files or directories (read recursively). Fails on an empty corpus, so a
 // mistyped path cannot pass.
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iostream>

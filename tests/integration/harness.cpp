@@ -45,6 +45,11 @@ uint16_t free_port() {
   }
 }
 
+const char* berth_binary() {
+  const char* chosen = std::getenv("BERTH_TEST_BINARY");
+  return chosen && *chosen ? chosen : BERTH_BUILT_BIN;
+}
+
 bool pid_alive(pid_t pid) {
   auto st = read_proc_stat(pid);
   return st && st->state != 'Z' && st->state != 'X';

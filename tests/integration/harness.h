@@ -18,6 +18,11 @@ namespace berth::testing {
 
 using json = nlohmann::json;
 
+// The berth binary under test: $BERTH_TEST_BINARY when set (`make test SAN=1` points this
+// build's tests at the sanitized berth), else the one this build made (BERTH_BUILT_BIN).
+const char* berth_binary();
+#define BERTH_BIN ::berth::testing::berth_binary()
+
 using test::TempDir;
 
 struct CmdResult {

@@ -1,0 +1,201 @@
+// Cluster chaos: three berth nodes on a real 3-member etcd, driven through random cluster
+// deploys (from any node, through the install cache and its etcd install lock), destroys and
+// local restarts; at a random moment a node is SIGKILLed and started again, or an etcd member
+// (half the time the leader) is killed and restarted. After each kill, berth's promises:
+//   1. the cluster converges: every node runs the release comp/<name> names (or, destroyed,
+//      has nothing of it), with no deployment left `running` anywhere;
+//   2. no process of the killed node's trees or installs outlived it;
+//   3. on every node the link is a whole release, the store passes integrity_check, and every
+//      cache entry with a sentinel is whole, a prune sweeping what dead installers left;
+//   4. no install lock (cache/<key>/lock in etcd) outlives its holder's lease.
+// KILLS (default 6 here, `make chaos KILLS=500`) and CHAOS_SEED (printed, to replay a run).
+#include <gtest/gtest.h>
+
+#include <iostream>
+#include <random>
+
+#include "chaos/invariants.h"
+#include "cluster/etcd_codec.h"
+#include "integration/cluster_harness.h"
+
+namespace berth::testing {
+namespace {
+namespace fs = std::filesystem;
+
+constexpr const char* kComp = "/berth/v1/default/comp/a";
+constexpr const char* kCache = "/berth/v1/default/cache/";
+
+uint64_t env_number(const char* name, uint64_t fallback) {
+  const char* v = std::getenv(name);
+  return v && *v ? std::stoull(v) : fallback;
+}
+
+class ClusterChaos {
+ public:
+  explicit ClusterChaos(uint64_t seed) : rng_(seed) {}
+
+  bool available() const { return c_.available(); }
+  const std::string& why() const { return c_.why(); }
+
+  // One round: a few operations from random nodes, a kill at a random moment (a node or an
+  // etcd member), the victim back, the checks.
+  void round() {
+    const int ops = pick(1, 3);
+    for (int i = 0; i < ops; ++i) operation();
+    // A cluster deploy takes a few hundred milliseconds: the kill lands inside one or just after.
+    std::this_thread::sleep_for(std::chrono::milliseconds(pick(0, 300)));
+    for (int i = 1; i <= c_.size(); ++i)
+      for (auto& dep :
+           c_.node(i).api("GET", "/v1/deployments").body.value("deployments", json::array()))
+        if (dep.value("status", "") == "running") ++phases_[dep.value("phase", "?")];
+    ++kills_;
+    v_.when = "kill " + std::to_string(kills_);
+    if (pick(0, 2) == 0) {
+      // An etcd member; the leader half the time (its loss moves every node's endpoint).
+      const int leader = c_.etcd.leader();
+      const int member = leader >= 0 && pick(0, 1) ? leader : pick(0, c_.etcd.size() - 1);
+      v_.when += " (etcd member " + std::to_string(member) + ")";
+      c_.etcd.kill(member);
+      ++etcd_kills_;
+      if (pick(0, 1)) operation();  // work goes on with a member down
+      std::this_thread::sleep_for(std::chrono::milliseconds(pick(0, 500)));
+      c_.etcd.restart(member);
+      check({}, 0);
+    } else {
+      const int node = pick(1, c_.size());
+      v_.when += " (n" + std::to_string(node) + ")";
+      const auto before = chaos::processes_of(c_.node(node));
+      c_.node(node).kill9();
+      ++node_kills_;
+      // Sometimes long enough for the others to see it gone (its lease is 3 s).
+      std::this_thread::sleep_for(std::chrono::milliseconds(pick(0, 1) ? pick(0, 300) : 3500));
+      c_.restart(node);
+      check(before, node);
+    }
+  }
+
+  int kills() const { return kills_; }
+  int node_kills() const { return node_kills_; }
+  int etcd_kills() const { return etcd_kills_; }
+  const chaos::CacheFigures& cache() const { return cache_; }
+  const std::map<std::string, int>& phases() const { return phases_; }
+  const std::vector<std::string>& violations() const { return v_.found; }
+
+ private:
+  int pick(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng_); }
+
+  void operation() {
+    TestDaemon& origin = c_.node(pick(1, c_.size()));
+    switch (pick(0, 5)) {
+      case 0:
+      case 1:
+      case 2: {
+        auto dir = origin.component("a", chaos::app_toml());
+        chaos::set_deps(dir, pick(0, 2));  // hits (fetched from a peer, or local) and misses
+        origin.cli({"deploy", dir.string(), "--name", "a", "--no-follow"});
+        break;
+      }
+      case 3:
+      case 4:
+        origin.api("POST", "/v1/components/a/restart");
+        break;
+      case 5:
+        origin.api("DELETE", "/v1/components/a");
+        break;
+    }
+  }
+
+  // comp/a as etcd holds it now: {"state": "live"|"destroyed", "release", ...}, or null.
+  json desired() {
+    for (int m = 0; m < c_.etcd.size(); ++m) {
+      auto r = c_.etcd.client(m).request("POST", "/v3/kv/range",
+                                         json{{"key", etcd::base64(kComp)}}.dump());
+      if (!r || r->status != 200) continue;
+      auto kvs = json::parse(r->body).value("kvs", json::array());
+      if (kvs.empty()) return nullptr;
+      return json::parse(etcd::unbase64(kvs[0]["value"].get<std::string>()).value());
+    }
+    return nullptr;
+  }
+
+  // Install locks held in etcd now (cache/<key>/lock).
+  int etcd_install_locks() {
+    std::string end = kCache;
+    end.back() += 1;
+    auto r = c_.etcd.client(0).request(
+        "POST", "/v3/kv/range",
+        json{{"key", etcd::base64(kCache)}, {"range_end", etcd::base64(end)}, {"keys_only", true}}
+            .dump());
+    if (!r || r->status != 200) return -1;
+    int locks = 0;
+    for (auto& kv : json::parse(r->body).value("kvs", json::array()))
+      locks += etcd::unbase64(kv["key"].get<std::string>()).value().ends_with("/lock");
+    return locks;
+  }
+
+  bool node_has(TestDaemon& d, const json& want) {
+    for (auto& dep : d.api("GET", "/v1/deployments").body.value("deployments", json::array()))
+      if (dep.value("status", "") == "running") return false;
+    auto s = d.api("GET", "/v1/components/a");
+    if (want.is_null()) return true;  // never deployed: nothing to converge to
+    if (want.value("state", "") == "destroyed")
+      return s.status != 200 && live_release(d, "a").empty();
+    return s.status == 200 && s.body.value("release", "") == want.value("release", "") &&
+           live_release(d, "a") == want.value("release", "");
+  }
+
+  void check(const std::set<pid_t>& before, int killed) {
+    json want;
+    const bool converged = poll_until([&] {
+      want = desired();
+      for (int i = 1; i <= c_.size(); ++i)
+        if (!node_has(c_.node(i), want)) return false;
+      return want == desired();  // nothing moved while the nodes were read
+    });
+    if (!converged) {
+      std::string seen;
+      for (int i = 1; i <= c_.size(); ++i)
+        seen += " n" + std::to_string(i) + " " + live_release(c_.node(i), "a");
+      v_.add("the nodes never converged on " + want.dump() + ":" + seen);
+    }
+    if (killed) chaos::check_outlived(c_.node(killed), before, v_);
+    for (int i = 1; i <= c_.size(); ++i) {
+      TestDaemon& d = c_.node(i);
+      if (want.is_object() && want.value("state", "") == "destroyed")
+        chaos::check_destroyed(d, "a", v_);
+      else
+        chaos::check_release(d, "a", v_);
+      chaos::check_store(d, v_);
+      chaos::check_cache(d, /*ofd_locks=*/false, v_, cache_);
+    }
+    if (!poll_until([&] { return etcd_install_locks() == 0; }))
+      v_.add("an install lock outlived its holder's lease");
+  }
+
+  TestCluster c_{3};
+  std::mt19937_64 rng_;
+  int kills_ = 0, node_kills_ = 0, etcd_kills_ = 0;
+  chaos::CacheFigures cache_;
+  std::map<std::string, int> phases_;
+  chaos::Violations v_;
+};
+
+TEST(ClusterChaos, NodesAndEtcdMembersKilledAtRandomPointsConvergeWithEveryInvariantWhole) {
+  const uint64_t seed = env_number("CHAOS_SEED", std::random_device{}());
+  const uint64_t kills = env_number("KILLS", 6);
+  ClusterChaos chaos(seed);
+  if (!chaos.available()) GTEST_SKIP() << chaos.why();
+  for (uint64_t i = 0; i < kills; ++i) chaos.round();
+  std::cout << "cluster chaos: seed " << seed << ", " << chaos.kills() << " kills ("
+            << chaos.node_kills() << " nodes, " << chaos.etcd_kills() << " etcd members), "
+            << chaos.violations().size() << " violations, " << chaos.cache().entries_checked
+            << " cache entries checked, " << chaos.cache().partials_swept
+            << " partial entries swept; deployments in flight at the kills:";
+  for (const auto& [phase, n] : chaos.phases()) std::cout << " " << phase << " " << n;
+  std::cout << "\n";
+  for (const auto& v : chaos.violations())
+    ADD_FAILURE() << v << " (replay: CHAOS_SEED=" << seed << ")";
+}
+
+}  // namespace
+}  // namespace berth::testing
