@@ -62,6 +62,23 @@ Result<int64_t> int_field(const json& j, const char* key) {
   return v;
 }
 
+// json::value() throws when a field has another type than its default's: these refuse instead
+// (a gateway, proxy or member mid-crash may send anything; an escaping exception would end the
+// daemon). Absent or null is the default.
+Result<bool> bool_field(const json& j, const char* key) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return false;
+  if (!it->is_boolean()) return std::unexpected(bad(std::string(key) + " is not a boolean"));
+  return it->get<bool>();
+}
+
+Result<std::string> text_field(const json& j, const char* key, const char* fallback) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return std::string(fallback);
+  if (!it->is_string()) return std::unexpected(bad(std::string(key) + " is not text"));
+  return it->get<std::string>();
+}
+
 Result<std::string> bytes_field(const json& j, const char* key) {
   auto it = j.find(key);
   if (it == j.end() || it->is_null()) return std::string();
@@ -74,9 +91,10 @@ Result<json> object(std::string_view body) {
   auto j = json::parse(body, nullptr, false);
   if (j.is_discarded() || !j.is_object()) return std::unexpected(bad("not a JSON object"));
   if (auto e = j.find("error"); e != j.end()) {
-    std::string msg = e->is_string()   ? e->get<std::string>()
-                      : e->is_object() ? e->value("message", e->dump())
-                                       : e->dump();
+    std::string msg = e->dump();
+    if (e->is_string()) msg = e->get<std::string>();
+    if (auto m = e->is_object() ? e->find("message") : e->end(); m != e->end() && m->is_string())
+      msg = m->get<std::string>();
     if (j.contains("code")) msg += " (gRPC code " + j["code"].dump() + ")";
     return fail(Code::kBadEtcdReply, "etcd: " + msg);
   }
@@ -240,10 +258,13 @@ Result<TxnReply> parse_txn(std::string_view body) {
   auto rev = header_revision(*j);
   BERTH_TRY(rev);
   r.revision = *rev;
-  r.succeeded = j->value("succeeded", false);
+  auto succeeded = bool_field(*j, "succeeded");
+  BERTH_TRY(succeeded);
+  r.succeeded = *succeeded;
   if (auto rs = j->find("responses"); rs != j->end() && rs->is_array())
     for (auto& one : *rs)
       if (auto range = one.find("response_range"); range != one.end()) {
+        if (!range->is_object()) return std::unexpected(bad("a response_range is not an object"));
         auto rr = range_from(*range);
         BERTH_TRY(rr);
         r.ranges.push_back(std::move(*rr));
@@ -285,18 +306,27 @@ Result<WatchMessage> parse_watch(std::string_view line) {
   auto rev = header_revision(*r);
   BERTH_TRY(rev);
   m.revision = *rev;
-  m.created = r->value("created", false);
-  m.canceled = r->value("canceled", false);
+  auto created = bool_field(*r, "created");
+  BERTH_TRY(created);
+  auto canceled = bool_field(*r, "canceled");
+  BERTH_TRY(canceled);
   auto compacted = int_field(*r, "compact_revision");
   BERTH_TRY(compacted);
+  auto reason = text_field(*r, "cancel_reason", "");
+  BERTH_TRY(reason);
+  m.created = *created;
+  m.canceled = *canceled;
   m.compact_revision = *compacted;
-  m.cancel_reason = r->value("cancel_reason", "");
+  m.cancel_reason = std::move(*reason);
   if (auto evs = r->find("events"); evs != r->end()) {
     if (!evs->is_array()) return std::unexpected(bad("events is not an array"));
     for (auto& e : *evs) {
+      if (!e.is_object()) return std::unexpected(bad("an event is not an object"));
+      auto type = text_field(e, "type", "PUT");  // a PUT has no `type`
+      BERTH_TRY(type);
       WatchEvent ev;
-      ev.deleted = e.value("type", "PUT") == "DELETE";  // a PUT has no `type`
-      auto kv = parse_kv(e.value("kv", json::object()));
+      ev.deleted = *type == "DELETE";
+      auto kv = parse_kv(e.contains("kv") ? e["kv"] : json::object());
       BERTH_TRY(kv);
       ev.kv = std::move(*kv);
       if (auto p = e.find("prev_kv"); p != e.end()) {

@@ -72,8 +72,7 @@ class Chaos {
     switch (std::uniform_int_distribution<int>(0, 6)(rng_)) {
       case 0:
       case 1:
-        // Three versions of the install's input: deploys hit the cache as often as they miss.
-        chaos::set_deps(dirs_[name], std::uniform_int_distribution<int>(0, 2)(rng_));
+        chaos::next_deps(dirs_[name], rng_);
         d_.cli({"deploy", dirs_[name].string(), "--name", name, "--no-follow"});
         destroyed_.erase(name);
         break;

@@ -91,7 +91,7 @@ class ClusterChaos {
       case 1:
       case 2: {
         auto dir = origin.component("a", chaos::app_toml());
-        chaos::set_deps(dir, pick(0, 2));  // hits (fetched from a peer, or local) and misses
+        chaos::next_deps(dir, rng_);  // hits (fetched from a peer, or local) and misses
         origin.cli({"deploy", dir.string(), "--name", "a", "--no-follow"});
         break;
       }

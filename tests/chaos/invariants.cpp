@@ -82,7 +82,8 @@ std::string app_toml(const std::string& extra) {
          "echo $i > vendor/$i; sleep 0.04; done\"\n";
 }
 
-void set_deps(const fs::path& dir, int version) {
+void next_deps(const fs::path& dir, std::mt19937_64& rng) {
+  const uint64_t version = rng() % 2 ? rng() % 3 : rng();
   std::ofstream(dir / "deps.txt") << "version " << version << "\n";
 }
 

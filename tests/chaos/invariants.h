@@ -5,6 +5,7 @@
 #pragma once
 #include <sys/types.h>
 
+#include <random>
 #include <set>
 #include <string>
 #include <vector>
@@ -17,8 +18,10 @@ namespace berth::testing::chaos {
 // prints, takes ~0.2 s and writes vendor/1..5 one by one (so kills land inside it), and is
 // cached on the contents of deps.txt (so deploys both hit and miss). `extra`: more [run] keys.
 std::string app_toml(const std::string& extra = "");
-// Writes DIR/deps.txt: deploys with the same `version` share one install cache entry.
-void set_deps(const std::filesystem::path& dir, int version);
+// Writes DIR/deps.txt, the install's input, for the next deploy: half the time one of three
+// versions (a cache hit once installed), else a new one (a miss: the install runs, and kills
+// land inside it).
+void next_deps(const std::filesystem::path& dir, std::mt19937_64& rng);
 
 struct Violations {
   std::string when;  // "kill 3" (set by the run before its checks)

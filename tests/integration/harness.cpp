@@ -332,7 +332,7 @@ ApiResult TestDaemon::api(const std::string& method, const std::string& target,
   }
   auto r = (*c)->request(method, target, body);
   if (!r) {
-    ADD_FAILURE() << r.error().message;
+    ADD_FAILURE() << method << " " << target << ": " << r.error().message;
     return {};
   }
   return {r->status, json::parse(r->body, nullptr, false)};

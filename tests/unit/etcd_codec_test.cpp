@@ -84,6 +84,24 @@ TEST(EtcdCodec, ErrorsAreErrors) {
   EXPECT_FALSE(parse_watch(R"({"error":{"grpc_code":14,"message":"etcdserver: no leader"}})"));
 }
 
+// Found by the fuzzer (corpus/etcd_codec/crash-9d4a…): a field of another type than etcd's
+// made json::value() throw, an exception that would have ended the daemon. Each is a coded
+// error now.
+TEST(EtcdCodec, FieldsOfTheWrongTypeAreCodedErrorsNotExceptions) {
+  auto refused = [](const auto& r) { return !r && r.error().code == Code::kBadEtcdReply; };
+  EXPECT_TRUE(refused(parse_txn(R"({"succeeded":[{"response_put":{}}]})")));
+  EXPECT_TRUE(refused(parse_txn(R"({"responses":[{"response_range":7}]})")));
+  EXPECT_TRUE(refused(parse_watch(R"({"result":{"created":"yes"}})")));
+  EXPECT_TRUE(refused(parse_watch(R"({"result":{"canceled":1}})")));
+  EXPECT_TRUE(refused(parse_watch(R"({"result":{"cancel_reason":["x"]}})")));
+  EXPECT_TRUE(refused(parse_watch(R"({"result":{"events":[3]}})")));
+  EXPECT_TRUE(refused(parse_watch(R"({"result":{"events":[{"type":4,"kv":{}}]}})")));
+  // An error whose message is not text still reads as etcd's error.
+  auto e = parse_range(R"({"error":{"message":42}})");
+  ASSERT_FALSE(e);
+  EXPECT_NE(e.error().message.find("42"), std::string::npos) << e.error().message;
+}
+
 // The stream exactly as etcd sent it: created, two PUTs (no `type`), a PUT, a DELETE with its
 // prev_kv, then a watch from a compacted revision being cancelled.
 const char* kStream =
