@@ -43,6 +43,26 @@ json peer_event(const PeerResult& r) {
 
 Replicator::Replicator(ReplicatorContext ctx) : ctx_(std::move(ctx)), changed_(ctx_.ex) {}
 
+std::vector<std::string> Replicator::Pending::superseded_by(const Desired& by) {
+  std::vector<std::string> ended;
+  for (auto& n : expected) {
+    if (results.contains(n)) continue;
+    ended.push_back(n);
+    PeerResult& r = results[n];
+    r.node = n;
+    r.status = "failed";
+    r.error = Error{Code::kConflict,
+                    by.state == "destroyed"
+                        ? fmt::format("superseded before it started on {}: destroyed ({} from {})",
+                                      n, by.deployment, by.origin)
+                        : fmt::format("superseded before it started on {} by a newer deploy ({} "
+                                      "from {})",
+                                      n, by.deployment, by.origin)};
+    r.ended_at = now_ms();
+  }
+  return ended;
+}
+
 bool Replicator::Pending::done() const {
   for (auto& n : expected) {
     auto it = results.find(n);
@@ -133,6 +153,8 @@ asio::awaitable<Result<void>> Replicator::announce(DeploymentRow& row) {
   }
   comps_[row.component] = {txn->revision, d};
   Pending p;
+  p.component = row.component;
+  p.revision = txn->revision;
   p.expected = d.expected;
   p.down = v.down_members();
   pending_[row.id] = std::move(p);
@@ -326,15 +348,21 @@ void Replicator::on_comp(const std::string& name, const std::string& value, int6
   }
   comps_[name] = {revision, *d};
   ++rollout_events_;  // a rollout waiting for a slot looks again: it may have been stopped
+  for (auto& [id, p] : pending_)
+    if (p.component == name && id != d->deployment && revision > p.revision)
+      for (const auto& node : p.superseded_by(*d))
+        if (auto log = ctx_.deployer.live_log(id)) log->append("peer", peer_event(p.results[node]));
   changed_.notify_all();
   const auto& self = ctx_.view.self;
   if (d->state == "destroyed") {
     if (from_watch && d->origin == self) return;  // this node's own destroy, running already
     const bool expected = std::ranges::find(d->expected, self) != d->expected.end();
-    // Listed: a destroy that ended long ago needs no report, only the local state to match.
-    if (ctx_.local.deployed_here(name) || ctx_.deployer.in_flight(name) || (from_watch && expected))
-      asio::co_spawn(ctx_.ex, destroy_one(name, d->deployment, from_watch && expected),
-                     asio::detached);
+    // Listed, with nothing of it here: the destroy ended long ago, or this node reported it
+    // before its watch was cut; either way there is nothing to do or say. Listed with the
+    // component still here (its watch was cut before the event): the origin may be waiting.
+    const bool here = ctx_.local.deployed_here(name) || ctx_.deployer.in_flight(name);
+    if (here || (from_watch && expected))
+      asio::co_spawn(ctx_.ex, destroy_one(name, d->deployment, expected), asio::detached);
     return;
   }
   if (d->state != "live") return;

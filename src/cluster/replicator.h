@@ -94,12 +94,19 @@ class Replicator final : public ReplicationHook, public DeploymentObserver {
   void on_end(const DeploymentRow& row) override;
 
  private:
-  struct Pending {  // an announced deploy, at its origin
+  struct Pending {  // an announced deploy or destroy, at its origin
+    std::string component;
+    int64_t revision = 0;  // of the txn that announced it
     std::vector<std::string> expected, down;
     std::map<std::string, PeerResult> results;
     std::map<std::string, std::shared_ptr<http::StreamHandle>> follows;  // peers' event streams
     int following = 0;                                                   // of those, still running
     bool done() const;
+    // comp/<component> moved on to `by` before these peers said anything: a peer that lists
+    // the desired state (after a lost watch) sees only the newer one and never answers for
+    // this one, so each peer with no result yet ends here as superseded instead of being
+    // waited for until peer_timeout. Returns those peers.
+    std::vector<std::string> superseded_by(const Desired& by);
     // Every peer's result once waiting is over: an expected peer with none is `unreachable`
     // (`waited` is how long), a member down at the start `down` ("<node> was down<when_back>").
     std::vector<PeerResult> outcomes(Millis waited, const std::string& when_back) const;

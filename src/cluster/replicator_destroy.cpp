@@ -82,6 +82,8 @@ asio::awaitable<Result<Replicator::DestroyOutcome>> Replicator::destroy(std::str
   }
   comps_[name] = {txn->revision, d};
   Pending p;
+  p.component = name;
+  p.revision = txn->revision;
   p.expected = d.expected;
   p.down = v.down_members();
   pending_[d.deployment] = std::move(p);
