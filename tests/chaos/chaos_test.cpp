@@ -14,7 +14,6 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
-#include <iostream>
 #include <random>
 #include <set>
 
@@ -24,11 +23,6 @@
 namespace berth::testing {
 namespace {
 namespace fs = std::filesystem;
-
-uint64_t env_number(const char* name, uint64_t fallback) {
-  const char* v = std::getenv(name);
-  return v && *v ? std::stoull(v) : fallback;
-}
 
 class Chaos {
  public:
@@ -49,8 +43,7 @@ class Chaos {
     std::this_thread::sleep_for(
         std::chrono::milliseconds(std::uniform_int_distribution<int>(0, 300)(rng_)));
     // What the kill interrupts, for the summary.
-    for (auto& dep : d_.api("GET", "/v1/deployments").body.value("deployments", json::array()))
-      if (dep.value("status", "") == "running") ++phases_[dep.value("phase", "?")];
+    chaos::count_in_flight(d_, phases_);
     const auto before = chaos::processes_of(d_);
     d_.kill9();
     ++kills_;
@@ -59,12 +52,11 @@ class Chaos {
     check(before);
   }
 
-  int kills() const { return kills_; }
-  int links_checked() const { return links_checked_; }
-  const chaos::CacheFigures& cache() const { return cache_; }
-  // Deployments in flight at the kills, by phase.
-  const std::map<std::string, int>& phases() const { return phases_; }
-  const std::vector<std::string>& violations() const { return v_.found; }
+  void report(uint64_t seed) const {
+    chaos::report("chaos: seed " + std::to_string(seed) + ", " + std::to_string(kills_) +
+                      " kills, " + std::to_string(links_checked_) + " release links checked",
+                  seed, v_, cache_, phases_);
+  }
 
  private:
   void operation() {
@@ -119,19 +111,11 @@ class Chaos {
 };
 
 TEST(Chaos, KillsAtRandomPointsLeaveEveryInvariantWhole) {
-  const uint64_t seed = env_number("CHAOS_SEED", std::random_device{}());
-  const uint64_t kills = env_number("KILLS", 12);
+  const uint64_t seed = chaos::env_number("CHAOS_SEED", std::random_device{}());
+  const uint64_t kills = chaos::env_number("KILLS", 12);
   Chaos chaos(seed);
   for (uint64_t i = 0; i < kills; ++i) chaos.round();
-  std::cout << "chaos: seed " << seed << ", " << chaos.kills() << " kills, "
-            << chaos.violations().size() << " violations, " << chaos.links_checked()
-            << " release links checked, " << chaos.cache().entries_checked
-            << " cache entries checked, " << chaos.cache().partials_swept
-            << " partial entries swept; deployments in flight at the kills:";
-  for (const auto& [phase, n] : chaos.phases()) std::cout << " " << phase << " " << n;
-  std::cout << "\n";
-  for (const auto& v : chaos.violations())
-    ADD_FAILURE() << v << " (replay: CHAOS_SEED=" << seed << ")";
+  chaos.report(seed);
 }
 
 }  // namespace

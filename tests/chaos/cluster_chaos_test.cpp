@@ -11,7 +11,6 @@
 // KILLS (default 6 here, `make chaos KILLS=500`) and CHAOS_SEED (printed, to replay a run).
 #include <gtest/gtest.h>
 
-#include <iostream>
 #include <random>
 
 #include "chaos/invariants.h"
@@ -24,11 +23,6 @@ namespace fs = std::filesystem;
 
 constexpr const char* kComp = "/berth/v1/default/comp/a";
 constexpr const char* kCache = "/berth/v1/default/cache/";
-
-uint64_t env_number(const char* name, uint64_t fallback) {
-  const char* v = std::getenv(name);
-  return v && *v ? std::stoull(v) : fallback;
-}
 
 class ClusterChaos {
  public:
@@ -44,10 +38,7 @@ class ClusterChaos {
     for (int i = 0; i < ops; ++i) operation();
     // A cluster deploy takes a few hundred milliseconds: the kill lands inside one or just after.
     std::this_thread::sleep_for(std::chrono::milliseconds(pick(0, 300)));
-    for (int i = 1; i <= c_.size(); ++i)
-      for (auto& dep :
-           c_.node(i).api("GET", "/v1/deployments").body.value("deployments", json::array()))
-        if (dep.value("status", "") == "running") ++phases_[dep.value("phase", "?")];
+    for (int i = 1; i <= c_.size(); ++i) chaos::count_in_flight(c_.node(i), phases_);
     ++kills_;
     v_.when = "kill " + std::to_string(kills_);
     if (pick(0, 2) == 0) {
@@ -74,12 +65,12 @@ class ClusterChaos {
     }
   }
 
-  int kills() const { return kills_; }
-  int node_kills() const { return node_kills_; }
-  int etcd_kills() const { return etcd_kills_; }
-  const chaos::CacheFigures& cache() const { return cache_; }
-  const std::map<std::string, int>& phases() const { return phases_; }
-  const std::vector<std::string>& violations() const { return v_.found; }
+  void report(uint64_t seed) const {
+    chaos::report("cluster chaos: seed " + std::to_string(seed) + ", " + std::to_string(kills_) +
+                      " kills (" + std::to_string(node_kills_) + " nodes, " +
+                      std::to_string(etcd_kills_) + " etcd members)",
+                  seed, v_, cache_, phases_);
+  }
 
  private:
   int pick(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng_); }
@@ -181,20 +172,12 @@ class ClusterChaos {
 };
 
 TEST(ClusterChaos, NodesAndEtcdMembersKilledAtRandomPointsConvergeWithEveryInvariantWhole) {
-  const uint64_t seed = env_number("CHAOS_SEED", std::random_device{}());
-  const uint64_t kills = env_number("KILLS", 6);
+  const uint64_t seed = chaos::env_number("CHAOS_SEED", std::random_device{}());
+  const uint64_t kills = chaos::env_number("KILLS", 6);
   ClusterChaos chaos(seed);
   if (!chaos.available()) GTEST_SKIP() << chaos.why();
   for (uint64_t i = 0; i < kills; ++i) chaos.round();
-  std::cout << "cluster chaos: seed " << seed << ", " << chaos.kills() << " kills ("
-            << chaos.node_kills() << " nodes, " << chaos.etcd_kills() << " etcd members), "
-            << chaos.violations().size() << " violations, " << chaos.cache().entries_checked
-            << " cache entries checked, " << chaos.cache().partials_swept
-            << " partial entries swept; deployments in flight at the kills:";
-  for (const auto& [phase, n] : chaos.phases()) std::cout << " " << phase << " " << n;
-  std::cout << "\n";
-  for (const auto& v : chaos.violations())
-    ADD_FAILURE() << v << " (replay: CHAOS_SEED=" << seed << ")";
+  chaos.report(seed);
 }
 
 }  // namespace

@@ -1,10 +1,12 @@
 #include "chaos/invariants.h"
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sqlite3.h>
 #include <unistd.h>
 
 #include <fstream>
+#include <iostream>
 
 namespace berth::testing::chaos {
 namespace fs = std::filesystem;
@@ -85,6 +87,16 @@ std::string app_toml(const std::string& extra) {
 void next_deps(const fs::path& dir, std::mt19937_64& rng) {
   const uint64_t version = rng() % 2 ? rng() % 3 : rng();
   std::ofstream(dir / "deps.txt") << "version " << version << "\n";
+}
+
+uint64_t env_number(const char* name, uint64_t fallback) {
+  const char* v = std::getenv(name);
+  return v && *v ? std::stoull(v) : fallback;
+}
+
+void count_in_flight(TestDaemon& d, std::map<std::string, int>& phases) {
+  for (auto& dep : d.api("GET", "/v1/deployments").body.value("deployments", json::array()))
+    if (dep.value("status", "") == "running") ++phases[dep.value("phase", "?")];
 }
 
 std::set<pid_t> processes_of(TestDaemon& d) {
@@ -170,6 +182,17 @@ void check_cache(TestDaemon& d, bool ofd_locks, Violations& v, CacheFigures& fig
     if (const std::string key = e.path().filename().string();
         is_key(key) && !fs::exists(dir / ".done" / key, ec))
       v.add("cache entry directory " + key.substr(0, 8) + " without a sentinel after a prune");
+}
+
+void report(const std::string& summary, uint64_t seed, const Violations& v,
+            const CacheFigures& cache, const std::map<std::string, int>& phases) {
+  std::cout << summary << ", " << v.found.size() << " violations, " << cache.entries_checked
+            << " cache entries checked, " << cache.partials_swept
+            << " partial entries swept; deployments in flight at the kills:";
+  for (const auto& [phase, n] : phases) std::cout << " " << phase << " " << n;
+  std::cout << "\n";
+  for (const auto& found : v.found)
+    ADD_FAILURE() << found << " (replay: CHAOS_SEED=" << seed << ")";
 }
 
 }  // namespace berth::testing::chaos

@@ -5,6 +5,7 @@
 #pragma once
 #include <sys/types.h>
 
+#include <map>
 #include <random>
 #include <set>
 #include <string>
@@ -28,6 +29,12 @@ struct Violations {
   std::vector<std::string> found;
   void add(const std::string& what) { found.push_back(when + ": " + what); }
 };
+
+// KILLS, CHAOS_SEED: a number from the environment, or `fallback`.
+uint64_t env_number(const char* name, uint64_t fallback);
+
+// Adds d's deployments running now to `phases` (what a kill interrupts, for the summary).
+void count_in_flight(TestDaemon& d, std::map<std::string, int>& phases);
 
 // Every process of d's trees and installs now: its cgroup subtree and the leaders it reports.
 std::set<pid_t> processes_of(TestDaemon& d);
@@ -53,5 +60,10 @@ struct CacheFigures {
 //   - a prune sweeps every partial a dead installer left, and no entry directory is left
 //     without its sentinel.
 void check_cache(TestDaemon& d, bool ofd_locks, Violations& v, CacheFigures& figures);
+
+// Prints "<summary>, N violations, the cache figures; deployments in flight at the kills: …"
+// and fails the test once per violation, naming the seed that replays the run.
+void report(const std::string& summary, uint64_t seed, const Violations& v,
+            const CacheFigures& cache, const std::map<std::string, int>& phases);
 
 }  // namespace berth::testing::chaos
