@@ -62,6 +62,15 @@ asio::awaitable<Result<std::string>> Client::call(const std::string& target, con
       auto again = make_call(target, body);
       reply = co_await http::send(ex_, url, again);
     }
+    // A txn etcd carried out whose reply was lost (the member died after the commit): the
+    // next endpoint gets the same txn, and the caller tells its own write by what the retry's
+    // otherwise-branch reads. Failpoint etcd.txn_reply cuts a call's first endpoint only (the
+    // member that died), so `*2` cuts two calls.
+    if (reply && tried == 0 && target == "/v3/kv/txn" && BERTH_FAIL("etcd.txn_reply")) {
+      last = errno_message(url.host + ":" + std::to_string(url.port) + ", before its reply", errno);
+      current_ = (current_ + 1) % opts_.endpoints.size();
+      continue;
+    }
     if (reply) co_return std::move(reply->body);  // etcd's answer, error or not: decoded later
     last = reply.error().message;
     current_ = (current_ + 1) % opts_.endpoints.size();

@@ -13,6 +13,7 @@
 #include "cluster/cache_share.h"
 #include "cluster/owned_key.h"
 #include "core/block_on.h"
+#include "core/random_id.h"
 
 namespace berth::cluster {
 namespace asio = boost::asio;
@@ -35,12 +36,21 @@ struct Attempt {
 
 using Ctx = std::shared_ptr<const CacheShareContext>;
 
+// The lock key's value: who holds it, then " #" and a nonce of this take alone.
+std::string holder_of(const std::string& value) {
+  return value.substr(0, value.rfind(" #"));
+}
+
 asio::awaitable<Result<Attempt>> take(Ctx ctx, std::string key) {
   const int64_t lease = ctx->lease();
   if (lease == 0) co_return fail(Code::kClusterUnavailable, "this node has not joined etcd yet");
+  // The nonce tells this take's own key from any other: when the endpoint dies after the
+  // commit, the client sends the txn again to the next one, whose read then finds our key
+  // (taken as someone else's, we would wait on ourselves until the lock's deadline). An
+  // earlier key of ours, its delete still under way, has another nonce.
+  const std::string mine = ctx->self + ": " + ctx->who + " #" + random_hex(6);
   const std::vector<Compare> absent = {{key, Compare::Target::kCreate, Compare::Op::kEqual, 0, ""}};
-  const std::vector<TxnOp> create = {
-      {TxnOp::Kind::kPut, key, ctx->self + ": " + ctx->who, "", lease}};
+  const std::vector<TxnOp> create = {{TxnOp::Kind::kPut, key, mine, "", lease}};
   const std::vector<TxnOp> read = {{TxnOp::Kind::kRange, key}};
   auto r = co_await ctx->etcd.txn(absent, create, read);
   BERTH_CO_TRY(r);
@@ -50,7 +60,11 @@ asio::awaitable<Result<Attempt>> take(Ctx ctx, std::string key) {
     a.token =
         r->revision;  // a key created by this txn has the txn's revision as its create revision
   } else if (!r->ranges.empty() && !r->ranges[0].kvs.empty()) {
-    a.holder = r->ranges[0].kvs[0].value;
+    const auto& kv = r->ranges[0].kvs[0];
+    if (kv.value == mine)
+      a.token = kv.create_revision;  // ours: an earlier try was carried out, its reply lost
+    else
+      a.holder = holder_of(kv.value);
   }
   co_return a;
 }

@@ -145,6 +145,7 @@ asio::awaitable<Result<void>> Replicator::announce(DeploymentRow& row) {
   // Peers may see the commit before its reply is read here: time it from the send.
   const int64_t sent_us = now_us();
   auto txn = co_await ctx_.etcd.txn(compare, ops, otherwise);
+  if (txn) (void)landed(*txn, row.id);
   if (!txn || !txn->succeeded) attempted_.erase(row.release);
   BERTH_CO_TRY(txn);
   if (!txn->succeeded) {

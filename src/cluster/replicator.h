@@ -137,6 +137,11 @@ class Replicator final : public ReplicationHook, public DeploymentObserver {
   // compare that failed).
   static std::optional<Error> conflict(const std::string& name, int64_t seen,
                                        const etcd::TxnReply& txn);
+  // The same failed txn, when what its otherwise-branch read is our own write of
+  // `deployment`: an earlier try of this txn was carried out and its reply lost (the endpoint
+  // died after the commit), and the client's retry on the next endpoint failed its compare.
+  // Turns `txn` into the success it was (the revision is that write's) and says so.
+  static bool landed(etcd::TxnReply& txn, const std::string& deployment);
   void fold(DeploymentRow& row, Pending& p);
   // comp/<name> undoes a stopped rollout and this node runs the stopped release: back it goes.
   void go_back(const std::string& name, const Desired& d);

@@ -28,6 +28,16 @@ std::optional<Error> Replicator::conflict(const std::string& name, int64_t seen,
                            name, what, seen, now)};
 }
 
+bool Replicator::landed(etcd::TxnReply& txn, const std::string& deployment) {
+  if (txn.succeeded || txn.ranges.empty() || txn.ranges.front().kvs.empty()) return false;
+  const auto& kv = txn.ranges.front().kvs.front();
+  auto d = decode_desired(kv.value);
+  if (!d || d->deployment != deployment) return false;
+  txn.succeeded = true;
+  txn.revision = kv.mod_revision;
+  return true;
+}
+
 std::optional<Error> Replicator::superseded(const std::string& name,
                                             const std::string& release) const {
   auto it = comps_.find(name);
@@ -76,7 +86,7 @@ asio::awaitable<Result<Replicator::DestroyOutcome>> Replicator::destroy(std::str
   const std::vector<TxnOp> otherwise = {{TxnOp::Kind::kRange, ctx_.keys.comp(name)}};
   auto txn = co_await ctx_.etcd.txn(compare, ops, otherwise);
   BERTH_CO_TRY(txn);
-  if (!txn->succeeded) {
+  if (!txn->succeeded && !landed(*txn, d.deployment)) {
     auto lost = conflict(name, rev, *txn);
     co_return std::unexpected(lost.value_or(Error{Code::kConflict, "comp/" + name + " changed"}));
   }

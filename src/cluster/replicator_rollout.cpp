@@ -44,14 +44,24 @@ asio::awaitable<Result<std::shared_ptr<void>>> Replicator::rollout_slot(
       const std::vector<Compare> free = {
           {key, Compare::Target::kCreate, Compare::Op::kEqual, 0, ""}};
       const std::vector<TxnOp> take = {{TxnOp::Kind::kPut, key, ctx_.view.self, "", lease}};
-      auto r = co_await ctx_.etcd.txn(free, take);
+      const std::vector<TxnOp> read = {{TxnOp::Kind::kRange, key}};
+      auto r = co_await ctx_.etcd.txn(free, take, read);
       if (!r) {
         away = true;
         break;
       }
-      if (!r->succeeded) continue;
+      int64_t token = r->revision;
+      // Held by this node on this lease (a node takes one slot per deploy): an earlier try was
+      // carried out and its reply lost, then the retry on the next endpoint found the slot
+      // taken. Passing it by would leave it held until the lease ends, the rollout stalled.
+      if (!r->succeeded) {
+        const auto* kv =
+            r->ranges.empty() || r->ranges[0].kvs.empty() ? nullptr : &r->ranges[0].kvs[0];
+        if (!kv || kv->value != ctx_.view.self || kv->lease != lease) continue;
+        token = kv->create_revision;
+      }
       auto hold = std::make_shared<SlotHold>();
-      hold->release = [this, key, token = r->revision, lease] {
+      hold->release = [this, key, token, lease] {
         asio::co_spawn(ctx_.ex, delete_owned(ctx_.etcd, key, token, ctx_.lease, lease),
                        asio::detached);
       };

@@ -22,6 +22,7 @@ constexpr std::pair<std::string_view, int> kErrors[] = {
     {"EACCES", EACCES},
     {"EAGAIN", EAGAIN},
     {"ECONNREFUSED", ECONNREFUSED},
+    {"ECONNRESET", ECONNRESET},
     {"ETIMEDOUT", ETIMEDOUT},
 };
 
@@ -55,16 +56,17 @@ bool compiled_in() {
 
 const std::vector<std::string_view>& names() {
   static const std::vector<std::string_view> all = {
-      "fs.write",       // write_file_atomic: the write (fs.fsync: its fsync)
-      "fs.fsync",       //
-      "archive.write",  // extraction: a file's contents
-      "archive.sync",   // extraction: the final syncfs
-      "blob.write",     // an uploaded payload on its way to disk (blob.fsync: its fsync)
-      "blob.fsync",     //
-      "store.write",    // any SQLite statement that writes
-      "http.accept",    // the API's accept
-      "proc.spawn",     // the first pipe a new process tree needs
-      "etcd.request",   // any request to the etcd gateway
+      "fs.write",        // write_file_atomic: the write (fs.fsync: its fsync)
+      "fs.fsync",        //
+      "archive.write",   // extraction: a file's contents
+      "archive.sync",    // extraction: the final syncfs
+      "blob.write",      // an uploaded payload on its way to disk (blob.fsync: its fsync)
+      "blob.fsync",      //
+      "store.write",     // any SQLite statement that writes
+      "http.accept",     // the API's accept
+      "proc.spawn",      // the first pipe a new process tree needs
+      "etcd.request",    // any request to the etcd gateway (refused before it is sent)
+      "etcd.txn_reply",  // a txn carried out by etcd whose reply never comes back
   };
   return all;
 }

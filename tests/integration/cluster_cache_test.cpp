@@ -82,6 +82,40 @@ TEST(ClusterCache, ThreeNodesWithSeparateCachesRunOneInstallAndTheOthersFetchIt)
   }
 }
 
+// The install lock's take carried out, its reply lost (failpoint etcd.txn_reply, on every
+// node for its first lock take and on n1 for its announce before that): the retry on the next
+// endpoint finds the key the node just created. Taken for another holder's, the node that won
+// would wait on itself until the lock's deadline (the install's timeout, 30 s here) and the
+// deploy would fail with lock_timeout; it is told by the take's nonce and installs at once.
+TEST(ClusterCache, AnInstallLockWhoseTakeReplyIsLostIsHeldByItsTaker) {
+  TestCluster cluster;
+  if (!cluster.available()) GTEST_SKIP() << cluster.why();
+  for (int i = 1; i <= 3; ++i)
+    ASSERT_EQ(cluster.node(i)
+                  .api("PUT", "/v1/debug/failpoints/etcd.txn_reply",
+                       i == 1 ? R"({"error":"ECONNRESET*2"})" : R"({"error":"ECONNRESET*1"})")
+                  .status,
+              200);
+  TempDir scratch;
+  const auto runs = scratch.path / "runs";
+  auto toml = cached_app(runs);
+  toml.insert(toml.find("inputs ="), "timeout = \"30s\"\n");
+  auto r = cluster.node(1).cli({"deploy", app_dir(cluster, toml).string(), "--name", "app"});
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_EQ(lines_of(runs).size(), 1u);
+  const std::string id =
+      cluster.node(1).api("GET", "/v1/deployments?component=app").body["deployments"][0]["id"];
+  EXPECT_EQ(deployment(cluster.node(1), id)["status"], "success");
+  auto n = installs_of(cluster, id, {1, 2, 3});
+  EXPECT_EQ(n.misses, 1);
+  EXPECT_EQ(n.fetched, 2);
+  // The node that installed took the lock, and its first take was the one cut.
+  const auto installer = lines_of(runs).at(0);
+  auto fp = cluster.node(installer.back() - '0').api("GET", "/v1/debug/failpoints").body["armed"];
+  ASSERT_EQ(fp.size(), 1u);
+  EXPECT_EQ(fp[0]["remaining"], 0) << installer << ": the failpoint must have cut its lock take";
+}
+
 TEST(ClusterCache, AHolderKilledMidInstallFreesTheLockWhenItsLeaseLapsesAndAnotherInstalls) {
   TestCluster cluster;
   if (!cluster.available()) GTEST_SKIP() << cluster.why();
@@ -125,8 +159,8 @@ TEST(ClusterCache, ANodeBackWithANewLeaseAnnouncesTheEntriesItHoldsAgain) {
   TestCluster cluster(2);
   if (!cluster.available()) GTEST_SKIP() << cluster.why();
   TempDir scratch;
-  auto id = deploy_no_follow(cluster.node(1), app_dir(cluster, cached_app(scratch.path / "runs")),
-                             "app");
+  auto id =
+      deploy_no_follow(cluster.node(1), app_dir(cluster, cached_app(scratch.path / "runs")), "app");
   installs_of(cluster, id, {1, 2});
   auto entries = cluster.node(1).api("GET", "/v1/cache").body["entries"];
   ASSERT_EQ(entries.size(), 1u) << entries.dump();

@@ -468,6 +468,41 @@ void expect_destroyed_on(TestDaemon& d, pid_t pid, const std::string& where) {
   EXPECT_TRUE(poll_until([&] { return !pid_alive(pid); })) << where << ": pid " << pid;
 }
 
+// etcd unavailable mid-transaction (failpoint etcd.txn_reply, on the origin): the deploy's
+// txn is carried out, its reply lost, and the client sends it again to the next endpoint,
+// whose compare then fails on the deploy's own write. The origin must tell that write for the
+// success it was: a `conflict` here would report a failure while every node deploys it.
+TEST_F(ClusterTest, ADeployOrDestroyWhoseCommitReplyIsLostSucceedsAsCommitted) {
+  auto arm = [&] {
+    return cluster.node(1)
+        .api("PUT", "/v1/debug/failpoints/etcd.txn_reply", R"({"error":"ECONNRESET*1"})")
+        .status;
+  };
+  auto failed = [&] {
+    auto fp = cluster.node(1).api("GET", "/v1/debug/failpoints").body["armed"];
+    return fp.size() == 1 ? fp[0]["failed"].get<int>() : -1;
+  };
+  ASSERT_EQ(arm(), 200);
+  auto r = deploy(1, "app", app_toml("v1"));
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_EQ(failed(), 1) << "the failpoint must have cut the deploy's txn";
+  auto d = last_deployment(1, "app");
+  EXPECT_EQ(d["status"], "success") << d.dump();
+  std::vector<pid_t> pids;
+  for (int i = 1; i <= cluster.size(); ++i) {
+    auto s = cluster.node(i).wait_state("app", "ready");
+    EXPECT_EQ(s["release"], d["release"]) << "n" << i;
+    pids.push_back(s["pid"]);
+  }
+  ASSERT_EQ(arm(), 200);
+  auto rm = cluster.node(1).cli({"rm", "app"});
+  EXPECT_EQ(rm.code, 0) << rm.out << rm.err;
+  EXPECT_EQ(failed(), 1) << "the failpoint must have cut the destroy's txn";
+  EXPECT_NE(rm.out.find("app: destroyed"), std::string::npos) << rm.out;
+  for (int i = 1; i <= cluster.size(); ++i)
+    expect_destroyed_on(cluster.node(i), pids[i - 1], "n" + std::to_string(i));
+}
+
 TEST_F(ClusterTest, ADestroyFromAnyNodeIsCarriedOutOnEveryNodeAndIsIdempotent) {
   ASSERT_EQ(deploy(1, "app", app_toml("v1")).code, 0);
   std::vector<pid_t> pids;
