@@ -7,6 +7,7 @@
 #include <set>
 
 #include "core/duration.h"
+#include "core/failpoint.h"
 #include "core/random_id.h"
 
 namespace berth::cluster {
@@ -189,6 +190,16 @@ asio::awaitable<Result<void>> Node::sync(std::shared_ptr<http::StreamHandle> wat
       spdlog::info("cluster: watch cancelled ({}); listing again",
                    m.compact_revision ? "compacted at " + std::to_string(m.compact_revision)
                                       : m.cancel_reason);
+      watch->cancel();
+      return;
+    }
+    // Failpoint etcd.watch: the stream cut as a comp/ event arrives, before it is handled
+    // (the member died): the node lists again and must learn from the list what it missed.
+    const bool desired = std::ranges::any_of(m.events, [this](const etcd::WatchEvent& e) {
+      return keys_.parse(e.kv.key).kind == Kind::kComp;
+    });
+    if (desired && BERTH_FAIL("etcd.watch")) {
+      spdlog::info("cluster: watch cut before a change of the desired state (failpoint)");
       watch->cancel();
       return;
     }

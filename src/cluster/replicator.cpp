@@ -307,6 +307,7 @@ void Replicator::on_listed(const etcd::RangeReply& all) {
   listed_ = true;
   std::vector<const etcd::KeyValue*> comps;
   std::set<std::string> announced;  // have/<digest>/<self> keys that survive
+  std::set<std::string> reported;   // deploy/<id>/peer/<self>: the ids this node answered
   for (auto& kv : all.kvs) {
     auto k = ctx_.keys.parse(kv.key);
     if (k.kind == Keys::Parsed::Kind::kHave && k.node == ctx_.view.self) {
@@ -315,13 +316,37 @@ void Replicator::on_listed(const etcd::RangeReply& all) {
       if (auto rec = decode_deploy(kv.value); rec && rec->status == "running")
         running_deploys_.insert(k.id);
     } else if (k.kind == Keys::Parsed::Kind::kPeer) {
+      if (k.node == ctx_.view.self) reported.insert(k.id);
       on_peer(k.id, k.node, kv.value);
     } else if (k.kind == Keys::Parsed::Kind::kComp) {
       comps.push_back(&kv);
     }
   }
   for (auto* kv : comps) on_comp(ctx_.keys.parse(kv->key).name, kv->value, kv->mod_revision, false);
+  answer_listed_destroys(reported);
   announce_payloads(announced);
+}
+
+// A destroy that expected this node, listed with nothing of it here and no answer of ours:
+// the watch was cut before its event, and the component had gone from here already (or
+// never came). There is nothing to do, but the origin waits for the answer, up to peer_timeout.
+void Replicator::answer_listed_destroys(const std::set<std::string>& reported) {
+  const auto& self = ctx_.view.self;
+  for (const auto& [name, c] : comps_) {
+    const auto& d = c.desired;
+    if (d.state != "destroyed" || d.origin == self || reported.contains(d.deployment) ||
+        std::ranges::find(d.expected, self) == d.expected.end() || ctx_.local.deployed_here(name) ||
+        ctx_.deployer.in_flight(name))
+      continue;
+    PeerResult r;
+    r.node = self;
+    r.phase = "destroying";
+    r.phases = {r.phase};
+    r.status = "success";
+    r.started_at = now_ms();
+    r.ended_at = r.started_at;
+    report(d.deployment, r);
+  }
 }
 
 // have/ keys live on the lease, so a lapsed lease took this node's along: announce again every
@@ -358,9 +383,9 @@ void Replicator::on_comp(const std::string& name, const std::string& value, int6
   if (d->state == "destroyed") {
     if (from_watch && d->origin == self) return;  // this node's own destroy, running already
     const bool expected = std::ranges::find(d->expected, self) != d->expected.end();
-    // Listed, with nothing of it here: the destroy ended long ago, or this node reported it
-    // before its watch was cut; either way there is nothing to do or say. Listed with the
-    // component still here (its watch was cut before the event): the origin may be waiting.
+    // Listed, with nothing of it here: nothing to do (answer_listed_destroys answers it if
+    // this node never did). Listed with the component still here (its watch was cut before
+    // the event): the origin may be waiting.
     const bool here = ctx_.local.deployed_here(name) || ctx_.deployer.in_flight(name);
     if (here || (from_watch && expected))
       asio::co_spawn(ctx_.ex, destroy_one(name, d->deployment, expected), asio::detached);

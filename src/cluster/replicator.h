@@ -145,6 +145,9 @@ class Replicator final : public ReplicationHook, public DeploymentObserver {
   void fold(DeploymentRow& row, Pending& p);
   // comp/<name> undoes a stopped rollout and this node runs the stopped release: back it goes.
   void go_back(const std::string& name, const Desired& d);
+  // After a list: answers each destroy that expected this node and that it never answered,
+  // with nothing of it here (its watch was cut before the event).
+  void answer_listed_destroys(const std::set<std::string>& reported);
 
   ReplicatorContext ctx_;
   std::map<std::string, Pending> pending_;

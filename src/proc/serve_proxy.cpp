@@ -1,6 +1,8 @@
 #include "proc/serve_proxy.h"
 
 #include <fcntl.h>
+#include <netinet/tcp.h>
+#include <poll.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -10,7 +12,6 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <cstring>
 
 #include "core/unique_fd.h"
@@ -37,12 +38,11 @@ void reset(tcp::socket& s) {
 }  // namespace
 
 struct ServeProxy::Conn {
-  explicit Conn(tcp::socket c, asio::any_io_executor ex) : client(std::move(c)), up(ex), done(ex) {}
+  explicit Conn(tcp::socket c, asio::any_io_executor ex) : client(std::move(c)), up(ex) {}
   tcp::socket client, up;
   std::string backend;   // where `up` goes
   bool counted = false;  // in unanswered_[backend] until its first answer byte or its end
-  int pumps = 0;         // directions still running
-  StateEvent done;
+  int pumps = 0;         // directions still running: the last one to end closes both
 };
 
 std::string ServeProxy::Backend::str() const {
@@ -96,20 +96,40 @@ asio::awaitable<void> ServeProxy::settled(Backend b, std::chrono::milliseconds l
 asio::awaitable<void> ServeProxy::accept_loop() {
   auto self = shared_from_this();
   auto backoff = std::chrono::milliseconds(10);
+  boost::system::error_code ec;
+  acceptor_.native_non_blocking(true, ec);
+  const auto protocol = acceptor_.local_endpoint(ec).protocol();
   while (!closed_) {
-    auto [ec, sock] = co_await acceptor_.async_accept(use_tuple);
-    if (closed_ || ec == asio::error::operation_aborted) co_return;
-    if (ec) {
-      // Out of descriptors (EMFILE/ENFILE): the connection waits in the backlog meanwhile.
-      spdlog::warn("[serve] proxy: accept: {}; backing off", ec.message());
-      asio::steady_timer t(ex_, backoff);
-      co_await t.async_wait(use_tuple);
-      backoff = std::min(backoff * 2, std::chrono::milliseconds(1000));
-      continue;
+    auto [waited] = co_await acceptor_.async_wait(tcp::acceptor::wait_read, use_tuple);
+    if (closed_ || waited == asio::error::operation_aborted) co_return;
+    // Every connection waiting, one wake-up for all: under a flood of short connections the
+    // loop then costs a syscall per connection, not an event-loop round each.
+    for (;;) {
+      const int fd =
+          ::accept4(acceptor_.native_handle(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd < 0) {
+        if (errno == EINTR || errno == ECONNABORTED) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+        // Out of descriptors (EMFILE/ENFILE): the connection waits in the backlog meanwhile.
+        spdlog::warn("[serve] proxy: accept: {}; backing off", std::strerror(errno));
+        asio::steady_timer t(ex_, backoff);
+        co_await t.async_wait(use_tuple);
+        backoff = std::min(backoff * 2, std::chrono::milliseconds(1000));
+        break;
+      }
+      backoff = std::chrono::milliseconds(10);
+      ++stats_.accepted;
+      // What arrives is passed on at once: a relay holding small writes back adds latency.
+      const int one = 1;
+      ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      tcp::socket sock(ex_);
+      sock.assign(protocol, fd, ec);
+      if (ec) {
+        ::close(fd);
+        continue;
+      }
+      asio::co_spawn(ex_, relay(std::move(sock)), asio::detached);
     }
-    backoff = std::chrono::milliseconds(10);
-    ++stats_.accepted;
-    asio::co_spawn(ex_, relay(std::move(sock)), asio::detached);
   }
 }
 
@@ -121,14 +141,48 @@ void ServeProxy::answered(Conn& c) {
   changed_.notify_all();
 }
 
+// A connection to `to`, non-blocking and without delay. On loopback the handshake is over
+// when connect() returns (or it is refused at once), so the event loop is asked only when it
+// is not, with kConnectTimeout as the deadline (a listener whose backlog is full drops the SYN).
+asio::awaitable<boost::system::error_code> ServeProxy::connect(tcp::socket& up,
+                                                               const tcp::endpoint& to) {
+  boost::system::error_code ec;
+  const int fd = ::socket(to.protocol().family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) co_return boost::system::error_code(errno, boost::system::system_category());
+  const int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  up.assign(to.protocol(), fd, ec);
+  if (ec) {
+    ::close(fd);
+    co_return ec;
+  }
+  int err = ::connect(fd, to.data(), static_cast<socklen_t>(to.size())) == 0 ? 0 : errno;
+  if (err == EINPROGRESS) {
+    pollfd p{fd, POLLOUT, 0};
+    if (::poll(&p, 1, 0) == 0) {  // still under way: wait for it, up to the deadline
+      asio::steady_timer deadline(ex_, kConnectTimeout);
+      deadline.async_wait([&up](boost::system::error_code e) {
+        if (!e) up.cancel();  // only when it fired: a cancelled wait touches nothing
+      });
+      auto [waited] = co_await up.async_wait(tcp::socket::wait_write, use_tuple);
+      deadline.cancel();
+      if (waited)
+        co_return waited == asio::error::operation_aborted ? asio::error::timed_out : waited;
+    }
+    socklen_t len = sizeof err;
+    if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+  }
+  if (err != 0) {
+    up.close(ec);
+    co_return boost::system::error_code(err, boost::system::system_category());
+  }
+  co_return boost::system::error_code{};
+}
+
 asio::awaitable<void> ServeProxy::relay(tcp::socket client) {
   auto self = shared_from_this();
   auto c = std::make_shared<Conn>(std::move(client), ex_);
-  ++stats_.active;
-  struct Leave {
-    ServeProxy& p;
-    ~Leave() { --p.stats_.active; }
-  } leave{*this};
+  ++stats_.active;  // until finish(), or a drop here
 
   // Connect: to the instance serving now; with none, or one that refuses (it is going away, or
   // not listening yet), wait for the next, up to kBackendWait in all.
@@ -136,35 +190,25 @@ asio::awaitable<void> ServeProxy::relay(tcp::socket client) {
   size_t refused = 0;  // in a row, since the last pause
   for (;;) {
     const std::function<bool()> have = [this] { return closed_ || !backends_.empty(); };
-    if (!co_await changed_.wait_until(have, give_up) || closed_) {
-      ++stats_.dropped;
-      reset(c->client);
-      co_return;
-    }
+    if (backends_.empty() || closed_)
+      if (!co_await changed_.wait_until(have, give_up) || closed_) break;
     // In turn: the kernel's accept queue is one line, the instances behind it take turns.
     const Backend b = backends_[next_++ % backends_.size()];
     const uint64_t seen = generation_;
     boost::system::error_code bad;
     auto ip = asio::ip::make_address(b.address, bad);
-    if (bad) {
-      ++stats_.dropped;
-      reset(c->client);
-      co_return;
-    }
-    boost::beast::tcp_stream stream(ex_);
-    stream.expires_after(kConnectTimeout);
-    auto [ec] = co_await stream.async_connect(tcp::endpoint(ip, b.port), use_tuple);
+    if (bad) break;
+    auto ec = co_await connect(c->up, tcp::endpoint(ip, b.port));
     if (!ec) {
-      stream.expires_never();
-      c->up = stream.release_socket();
       c->backend = b.str();
-      break;
-    }
-    if (StateEvent::Clock::now() >= give_up) {
-      ++stats_.dropped;
-      reset(c->client);
+      c->counted = true;
+      ++unanswered_[c->backend];
+      c->pumps = 2;
+      asio::co_spawn(ex_, pump(c, true), asio::detached);
+      asio::co_spawn(ex_, pump(c, false), asio::detached);
       co_return;
     }
+    if (StateEvent::Clock::now() >= give_up) break;
     // Each one in the list is tried once; then a pause until it changes, or a little while
     // (they may be about to listen).
     if (++refused < backends_.size()) continue;
@@ -172,33 +216,28 @@ asio::awaitable<void> ServeProxy::relay(tcp::socket client) {
     const std::function<bool()> moved = [this, seen] { return closed_ || generation_ != seen; };
     co_await changed_.wait_until(moved, StateEvent::Clock::now() + std::chrono::milliseconds(20));
   }
-  c->counted = true;
-  ++unanswered_[c->backend];
+  ++stats_.dropped;
+  --stats_.active;
+  reset(c->client);
+}
+
+void ServeProxy::finish(Conn& c) {
+  answered(c);
   boost::system::error_code ec;
-  for (auto* s : {&c->client, &c->up}) {
-    s->native_non_blocking(true, ec);
-    // What arrives is passed on at once: a relay holding small writes back adds latency.
-    s->set_option(tcp::no_delay(true), ec);
-  }
-  c->pumps = 2;
-  asio::co_spawn(ex_, pump(c, true), asio::detached);
-  co_await pump(c, false);
-  const std::function<bool()> both = [&c] { return c->pumps == 0; };
-  co_await c->done.wait_until(both, StateEvent::Clock::time_point::max());
-  answered(*c);
-  c->client.close(ec);
-  c->up.close(ec);
+  c.client.close(ec);
+  c.up.close(ec);
+  --stats_.active;
 }
 
 asio::awaitable<void> ServeProxy::pump(std::shared_ptr<Conn> c, bool answer) {
   auto self = shared_from_this();
   struct Done {
+    ServeProxy& p;
     Conn& c;
     ~Done() {
-      --c.pumps;
-      c.done.notify_all();
+      if (--c.pumps == 0) p.finish(c);
     }
-  } done{*c};
+  } done{*this, *c};
   tcp::socket& from = answer ? c->up : c->client;
   tcp::socket& to = answer ? c->client : c->up;
   // Small messages (requests, most answers) are copied through a buffer: a pipe per direction

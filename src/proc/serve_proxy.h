@@ -63,6 +63,10 @@ class ServeProxy : public std::enable_shared_from_this<ServeProxy> {
   ServeProxy(boost::asio::any_io_executor ex, std::shared_ptr<ListenSocket> socket);
   boost::asio::awaitable<void> accept_loop();
   boost::asio::awaitable<void> relay(boost::asio::ip::tcp::socket client);
+  boost::asio::awaitable<boost::system::error_code> connect(
+      boost::asio::ip::tcp::socket& up, const boost::asio::ip::tcp::endpoint& to);
+  // The last direction ended: both sockets closed, the connection no longer counted.
+  void finish(Conn& c);
   // One direction, `from` to `to`, until the end of `from` (then a half close of `to`) or an
   // error (then both are reset).
   boost::asio::awaitable<void> pump(std::shared_ptr<Conn> c, bool answer);

@@ -1,7 +1,9 @@
 // Cluster chaos: three berth nodes on a real 3-member etcd, driven through random cluster
 // deploys (from any node, through the install cache and its etcd install lock), destroys and
 // local restarts; at a random moment a node is SIGKILLed and started again, or an etcd member
-// (half the time the leader) is killed and restarted. After each kill, berth's promises:
+// (half the time the leader) is killed and restarted; a third of the operations also lose the
+// reply of the origin's next etcd txn (failpoint etcd.txn_reply). After each kill, berth's
+// promises:
 //   1. the cluster converges: every node runs the release comp/<name> names (or, destroyed,
 //      has nothing of it), with no deployment left `running` anywhere;
 //   2. no process of the killed node's trees or installs outlived it;
@@ -68,7 +70,8 @@ class ClusterChaos {
   void report(uint64_t seed) const {
     chaos::report("cluster chaos: seed " + std::to_string(seed) + ", " + std::to_string(kills_) +
                       " kills (" + std::to_string(node_kills_) + " nodes, " +
-                      std::to_string(etcd_kills_) + " etcd members)",
+                      std::to_string(etcd_kills_) + " etcd members), " +
+                      std::to_string(lost_replies_) + " txn replies to lose armed (etcd.txn_reply)",
                   seed, v_, cache_, phases_);
   }
 
@@ -77,6 +80,12 @@ class ClusterChaos {
 
   void operation() {
     TestDaemon& origin = c_.node(pick(1, c_.size()));
+    // A third of the time etcd also loses the reply of the origin's next txn after carrying it
+    // out (the deploy's or destroy's announce, a lock take, a rollout slot).
+    if (pick(0, 2) == 0 &&
+        origin.api("PUT", "/v1/debug/failpoints/etcd.txn_reply", R"({"error":"ECONNRESET*1"})")
+                .status == 200)
+      ++lost_replies_;
     switch (pick(0, 5)) {
       case 0:
       case 1:
@@ -165,7 +174,7 @@ class ClusterChaos {
 
   TestCluster c_{3};
   std::mt19937_64 rng_;
-  int kills_ = 0, node_kills_ = 0, etcd_kills_ = 0;
+  int kills_ = 0, node_kills_ = 0, etcd_kills_ = 0, lost_replies_ = 0;
   chaos::CacheFigures cache_;
   std::map<std::string, int> phases_;
   chaos::Violations v_;

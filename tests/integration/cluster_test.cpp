@@ -520,6 +520,30 @@ TEST_F(ClusterTest, ADestroyFromAnyNodeIsCarriedOutOnEveryNodeAndIsIdempotent) {
   EXPECT_NE(again.out.find("already destroyed"), std::string::npos) << again.out;
 }
 
+// n3 never got the component (its first install failed), and its watch is cut as the destroy
+// arrives (failpoint etcd.watch): it lists again and finds comp/app destroyed with nothing of
+// it here. It still answers, at once; before, the origin waited peer_timeout for it (found by
+// the cluster chaos run: a `berth rm` that hung for the client's whole 60 s).
+TEST_F(ClusterTest, APeerThatListsADestroyItMissedAnswersItWithNothingHere) {
+  auto r = deploy(1, "app", app_toml("v1", "n3"));
+  ASSERT_EQ(r.code, 1) << r.out << r.err;
+  auto on_n3 = cluster.node(3).api("GET", "/v1/components/app");
+  ASSERT_EQ(on_n3.status, 404) << on_n3.body.dump();
+  ASSERT_EQ(cluster.node(3)
+                .api("PUT", "/v1/debug/failpoints/etcd.watch", R"({"error":"ECONNRESET*1"})")
+                .status,
+            200);
+  const pid_t on_n2 = cluster.node(2).wait_state("app", "ready")["pid"];
+  auto rm = cluster.node(1).cli({"rm", "app"});
+  EXPECT_EQ(rm.code, 0) << rm.out << rm.err;
+  EXPECT_NE(rm.out.find("n2: destroyed"), std::string::npos) << rm.out;
+  EXPECT_NE(rm.out.find("n3: destroyed"), std::string::npos) << rm.out;
+  auto fp = cluster.node(3).api("GET", "/v1/debug/failpoints").body["armed"];
+  ASSERT_EQ(fp.size(), 1u);
+  EXPECT_EQ(fp[0]["failed"], 1) << "the failpoint must have cut n3's watch";
+  expect_destroyed_on(cluster.node(2), on_n2, "n2");
+}
+
 TEST_F(ClusterTest, ANodeDownDuringADestroyDropsTheComponentWhenItComesBack) {
   ASSERT_EQ(deploy(1, "app", app_toml("v1")).code, 0);
   const pid_t on_n3 = cluster.node(3).wait_state("app", "ready")["pid"];
