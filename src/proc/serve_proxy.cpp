@@ -110,12 +110,14 @@ asio::awaitable<void> ServeProxy::accept_loop() {
       if (fd < 0) {
         if (errno == EINTR || errno == ECONNABORTED) continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-        // Out of descriptors (EMFILE/ENFILE): the connection waits in the backlog meanwhile.
+        // Out of descriptors (EMFILE/ENFILE): the connection waits in the backlog meanwhile,
+        // and is taken again after the pause (no new readiness event may come for it).
         spdlog::warn("[serve] proxy: accept: {}; backing off", std::strerror(errno));
         asio::steady_timer t(ex_, backoff);
         co_await t.async_wait(use_tuple);
         backoff = std::min(backoff * 2, std::chrono::milliseconds(1000));
-        break;
+        if (closed_) co_return;
+        continue;
       }
       backoff = std::chrono::milliseconds(10);
       ++stats_.accepted;
@@ -160,17 +162,20 @@ asio::awaitable<boost::system::error_code> ServeProxy::connect(tcp::socket& up,
   if (err == EINPROGRESS) {
     pollfd p{fd, POLLOUT, 0};
     if (::poll(&p, 1, 0) == 0) {  // still under way: wait for it, up to the deadline
+      // The deadline cancels the wait only while it is under way: a deadline that fired as the
+      // connect completed must not cancel what the relay waits for next on `up`.
+      auto waiting = std::make_shared<bool>(true);
       asio::steady_timer deadline(ex_, kConnectTimeout);
-      deadline.async_wait([&up](boost::system::error_code e) {
-        if (!e) up.cancel();  // only when it fired: a cancelled wait touches nothing
+      deadline.async_wait([&up, waiting](boost::system::error_code e) {
+        if (!e && *waiting) up.cancel();
       });
       auto [waited] = co_await up.async_wait(tcp::socket::wait_write, use_tuple);
+      *waiting = false;
       deadline.cancel();
-      if (waited)
-        co_return waited == asio::error::operation_aborted ? asio::error::timed_out : waited;
+      if (waited) err = waited == asio::error::operation_aborted ? ETIMEDOUT : waited.value();
     }
     socklen_t len = sizeof err;
-    if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+    if (err == EINPROGRESS && ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
   }
   if (err != 0) {
     up.close(ec);
