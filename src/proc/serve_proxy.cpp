@@ -161,7 +161,9 @@ asio::awaitable<boost::system::error_code> ServeProxy::connect(tcp::socket& up,
   int err = ::connect(fd, to.data(), static_cast<socklen_t>(to.size())) == 0 ? 0 : errno;
   if (err == EINPROGRESS) {
     pollfd p{fd, POLLOUT, 0};
-    if (::poll(&p, 1, 0) == 0) {  // still under way: wait for it, up to the deadline
+    const int ready = ::poll(&p, 1, 0);
+    if (ready == 1 && p.revents == POLLOUT) err = 0;  // connected, and nothing went wrong
+    if (ready == 0) {  // still under way: wait for it, up to the deadline
       // The deadline cancels the wait only while it is under way: a deadline that fired as the
       // connect completed must not cancel what the relay waits for next on `up`.
       auto waiting = std::make_shared<bool>(true);
@@ -264,8 +266,10 @@ asio::awaitable<void> ServeProxy::pump(std::shared_ptr<Conn> c, bool answer) {
     }
     if (n < 0) break;  // reset by its peer
     if (n == 0) {      // its end: the other side sees the same
+      // When the other direction has ended already, finish() closes `to` at once, and the
+      // close sends the same FIN: a shutdown first would be one more syscall per connection.
       boost::system::error_code ec;
-      to.shutdown(tcp::socket::shutdown_send, ec);
+      if (c->pumps > 1) to.shutdown(tcp::socket::shutdown_send, ec);
       co_return;
     }
     if (answer) answered(*c);
