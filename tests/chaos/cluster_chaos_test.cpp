@@ -82,10 +82,7 @@ class ClusterChaos {
     TestDaemon& origin = c_.node(pick(1, c_.size()));
     // A third of the time etcd also loses the reply of the origin's next txn after carrying it
     // out (the deploy's or destroy's announce, a lock take, a rollout slot).
-    if (pick(0, 2) == 0 &&
-        origin.api("PUT", "/v1/debug/failpoints/etcd.txn_reply", R"({"error":"ECONNRESET*1"})")
-                .status == 200)
-      ++lost_replies_;
+    if (pick(0, 2) == 0 && origin.arm("etcd.txn_reply", "ECONNRESET*1")) ++lost_replies_;
     switch (pick(0, 5)) {
       case 0:
       case 1:

@@ -85,16 +85,12 @@ TEST_F(RolloutTest, NodesSwitchOneAtATimeEachAfterThePreviousIsReady) {
 // endpoint finds the slot taken, by n2 itself on its own lease. Passed by as someone else's,
 // the slot would stay held until n2's lease ends and n3 would never switch.
 TEST_F(RolloutTest, ASlotWhoseTakeReplyIsLostIsHeldAndFreedByItsTaker) {
-  ASSERT_EQ(cluster.node(2)
-                .api("PUT", "/v1/debug/failpoints/etcd.txn_reply", R"({"error":"ECONNRESET*1"})")
-                .status,
-            200);
+  ASSERT_TRUE(cluster.node(2).arm("etcd.txn_reply", "ECONNRESET*1"));
   auto id = deploy(rolling_app("v1"));
   auto d = wait_ended(cluster.node(1), id);
   ASSERT_EQ(d["status"], "success") << d.dump();
-  auto fp = cluster.node(2).api("GET", "/v1/debug/failpoints").body["armed"];
-  ASSERT_EQ(fp.size(), 1u);
-  EXPECT_EQ(fp[0]["failed"], 1) << "the failpoint must have cut n2's slot txn";
+  EXPECT_EQ(cluster.node(2).failpoint_hits("etcd.txn_reply"), 1)
+      << "the failpoint must have cut n2's slot txn";
   for (int i = 1; i <= 3; ++i) ready_on(i, d["release"]);
 }
 

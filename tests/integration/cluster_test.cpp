@@ -246,19 +246,14 @@ TEST_F(ClusterTest, WithEtcdAwayADeployFailsClusterUnavailableAndNothingChanges)
 // An etcd endpoint refusing requests mid-deploy (failpoint etcd.request, on the origin): each
 // refused request goes to the next endpoint, and the deploy ends as if nothing happened.
 TEST_F(ClusterTest, RequestsAnEndpointRefusesGoToTheNextAndTheDeploySucceeds) {
-  ASSERT_EQ(cluster.node(1)
-                .api("PUT", "/v1/debug/failpoints/etcd.request", R"({"error":"ECONNREFUSED*2"})")
-                .status,
-            200);
+  ASSERT_TRUE(cluster.node(1).arm("etcd.request", "ECONNREFUSED*2"));
   auto r = deploy(1, "app", app_toml("v1"));
   EXPECT_EQ(r.code, 0) << r.out << r.err;
   auto d = last_deployment(1, "app");
   EXPECT_EQ(d["status"], "success");
   for (int i = 1; i <= cluster.size(); ++i)
     EXPECT_EQ(cluster.node(i).wait_state("app", "ready")["release"], d["release"]) << "n" << i;
-  auto fp = cluster.node(1).api("GET", "/v1/debug/failpoints").body["armed"];
-  ASSERT_EQ(fp.size(), 1u);
-  EXPECT_EQ(fp[0]["failed"], 2);
+  EXPECT_EQ(cluster.node(1).failpoint_hits("etcd.request"), 2);
 }
 
 TEST_F(ClusterTest, ANodeStoppedAcrossACompactionConvergesWhenItComesBack) {
@@ -473,19 +468,12 @@ void expect_destroyed_on(TestDaemon& d, pid_t pid, const std::string& where) {
 // whose compare then fails on the deploy's own write. The origin must tell that write for the
 // success it was: a `conflict` here would report a failure while every node deploys it.
 TEST_F(ClusterTest, ADeployOrDestroyWhoseCommitReplyIsLostSucceedsAsCommitted) {
-  auto arm = [&] {
-    return cluster.node(1)
-        .api("PUT", "/v1/debug/failpoints/etcd.txn_reply", R"({"error":"ECONNRESET*1"})")
-        .status;
-  };
-  auto failed = [&] {
-    auto fp = cluster.node(1).api("GET", "/v1/debug/failpoints").body["armed"];
-    return fp.size() == 1 ? fp[0]["failed"].get<int>() : -1;
-  };
-  ASSERT_EQ(arm(), 200);
+  auto& n1 = cluster.node(1);
+  ASSERT_TRUE(n1.arm("etcd.txn_reply", "ECONNRESET*1"));
   auto r = deploy(1, "app", app_toml("v1"));
   EXPECT_EQ(r.code, 0) << r.out << r.err;
-  EXPECT_EQ(failed(), 1) << "the failpoint must have cut the deploy's txn";
+  EXPECT_EQ(n1.failpoint_hits("etcd.txn_reply"), 1)
+      << "the failpoint must have cut the deploy's txn";
   auto d = last_deployment(1, "app");
   EXPECT_EQ(d["status"], "success") << d.dump();
   std::vector<pid_t> pids;
@@ -494,10 +482,11 @@ TEST_F(ClusterTest, ADeployOrDestroyWhoseCommitReplyIsLostSucceedsAsCommitted) {
     EXPECT_EQ(s["release"], d["release"]) << "n" << i;
     pids.push_back(s["pid"]);
   }
-  ASSERT_EQ(arm(), 200);
-  auto rm = cluster.node(1).cli({"rm", "app"});
+  ASSERT_TRUE(n1.arm("etcd.txn_reply", "ECONNRESET*1"));
+  auto rm = n1.cli({"rm", "app"});
   EXPECT_EQ(rm.code, 0) << rm.out << rm.err;
-  EXPECT_EQ(failed(), 1) << "the failpoint must have cut the destroy's txn";
+  EXPECT_EQ(n1.failpoint_hits("etcd.txn_reply"), 1)
+      << "the failpoint must have cut the destroy's txn";
   EXPECT_NE(rm.out.find("app: destroyed"), std::string::npos) << rm.out;
   for (int i = 1; i <= cluster.size(); ++i)
     expect_destroyed_on(cluster.node(i), pids[i - 1], "n" + std::to_string(i));
@@ -529,18 +518,14 @@ TEST_F(ClusterTest, APeerThatListsADestroyItMissedAnswersItWithNothingHere) {
   ASSERT_EQ(r.code, 1) << r.out << r.err;
   auto on_n3 = cluster.node(3).api("GET", "/v1/components/app");
   ASSERT_EQ(on_n3.status, 404) << on_n3.body.dump();
-  ASSERT_EQ(cluster.node(3)
-                .api("PUT", "/v1/debug/failpoints/etcd.watch", R"({"error":"ECONNRESET*1"})")
-                .status,
-            200);
+  ASSERT_TRUE(cluster.node(3).arm("etcd.watch", "ECONNRESET*1"));
   const pid_t on_n2 = cluster.node(2).wait_state("app", "ready")["pid"];
   auto rm = cluster.node(1).cli({"rm", "app"});
   EXPECT_EQ(rm.code, 0) << rm.out << rm.err;
   EXPECT_NE(rm.out.find("n2: destroyed"), std::string::npos) << rm.out;
   EXPECT_NE(rm.out.find("n3: destroyed"), std::string::npos) << rm.out;
-  auto fp = cluster.node(3).api("GET", "/v1/debug/failpoints").body["armed"];
-  ASSERT_EQ(fp.size(), 1u);
-  EXPECT_EQ(fp[0]["failed"], 1) << "the failpoint must have cut n3's watch";
+  EXPECT_EQ(cluster.node(3).failpoint_hits("etcd.watch"), 1)
+      << "the failpoint must have cut n3's watch";
   expect_destroyed_on(cluster.node(2), on_n2, "n2");
 }
 

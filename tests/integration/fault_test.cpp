@@ -18,11 +18,6 @@ std::string app_toml(const std::string& text) {
          "\n[ready]\nmarker = \"up\"\n";
 }
 
-void arm(TestDaemon& d, const std::string& name, const std::string& error) {
-  auto r = d.api("PUT", "/v1/debug/failpoints/" + name, json{{"error", error}}.dump());
-  ASSERT_EQ(r.status, 200) << r.body.dump();
-}
-
 void disarm(TestDaemon& d, const std::string& name) {
   ASSERT_EQ(d.api("DELETE", "/v1/debug/failpoints/" + name).status, 200);
 }
@@ -49,7 +44,7 @@ void deploy_fails_cleanly(const std::string& failpoint, const std::string& error
   const auto before = d.wait_state("app", "ready");
   const std::string release = live_release(d, "app");
   std::ofstream(dir / "berth.toml") << app_toml("v2");
-  arm(d, failpoint, error);
+  ASSERT_TRUE(d.arm(failpoint, error));
   auto r = d.cli({"deploy", dir.string()});
   EXPECT_NE(r.code, 0);
   EXPECT_NE((r.out + r.err).find(code), std::string::npos) << r.out << r.err;
@@ -107,7 +102,7 @@ TEST(Faults, AStoreThatRefusesWritesFailsTheDeploy) {
 TEST(Faults, OutOfDescriptorsAtSpawnFailsTheStartAndTheNextStartRuns) {
   TestDaemon d;
   auto dir = d.component("app", app_toml("v1"));
-  arm(d, "proc.spawn", "EMFILE*1");
+  ASSERT_TRUE(d.arm("proc.spawn", "EMFILE*1"));
   auto r = d.api("POST", "/v1/components", json{{"dir", dir}}.dump());
   auto s = d.wait_state("app", "failed");
   EXPECT_EQ(s["last_error"]["code"], "spawn_failed") << s.dump() << r.body.dump();
@@ -121,7 +116,7 @@ TEST(Faults, OutOfDescriptorsAtSpawnFailsTheStartAndTheNextStartRuns) {
 // off instead of spinning, and then serves again.
 TEST(Faults, OutOfDescriptorsOnAcceptDropsThoseConnectionsThenServes) {
   TestDaemon d;
-  arm(d, "http.accept", "EMFILE*3");
+  ASSERT_TRUE(d.arm("http.accept", "EMFILE*3"));
   int dropped = 0;
   for (;;) {
     RawConnection c(d.port());

@@ -323,6 +323,19 @@ fs::path TestDaemon::component(const std::string& name, const std::string& toml)
   return dir;
 }
 
+::testing::AssertionResult TestDaemon::arm(const std::string& name, const std::string& spec) {
+  auto r = api("PUT", "/v1/debug/failpoints/" + name, json{{"error", spec}}.dump());
+  if (r.status == 200) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure()
+         << "arming " << name << "=" << spec << ": " << r.status << " " << r.body.dump();
+}
+
+int TestDaemon::failpoint_hits(const std::string& name) {
+  for (auto& a : api("GET", "/v1/debug/failpoints").body.value("armed", json::array()))
+    if (a.value("name", "") == name) return a.value("failed", 0);
+  return -1;
+}
+
 ApiResult TestDaemon::api(const std::string& method, const std::string& target,
                           const std::string& body) {
   auto c = cli::client_for(read_daemon_info(home_.path).value(), token());

@@ -1,6 +1,7 @@
 // Integration harness: a real `berth daemon` in a temporary home on an ephemeral port, the real
 // CLI, and component directories whose commands run the fixture binary.
 #pragma once
+#include <gtest/gtest.h>
 #include <sys/types.h>
 
 #include <chrono>
@@ -89,6 +90,10 @@ class TestDaemon {
   std::filesystem::path component(const std::string& name, const std::string& toml);
   ApiResult api(const std::string& method, const std::string& target, const std::string& body = "");
   CmdResult cli(const std::vector<std::string>& args);
+  // Arms failpoint `name` with `spec` ("ECONNRESET*1"); the daemon's answer when it refuses.
+  ::testing::AssertionResult arm(const std::string& name, const std::string& spec);
+  // The hits failpoint `name` failed since it was armed; -1 when it is not armed.
+  int failpoint_hits(const std::string& name);
   // Polls the component's status until pred holds; fails the test after 60 s.
   json wait_for(const std::string& name, const std::function<bool(const json&)>& pred,
                 std::chrono::seconds limit = std::chrono::seconds(60));
