@@ -141,29 +141,39 @@ asio::awaitable<Result<void>> Replicator::announce(DeploymentRow& row) {
       {TxnOp::Kind::kPut, ctx_.keys.comp(row.component), encode(d), "", 0},
       {TxnOp::Kind::kPut, ctx_.keys.have(d.digest, v.self), "", "", ctx_.lease()}};
   const std::vector<TxnOp> otherwise = {{TxnOp::Kind::kRange, ctx_.keys.comp(row.component)}};
-  attempted_.insert(row.release);  // before the txn: its watch event may come back first
+  // Before the txn: its watch event, and peers' answers, may come back before its reply is
+  // read (a reply lost and the txn sent again takes long enough for a peer to finish).
+  attempted_.insert(row.release);
+  pending_[row.id] = pending_for(row.component, d.expected);
   // Peers may see the commit before its reply is read here: time it from the send.
   const int64_t sent_us = now_us();
   auto txn = co_await ctx_.etcd.txn(compare, ops, otherwise);
   if (txn) (void)landed(*txn, row.id);
-  if (!txn || !txn->succeeded) attempted_.erase(row.release);
+  if (!txn || !txn->succeeded) {
+    attempted_.erase(row.release);
+    pending_.erase(row.id);
+  }
   BERTH_CO_TRY(txn);
   if (!txn->succeeded) {
     if (auto lost = conflict(row.component, seen, *txn)) co_return std::unexpected(*lost);
     co_return fail(Code::kConflict, "deployment " + row.id + " is already in the cluster");
   }
   comps_[row.component] = {txn->revision, d};
-  Pending p;
-  p.component = row.component;
-  p.revision = txn->revision;
-  p.expected = d.expected;
-  p.down = v.down_members();
-  pending_[row.id] = std::move(p);
+  pending_[row.id].revision = txn->revision;
   if (auto log = ctx_.deployer.live_log(row.id))
     log->append(
         "cluster",
         {{"expected", d.expected}, {"down", pending_[row.id].down}, {"committed_us", sent_us}});
   co_return Result<void>{};
+}
+
+Replicator::Pending Replicator::pending_for(const std::string& component,
+                                            const std::vector<std::string>& expected) const {
+  Pending p;
+  p.component = component;
+  p.expected = expected;
+  p.down = ctx_.view.down_members();
+  return p;
 }
 
 void Replicator::on_peer(const std::string& id, const std::string& node, const std::string& value) {

@@ -11,6 +11,7 @@
 #pragma once
 #include <boost/asio/any_io_executor.hpp>
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
@@ -96,7 +97,8 @@ class Replicator final : public ReplicationHook, public DeploymentObserver {
  private:
   struct Pending {  // an announced deploy or destroy, at its origin
     std::string component;
-    int64_t revision = 0;  // of the txn that announced it
+    // Of the txn that announced it; until its reply is read, none older can supersede it.
+    int64_t revision = std::numeric_limits<int64_t>::max();
     std::vector<std::string> expected, down;
     std::map<std::string, PeerResult> results;
     std::map<std::string, std::shared_ptr<http::StreamHandle>> follows;  // peers' event streams
@@ -111,6 +113,8 @@ class Replicator final : public ReplicationHook, public DeploymentObserver {
     // (`waited` is how long), a member down at the start `down` ("<node> was down<when_back>").
     std::vector<PeerResult> outcomes(Millis waited, const std::string& when_back) const;
   };
+  // What the origin waits for, registered before the announcing txn is sent.
+  Pending pending_for(const std::string& component, const std::vector<std::string>& expected) const;
   // Copies a peer's install lines into this deploy's log, prefixed with its node, until the
   // peer's deployment ends (its stored events replay first, so a late start misses nothing)
   // or `handle` is cancelled (the deploy settled).

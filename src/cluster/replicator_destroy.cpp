@@ -84,19 +84,17 @@ asio::awaitable<Result<Replicator::DestroyOutcome>> Replicator::destroy(std::str
       {ctx_.keys.comp(name), Compare::Target::kMod, Compare::Op::kEqual, rev, ""}};
   const std::vector<TxnOp> ops = {{TxnOp::Kind::kPut, ctx_.keys.comp(name), encode(d), "", 0}};
   const std::vector<TxnOp> otherwise = {{TxnOp::Kind::kRange, ctx_.keys.comp(name)}};
+  // Before the txn, as a deploy's: peers may answer before its reply is read.
+  pending_[d.deployment] = pending_for(name, d.expected);
   auto txn = co_await ctx_.etcd.txn(compare, ops, otherwise);
-  BERTH_CO_TRY(txn);
-  if (!txn->succeeded && !landed(*txn, d.deployment)) {
+  if (!txn || (!txn->succeeded && !landed(*txn, d.deployment))) {
+    pending_.erase(d.deployment);
+    BERTH_CO_TRY(txn);
     auto lost = conflict(name, rev, *txn);
     co_return std::unexpected(lost.value_or(Error{Code::kConflict, "comp/" + name + " changed"}));
   }
   comps_[name] = {txn->revision, d};
-  Pending p;
-  p.component = name;
-  p.revision = txn->revision;
-  p.expected = d.expected;
-  p.down = v.down_members();
-  pending_[d.deployment] = std::move(p);
+  pending_[d.deployment].revision = txn->revision;
   spdlog::info("cluster: {} destroyed in the cluster ({}), waiting for {}", name, d.deployment,
                d.expected.empty() ? "no peer" : fmt::format("{}", fmt::join(d.expected, ", ")));
   auto local = co_await ctx_.local.destroy_here(name);
