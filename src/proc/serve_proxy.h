@@ -1,7 +1,8 @@
-// [serve] proxy mode: berth accepts on the component's socket and relays each connection to an
-// instance serving now, in turn (small messages copied, bulk streams spliced through a pipe),
-// so an app that binds its own port restarts with no refused or dropped connection. Owns its
-// acceptor (its own descriptor of the socket) and every relay; runs on the event-loop thread.
+// [serve] proxy mode: berth accepts on the component's socket and connects each connection to an
+// instance serving now, in turn, then hands both to its RelayLoop, so an app that binds its own
+// port restarts with no refused or dropped connection. Owns its acceptor (its own descriptor of
+// the socket), the connections still waiting for an instance, and the relays; runs on the
+// event-loop thread.
 #pragma once
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -16,7 +17,9 @@
 
 #include "core/error.h"
 #include "core/state_event.h"
+#include "core/unique_fd.h"
 #include "proc/listen_socket.h"
+#include "proc/relay_loop.h"
 
 namespace berth {
 
@@ -56,21 +59,17 @@ class ServeProxy : public std::enable_shared_from_this<ServeProxy> {
   // Stops accepting (the socket's port is then held by the ListenSocket alone) and closes the
   // connections still waiting for an instance; relays under way run to their end.
   void close();
-  Stats stats() const { return stats_; }
+  Stats stats() const;
 
  private:
-  struct Conn;
   ServeProxy(boost::asio::any_io_executor ex, std::shared_ptr<ListenSocket> socket);
   boost::asio::awaitable<void> accept_loop();
-  boost::asio::awaitable<void> relay(boost::asio::ip::tcp::socket client);
-  boost::asio::awaitable<boost::system::error_code> connect(
-      boost::asio::ip::tcp::socket& up, const boost::asio::ip::tcp::endpoint& to);
-  // The last direction ended: both sockets closed, the connection no longer counted.
-  void finish(Conn& c);
-  // One direction, `from` to `to`, until the end of `from` (then a half close of `to`) or an
-  // error (then both are reset).
-  boost::asio::awaitable<void> pump(std::shared_ptr<Conn> c, bool answer);
-  void answered(Conn& c);
+  // A connection that found no instance at once: it tries each in turn, and waits for one.
+  boost::asio::awaitable<void> connect_later(UniqueFd client);
+  // Waits for a connection begun under way in `up`: 0, or why it failed.
+  boost::asio::awaitable<int> connected(UniqueFd& up, int family);
+  void relay(UniqueFd client, UniqueFd up, const Backend& b);
+  void answered(const std::string& backend);
 
   boost::asio::any_io_executor ex_;
   std::shared_ptr<ListenSocket> socket_;
@@ -79,7 +78,8 @@ class ServeProxy : public std::enable_shared_from_this<ServeProxy> {
   size_t next_ = 0;                           // whose turn it is
   uint64_t generation_ = 0;                   // changes of backends_
   std::map<std::string, size_t> unanswered_;  // per backend: relays with no answer byte yet
-  Stats stats_;
+  std::unique_ptr<RelayLoop> relays_;
+  Stats stats_;  // `active` counts the waiting ones only
   bool closed_ = false;
   StateEvent changed_;  // a backend set, an answer, a close
 };
