@@ -4,6 +4,12 @@ JOBS ?= $(shell nproc)
 # The test builds carry line tables only (-g1): backtraces and sanitizer reports still name
 # file and line, and the build takes about a quarter less time than with full -g (variables
 # for gdb: configure a build directory of your own with -DCMAKE_BUILD_TYPE=Debug).
+# The library as a unity build (see CMakeLists.txt): in CI, where the clone is fresh, and in the
+# sanitized build; a build directory keeps the choice it was configured with.
+UNITY ?= $(if $(filter true 1,$(CI)),1,$(if $(filter 1,$(SAN)),1,0))
+ifeq ($(UNITY),1)
+  CMAKE_ARGS += -DBERTH_UNITY=ON
+endif
 ifeq ($(SAN),1)
   BUILD_DIR ?= build-san
   CMAKE_ARGS += -DBERTH_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG=-g1
