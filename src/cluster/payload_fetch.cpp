@@ -6,6 +6,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "core/failpoint.h"
 #include "core/random_id.h"
 
 namespace berth::cluster {
@@ -59,6 +60,9 @@ asio::awaitable<Result<void>> fetch_from(asio::any_io_executor ex, const BlobSto
 
 asio::awaitable<Result<void>> fetch_payload(FetchContext ctx, std::string digest) {
   Error last{Code::kUnreachable, "no node says it holds sha256:" + digest};
+  if (BERTH_FAIL("cluster.fetch"))
+    co_return fail(Code::kUnreachable,
+                   "no node served sha256:" + digest.substr(0, 12) + " (failpoint cluster.fetch)");
   auto delay = std::chrono::milliseconds(200);
   for (int round = 0; round < ctx.rounds; ++round) {
     if (ctx.blobs.has(digest)) co_return Result<void>{};

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <nlohmann/json.hpp>
@@ -465,11 +466,16 @@ asio::awaitable<void> Replicator::converge_one(std::string name, Desired d,
     opts.kind = deployment.empty() ? DeploymentKind::kConverge : DeploymentKind::kDeploy;
     opts.superseded = [this, name, release = d.release] { return superseded(name, release); };
     auto started = co_await ctx_.deployer.start(name, d.digest, d.origin, opts);
-    if (started) co_return;  // on_phase / on_end report from here on
+    if (started) {
+      converge_pause_.erase(name);
+      co_return;  // on_phase / on_end report from here on
+    }
     ready = std::unexpected(started.error());
   }
   spdlog::warn("cluster: {} could not converge to release {}: {}", name, d.release,
                ready.error().message);
+  if (!superseded(name, d.release))
+    asio::co_spawn(ctx_.ex, converge_again(name, d.release), asio::detached);
   if (deployment.empty()) co_return;
   auto& r = mine_[deployment];
   r.status = "failed";
@@ -477,6 +483,26 @@ asio::awaitable<void> Replicator::converge_one(std::string name, Desired d,
   r.ended_at = now_ms();
   report(deployment, r);
   mine_.erase(deployment);
+}
+
+asio::awaitable<void> Replicator::converge_again(std::string name, std::string release) {
+  auto& pause = converge_pause_[name];
+  pause = std::clamp(pause * 2, std::chrono::milliseconds(1000), std::chrono::milliseconds(60000));
+  const auto until = StateEvent::Clock::now() + pause;
+  const std::function<bool()> stopping = [this] { return stopping_; };
+  co_await changed_.wait_until(stopping, until);
+  attempted_.erase(release);
+  auto it = comps_.find(name);
+  if (stopping_ || it == comps_.end()) co_return;
+  const Desired& d = it->second.desired;
+  // Moved on meanwhile: what moved it decides.
+  if (d.state != "live" || d.release != release || !d.reverts.empty()) co_return;
+  if (ctx_.deployer.releases().current(name) == release) {
+    attempted_.insert(release);
+    co_return;
+  }
+  spdlog::info("cluster: {}: trying release {} again", name, release);
+  converge(name, d, "");
 }
 
 void Replicator::on_phase(const DeploymentRow& row) {

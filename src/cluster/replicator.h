@@ -10,6 +10,7 @@
 // (listed keys, watch events, nodes gone). Event loop.
 #pragma once
 #include <boost/asio/any_io_executor.hpp>
+#include <chrono>
 #include <functional>
 #include <limits>
 #include <map>
@@ -125,6 +126,12 @@ class Replicator final : public ReplicationHook, public DeploymentObserver {
   // `deployment`: run under the origin's id (this node was expected), else as a converge.
   void converge(const std::string& name, const Desired& d, const std::string& deployment);
   boost::asio::awaitable<void> converge_one(std::string name, Desired d, std::string deployment);
+  // A converge that could not start here (its payload's holders down or out of reach, etcd
+  // away, the disk full, a deployment of the name in flight): none of that is final, so it is
+  // tried again after a pause (1 s, doubling to 60 s) for as long as the cluster wants that
+  // release. A converge that started and failed (its install failed) is not: it would fail
+  // again.
+  boost::asio::awaitable<void> converge_again(std::string name, std::string release);
   // A peer's side of a destroy: destroys it here and, when expected, reports under `id`.
   boost::asio::awaitable<void> destroy_one(std::string name, std::string id, bool expected);
   // Until every expected peer of `id` ended, or peer_timeout, or stop().
@@ -157,7 +164,8 @@ class Replicator final : public ReplicationHook, public DeploymentObserver {
   std::map<std::string, Pending> pending_;
   std::map<std::string, PeerResult> mine_;  // deploys this node runs for an origin, by id
   std::set<std::string> attempted_;         // releases this daemon has run or is running
-  std::set<std::string> running_deploys_;   // as listed: ids of deploy/ not yet ended
+  std::map<std::string, std::chrono::milliseconds> converge_pause_;  // per name, see converge_again
+  std::set<std::string> running_deploys_;  // as listed: ids of deploy/ not yet ended
   struct Seen {
     int64_t revision = 0;  // comp/<name>'s mod revision: what the next write compares
     Desired desired;

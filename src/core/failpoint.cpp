@@ -68,6 +68,7 @@ const std::vector<std::string_view>& names() {
       "etcd.request",    // any request to the etcd gateway (refused before it is sent)
       "etcd.txn_reply",  // a txn carried out by etcd whose reply never comes back
       "etcd.watch",      // the watch cut as a change of comp/ arrives, before it is handled
+      "cluster.fetch",   // a payload fetch from peers, failed as if no holder answered
   };
   return all;
 }

@@ -15,6 +15,7 @@
 #include "cluster/etcd_codec.h"
 #include "cluster/payload_fetch.h"
 #include "cluster_harness.h"
+#include "core/fs_util.h"
 #include "core/sha256.h"
 
 namespace berth::testing {
@@ -527,6 +528,22 @@ TEST_F(ClusterTest, APeerThatListsADestroyItMissedAnswersItWithNothingHere) {
   EXPECT_EQ(cluster.node(3).failpoint_hits("etcd.watch"), 1)
       << "the failpoint must have cut n3's watch";
   expect_destroyed_on(cluster.node(2), on_n2, "n2");
+}
+
+// A peer whose fetch of the payload failed (its holders down or out of reach: in the cluster
+// chaos run, the origin killed as the peers fetched) tries the release again once it can: it
+// once stayed on nothing until the next deploy.
+TEST_F(ClusterTest, APeerWhoseFetchFailedConvergesWhenItCanFetch) {
+  ASSERT_TRUE(cluster.node(3).arm("cluster.fetch", "ECONNREFUSED*1"));
+  auto r = deploy(1, "app", app_toml("v1"));
+  ASSERT_EQ(r.code, 1) << r.out << r.err;  // partial: n3 did not succeed
+  EXPECT_NE(r.out.find("n3: failed"), std::string::npos) << r.out;
+  EXPECT_EQ(cluster.node(3).failpoint_hits("cluster.fetch"), 1);
+  const std::string release = last_deployment(1, "app")["release"];
+  EXPECT_EQ(cluster.node(3).wait_state("app", "ready")["release"], release);
+  EXPECT_NE(read_tail(cluster.node(3).home() / "daemon.log", 1 << 20)
+                .find("app: trying release " + release + " again"),
+            std::string::npos);
 }
 
 TEST_F(ClusterTest, ANodeDownDuringADestroyDropsTheComponentWhenItComesBack) {
