@@ -113,16 +113,17 @@ asio::awaitable<void> RelayLoop::run([[maybe_unused]] std::shared_ptr<void> keep
 }
 
 void RelayLoop::handle(const epoll_event& e) {
-  End& end = *static_cast<End*>(e.data.ptr);
-  Relay& r = *end.relay;
+  End& side = *static_cast<End*>(e.data.ptr);
+  Relay& r = *side.relay;
   if (r.over) return;  // ended earlier in this batch
   // An error or a hang-up: the next read or write says which.
-  if (e.events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)) end.readable = true;
-  if (e.events & (EPOLLRDHUP | EPOLLERR | EPOLLHUP)) end.closing = true;
-  if (e.events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) end.writable = true;
+  if (e.events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)) side.readable = true;
+  if (e.events & (EPOLLRDHUP | EPOLLERR | EPOLLHUP)) side.closing = true;
+  if (e.events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) side.writable = true;
   if (!flow(r, r.request, r.client, r.up) || !flow(r, r.answer, r.up, r.client))
-    return this->end(r, true);
-  if (r.request.told && r.answer.told) this->end(r, false);
+    end(r, true);
+  else if (r.request.told && r.answer.told)
+    end(r, false);
 }
 
 bool RelayLoop::flush(Flow& f, End& to) {
