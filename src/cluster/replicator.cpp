@@ -402,25 +402,29 @@ void Replicator::on_comp(const std::string& name, const std::string& value, int6
       asio::co_spawn(ctx_.ex, destroy_one(name, d->deployment, expected), asio::detached);
     return;
   }
-  if (d->state != "live") return;
+  if (d->state == "live") reconcile_live(name, *d, from_watch);
+}
+
+void Replicator::reconcile_live(const std::string& name, const Desired& d, bool from_watch) {
+  const auto& self = ctx_.view.self;
   // A stopped rollout: nodes on the stopped release go back; the others converge as usual.
-  if (!d->reverts.empty() && ctx_.deployer.releases().current(name) == d->reverts) {
-    go_back(name, *d);
+  if (!d.reverts.empty() && ctx_.deployer.releases().current(name) == d.reverts) {
+    go_back(name, d);
     return;
   }
-  if (attempted_.contains(d->release)) return;
-  if (from_watch && d->origin == self) return;  // this node's own deploy, running already
-  if (ctx_.deployer.releases().current(name) == d->release) {
-    attempted_.insert(d->release);
+  if (attempted_.contains(d.release)) return;
+  if (from_watch && d.origin == self) return;  // this node's own deploy, running already
+  if (ctx_.deployer.releases().current(name) == d.release) {
+    attempted_.insert(d.release);
     return;
   }
   // Expected by a deploy still running (seen live, or listed as not ended), and not run here
   // before under that id (a node restarted mid-deploy runs it again as a converge).
-  bool as_peer = d->origin != self && contains(d->expected, self) &&
-                 (from_watch || running_deploys_.contains(d->deployment));
+  bool as_peer = d.origin != self && contains(d.expected, self) &&
+                 (from_watch || running_deploys_.contains(d.deployment));
   if (as_peer)
-    if (auto had = ctx_.deployer.repo().get(d->deployment); !had || *had) as_peer = false;
-  converge(name, *d, as_peer ? d->deployment : "");
+    if (auto had = ctx_.deployer.repo().get(d.deployment); !had || *had) as_peer = false;
+  converge(name, d, as_peer ? d.deployment : "");
 }
 
 void Replicator::stop() {
@@ -494,15 +498,11 @@ asio::awaitable<void> Replicator::converge_again(std::string name, std::string r
   attempted_.erase(release);
   auto it = comps_.find(name);
   if (stopping_ || it == comps_.end()) co_return;
-  const Desired& d = it->second.desired;
+  const Desired d = it->second.desired;
   // Moved on meanwhile: what moved it decides.
-  if (d.state != "live" || d.release != release || !d.reverts.empty()) co_return;
-  if (ctx_.deployer.releases().current(name) == release) {
-    attempted_.insert(release);
-    co_return;
-  }
+  if (d.state != "live" || d.release != release) co_return;
   spdlog::info("cluster: {}: trying release {} again", name, release);
-  converge(name, d, "");
+  reconcile_live(name, d, false);
 }
 
 void Replicator::on_phase(const DeploymentRow& row) {

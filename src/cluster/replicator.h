@@ -132,6 +132,9 @@ class Replicator final : public ReplicationHook, public DeploymentObserver {
   // release. A converge that started and failed (its install failed) is not: it would fail
   // again.
   boost::asio::awaitable<void> converge_again(std::string name, std::string release);
+  // comp/<name> wants live release d here: go back (a stopped rollout), nothing (run already),
+  // or converge to it.
+  void reconcile_live(const std::string& name, const Desired& d, bool from_watch);
   // A peer's side of a destroy: destroys it here and, when expected, reports under `id`.
   boost::asio::awaitable<void> destroy_one(std::string name, std::string id, bool expected);
   // Until every expected peer of `id` ended, or peer_timeout, or stop().
