@@ -470,10 +470,7 @@ asio::awaitable<void> Replicator::converge_one(std::string name, Desired d,
     opts.kind = deployment.empty() ? DeploymentKind::kConverge : DeploymentKind::kDeploy;
     opts.superseded = [this, name, release = d.release] { return superseded(name, release); };
     auto started = co_await ctx_.deployer.start(name, d.digest, d.origin, opts);
-    if (started) {
-      converge_pause_.erase(name);
-      co_return;  // on_phase / on_end report from here on
-    }
+    if (started) co_return;  // on_phase / on_end report (and retry_failed_run) from here on
     ready = std::unexpected(started.error());
   }
   spdlog::warn("cluster: {} could not converge to release {}: {}", name, d.release,
@@ -514,15 +511,60 @@ void Replicator::on_phase(const DeploymentRow& row) {
 }
 
 void Replicator::on_end(const DeploymentRow& row) {
-  auto it = mine_.find(row.id);
-  if (it == mine_.end()) return;
-  auto& r = it->second;
-  r.status = std::string(to_string(row.status));
-  r.phase = row.error ? row.error_phase : row.phase;
-  r.error = row.error;
-  r.ended_at = row.ended_at.value_or(now_ms());
-  report(row.id, r);
-  mine_.erase(it);
+  if (auto it = mine_.find(row.id); it != mine_.end()) {
+    auto& r = it->second;
+    r.status = std::string(to_string(row.status));
+    r.phase = row.error ? row.error_phase : row.phase;
+    r.error = row.error;
+    r.ended_at = row.ended_at.value_or(now_ms());
+    report(row.id, r);
+    mine_.erase(it);
+  }
+  retry_failed_run(row);
+}
+
+namespace {
+
+// A run that failed with one of these may succeed when tried again unchanged: the cause lies
+// outside the release (the cluster, the disk, the store, a lock) and passes.
+bool passes(Code c) {
+  switch (c) {
+    case Code::kClusterUnavailable:
+    case Code::kUnreachable:
+    case Code::kBadEtcdReply:
+    case Code::kBusy:
+    case Code::kLockTimeout:
+    case Code::kLockFailed:
+    case Code::kLockLost:
+    case Code::kDiskFull:
+    case Code::kIoError:
+    case Code::kStoreError:
+    case Code::kNoFreeAddress:
+    case Code::kDeployInProgress:
+    case Code::kDestroyInProgress:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+void Replicator::retry_failed_run(const DeploymentRow& row) {
+  if (row.status == DeploymentStatus::kSuccess || row.status == DeploymentStatus::kPartial) {
+    converge_pause_.erase(row.component);  // it ran here: the next failure starts at 1 s
+    return;
+  }
+  if (stopping_ || row.kind == DeploymentKind::kRollback || !row.error || !passes(row.error->code))
+    return;
+  auto it = comps_.find(row.component);
+  if (it == comps_.end() || it->second.desired.state != "live" ||
+      it->second.desired.release != row.release ||
+      ctx_.deployer.releases().current(row.component) == row.release)
+    return;
+  spdlog::info("cluster: {}: release {} failed here ({}: {}); it will be tried again",
+               row.component, row.release, wire(row.error->code), row.error->message);
+  asio::co_spawn(ctx_.ex, converge_again(row.component, row.release), asio::detached);
 }
 
 void Replicator::report(const std::string& id, const PeerResult& r) {

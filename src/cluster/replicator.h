@@ -127,11 +127,17 @@ class Replicator final : public ReplicationHook, public DeploymentObserver {
   void converge(const std::string& name, const Desired& d, const std::string& deployment);
   boost::asio::awaitable<void> converge_one(std::string name, Desired d, std::string deployment);
   // A converge that could not start here (its payload's holders down or out of reach, etcd
-  // away, the disk full, a deployment of the name in flight): none of that is final, so it is
-  // tried again after a pause (1 s, doubling to 60 s) for as long as the cluster wants that
-  // release. A converge that started and failed (its install failed) is not: it would fail
-  // again.
+  // away, the disk full, a deployment of the name in flight), or a run of the wanted release
+  // (a converge, or this node's own deploy) that failed for a reason that passes (see
+  // retry_failed_run): none of that is final, so it is tried again after a pause (1 s,
+  // doubling to 60 s, back to 1 s once a run of the name succeeds) for as long as the cluster
+  // wants that release. A run that failed on its own content (its install or its start
+  // failed) is not: it would fail the same way again.
   boost::asio::awaitable<void> converge_again(std::string name, std::string release);
+  // After a run of `row.release` here ended: tries it again (converge_again) when it failed
+  // for a reason that passes (etcd or a peer away, a lock lost or timed out, the disk full or
+  // failing, the store refusing, no free address) and the cluster still wants that release.
+  void retry_failed_run(const DeploymentRow& row);
   // comp/<name> wants live release d here: go back (a stopped rollout), nothing (run already),
   // or converge to it.
   void reconcile_live(const std::string& name, const Desired& d, bool from_watch);

@@ -11,6 +11,9 @@
 //   4. on every node the link is a whole release, the store passes integrity_check, and every
 //      cache entry with a sentinel is whole, a prune sweeping what dead installers left.
 // KILLS (default 6 here, `make chaos KILLS=500`) and CHAOS_SEED (printed, to replay a run).
+// When the nodes never converge, the violation names each node's newest deployment of the
+// component and its error, and every node's daemon.log is copied to
+// $CHAOS_KEEP/kill-<n>/n<i>.log (CHAOS_KEEP defaults to $TMPDIR/berth-chaos-<seed>).
 #include <gtest/gtest.h>
 
 #include <random>
@@ -28,7 +31,7 @@ constexpr const char* kCache = "/berth/v1/default/cache/";
 
 class ClusterChaos {
  public:
-  explicit ClusterChaos(uint64_t seed) : rng_(seed) {}
+  explicit ClusterChaos(uint64_t seed) : seed_(seed), rng_(seed) {}
 
   bool available() const { return c_.available(); }
   const std::string& why() const { return c_.why(); }
@@ -141,6 +144,41 @@ class ClusterChaos {
            live_release(d, "a") == want.value("release", "");
   }
 
+  // " n1 <id> <kind> <release> <status> [<code>: <message>]" for each node's newest deployment.
+  std::string newest_deployments() {
+    std::string out;
+    for (int i = 1; i <= c_.size(); ++i) {
+      out += " n" + std::to_string(i);
+      auto list = c_.node(i).api("GET", "/v1/deployments?component=a&limit=1").body;
+      auto deps = list.value("deployments", json::array());
+      if (deps.empty()) {
+        out += " none";
+        continue;
+      }
+      const json& d = deps[0];
+      out += " " + d.value("id", "") + " " + d.value("kind", "") + " " + d.value("release", "") +
+             " " + d.value("status", "");
+      if (d.contains("error") && d["error"].is_object())
+        out += " [" + d["error"].value("code", "") + ": " + d["error"].value("message", "") + "]";
+    }
+    return out;
+  }
+
+  // Copies every node's daemon.log for this kill; returns the directory.
+  fs::path keep_logs() {
+    const char* env = std::getenv("CHAOS_KEEP");
+    const fs::path root =
+        env && *env ? fs::path(env)
+                    : fs::temp_directory_path() / ("berth-chaos-" + std::to_string(seed_));
+    const fs::path dir = root / ("kill-" + std::to_string(kills_));
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    for (int i = 1; i <= c_.size(); ++i)
+      fs::copy_file(c_.node(i).home() / "daemon.log", dir / ("n" + std::to_string(i) + ".log"),
+                    fs::copy_options::overwrite_existing, ec);
+    return dir;
+  }
+
   void check(const std::set<pid_t>& before, int killed) {
     json want;
     const bool converged = poll_until([&] {
@@ -153,7 +191,8 @@ class ClusterChaos {
       std::string seen;
       for (int i = 1; i <= c_.size(); ++i)
         seen += " n" + std::to_string(i) + " " + live_release(c_.node(i), "a");
-      v_.add("the nodes never converged on " + want.dump() + ":" + seen);
+      v_.add("the nodes never converged on " + want.dump() + ":" + seen +
+             "; newest deployments:" + newest_deployments() + "; logs in " + keep_logs().string());
     }
     if (killed) chaos::check_outlived(c_.node(killed), before, v_);
     // Before the cache checks: a killed installer's lock lasts until its lease lapses, and only
@@ -173,6 +212,7 @@ class ClusterChaos {
   }
 
   TestCluster c_{3};
+  uint64_t seed_;
   std::mt19937_64 rng_;
   int kills_ = 0, node_kills_ = 0, etcd_kills_ = 0, lost_replies_ = 0;
   chaos::CacheFigures cache_;

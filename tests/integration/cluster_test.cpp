@@ -546,6 +546,22 @@ TEST_F(ClusterTest, APeerWhoseFetchFailedConvergesWhenItCanFetch) {
             std::string::npos);
 }
 
+// A run that started and failed for a reason that passes (here the disk full once, while it
+// extracts) is tried again: without that, n3 stays on nothing until the next deploy.
+TEST_F(ClusterTest, APeerWhoseRunFailedOnAFullDiskRunsTheReleaseOnceThereIsRoom) {
+  ASSERT_TRUE(cluster.node(3).arm("archive.write", "ENOSPC*1"));
+  auto r = deploy(1, "app", app_toml("v1"));
+  ASSERT_EQ(r.code, 1) << r.out << r.err;  // partial: n3 did not succeed
+  EXPECT_NE(r.out.find("n3: failed"), std::string::npos) << r.out;
+  EXPECT_EQ(cluster.node(3).failpoint_hits("archive.write"), 1);
+  const std::string release = last_deployment(1, "app")["release"];
+  EXPECT_EQ(cluster.node(3).wait_state("app", "ready")["release"], release);
+  const std::string log = read_tail(cluster.node(3).home() / "daemon.log", 1 << 20);
+  EXPECT_NE(log.find("app: release " + release + " failed here (disk_full"), std::string::npos)
+      << log;
+  EXPECT_NE(log.find("app: trying release " + release + " again"), std::string::npos) << log;
+}
+
 TEST_F(ClusterTest, ANodeDownDuringADestroyDropsTheComponentWhenItComesBack) {
   ASSERT_EQ(deploy(1, "app", app_toml("v1")).code, 0);
   const pid_t on_n3 = cluster.node(3).wait_state("app", "ready")["pid"];
