@@ -104,7 +104,9 @@ void Host::open_cache() {
     return;
   }
   cache_ = std::move(*cache);
-  spdlog::info("install cache at {} ({} locks)", c.dir.string(), cache_->locks().name());
+  // etcd locks are set once the cluster is (join_cluster says so then).
+  if (c.lock != "etcd")
+    spdlog::info("install cache at {} ({} locks)", c.dir.string(), cache_->locks().name());
 }
 
 int Host::run() {
@@ -258,6 +260,8 @@ void Host::join_cluster(http::TlsContext tls) {
   if (shared_cache) {
     auto share = cluster_->cache_context(cache_->options().who);
     cache_->share_through(cluster::make_etcd_locks(share), cluster::make_cache_share(share));
+    spdlog::info("install cache at {} ({} locks)", config_.cache.dir.string(),
+                 cache_->locks().name());
   }
   deployer_->set_replication(&cluster_->replicator());
   deployer_->add_observer(&cluster_->replicator());

@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "cluster/etcd_codec.h"
+#include "core/fs_util.h"
 #include "cluster_harness.h"
 
 namespace berth::testing {
@@ -86,6 +87,10 @@ TEST(ClusterCache, ThreeNodesWithSeparateCachesRunOneInstallAndTheOthersFetchIt)
     auto entries = cluster.node(i).api("GET", "/v1/cache").body;
     EXPECT_EQ(entries["lock"], "etcd");
     EXPECT_EQ(entries["entries"].size(), 1u) << "n" << i << ": " << entries.dump();
+    // The log names the locks it uses, not the local ones it had before the cluster was set.
+    const std::string log = read_tail(cluster.node(i).home() / "daemon.log", 1 << 20);
+    EXPECT_NE(log.find("(etcd locks)"), std::string::npos) << log;
+    EXPECT_EQ(log.find("(ofd locks)"), std::string::npos) << log;
   }
 }
 
