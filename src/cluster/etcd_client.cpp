@@ -2,11 +2,34 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <chrono>
+
 #include "core/failpoint.h"
 
 namespace berth::etcd {
 namespace asio = boost::asio;
 using json = nlohmann::json;
+
+namespace {
+
+// Failpoint etcd.txn_hold: until the test disarms it.
+asio::awaitable<void> held_while_armed(std::string_view name) {
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  const auto armed = [name] {
+    auto all = failpoint::armed();
+    return std::any_of(all.begin(), all.end(), [name](auto& a) { return a.name == name; });
+  };
+  while (armed()) {
+    timer.expires_after(std::chrono::milliseconds(20));
+    co_await timer.async_wait(asio::use_awaitable);
+  }
+}
+
+}  // namespace
 
 Client::Client(asio::any_io_executor ex, Options opts)
     : ex_(std::move(ex)), opts_(std::move(opts)) {}
@@ -71,6 +94,10 @@ asio::awaitable<Result<std::string>> Client::call(const std::string& target, con
       current_ = (current_ + 1) % opts_.endpoints.size();
       continue;
     }
+    // Failpoint etcd.txn_hold: a txn's reply, read, is held until the test disarms the
+    // failpoint, so the watch can deliver a newer write before the reply is handled.
+    if (reply && target == "/v3/kv/txn" && BERTH_FAIL("etcd.txn_hold"))
+      co_await held_while_armed("etcd.txn_hold");
     if (reply) co_return std::move(reply->body);  // etcd's answer, error or not: decoded later
     last = reply.error().message;
     current_ = (current_ + 1) % opts_.endpoints.size();

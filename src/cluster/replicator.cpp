@@ -159,7 +159,7 @@ asio::awaitable<Result<void>> Replicator::announce(DeploymentRow& row) {
     if (auto lost = conflict(row.component, seen, *txn)) co_return std::unexpected(*lost);
     co_return fail(Code::kConflict, "deployment " + row.id + " is already in the cluster");
   }
-  comps_[row.component] = {txn->revision, d};
+  wrote(row.component, txn->revision, d);
   pending_[row.id].revision = txn->revision;
   if (auto log = ctx_.deployer.live_log(row.id))
     log->append(
@@ -565,6 +565,12 @@ void Replicator::retry_failed_run(const DeploymentRow& row) {
   spdlog::info("cluster: {}: release {} failed here ({}: {}); it will be tried again",
                row.component, row.release, wire(row.error->code), row.error->message);
   asio::co_spawn(ctx_.ex, converge_again(row.component, row.release), asio::detached);
+}
+
+void Replicator::wrote(const std::string& name, int64_t revision, const Desired& d) {
+  Seen& seen = comps_[name];
+  if (revision < seen.revision) return;
+  seen = {revision, d};
 }
 
 void Replicator::report(const std::string& id, const PeerResult& r) {

@@ -150,6 +150,10 @@ class Replicator final : public ReplicationHook, public DeploymentObserver {
   // what was destroyed or superseded meanwhile).
   std::optional<Error> superseded(const std::string& name, const std::string& release) const;
   void report(const std::string& id, const PeerResult& r);
+  // comp/<name> is `d` at `revision` (this node's own write, its txn's reply just read), unless
+  // the watch delivered a newer write meanwhile: that one stays, or the next write here would
+  // compare a stale revision and superseded() would refuse a converge to the newer release.
+  void wrote(const std::string& name, int64_t revision, const Desired& d);
   // cluster_unavailable unless this node reaches etcd now ("nothing was <done>").
   Result<void> reachable(const std::string& done) const;
   // A txn that compared comp/<name> at `seen` and failed, its otherwise-branch having read

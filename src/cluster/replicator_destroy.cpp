@@ -93,7 +93,7 @@ asio::awaitable<Result<Replicator::DestroyOutcome>> Replicator::destroy(std::str
     auto lost = conflict(name, rev, *txn);
     co_return std::unexpected(lost.value_or(Error{Code::kConflict, "comp/" + name + " changed"}));
   }
-  comps_[name] = {txn->revision, d};
+  wrote(name, txn->revision, d);
   pending_[d.deployment].revision = txn->revision;
   spdlog::info("cluster: {} destroyed in the cluster ({}), waiting for {}", name, d.deployment,
                d.expected.empty() ? "no peer" : fmt::format("{}", fmt::join(d.expected, ", ")));

@@ -119,7 +119,7 @@ asio::awaitable<void> Replicator::stop_rollout(const DeploymentRow& row, const E
                  r ? "a newer deploy of " + name + " came first" : r.error().message);
     co_return;
   }
-  comps_[name] = {r->revision, back};
+  wrote(name, r->revision, back);
   ++rollout_events_;
   changed_.notify_all();
   if (log && back.release != row.release)

@@ -67,6 +67,7 @@ const std::vector<std::string_view>& names() {
       "proc.spawn",      // the first pipe a new process tree needs
       "etcd.request",    // any request to the etcd gateway (refused before it is sent)
       "etcd.txn_reply",  // a txn carried out by etcd whose reply never comes back
+      "etcd.txn_hold",   // a txn's reply held until the failpoint is disarmed
       "etcd.watch",      // the watch cut as a change of comp/ arrives, before it is handled
       "cluster.fetch",   // a payload fetch from peers, failed as if no holder answered
   };

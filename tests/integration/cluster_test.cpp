@@ -546,6 +546,43 @@ TEST_F(ClusterTest, APeerWhoseFetchFailedConvergesWhenItCanFetch) {
             std::string::npos);
 }
 
+// n1's deploy of v2 commits, and before n1 reads its txn's reply (failpoint etcd.txn_hold),
+// n2 deploys v3 over it and n1's watch delivers that. The reply read late must not take n1
+// back to v2 in its view of the desired state: n1 would then refuse its converge to v3 as
+// superseded, staying on v2, and its next deploy would compare a stale revision (conflict).
+TEST_F(ClusterTest, AnAnnounceWhoseReplyIsReadAfterANewerDeployKeepsTheNewerOne) {
+  ASSERT_EQ(deploy(1, "app", app_toml("v1")).code, 0);
+  const std::string v1 = last_deployment(1, "app")["release"];
+  ASSERT_TRUE(cluster.node(1).arm("etcd.txn_hold", "EAGAIN*1"));
+  // The upload is answered once its announce is: the CLI waits, on its own thread.
+  std::thread held([&] { deploy(1, "app", app_toml("v2")); });
+  ASSERT_TRUE(poll_until([&] { return cluster.node(1).failpoint_hits("etcd.txn_hold") == 1; }));
+  // n2 runs v2 (it saw n1's write), then deploys v3 over it.
+  const std::string v2 = cluster.node(2).wait_for("app", [&](const json& s) {
+    return s.value("state", "") == "ready" && s.value("release", "") != v1;
+  })["release"];
+  deploy_no_follow(cluster.node(2), cluster.node(2).component("app", app_toml("v3")), "app");
+  const std::string v3 = last_deployment(2, "app")["release"];
+  ASSERT_NE(v3, v2);
+  // n1's watch delivered v3 (it converges to it) while its own announce is still held.
+  EXPECT_TRUE(poll_until([&] {
+    return read_tail(cluster.node(1).home() / "daemon.log", 1 << 20)
+               .find("app converges to release " + v3) != std::string::npos;
+  }));
+  EXPECT_EQ(cluster.node(1).api("DELETE", "/v1/debug/failpoints/etcd.txn_hold").status, 200);
+  held.join();
+  for (int i = 1; i <= 3; ++i)
+    EXPECT_EQ(cluster.node(i).wait_for("app",
+                                       [&](const json& s) {
+                                         return s.value("state", "") == "ready" &&
+                                                s.value("release", "") == v3;
+                                       })["release"],
+              v3)
+        << "n" << i;
+  auto r = deploy(1, "app", app_toml("v4"));
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+}
+
 // A run that started and failed for a reason that passes (here the disk full once, while it
 // extracts) is tried again: without that, n3 stays on nothing until the next deploy.
 TEST_F(ClusterTest, APeerWhoseRunFailedOnAFullDiskRunsTheReleaseOnceThereIsRoom) {
