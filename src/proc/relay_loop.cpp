@@ -30,13 +30,16 @@ void close_with_reset(UniqueFd fd) {
 // something to read, the set says (a registration reports what is already there). Any change
 // after the set reported a socket is reported again, so a short read or write means there is no
 // more for now, except for an end that was there at the report (`closing`): the read after the
-// data is the one that sees it.
+// data is the one that sees it. Room to write is asked of the set only once a write found none
+// (`out_asked`): asked from the start, every half close and every acknowledgement after a full
+// buffer would wake the loop for a socket with nothing to send.
 struct RelayLoop::End {
   Relay* relay = nullptr;
   UniqueFd fd;
   bool readable = false;
   bool writable = true;
-  bool closing = false;  // its peer has ended (or failed): read until the end
+  bool closing = false;    // its peer has ended (or failed): read until the end
+  bool out_asked = false;  // registered for EPOLLOUT too
 };
 
 // One direction. Small messages (requests, most answers) are copied: a pipe per direction
@@ -77,7 +80,7 @@ void RelayLoop::add(UniqueFd client, UniqueFd up, std::string backend, std::shar
   r->backend = std::move(backend);
   for (End* e : {&r->client, &r->up}) {
     epoll_event ev{};
-    ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+    ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
     ev.data.ptr = e;
     if (::epoll_ctl(set_.native_handle(), EPOLL_CTL_ADD, e->fd.get(), &ev) != 0) {
       spdlog::warn("[serve] proxy: epoll_ctl: {}", std::strerror(errno));
@@ -126,6 +129,18 @@ void RelayLoop::handle(const epoll_event& e) {
     end(r, false);
 }
 
+bool RelayLoop::full(End& to) {
+  to.writable = false;
+  if (to.out_asked) return true;
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+  ev.data.ptr = &to;
+  // Re-registered, the socket is reported at once if it has room again already.
+  if (::epoll_ctl(set_.native_handle(), EPOLL_CTL_MOD, to.fd.get(), &ev) != 0) return false;
+  to.out_asked = true;
+  return true;
+}
+
 bool RelayLoop::flush(Flow& f, End& to) {
   while (!f.pending.empty() || f.piped > 0) {
     if (!to.writable) return true;
@@ -134,13 +149,10 @@ bool RelayLoop::flush(Flow& f, End& to) {
                                      SPLICE_F_MOVE | SPLICE_F_NONBLOCK)
                           : ::send(to.fd.get(), f.pending.data(), f.pending.size(), MSG_NOSIGNAL);
     if (m < 0 && errno == EINTR) continue;
-    if (m < 0 && errno == EAGAIN) {
-      to.writable = false;
-      return true;
-    }
+    if (m < 0 && errno == EAGAIN) return full(to);
     if (m <= 0) return false;
     const size_t asked = f.piped > 0 ? f.piped : f.pending.size();
-    if (static_cast<size_t>(m) < asked) to.writable = false;
+    if (static_cast<size_t>(m) < asked && !full(to)) return false;
     if (f.piped > 0)
       f.piped -= static_cast<size_t>(m);
     else
@@ -188,7 +200,7 @@ bool RelayLoop::flow(Relay& r, Flow& f, End& from, End& to) {
       const ssize_t m = ::send(to.fd.get(), scratch_.data(), static_cast<size_t>(n), MSG_NOSIGNAL);
       if (m < 0 && errno != EAGAIN && errno != EINTR) return false;
       sent = m > 0 ? static_cast<size_t>(m) : 0;
-      if (m >= 0 ? sent < static_cast<size_t>(n) : errno == EAGAIN) to.writable = false;
+      if ((m >= 0 ? sent < static_cast<size_t>(n) : errno == EAGAIN) && !full(to)) return false;
     }
     f.pending.assign(scratch_.data() + sent, static_cast<size_t>(n) - sent);
     if (static_cast<size_t>(n) == scratch_.size()) {

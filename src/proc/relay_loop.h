@@ -1,9 +1,10 @@
 // The [serve] proxy's data path: every relay between a client's connection and an instance's,
 // on an epoll set of its own whose descriptor the event loop waits on. Each socket is registered
-// once, edge-triggered for reading and writing, and is read or written only once the kernel has
-// said it can be: through Asio's reactor a proxied connection cost six system calls more (an
-// assigned descriptor's registration and explicit removal, its non-blocking ioctl, and a read
-// that finds nothing yet). Owns every relay and its sockets; runs on the event-loop thread.
+// once, edge-triggered (and once more, for writing too, the first time a write finds no room),
+// and is read or written only once the kernel has said it can be: through Asio's reactor a
+// proxied connection cost six system calls more (an assigned descriptor's registration and
+// explicit removal, its non-blocking ioctl, and a read that finds nothing yet). Owns every
+// relay and its sockets; runs on the event-loop thread.
 #pragma once
 #include <sys/epoll.h>
 
@@ -55,6 +56,8 @@ class RelayLoop {
   // socket failed.
   bool flow(Relay& r, Flow& f, End& from, End& to);
   bool flush(Flow& f, End& to);
+  // `to` has no room: from now on the set says when it has. False: the set refused.
+  bool full(End& to);
   void answered(Relay& r);
   void end(Relay& r, bool reset);
 
