@@ -75,7 +75,11 @@ Result<std::unique_ptr<http::Client>> client_for(const DaemonInfo& info, std::st
 Result<Connection> connect(const fs::path& home, bool autostart) {
   auto c = try_connect(home);
   if (c || !autostart) return c;
-  BERTH_TRY(spawn_daemon(home));
+  // A daemon that holds the home but does not answer yet (starting, swamped, stopped) is
+  // waited for, not joined by a second one: that one would find the home locked and exit, or,
+  // should the first die meanwhile, start in its place behind the back of whoever restarts it.
+  const bool held = home_held(home);
+  if (!held) BERTH_TRY(spawn_daemon(home));
   auto deadline = std::chrono::steady_clock::now() + 15s;
   while (std::chrono::steady_clock::now() < deadline) {
     // Polling is fine here: a person (or script) waits once, at first use.
@@ -83,6 +87,10 @@ Result<Connection> connect(const fs::path& home, bool autostart) {
     c = try_connect(home);
     if (c) return c;
   }
+  if (held)
+    return fail(Code::kDaemonUnreachable,
+                fmt::format("a berth daemon holds {} but did not answer within 15 s ({})",
+                            home.string(), c.error().message));
   return fail(Code::kDaemonUnreachable,
               fmt::format("started berth daemon but it did not become healthy; see {}",
                           (home / "daemon.log").string()));

@@ -34,6 +34,29 @@ int64_t now_us() {
       .count();
 }
 
+// A run that failed with one of these may succeed when tried again unchanged: the cause lies
+// outside the release (the cluster, the disk, the store, a lock) and passes.
+bool passes(Code c) {
+  switch (c) {
+    case Code::kClusterUnavailable:
+    case Code::kUnreachable:
+    case Code::kBadEtcdReply:
+    case Code::kBusy:
+    case Code::kLockTimeout:
+    case Code::kLockFailed:
+    case Code::kLockLost:
+    case Code::kDiskFull:
+    case Code::kIoError:
+    case Code::kStoreError:
+    case Code::kNoFreeAddress:
+    case Code::kDeployInProgress:
+    case Code::kDestroyInProgress:
+      return true;
+    default:
+      return false;
+  }
+}
+
 json peer_event(const PeerResult& r) {
   json e{{"node", r.node}, {"phase", r.phase}, {"status", r.status}};
   if (r.error) e["error"] = {{"code", r.error->code}, {"message", r.error->message}};
@@ -522,33 +545,6 @@ void Replicator::on_end(const DeploymentRow& row) {
   }
   retry_failed_run(row);
 }
-
-namespace {
-
-// A run that failed with one of these may succeed when tried again unchanged: the cause lies
-// outside the release (the cluster, the disk, the store, a lock) and passes.
-bool passes(Code c) {
-  switch (c) {
-    case Code::kClusterUnavailable:
-    case Code::kUnreachable:
-    case Code::kBadEtcdReply:
-    case Code::kBusy:
-    case Code::kLockTimeout:
-    case Code::kLockFailed:
-    case Code::kLockLost:
-    case Code::kDiskFull:
-    case Code::kIoError:
-    case Code::kStoreError:
-    case Code::kNoFreeAddress:
-    case Code::kDeployInProgress:
-    case Code::kDestroyInProgress:
-      return true;
-    default:
-      return false;
-  }
-}
-
-}  // namespace
 
 void Replicator::retry_failed_run(const DeploymentRow& row) {
   if (row.status == DeploymentStatus::kSuccess || row.status == DeploymentStatus::kPartial) {

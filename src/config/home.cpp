@@ -4,7 +4,10 @@
 #include <fmt/format.h>
 #include <sys/stat.h>
 
+#include <chrono>
+#include <csignal>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "core/fs_util.h"
 #include "core/random_id.h"
@@ -24,20 +27,35 @@ Result<HomeLock> HomeLock::acquire(const fs::path& home) {
   // O_CLOEXEC: a component must never inherit (and so keep alive) the daemon's lock.
   lock.fd_.reset(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
   if (!lock.fd_) return fail(Code::kHomeError, errno_message("open " + path.string(), errno));
-  struct flock fl {};
-  fl.l_type = F_WRLCK;
-  fl.l_whence = SEEK_SET;
-  if (::fcntl(lock.fd_.get(), F_OFD_SETLK, &fl) != 0) {
-    if (errno == EAGAIN || errno == EACCES) {
-      auto info = read_daemon_info(home);
+  // The lock's descriptor is close-on-exec, but a child forked by a daemon killed before that
+  // child's exec holds it until the exec: moments, and a restart (systemd's, a test's) can come
+  // sooner. So it is tried for a while unless daemon.json names a live daemon.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  for (;;) {
+    struct flock fl {};
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    if (::fcntl(lock.fd_.get(), F_OFD_SETLK, &fl) == 0) return lock;
+    if (errno != EAGAIN && errno != EACCES)
+      return fail(Code::kHomeError, errno_message("lock " + path.string(), errno));
+    auto info = read_daemon_info(home);
+    const bool live = info && info->pid > 0 && ::kill(info->pid, 0) == 0;
+    if (live || std::chrono::steady_clock::now() >= deadline)
       return fail(Code::kDaemonRunning,
                   fmt::format("another berth daemon{} already runs with home {}",
                               info ? fmt::format(" (pid {}, port {})", info->pid, info->port) : "",
                               home.string()));
-    }
-    return fail(Code::kHomeError, errno_message("lock " + path.string(), errno));
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  return lock;
+}
+
+bool home_held(const fs::path& home) {
+  UniqueFd fd(::open((home / "daemon.lock").c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return false;
+  struct flock fl {};
+  fl.l_type = F_WRLCK;
+  fl.l_whence = SEEK_SET;
+  return ::fcntl(fd.get(), F_OFD_GETLK, &fl) == 0 && fl.l_type != F_UNLCK;
 }
 
 Result<std::string> read_token(const fs::path& home) {

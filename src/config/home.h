@@ -11,8 +11,9 @@ namespace berth {
 
 class HomeLock {
  public:
-  // Creates the home if needed and takes its lock without waiting. Fails with `daemon_running`
-  // when another daemon holds it.
+  // Creates the home if needed and takes its lock. Fails with `daemon_running` when another
+  // daemon holds it: at once when daemon.json names a live process, else after 2 s of trying
+  // (a daemon killed while it spawned leaves the lock with that child until its exec).
   static Result<HomeLock> acquire(const std::filesystem::path& home);
   const std::filesystem::path& dir() const { return dir_; }
 
@@ -20,6 +21,9 @@ class HomeLock {
   std::filesystem::path dir_;
   UniqueFd fd_;
 };
+
+// Whether some process holds HOME's daemon lock now (a daemon runs, or is starting).
+bool home_held(const std::filesystem::path& home);
 
 // Reads the token, creating it (32 random bytes, hex, mode 0600) if absent.
 Result<std::string> ensure_token(const std::filesystem::path& home);

@@ -8,6 +8,7 @@
 
 #include <fstream>
 
+#include "core/fs_util.h"
 #include "harness.h"
 #include "proc/proc_stat.h"
 #include "store/db.h"
@@ -59,6 +60,21 @@ TEST(Daemon, SecondDaemonOnTheSameHomeRefuses) {
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.err.find("already runs with home"), std::string::npos) << r.err;
   EXPECT_TRUE(pid_alive(d.pid()));
+  EXPECT_EQ(d.api("GET", "/v1/components").status, 200);
+}
+
+// A daemon that holds its home but does not answer (stopped here) is waited for by the CLI,
+// never joined by a second daemon started beside it.
+TEST(Daemon, ACliDoesNotStartASecondDaemonBesideOneThatDoesNotAnswer) {
+  TestDaemon d;
+  ASSERT_EQ(::kill(d.pid(), SIGSTOP), 0);
+  auto r = d.cli({"ls"});
+  ASSERT_EQ(::kill(d.pid(), SIGCONT), 0);
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("holds " + d.home().string() + " but did not answer"), std::string::npos)
+      << r.err;
+  EXPECT_EQ(read_file(d.home() / "daemon.log").value_or("").find("already runs with home"),
+            std::string::npos);
   EXPECT_EQ(d.api("GET", "/v1/components").status, 200);
 }
 

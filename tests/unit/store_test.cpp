@@ -1,4 +1,5 @@
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -86,9 +87,39 @@ TEST_F(StoreTest, LeasesAreStableDistinctAndBounded) {
 TEST_F(StoreTest, HomeLockIsExclusive) {
   auto first = HomeLock::acquire(dir / "home");
   ASSERT_TRUE(first) << first.error().message;
+  EXPECT_TRUE(home_held(dir / "home"));
+  // daemon.json names a live daemon (this process): refused without waiting.
+  ASSERT_TRUE(write_daemon_info(dir / "home", {.port = 1, .pid = ::getpid()}));
   auto second = HomeLock::acquire(dir / "home");
   ASSERT_FALSE(second);
   EXPECT_EQ(second.error().code, Code::kDaemonRunning);
+}
+
+// A daemon killed while it spawned leaves its lock with the child until that child's exec;
+// a restart at that moment waits for it instead of refusing. The child here holds the lock
+// (through the same open file description, as a forked child does) a little while, then exits.
+TEST_F(StoreTest, HomeLockWaitsForAHolderThatIsNoLiveDaemon) {
+  auto dead = HomeLock::acquire(dir / "home");
+  ASSERT_TRUE(dead) << dead.error().message;
+  int ready[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  const pid_t child = ::fork();
+  if (child == 0) {
+    ::close(ready[0]);
+    ::close(ready[1]);  // the parent learns the fork is done from this close
+    ::usleep(200 * 1000);
+    ::_exit(0);
+  }
+  ::close(ready[1]);
+  char byte;
+  ASSERT_EQ(::read(ready[0], &byte, 1), 0);  // the child has its copy of the lock's descriptor
+  ::close(ready[0]);
+  dead = std::unexpected(Error{Code::kInternal, "the daemon died"});  // only the child holds it
+  EXPECT_TRUE(home_held(dir / "home"));
+  auto next = HomeLock::acquire(dir / "home");
+  EXPECT_TRUE(next) << next.error().message;
+  int status;
+  ::waitpid(child, &status, 0);
 }
 
 }  // namespace
