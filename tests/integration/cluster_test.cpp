@@ -73,6 +73,27 @@ class ClusterTest : public ::testing::Test {
 
   void destroyed_while_installing(int held);
 
+  std::string daemon_log(int i) {
+    return read_tail(cluster.node(i).home() / "daemon.log", 1 << 20);
+  }
+
+  // n3's `failpoint` fails once (`spec`) during a deploy of "app" from n1: the deploy is
+  // partial with n3 failed, and then n3 tries the release again and runs it. Returns the
+  // release and n3's daemon.log.
+  std::pair<std::string, std::string> n3_fails_once_then_runs_the_release(
+      const std::string& failpoint, const std::string& spec) {
+    EXPECT_TRUE(cluster.node(3).arm(failpoint, spec));
+    auto r = deploy(1, "app", app_toml("v1"));
+    EXPECT_EQ(r.code, 1) << r.out << r.err;  // partial: n3 did not succeed
+    EXPECT_NE(r.out.find("n3: failed"), std::string::npos) << r.out;
+    EXPECT_EQ(cluster.node(3).failpoint_hits(failpoint), 1);
+    const std::string release = last_deployment(1, "app")["release"];
+    EXPECT_EQ(cluster.node(3).wait_state("app", "ready")["release"], release);
+    std::string log = daemon_log(3);
+    EXPECT_NE(log.find("app: trying release " + release + " again"), std::string::npos) << log;
+    return {release, log};
+  }
+
   TestCluster cluster;
   TempDir gates;
 };
@@ -534,16 +555,7 @@ TEST_F(ClusterTest, APeerThatListsADestroyItMissedAnswersItWithNothingHere) {
 // chaos run, the origin killed as the peers fetched) tries the release again once it can: it
 // once stayed on nothing until the next deploy.
 TEST_F(ClusterTest, APeerWhoseFetchFailedConvergesWhenItCanFetch) {
-  ASSERT_TRUE(cluster.node(3).arm("cluster.fetch", "ECONNREFUSED*1"));
-  auto r = deploy(1, "app", app_toml("v1"));
-  ASSERT_EQ(r.code, 1) << r.out << r.err;  // partial: n3 did not succeed
-  EXPECT_NE(r.out.find("n3: failed"), std::string::npos) << r.out;
-  EXPECT_EQ(cluster.node(3).failpoint_hits("cluster.fetch"), 1);
-  const std::string release = last_deployment(1, "app")["release"];
-  EXPECT_EQ(cluster.node(3).wait_state("app", "ready")["release"], release);
-  EXPECT_NE(read_tail(cluster.node(3).home() / "daemon.log", 1 << 20)
-                .find("app: trying release " + release + " again"),
-            std::string::npos);
+  n3_fails_once_then_runs_the_release("cluster.fetch", "ECONNREFUSED*1");
 }
 
 // n1's deploy of v2 commits, and before n1 reads its txn's reply (failpoint etcd.txn_hold),
@@ -565,10 +577,8 @@ TEST_F(ClusterTest, AnAnnounceWhoseReplyIsReadAfterANewerDeployKeepsTheNewerOne)
   const std::string v3 = last_deployment(2, "app")["release"];
   ASSERT_NE(v3, v2);
   // n1's watch delivered v3 (it converges to it) while its own announce is still held.
-  EXPECT_TRUE(poll_until([&] {
-    return read_tail(cluster.node(1).home() / "daemon.log", 1 << 20)
-               .find("app converges to release " + v3) != std::string::npos;
-  }));
+  EXPECT_TRUE(poll_until(
+      [&] { return daemon_log(1).find("app converges to release " + v3) != std::string::npos; }));
   EXPECT_EQ(cluster.node(1).api("DELETE", "/v1/debug/failpoints/etcd.txn_hold").status, 200);
   held.join();
   for (int i = 1; i <= 3; ++i)
@@ -586,17 +596,9 @@ TEST_F(ClusterTest, AnAnnounceWhoseReplyIsReadAfterANewerDeployKeepsTheNewerOne)
 // A run that started and failed for a reason that passes (here the disk full once, while it
 // extracts) is tried again: without that, n3 stays on nothing until the next deploy.
 TEST_F(ClusterTest, APeerWhoseRunFailedOnAFullDiskRunsTheReleaseOnceThereIsRoom) {
-  ASSERT_TRUE(cluster.node(3).arm("archive.write", "ENOSPC*1"));
-  auto r = deploy(1, "app", app_toml("v1"));
-  ASSERT_EQ(r.code, 1) << r.out << r.err;  // partial: n3 did not succeed
-  EXPECT_NE(r.out.find("n3: failed"), std::string::npos) << r.out;
-  EXPECT_EQ(cluster.node(3).failpoint_hits("archive.write"), 1);
-  const std::string release = last_deployment(1, "app")["release"];
-  EXPECT_EQ(cluster.node(3).wait_state("app", "ready")["release"], release);
-  const std::string log = read_tail(cluster.node(3).home() / "daemon.log", 1 << 20);
+  auto [release, log] = n3_fails_once_then_runs_the_release("archive.write", "ENOSPC*1");
   EXPECT_NE(log.find("app: release " + release + " failed here (disk_full"), std::string::npos)
       << log;
-  EXPECT_NE(log.find("app: trying release " + release + " again"), std::string::npos) << log;
 }
 
 TEST_F(ClusterTest, ANodeDownDuringADestroyDropsTheComponentWhenItComesBack) {
